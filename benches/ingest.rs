@@ -1,0 +1,112 @@
+//! `cargo bench --bench ingest`: ingest throughput of a real node.
+//!
+//! 1. Parse + check + prepare of a 1 KiB article on one core (no I/O).
+//! 2. End to end: a node on 127.0.0.1 with RocksDB in a temp dir, fed by the
+//!    load generator over pipelined TAKETHIS on several connections; every
+//!    239 is sent only after its group commit is synced.
+//!
+//! Environment: BENCH_ARTICLES (default 200000), BENCH_CONNECTIONS (4).
+
+use std::time::Instant;
+
+use bytes::Bytes;
+use tidings::config::{Config, GroupConfig};
+use tidings::groups::Groups;
+use tidings::ingest::{Ingest, Source};
+use tidings::loadgen::{self, Load};
+use tidings::node::Node;
+use tidings::store::schema::GroupRecord;
+use tokio_util::sync::CancellationToken;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn prepare_rate() {
+    let groups = Groups::new([(
+        "bench.group".to_string(),
+        GroupRecord::new(0, String::new()),
+    )]);
+    let mut article = b"Path: a!not-for-mail\r\nFrom: B <b@bench.invalid>\r\nNewsgroups: bench.group\r\nSubject: bench\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <1@bench.invalid>\r\n\r\n".to_vec();
+    while article.len() < 1024 {
+        article.extend_from_slice(
+            b"The quick brown fox jumps over the lazy dog, again and again.\r\n",
+        );
+    }
+    let article = Bytes::from(article);
+    let source = Source::Transit {
+        offered_id: b"<1@bench.invalid>".to_vec(),
+    };
+    let n = 200_000;
+    let started = Instant::now();
+    for _ in 0..n {
+        let ingest = Ingest {
+            node: "bench.node",
+            groups: &groups,
+            now: chrono::Utc::now(),
+        };
+        std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "prepare (parse, check, rewrite, overview) of 1 KiB articles: {:.0}/s on one core",
+        n as f64 / elapsed.as_secs_f64()
+    );
+}
+
+fn end_to_end() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.node.name = "bench.node".into();
+    config.node.data_dir = dir.path().to_path_buf();
+    config.groups = vec![GroupConfig {
+        name: "bench.group".into(),
+        description: String::new(),
+    }];
+    let (tx, rx) = std::sync::mpsc::channel();
+    let shutdown = CancellationToken::new();
+    let token = shutdown.clone();
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (node, commit) = Node::open(config).expect("node");
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("bind");
+            tx.send(listener.local_addr().expect("addr")).expect("send");
+            tidings::server::run(listener, node, token).await;
+        });
+        commit.join();
+    });
+    let target = rx.recv().expect("server address");
+    let load = Load {
+        target,
+        connections: env_or("BENCH_CONNECTIONS", 4),
+        articles: env_or("BENCH_ARTICLES", 200_000),
+        size: 1024,
+        group: "bench.group".into(),
+        window: 64,
+    };
+    let outcome = loadgen::run(&load).expect("load ran");
+    println!(
+        "TAKETHIS ingest, {} connections, 1 KiB articles, durable before 239: {outcome}",
+        load.connections
+    );
+    shutdown.cancel();
+    server.join().expect("server thread");
+}
+
+fn main() {
+    // `cargo test` runs benches with --bench absent; only measure when asked.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    prepare_rate();
+    end_to_end();
+}

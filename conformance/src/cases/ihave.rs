@@ -1,0 +1,164 @@
+//! IHAVE, the transit command (RFC 3977 §6.3.2). Sent on a connection that
+//! never switched with MODE READER, as a peer would.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{arg_is, expect, fail, skip, Case, CaseError, CaseResult, Need, Side};
+use crate::article::Article;
+use crate::client::Client;
+use crate::ctx::Ctx;
+use crate::wire::Status;
+
+const IHAVE: Need = Need::Cap("IHAVE");
+
+pub const CASES: &[Case] = &[
+    Case {
+        name: "ihave-new-is-335-then-235",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2",
+        run: accepts_new,
+    },
+    Case {
+        name: "ihave-duplicate-is-435",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2",
+        run: duplicate,
+    },
+    Case {
+        name: "ihave-article-is-readable-by-message-id",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2, §6.2.4",
+        run: readable,
+    },
+    Case {
+        name: "ihave-without-message-id-header-is-437",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2; RFC 5536 §3.1.3",
+        run: missing_msgid_header,
+    },
+    Case {
+        name: "ihave-header-without-colon-is-437",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2, §3.6",
+        run: header_without_colon,
+    },
+    Case {
+        name: "ihave-message-id-mismatch-is-437",
+        side: Side::Transit,
+        need: IHAVE,
+        needs_group: true,
+        rfc: "RFC 3977 §6.3.2",
+        run: msgid_mismatch,
+    },
+];
+
+/// IHAVE then the article; returns the final reply after 335.
+pub fn offer(c: &mut Client, msgid: &str, article: &Article) -> Result<Status, CaseError> {
+    let cmd = format!("IHAVE {msgid}");
+    let st = c.command(&cmd)?;
+    expect(&st, &[335], &cmd)?;
+    c.send_block(&article.lines())?;
+    Ok(c.read_status()?)
+}
+
+/// Transfers a new article, expecting 235.
+fn transfer(ctx: &mut Ctx, c: &mut Client) -> Result<String, CaseError> {
+    let group = ctx.group()?;
+    let msgid = ctx.new_msgid();
+    let st = offer(c, &msgid, &Article::for_transit(&msgid, &group))?;
+    expect(&st, &[235], &format!("article for IHAVE {msgid}"))?;
+    Ok(msgid)
+}
+
+fn accepts_new(ctx: &mut Ctx) -> CaseResult {
+    let mut c = ctx.transit()?;
+    transfer(ctx, &mut c).map(|_| ())
+}
+
+fn duplicate(ctx: &mut Ctx) -> CaseResult {
+    let mut c = ctx.transit()?;
+    let msgid = transfer(ctx, &mut c)?;
+    let cmd = format!("IHAVE {msgid}");
+    let st = c.command(&cmd)?;
+    expect(&st, &[435], &format!("{cmd} again after 235"))
+}
+
+/// What a peer transferred, a reader can fetch. Transit servers may queue
+/// before storing, so this polls until the timeout.
+fn readable(ctx: &mut Ctx) -> CaseResult {
+    if !ctx.reader_caps.has("READER") {
+        return skip("server does not advertise READER");
+    }
+    let mut c = ctx.transit()?;
+    let msgid = transfer(ctx, &mut c)?;
+    let mut r = ctx.reader()?;
+    let deadline = Instant::now() + ctx.timeout;
+    loop {
+        let st = r.command(&format!("STAT {msgid}"))?;
+        if st.code == 223 {
+            return arg_is(&st, 1, &msgid, &format!("STAT {msgid}"));
+        }
+        if Instant::now() >= deadline {
+            return fail(format!(
+                "STAT {msgid} still \"{st}\" {}s after 235",
+                ctx.timeout.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Offers `article` under `msgid` and expects 437 after 335, then checks
+/// the connection is still in step.
+fn rejected(ctx: &mut Ctx, msgid: &str, article: Article, what: &str) -> CaseResult {
+    let mut c = ctx.transit()?;
+    let st = offer(&mut c, msgid, &article)?;
+    expect(&st, &[437], what)?;
+    ctx.probe(&mut c, &format!("after 437 for {what}"))
+}
+
+/// Message-ID is a mandatory header (RFC 5536 §3.1.3). RFC 3977 App. A
+/// lets a server fall back on the IHAVE argument instead; tidings and INN
+/// both refuse.
+fn missing_msgid_header(ctx: &mut Ctx) -> CaseResult {
+    let group = ctx.group()?;
+    let msgid = ctx.new_msgid();
+    let a = Article::for_transit(&msgid, &group).without("Message-ID");
+    rejected(ctx, &msgid, a, "article without Message-ID header")
+}
+
+fn header_without_colon(ctx: &mut Ctx) -> CaseResult {
+    let group = ctx.group()?;
+    let msgid = ctx.new_msgid();
+    let a = Article::for_transit(&msgid, &group)
+        .with_raw_header("X-Conformance-No-Colon this header has no colon");
+    rejected(ctx, &msgid, a, "article with a header line without colon")
+}
+
+/// RFC 3977 does not spell this check out; tidings makes it so a peer
+/// cannot announce one id and store an article under another (which would
+/// defeat the duplicate check of §6.3.2). INN 2.7.1 answers 235 and files
+/// the article under the header's id, so this case fails there.
+fn msgid_mismatch(ctx: &mut Ctx) -> CaseResult {
+    let group = ctx.group()?;
+    let offered = ctx.new_msgid();
+    let inside = ctx.new_msgid();
+    let a = Article::for_transit(&inside, &group);
+    rejected(
+        ctx,
+        &offered,
+        a,
+        &format!("article whose Message-ID {inside} is not the offered {offered}"),
+    )
+}

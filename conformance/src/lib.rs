@@ -1,0 +1,66 @@
+//! An NNTP conformance suite that talks to any server over the network, so
+//! the same cases run against tidings and against a reference server (INN).
+//!
+//! Map of the modules:
+//! - `wire`: pure protocol rules (status lines, dot-stuffing, reply fields).
+//! - `client`: a small blocking client over `std::net::TcpStream`.
+//! - `capabilities`: the CAPABILITIES list.
+//! - `clock`: UTC calendar arithmetic for Date headers and DATE replies.
+//! - `article`: test articles and unique Message-IDs.
+//! - `ctx`: what a case gets (connections, capabilities, test group).
+//! - `cases`: the cases, one module per capability group.
+//! - `runner`: discovery, the run loop and the report.
+
+use std::io::Write;
+use std::time::Duration;
+
+pub mod article;
+pub mod capabilities;
+pub mod cases;
+pub mod client;
+pub mod clock;
+pub mod ctx;
+mod runner;
+pub mod wire;
+
+/// What to test and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `host:port` of the server under test.
+    pub target: String,
+    /// Group to post to and read from; by default the first group of
+    /// LIST ACTIVE with status `y`.
+    pub group: Option<String>,
+    /// Bound on every connect, read and write.
+    pub timeout: Duration,
+    /// Also print each case's protocol transcript.
+    pub verbose: bool,
+}
+
+/// The outcome of a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub passed: usize,
+    pub failed: usize,
+    pub skipped: usize,
+    /// The report line of each failed case.
+    pub failures: Vec<String>,
+    /// Set when the first connection failed, so nothing could be tested.
+    pub unreachable: Option<String>,
+}
+
+impl Summary {
+    /// The last line of every report.
+    pub fn totals_line(&self) -> String {
+        format!(
+            "{} passed, {} failed, {} skipped",
+            self.passed, self.failed, self.skipped
+        )
+    }
+}
+
+/// Runs every case against `opts.target`, writing one line per case to
+/// `out` and the totals line last.
+pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
+    runner::run(opts, out)
+}

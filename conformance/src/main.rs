@@ -1,0 +1,47 @@
+//! `conformance --target host:port`: runs the suite and exits 0 if every
+//! case passed or was skipped, 1 if any failed, 2 if the server could not
+//! be reached at all.
+
+use std::io;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(
+    version,
+    about = "NNTP conformance suite: runs against any server given host:port"
+)]
+struct Args {
+    /// Server under test, host:port.
+    #[arg(long)]
+    target: String,
+    /// Group to post to and read from (default: first LIST ACTIVE group with status y).
+    #[arg(long)]
+    group: Option<String>,
+    /// Seconds to wait on any connect, read or write.
+    #[arg(long, default_value_t = 10)]
+    timeout_secs: u64,
+    /// Print each case's protocol transcript.
+    #[arg(long)]
+    verbose: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let opts = conformance::Options {
+        target: args.target,
+        group: args.group,
+        timeout: Duration::from_secs(args.timeout_secs.max(1)),
+        verbose: args.verbose,
+    };
+    let summary = conformance::run(&opts, &mut io::stdout().lock());
+    if summary.unreachable.is_some() {
+        ExitCode::from(2)
+    } else if summary.failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,327 @@
+//! The node's configuration: one TOML file read into structs that reject
+//! unknown keys, with documented defaults (see `config.example.toml`) and a
+//! `validate` that fails fast at start.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::proto::grammar;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub node: NodeConfig,
+    #[serde(default)]
+    pub listen: ListenConfig,
+    #[serde(default)]
+    pub limits: Limits,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    /// Newsgroups (boards) created at start if the store lacks them.
+    #[serde(default, rename = "group")]
+    pub groups: Vec<GroupConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct NodeConfig {
+    /// Path identity (RFC 5537 §3.1.3): prepended to Path on every article
+    /// this node accepts, and the right-hand side of Message-IDs it makes.
+    #[serde(default = "default_name")]
+    pub name: String,
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// The node's ed25519 secret key file, created on first start. A
+    /// relative path is taken relative to `data_dir`.
+    #[serde(default = "default_key")]
+    pub key: PathBuf,
+    /// Whether readers may POST (the greeting says 200 or 201).
+    #[serde(default = "yes")]
+    pub posting: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ListenConfig {
+    /// Address of the plain NNTP listener.
+    #[serde(default = "default_nntp")]
+    pub nntp: SocketAddr,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    /// Simultaneous client connections; more are greeted with 400 and closed.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// Largest article accepted, in octets after dot-unstuffing.
+    #[serde(default = "default_max_article_bytes")]
+    pub max_article_bytes: usize,
+    /// A connection idle this long is closed (RFC 3977 §3.1 asks for at
+    /// least three minutes).
+    #[serde(default = "default_idle_timeout_secs")]
+    pub idle_timeout_secs: u64,
+    /// Articles a single connection may have waiting for their commit
+    /// before the server stops reading from it.
+    #[serde(default = "default_max_pipeline")]
+    pub max_pipeline: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// RocksDB block cache size; bounds read-side memory whatever the
+    /// store's size.
+    #[serde(default = "default_cache_mib")]
+    pub block_cache_mib: usize,
+    /// Most articles written (and synced) by one group commit.
+    #[serde(default = "default_commit_batch")]
+    pub commit_batch: usize,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupConfig {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+}
+
+fn default_name() -> String {
+    // The host name makes a usable Path identity on a first run; operators
+    // set a real one (a domain they control) before peering.
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| is_path_identity(h))
+        .unwrap_or_else(|| "tidings.invalid".to_string())
+}
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("./tidings-data")
+}
+fn default_key() -> PathBuf {
+    PathBuf::from("node.key")
+}
+fn yes() -> bool {
+    true
+}
+fn default_nntp() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 1119))
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_max_article_bytes() -> usize {
+    1 << 20
+}
+fn default_idle_timeout_secs() -> u64 {
+    600
+}
+fn default_max_pipeline() -> usize {
+    1024
+}
+fn default_cache_mib() -> usize {
+    64
+}
+fn default_commit_batch() -> usize {
+    1024
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        NodeConfig {
+            name: default_name(),
+            data_dir: default_data_dir(),
+            key: default_key(),
+            posting: true,
+        }
+    }
+}
+impl Default for ListenConfig {
+    fn default() -> Self {
+        ListenConfig {
+            nntp: default_nntp(),
+        }
+    }
+}
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_connections: default_max_connections(),
+            max_article_bytes: default_max_article_bytes(),
+            idle_timeout_secs: default_idle_timeout_secs(),
+            max_pipeline: default_max_pipeline(),
+        }
+    }
+}
+impl Default for StorageConfig {
+    fn default() -> Self {
+        StorageConfig {
+            block_cache_mib: default_cache_mib(),
+            commit_batch: default_commit_batch(),
+        }
+    }
+}
+
+/// The embedded defaults `tidings serve` runs on without `--config`: one
+/// local test board so that a first post has somewhere to go.
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            node: NodeConfig::default(),
+            listen: ListenConfig::default(),
+            limits: Limits::default(),
+            storage: StorageConfig::default(),
+            groups: vec![GroupConfig {
+                name: "local.test".into(),
+                description: "Test posts on this node".into(),
+            }],
+        }
+    }
+}
+
+/// A path identity is a host name or similar token without the Path
+/// delimiter (RFC 5537 §3.1.3).
+fn is_path_identity(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
+impl Config {
+    pub fn from_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::from_toml(&text, path)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |m: String| Err(ConfigError::Invalid(m));
+        if !is_path_identity(&self.node.name) {
+            return invalid(format!(
+                "node.name {:?} must be a host-name-like Path identity (letters, digits, '-', '.', '_')",
+                self.node.name
+            ));
+        }
+        if self.limits.max_connections == 0 {
+            return invalid("limits.max_connections must be at least 1".into());
+        }
+        if self.limits.max_article_bytes < 1024 {
+            return invalid("limits.max_article_bytes must be at least 1024".into());
+        }
+        if self.limits.idle_timeout_secs < 180 {
+            return invalid("limits.idle_timeout_secs must be at least 180 (RFC 3977 §3.1)".into());
+        }
+        if self.limits.max_pipeline == 0 || self.storage.commit_batch == 0 {
+            return invalid(
+                "limits.max_pipeline and storage.commit_batch must be at least 1".into(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        for group in &self.groups {
+            if !grammar::is_newsgroup_name(group.name.as_bytes()) {
+                return invalid(format!(
+                    "group name {:?} is not a newsgroup name",
+                    group.name
+                ));
+            }
+            if !seen.insert(&group.name) {
+                return invalid(format!("group {:?} is listed twice", group.name));
+            }
+            if group.description.contains(['\r', '\n', '\t']) {
+                return invalid(format!(
+                    "description of {:?} must be one line without tabs",
+                    group.name
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The key file's path, resolved against the data directory.
+    pub fn key_path(&self) -> PathBuf {
+        if self.node.key.is_absolute() {
+            self.node.key.clone()
+        } else {
+            self.node.data_dir.join(&self.node.key)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_validates() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.example.toml");
+        let config = Config::load(&path).expect("config.example.toml is valid");
+        assert!(!config.groups.is_empty());
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let err = Config::from_toml("[node]\nnmae = \"x\"\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("nmae"), "{err}");
+        let err = Config::from_toml("[limts]\n", Path::new("t.toml")).unwrap_err();
+        assert!(err.to_string().contains("limts"), "{err}");
+    }
+
+    #[test]
+    fn empty_file_gives_defaults_without_groups() {
+        let config = Config::from_toml("", Path::new("t.toml")).expect("valid");
+        assert_eq!(config.listen.nntp, default_nntp());
+        assert!(config.groups.is_empty());
+        assert_eq!(config.key_path(), PathBuf::from("./tidings-data/node.key"));
+    }
+
+    #[test]
+    fn validation_failures() {
+        for (text, needle) in [
+            ("[node]\nname = \"a!b\"\n", "node.name"),
+            ("[limits]\nidle_timeout_secs = 10\n", "idle_timeout_secs"),
+            ("[[group]]\nname = \"bad name\"\n", "bad name"),
+            (
+                "[[group]]\nname = \"a.b\"\n[[group]]\nname = \"a.b\"\n",
+                "twice",
+            ),
+        ] {
+            let err = Config::from_toml(text, Path::new("t.toml")).unwrap_err();
+            assert!(err.to_string().contains(needle), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn embedded_defaults_validate() {
+        Config::default().validate().expect("defaults are valid");
+    }
+}

@@ -1,0 +1,26 @@
+//! tidings: a node of a federated discussion network that speaks NNTP.
+//!
+//! Module map, from the wire inwards:
+//! - [`server`]: accept loop, connection limit, shutdown.
+//! - [`session`]: one connection: frames in, commands dispatched, replies
+//!   out in order, TAKETHIS pipelined behind group commits.
+//! - [`codec`]: command lines and dot-terminated blocks, with size limits.
+//! - [`proto`]: the protocol as pure code: commands, reply codes, articles,
+//!   wildmats, argument grammars.
+//! - [`ingest`]: accept or reject an article and build what is stored.
+//! - [`store`]: RocksDB column families, reads, and the group committer.
+//! - [`groups`], [`precommit`], [`node`]: shared state of a running node.
+//! - [`config`]: the TOML configuration.
+//! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
+
+pub mod codec;
+pub mod config;
+pub mod groups;
+pub mod ingest;
+pub mod loadgen;
+pub mod node;
+pub mod precommit;
+pub mod proto;
+pub mod server;
+pub mod session;
+pub mod store;

@@ -1,0 +1,152 @@
+//! A load generator: streams signed-size articles to a server with
+//! pipelined TAKETHIS (or IHAVE) over several connections and reports the
+//! rate. Used by `tidings loadgen` and by `cargo bench`. Blocking std I/O,
+//! one writer and one reader thread per connection, so it measures the
+//! server rather than its own scheduler.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub target: SocketAddr,
+    pub connections: usize,
+    pub articles: usize,
+    /// Approximate article size in octets (headers included).
+    pub size: usize,
+    pub group: String,
+    /// Articles per write when streaming.
+    pub window: usize,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Outcome {
+    pub accepted: usize,
+    pub refused: usize,
+    pub other: usize,
+    pub bytes: usize,
+    pub elapsed: Duration,
+}
+
+impl Outcome {
+    pub fn rate(&self) -> f64 {
+        (self.accepted + self.refused) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} accepted, {} refused, {} other replies in {:.3} s: {:.0} articles/s, {:.1} MiB/s",
+            self.accepted,
+            self.refused,
+            self.other,
+            self.elapsed.as_secs_f64(),
+            self.rate(),
+            self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
+        )
+    }
+}
+
+fn article(id: &str, group: &str, size: usize) -> Vec<u8> {
+    let head = format!(
+        "Path: loadgen!not-for-mail\r\nFrom: Load <load@loadgen.invalid>\r\nNewsgroups: {group}\r\nSubject: load {id}\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\n"
+    );
+    let mut out = head.into_bytes();
+    let line = b"The quick brown fox jumps over the lazy dog, again and again.\r\n";
+    while out.len() < size {
+        out.extend_from_slice(line);
+    }
+    out
+}
+
+/// Runs the load; every connection streams `articles / connections`.
+pub fn run(load: &Load) -> std::io::Result<Outcome> {
+    let run_tag = format!(
+        "{}.{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros())
+    );
+    let per_connection = load.articles.div_ceil(load.connections.max(1));
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for c in 0..load.connections.max(1) {
+        let load = load.clone();
+        let tag = format!("{run_tag}.{c}");
+        workers.push(std::thread::spawn(move || {
+            stream(&load, &tag, per_connection)
+        }));
+    }
+    let mut total = Outcome::default();
+    for worker in workers {
+        let part = worker
+            .join()
+            .map_err(|_| std::io::Error::other("load thread panicked"))??;
+        total.accepted += part.accepted;
+        total.refused += part.refused;
+        total.other += part.other;
+        total.bytes += part.bytes;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
+}
+
+fn stream(load: &Load, tag: &str, count: usize) -> std::io::Result<Outcome> {
+    let socket = TcpStream::connect(load.target)?;
+    socket.set_nodelay(true)?;
+    socket.set_read_timeout(Some(Duration::from_secs(60)))?;
+    let mut reader = BufReader::new(socket.try_clone()?);
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let mut writer = socket;
+    writer.write_all(b"MODE STREAM\r\n")?;
+    line.clear();
+    reader.read_line(&mut line)?;
+    if !line.starts_with("203") {
+        return Err(std::io::Error::other(format!(
+            "MODE STREAM refused: {}",
+            line.trim()
+        )));
+    }
+    let group = load.group.clone();
+    let (size, window) = (load.size, load.window.max(1));
+    let tag = tag.to_string();
+    let sender = std::thread::spawn(move || -> std::io::Result<usize> {
+        let mut bytes = 0;
+        let mut wire = Vec::with_capacity(window * (size + 64));
+        for start in (0..count).step_by(window) {
+            wire.clear();
+            for i in start..(start + window).min(count) {
+                let id = format!("<load.{tag}.{i}@loadgen.invalid>");
+                wire.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
+                wire.extend_from_slice(&article(&id, &group, size));
+                wire.extend_from_slice(b".\r\n");
+            }
+            writer.write_all(&wire)?;
+            bytes += wire.len();
+        }
+        Ok(bytes)
+    });
+    let mut outcome = Outcome::default();
+    for _ in 0..count {
+        line.clear();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::other(
+                "server closed the connection mid-stream",
+            ));
+        }
+        match line.get(..3) {
+            Some("239") => outcome.accepted += 1,
+            Some("439") => outcome.refused += 1,
+            _ => outcome.other += 1,
+        }
+    }
+    outcome.bytes = sender
+        .join()
+        .map_err(|_| std::io::Error::other("sender panicked"))??;
+    Ok(outcome)
+}

@@ -1,0 +1,137 @@
+//! The `tidings` command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use tidings::config::Config;
+use tidings::node::Node;
+
+#[derive(Parser)]
+#[command(
+    name = "tidings",
+    version,
+    about = "A signed, federated discussion node that speaks NNTP"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a node (embedded defaults without --config).
+    Serve {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Check a configuration file and print the settings in effect.
+    CheckConfig {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Stream generated articles to a server with TAKETHIS and report the rate.
+    Loadgen {
+        #[arg(long, default_value = "127.0.0.1:1119")]
+        target: std::net::SocketAddr,
+        #[arg(long, default_value_t = 4)]
+        connections: usize,
+        #[arg(long, default_value_t = 100_000)]
+        articles: usize,
+        /// Article size in octets.
+        #[arg(long, default_value_t = 1024)]
+        size: usize,
+        #[arg(long, default_value = "local.test")]
+        group: String,
+        /// Articles per write.
+        #[arg(long, default_value_t = 64)]
+        window: usize,
+    },
+}
+
+fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    match Cli::parse().command {
+        Command::Serve { config } => serve(load(config.as_ref())?),
+        Command::Loadgen {
+            target,
+            connections,
+            articles,
+            size,
+            group,
+            window,
+        } => {
+            let load = tidings::loadgen::Load {
+                target,
+                connections,
+                articles,
+                size,
+                group,
+                window,
+            };
+            let outcome = tidings::loadgen::run(&load)?;
+            println!("{outcome}");
+            Ok(())
+        }
+        Command::CheckConfig { config } => {
+            let config = load(config.as_ref())?;
+            println!("{config:#?}");
+            Ok(())
+        }
+    }
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let (node, commit_thread) = Node::open(config)?;
+    runtime.block_on(async {
+        let addr = node.config.listen.nntp;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let shutdown = CancellationToken::new();
+        tokio::spawn(stop_on_signal(shutdown.clone()));
+        tidings::server::run(listener, node, shutdown).await;
+        anyhow::Ok(())
+    })?;
+    // Every session has ended, so the committer's queue is closing; wait
+    // for the last batch to reach the disk.
+    commit_thread.join();
+    Ok(())
+}
+
+async fn stop_on_signal(shutdown: CancellationToken) {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGTERM");
+            let _ = tokio::signal::ctrl_c().await;
+            shutdown.cancel();
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

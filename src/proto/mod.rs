@@ -1,0 +1,11 @@
+//! The NNTP protocol as pure functions over bytes: no I/O, no tokio.
+
+pub mod article;
+pub mod codes;
+pub mod command;
+pub mod grammar;
+pub mod reply;
+pub mod wildmat;
+
+pub use codes::Code;
+pub use reply::Reply;

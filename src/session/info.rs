@@ -1,0 +1,65 @@
+//! CAPABILITIES, HELP, DATE and MODE READER: what the server is and can do.
+
+use super::Session;
+use crate::proto::command::COMMANDS;
+use crate::proto::{Code, Reply};
+
+impl Session {
+    /// CAPABILITIES (RFC 3977 §5.2). tidings is not mode-switching: reader
+    /// and transit commands work on every connection, so MODE-READER is not
+    /// advertised (§3.4.2) and the list never changes within a session.
+    pub(super) fn capabilities(&self) -> Reply {
+        let mut lines: Vec<Vec<u8>> = vec![
+            b"VERSION 2".to_vec(),
+            format!("IMPLEMENTATION tidings {}", env!("CARGO_PKG_VERSION")).into_bytes(),
+            b"READER".to_vec(),
+        ];
+        if self.node.config.node.posting {
+            lines.push(b"POST".to_vec());
+        }
+        lines.extend(
+            [
+                "IHAVE",
+                "STREAMING",
+                "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT HEADERS",
+                "NEWNEWS",
+                "OVER MSGID",
+                "HDR",
+            ]
+            .map(|l| l.as_bytes().to_vec()),
+        );
+        Reply::lines(
+            Code::CAPABILITIES_FOLLOW,
+            Code::CAPABILITIES_FOLLOW.canonical_text(),
+            lines,
+        )
+    }
+
+    /// HELP (RFC 3977 §7.2): every command with its syntax, from the same
+    /// table that drives parsing.
+    pub(super) fn help(&self) -> Reply {
+        let width = COMMANDS.iter().map(|c| c.syntax.len()).max().unwrap_or(0);
+        let lines = COMMANDS
+            .iter()
+            .map(|c| format!("  {:width$}  {}", c.syntax, c.summary).into_bytes())
+            .collect();
+        Reply::lines(Code::HELP_FOLLOWS, "Legal commands", lines)
+    }
+
+    /// DATE (RFC 3977 §7.1): the server's time in UTC.
+    pub(super) fn date(&self) -> Reply {
+        Reply::with(
+            Code::DATE,
+            chrono::Utc::now().format("%Y%m%d%H%M%S").to_string(),
+        )
+    }
+
+    /// MODE READER (RFC 3977 §5.3). Nothing changes: we are always a reader.
+    pub(super) fn mode_reader(&self) -> Reply {
+        if self.node.config.node.posting {
+            Reply::with(Code::READY_POSTING, "Reader mode, posting allowed")
+        } else {
+            Reply::with(Code::READY_NO_POSTING, "Reader mode, posting prohibited")
+        }
+    }
+}

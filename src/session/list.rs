@@ -1,0 +1,100 @@
+//! LIST variants, NEWGROUPS and NEWNEWS: what groups and articles exist.
+
+use chrono::{DateTime, Utc};
+
+use super::{Handled, Session};
+use crate::proto::command::ListKind;
+use crate::proto::wildmat::Wildmat;
+use crate::proto::{Code, Reply};
+use crate::store::schema::GroupRecord;
+
+/// The overview fields in the order OVER sends them (RFC 3977 §8.4).
+pub const OVERVIEW_FMT: &[&str] = &[
+    "Subject:",
+    "From:",
+    "Date:",
+    "Message-ID:",
+    "References:",
+    ":bytes",
+    ":lines",
+];
+
+impl Session {
+    fn active_line(&self, name: &str, record: &GroupRecord) -> Vec<u8> {
+        let status = if self.node.config.node.posting {
+            'y'
+        } else {
+            'n'
+        };
+        format!("{name} {} {} {status}", record.high, record.low).into_bytes()
+    }
+
+    fn matching_groups(&self, filter: Option<&Wildmat>) -> Vec<(String, GroupRecord)> {
+        let mut groups = self.node.groups.all();
+        if let Some(w) = filter {
+            groups.retain(|(name, _)| w.matches(name.as_bytes()));
+        }
+        groups
+    }
+
+    pub(super) fn list(&self, kind: ListKind) -> Reply {
+        let lines = match kind {
+            ListKind::Active(filter) => self
+                .matching_groups(filter.as_ref())
+                .iter()
+                .map(|(name, record)| self.active_line(name, record))
+                .collect(),
+            ListKind::Newsgroups(filter) => self
+                .matching_groups(filter.as_ref())
+                .iter()
+                .map(|(name, record)| format!("{name}\t{}", record.description).into_bytes())
+                .collect(),
+            ListKind::OverviewFmt => OVERVIEW_FMT.iter().map(|f| f.as_bytes().to_vec()).collect(),
+            // A lone ":" means any header can be asked for (RFC 3977 §8.6).
+            ListKind::Headers => [":", ":bytes", ":lines"]
+                .iter()
+                .map(|f| f.as_bytes().to_vec())
+                .collect(),
+        };
+        Reply::lines(
+            Code::LIST_FOLLOWS,
+            Code::LIST_FOLLOWS.canonical_text(),
+            lines,
+        )
+    }
+
+    /// NEWGROUPS (RFC 3977 §7.3).
+    pub(super) fn newgroups(&self, since: DateTime<Utc>) -> Reply {
+        let lines = self
+            .node
+            .groups
+            .all()
+            .iter()
+            .filter(|(_, record)| record.created >= since.timestamp())
+            .map(|(name, record)| self.active_line(name, record))
+            .collect();
+        Reply::lines(
+            Code::NEWGROUPS_FOLLOWS,
+            Code::NEWGROUPS_FOLLOWS.canonical_text(),
+            lines,
+        )
+    }
+
+    /// NEWNEWS (RFC 3977 §7.4): articles by arrival time here, not by their
+    /// Date header, filed in at least one group the wildmat matches.
+    pub(super) fn newnews(&self, groups: &Wildmat, since: DateTime<Utc>) -> Handled {
+        let mut lines = Vec::new();
+        let since = u64::try_from(since.timestamp_micros()).unwrap_or(0);
+        self.node.store.arrivals_since(since, |id, filed_in| {
+            if filed_in.split(|&b| b == b',').any(|g| groups.matches(g)) {
+                lines.push(id.to_vec());
+            }
+            true
+        })?;
+        Ok(Reply::lines(
+            Code::NEWNEWS_FOLLOWS,
+            Code::NEWNEWS_FOLLOWS.canonical_text(),
+            lines,
+        ))
+    }
+}

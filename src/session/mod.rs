@@ -1,0 +1,353 @@
+//! One client connection: reads frames, dispatches commands, writes replies
+//! in command order.
+//!
+//! CHECK and TAKETHIS are pipelined (RFC 4644 §3): a TAKETHIS reply waits
+//! for its article's group commit while the session goes on reading, so one
+//! connection can have many articles in one fsync. Replies are queued in
+//! order; every other command first waits for the queue to empty, so it
+//! sees the effects of the articles sent before it.
+
+mod info;
+mod list;
+mod reader;
+mod transit;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use futures::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::codec::{Frame, NntpCodec};
+use crate::node::Node;
+use crate::precommit::Claim;
+use crate::proto::command::{self, Command, ParseError};
+use crate::proto::{Code, Reply};
+use crate::store::{StoreError, Towards};
+
+/// Write buffered replies once this much is waiting, even mid-pipeline.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Handlers return a reply, or stop early with a refusal or a fault.
+type Handled = Result<Reply, Stop>;
+
+/// Why a handler stopped before its success reply.
+enum Stop {
+    /// A normal refusal (412, 423, 430, ...), sent as is.
+    Refuse(Reply),
+    /// A storage fault: logged, answered 403.
+    Fault(StoreError),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Fault(e)
+    }
+}
+
+impl From<Code> for Stop {
+    fn from(code: Code) -> Stop {
+        Stop::Refuse(Reply::new(code))
+    }
+}
+
+/// What the next block (article) is for.
+enum Awaiting {
+    Post,
+    Ihave { id: Vec<u8>, claim: Claim },
+    Takethis { id: Result<Vec<u8>, String> },
+}
+
+/// The newsgroup selected by GROUP or LISTGROUP, and the current article.
+struct Selected {
+    name: String,
+    current: Option<u64>,
+}
+
+pub struct Session {
+    node: Arc<Node>,
+    selected: Option<Selected>,
+    /// IDs this connection answered 238 to, held until their TAKETHIS.
+    checked: HashMap<Vec<u8>, Claim>,
+    awaiting: Option<Awaiting>,
+}
+
+/// What the loop should do after a frame.
+enum Next {
+    Continue,
+    Close,
+}
+
+pub async fn serve<S>(stream: S, node: Arc<Node>, peer: SocketAddr, shutdown: CancellationToken)
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let max_article = node.config.limits.max_article_bytes;
+    let idle = Duration::from_secs(node.config.limits.idle_timeout_secs);
+    let max_pipeline = node.config.limits.max_pipeline;
+    let (read_half, mut writer) = tokio::io::split(stream);
+    let mut frames = FramedRead::new(
+        read_half,
+        NntpCodec::new(command::MAX_COMMAND_LINE, max_article),
+    );
+    let mut session = Session {
+        node,
+        selected: None,
+        checked: HashMap::new(),
+        awaiting: None,
+    };
+    let mut out = BytesMut::with_capacity(8192);
+    let mut pending: FuturesOrdered<BoxFuture<'static, Reply>> = FuturesOrdered::new();
+
+    session.greeting().encode(&mut out);
+    if writer.write_all(&out).await.is_err() {
+        return;
+    }
+    out.clear();
+    debug!(%peer, "greeted");
+
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = shutdown.cancelled() => {
+                while let Some(reply) = pending.next().await {
+                    reply.encode(&mut out);
+                }
+                Reply::with(Code::SERVICE_UNAVAILABLE, "server shutting down").encode(&mut out);
+                Next::Close
+            }
+            Some(reply) = pending.next(), if !pending.is_empty() => {
+                let close = reply.code == Code::SERVICE_UNAVAILABLE;
+                reply.encode(&mut out);
+                if close { Next::Close } else { Next::Continue }
+            }
+            frame = tokio::time::timeout(idle, frames.next()), if pending.len() < max_pipeline => {
+                match frame {
+                    Err(_) => {
+                        Reply::with(Code::SERVICE_UNAVAILABLE, "idle timeout, closing connection").encode(&mut out);
+                        Next::Close
+                    }
+                    Ok(None) => Next::Close,
+                    Ok(Some(Err(e))) => {
+                        debug!(error = %e, "read failed");
+                        Next::Close
+                    }
+                    Ok(Some(Ok(frame))) => {
+                        session.frame(frame, frames.decoder_mut(), &mut pending, &mut out, &mut writer).await
+                    }
+                }
+            }
+        };
+        let close = matches!(next, Next::Close);
+        let idle_input = frames.read_buffer().is_empty();
+        if !out.is_empty() && (close || idle_input || out.len() >= FLUSH_AT) {
+            if writer.write_all(&out).await.is_err() {
+                break;
+            }
+            out.clear();
+        }
+        if close {
+            break;
+        }
+    }
+    let _ = writer.flush().await;
+    let _ = writer.shutdown().await;
+    debug!(%peer, "connection closed");
+}
+
+impl Session {
+    fn greeting(&self) -> Reply {
+        let name = self.node.name();
+        if self.node.config.node.posting {
+            Reply::with(
+                Code::READY_POSTING,
+                format!("{name} tidings NNTP server ready, posting allowed"),
+            )
+        } else {
+            Reply::with(
+                Code::READY_NO_POSTING,
+                format!("{name} tidings NNTP server ready, posting prohibited"),
+            )
+        }
+    }
+
+    async fn frame<W: AsyncWrite + Unpin>(
+        &mut self,
+        frame: Frame,
+        codec: &mut NntpCodec,
+        pending: &mut FuturesOrdered<BoxFuture<'static, Reply>>,
+        out: &mut BytesMut,
+        writer: &mut W,
+    ) -> Next {
+        match frame {
+            Frame::Line(line) => {
+                debug!(command = %String::from_utf8_lossy(&line[..line.len().min(80)]), "command");
+                let command = match command::parse(&line) {
+                    Ok(command) => command,
+                    Err(ParseError::Unknown(why)) => {
+                        return self.respond(Reply::with(Code::UNKNOWN_COMMAND, why), pending, out)
+                    }
+                    Err(ParseError::Syntax(why)) => {
+                        return self.respond(Reply::with(Code::SYNTAX_ERROR, why), pending, out)
+                    }
+                };
+                if !matches!(command, Command::Check(_) | Command::Takethis(_)) {
+                    while let Some(reply) = pending.next().await {
+                        reply.encode(out);
+                    }
+                }
+                self.command(command, codec, pending, out, writer).await
+            }
+            Frame::LineTooLong => self.respond(
+                Reply::with(
+                    Code::SYNTAX_ERROR,
+                    format!(
+                        "command line longer than {} octets",
+                        command::MAX_COMMAND_LINE
+                    ),
+                ),
+                pending,
+                out,
+            ),
+            Frame::Block(article) => match self.awaiting.take() {
+                Some(Awaiting::Post) => {
+                    self.respond(self.post_article(article).await, pending, out)
+                }
+                Some(Awaiting::Ihave { id, claim }) => {
+                    let reply = self.ihave_article(id, article).await;
+                    drop(claim);
+                    self.respond(reply, pending, out)
+                }
+                Some(Awaiting::Takethis { id }) => {
+                    pending.push_back(self.takethis_article(id, article));
+                    Next::Continue
+                }
+                None => Next::Continue,
+            },
+            Frame::BlockTooLarge { size } => {
+                let limit = self.node.config.limits.max_article_bytes;
+                let why = format!("article of {size}+ octets exceeds the limit of {limit}");
+                warn!(reason = %why, "article rejected");
+                let reply = match self.awaiting.take() {
+                    Some(Awaiting::Post) => Reply::with(Code::POST_FAILED, why),
+                    Some(Awaiting::Ihave { .. }) => Reply::with(Code::TRANSFER_REJECTED, why),
+                    Some(Awaiting::Takethis { id }) => {
+                        let id = id.unwrap_or_default();
+                        self.checked.remove(&id);
+                        Reply::with(
+                            Code::TAKETHIS_REJECTED,
+                            format!("{} {why}", String::from_utf8_lossy(&id)),
+                        )
+                    }
+                    None => return Next::Continue,
+                };
+                self.respond(reply, pending, out)
+            }
+        }
+    }
+
+    /// Queues a reply behind pipelined ones, or writes it at once.
+    fn respond(
+        &self,
+        reply: Reply,
+        pending: &mut FuturesOrdered<BoxFuture<'static, Reply>>,
+        out: &mut BytesMut,
+    ) -> Next {
+        if pending.is_empty() {
+            reply.encode(out);
+        } else {
+            pending.push_back(Box::pin(std::future::ready(reply)));
+        }
+        Next::Continue
+    }
+
+    async fn command<W: AsyncWrite + Unpin>(
+        &mut self,
+        command: Command,
+        codec: &mut NntpCodec,
+        pending: &mut FuturesOrdered<BoxFuture<'static, Reply>>,
+        out: &mut BytesMut,
+        writer: &mut W,
+    ) -> Next {
+        let handled: Handled = match command {
+            Command::Quit => {
+                Reply::new(Code::CLOSING).encode(out);
+                return Next::Close;
+            }
+            Command::Capabilities => Ok(self.capabilities()),
+            Command::Help => Ok(self.help()),
+            Command::Date => Ok(self.date()),
+            Command::ModeReader => Ok(self.mode_reader()),
+            Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
+            Command::List(kind) => Ok(self.list(kind)),
+            Command::NewGroups { since } => Ok(self.newgroups(since)),
+            Command::NewNews { groups, since } => self.newnews(&groups, since),
+            Command::Group(name) => self.group(&name),
+            Command::ListGroup { group, range } => self.listgroup(group.as_deref(), range),
+            Command::Retrieve { part, target } => self.retrieve(part, target),
+            Command::Next => self.step(Towards::Next),
+            Command::Last => self.step(Towards::Previous),
+            Command::Over(selection) => self.over(selection),
+            Command::Hdr { field, selection } => self.hdr(&field, selection),
+            Command::Check(id) => Ok(self.check(id)),
+            Command::Takethis(id) => {
+                codec.expect_block();
+                self.awaiting = Some(Awaiting::Takethis { id });
+                return Next::Continue;
+            }
+            Command::Post => {
+                let start = self.post();
+                return self
+                    .begin_transfer(start, codec, pending, out, writer)
+                    .await;
+            }
+            Command::Ihave(id) => {
+                let start = self.ihave(id);
+                return self
+                    .begin_transfer(start, codec, pending, out, writer)
+                    .await;
+            }
+        };
+        let reply = match handled {
+            Ok(reply) | Err(Stop::Refuse(reply)) => reply,
+            Err(Stop::Fault(e)) => {
+                tracing::error!(error = %e, "storage fault while answering a command");
+                Reply::new(Code::INTERNAL_FAULT)
+            }
+        };
+        self.respond(reply, pending, out)
+    }
+
+    /// Sends 340/335 at once (the client waits for it before sending the
+    /// article) and reads the next block as that article; or refuses.
+    async fn begin_transfer<W: AsyncWrite + Unpin>(
+        &mut self,
+        start: Result<(Reply, Awaiting), Reply>,
+        codec: &mut NntpCodec,
+        pending: &mut FuturesOrdered<BoxFuture<'static, Reply>>,
+        out: &mut BytesMut,
+        writer: &mut W,
+    ) -> Next {
+        match start {
+            Ok((go_ahead, awaiting)) => {
+                go_ahead.encode(out);
+                if writer.write_all(out).await.is_err() {
+                    return Next::Close;
+                }
+                out.clear();
+                codec.expect_block();
+                self.awaiting = Some(awaiting);
+                Next::Continue
+            }
+            Err(refusal) => self.respond(refusal, pending, out),
+        }
+    }
+}

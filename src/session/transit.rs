@@ -1,0 +1,246 @@
+//! Taking articles in: POST (RFC 3977 §6.3.1), IHAVE (§6.3.2), and CHECK /
+//! TAKETHIS (RFC 4644). Every path runs the same ingest checks and the same
+//! group commit; only the reply codes differ.
+
+use bytes::Bytes;
+use futures::future::BoxFuture;
+use tracing::{info, warn};
+
+use super::{Awaiting, Session};
+use crate::ingest::{Ingest, Rejection, Source};
+use crate::proto::{Code, Reply};
+use crate::store::commit::{Prepared, Stored};
+use crate::store::schema::HistoryEntry;
+
+/// The codes one way of transfer answers with.
+struct Codes {
+    ok: Code,
+    rejected: Code,
+    /// For storage faults: "try again later" where the command has one.
+    later: Code,
+}
+
+const POST: Codes = Codes {
+    ok: Code::POST_OK,
+    rejected: Code::POST_FAILED,
+    later: Code::POST_FAILED,
+};
+const IHAVE: Codes = Codes {
+    ok: Code::TRANSFER_OK,
+    rejected: Code::TRANSFER_REJECTED,
+    later: Code::TRANSFER_LATER,
+};
+// TAKETHIS has no "later": a storage fault closes the connection with 400
+// so the peer keeps the article and offers it again.
+const TAKETHIS: Codes = Codes {
+    ok: Code::TAKETHIS_OK,
+    rejected: Code::TAKETHIS_REJECTED,
+    later: Code::SERVICE_UNAVAILABLE,
+};
+
+fn id_text(id: &[u8]) -> String {
+    String::from_utf8_lossy(id).into_owned()
+}
+
+impl Session {
+    /// Whether history already holds `id`; a storage fault counts as "we
+    /// cannot take it now".
+    fn known(&self, id: &[u8]) -> Result<Option<HistoryEntry>, ()> {
+        self.node
+            .store
+            .history(id)
+            .map_err(|e| tracing::error!(error = %e, "history lookup failed"))
+    }
+
+    pub(super) fn post(&self) -> Result<(Reply, Awaiting), Reply> {
+        if !self.node.config.node.posting {
+            return Err(Reply::new(Code::POST_NOT_PERMITTED));
+        }
+        Ok((Reply::new(Code::POST_SEND), Awaiting::Post))
+    }
+
+    pub(super) fn ihave(&self, id: Vec<u8>) -> Result<(Reply, Awaiting), Reply> {
+        match self.known(&id) {
+            Err(()) => {
+                return Err(Reply::with(
+                    Code::TRANSFER_LATER,
+                    "storage fault, try again later",
+                ))
+            }
+            Ok(Some(_)) => return Err(Reply::with(Code::NOT_WANTED, "already seen")),
+            Ok(None) => {}
+        }
+        match self.node.precommit.claim(&id) {
+            None => Err(Reply::with(
+                Code::TRANSFER_LATER,
+                "being received from another connection, try later",
+            )),
+            Some(claim) => Ok((Reply::new(Code::IHAVE_SEND), Awaiting::Ihave { id, claim })),
+        }
+    }
+
+    /// CHECK (RFC 4644 §2.4): 238 claims the ID for this connection until
+    /// its TAKETHIS arrives.
+    pub(super) fn check(&mut self, id: Vec<u8>) -> Reply {
+        let text = id_text(&id);
+        match self.known(&id) {
+            Err(()) => {
+                return Reply::with(
+                    Code::CHECK_LATER,
+                    format!("{text} storage fault, try later"),
+                )
+            }
+            Ok(Some(_)) => {
+                return Reply::with(Code::CHECK_NOT_WANTED, format!("{text} already seen"))
+            }
+            Ok(None) => {}
+        }
+        if self.checked.contains_key(&id) {
+            return Reply::with(Code::CHECK_SEND, text);
+        }
+        match self.node.precommit.claim(&id) {
+            None => Reply::with(
+                Code::CHECK_LATER,
+                format!("{text} being received from another connection"),
+            ),
+            Some(claim) => {
+                self.checked.insert(id, claim);
+                Reply::with(Code::CHECK_SEND, text)
+            }
+        }
+    }
+
+    fn prepare(&self, article: Bytes, source: &Source) -> Result<Prepared, Rejection> {
+        let ingest = Ingest {
+            node: self.node.name(),
+            groups: &self.node.groups,
+            now: chrono::Utc::now(),
+        };
+        ingest.prepare(article, source)
+    }
+
+    /// The refusal reply, sent once a rejection worth remembering is in
+    /// history.
+    fn refuse(
+        &self,
+        rejection: Rejection,
+        code: Code,
+        prefix: String,
+    ) -> BoxFuture<'static, Reply> {
+        warn!(reason = %rejection.reason, "article rejected");
+        let reply = Reply::with(code, format!("{prefix}{}", rejection.reason));
+        match rejection.remember {
+            None => Box::pin(std::future::ready(reply)),
+            Some(id) => {
+                let committer = self.node.committer.clone();
+                Box::pin(async move {
+                    committer.remember_rejection(id, rejection.reason).await;
+                    reply
+                })
+            }
+        }
+    }
+
+    /// Runs the commit and turns its outcome into the reply. `prefix` goes
+    /// before the reason (streaming replies start with the Message-ID).
+    fn commit(
+        &self,
+        prepared: Prepared,
+        codes: Codes,
+        prefix: String,
+    ) -> BoxFuture<'static, Reply> {
+        let committer = self.node.committer.clone();
+        Box::pin(async move {
+            let id = id_text(&prepared.message_id);
+            match committer.store(prepared).await {
+                Ok(Stored::Accepted { numbers }) => {
+                    info!(message_id = %id, ?numbers, "article accepted");
+                    let text = if codes.ok == Code::POST_OK {
+                        format!("Article received {id}")
+                    } else {
+                        prefix
+                    };
+                    Reply::with(codes.ok, text)
+                }
+                Ok(Stored::Duplicate) => Reply::with(
+                    codes.rejected,
+                    format!("{prefix}duplicate: {id} is already known"),
+                ),
+                Err(e) => {
+                    tracing::error!(error = %e, message_id = %id, "article not stored");
+                    Reply::with(
+                        codes.later,
+                        format!("{prefix}storage fault, article not stored; try again later"),
+                    )
+                }
+            }
+        })
+    }
+
+    pub(super) async fn post_article(&self, article: Bytes) -> Reply {
+        match self.prepare(article, &Source::Post) {
+            Err(rejection) => {
+                self.refuse(rejection, Code::POST_FAILED, String::new())
+                    .await
+            }
+            Ok(prepared) => self.commit(prepared, POST, String::new()).await,
+        }
+    }
+
+    pub(super) async fn ihave_article(&self, id: Vec<u8>, article: Bytes) -> Reply {
+        match self.prepare(article, &Source::Transit { offered_id: id }) {
+            Err(rejection) => {
+                self.refuse(rejection, Code::TRANSFER_REJECTED, String::new())
+                    .await
+            }
+            Ok(prepared) => self.commit(prepared, IHAVE, String::new()).await,
+        }
+    }
+
+    /// TAKETHIS (RFC 4644 §2.5): the reply is a future that resolves once
+    /// the article's batch is durable, so the session keeps reading.
+    pub(super) fn takethis_article(
+        &mut self,
+        id: Result<Vec<u8>, String>,
+        article: Bytes,
+    ) -> BoxFuture<'static, Reply> {
+        let ready =
+            |reply: Reply| -> BoxFuture<'static, Reply> { Box::pin(std::future::ready(reply)) };
+        let id = match id {
+            Ok(id) => id,
+            Err(why) => return ready(Reply::with(Code::SYNTAX_ERROR, why)),
+        };
+        let text = id_text(&id);
+        // Held until the commit resolves, so CHECKs from other connections
+        // meanwhile get 431 rather than a second copy.
+        let claim = self
+            .checked
+            .remove(&id)
+            .or_else(|| self.node.precommit.claim(&id));
+        match self.known(&id) {
+            Err(()) => return ready(Reply::with(Code::SERVICE_UNAVAILABLE, "storage fault")),
+            Ok(Some(_)) => {
+                return ready(Reply::with(
+                    Code::TAKETHIS_REJECTED,
+                    format!("{text} already seen"),
+                ))
+            }
+            Ok(None) => {}
+        }
+        match self.prepare(article, &Source::Transit { offered_id: id }) {
+            Err(rejection) => self.refuse(rejection, Code::TAKETHIS_REJECTED, format!("{text} ")),
+            Ok(prepared) => {
+                let reply = self.commit(prepared, TAKETHIS, format!("{text} "));
+                Box::pin(async move {
+                    let reply = reply.await;
+                    drop(claim);
+                    // "239 <id> " would end in a space; keep it tidy.
+                    Reply {
+                        text: reply.text.trim_end().to_string(),
+                        ..reply
+                    }
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Article storage on RocksDB: opening the database with its column
+//! families, and every read the node makes. Writes go through
+//! [`commit::Committer`], which batches them into shared synced writes.
+
+pub mod commit;
+pub mod schema;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rocksdb::{
+    BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DBCompressionType, Direction,
+    IteratorMode, Options, ReadOptions, DB,
+};
+
+use schema::{GroupRecord, HistoryEntry};
+
+/// One error type for the storage layer; every RocksDB error is mapped here.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Db(#[from] rocksdb::Error),
+    #[error("corrupt {what} record for key {key:?}")]
+    Corrupt { what: &'static str, key: String },
+    #[error("store schema version {found:?} is not the {expected:?} this build understands")]
+    Schema { found: String, expected: String },
+    #[error("the commit thread has stopped")]
+    CommitterGone,
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// Which way NEXT and LAST move through a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Towards {
+    Next,
+    Previous,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<DB>,
+}
+
+impl Store {
+    /// Opens (or creates) the store under `dir`. `cache_mib` bounds the
+    /// block cache shared by all column families.
+    pub fn open(dir: &Path, cache_mib: usize) -> Result<Store> {
+        let cache = Cache::new_lru_cache(cache_mib.max(1) << 20);
+        let mut table = BlockBasedOptions::default();
+        table.set_block_cache(&cache);
+        table.set_bloom_filter(10.0, false);
+        table.set_cache_index_and_filter_blocks(true);
+
+        let mut db_opts = Options::default();
+        db_opts.create_if_missing(true);
+        db_opts.create_missing_column_families(true);
+        db_opts.set_block_based_table_factory(&table);
+        // Bounded memtables: four per column family at 32 MiB at most.
+        db_opts.set_write_buffer_size(32 << 20);
+        db_opts.set_max_write_buffer_number(4);
+        db_opts.increase_parallelism(2);
+
+        let families = schema::ALL.iter().map(|name| {
+            let mut opts = Options::default();
+            opts.set_block_based_table_factory(&table);
+            opts.set_write_buffer_size(32 << 20);
+            opts.set_max_write_buffer_number(4);
+            if *name == schema::ARTICLES {
+                opts.set_compression_type(DBCompressionType::Lz4);
+            }
+            ColumnFamilyDescriptor::new(*name, opts)
+        });
+        let db = DB::open_cf_descriptors(&db_opts, dir, families)?;
+        match db.get(schema::SCHEMA_KEY)? {
+            None => db.put(schema::SCHEMA_KEY, schema::SCHEMA_VERSION)?,
+            Some(v) if v == schema::SCHEMA_VERSION => {}
+            Some(v) => {
+                return Err(StoreError::Schema {
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                    expected: String::from_utf8_lossy(schema::SCHEMA_VERSION).into_owned(),
+                })
+            }
+        }
+        Ok(Store { db: Arc::new(db) })
+    }
+
+    pub(crate) fn db(&self) -> &Arc<DB> {
+        &self.db
+    }
+
+    pub(crate) fn cf(&self, name: &'static str) -> &ColumnFamily {
+        cf(&self.db, name)
+    }
+
+    pub fn article(&self, message_id: &[u8]) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(self.cf(schema::ARTICLES), message_id)?)
+    }
+
+    pub fn history(&self, message_id: &[u8]) -> Result<Option<HistoryEntry>> {
+        match self
+            .db
+            .get_pinned_cf(self.cf(schema::HISTORY), message_id)?
+        {
+            None => Ok(None),
+            Some(bytes) => {
+                HistoryEntry::decode(&bytes)
+                    .map(Some)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: "history",
+                        key: String::from_utf8_lossy(message_id).into_owned(),
+                    })
+            }
+        }
+    }
+
+    pub fn groups(&self) -> Result<Vec<(String, GroupRecord)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::GROUPS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let name = String::from_utf8_lossy(&key).into_owned();
+            let record = GroupRecord::decode(&value).ok_or_else(|| StoreError::Corrupt {
+                what: "group",
+                key: name.clone(),
+            })?;
+            out.push((name, record));
+        }
+        Ok(out)
+    }
+
+    /// Writes a group record synchronously; used at start, before the
+    /// committer owns the groups.
+    pub fn put_group(&self, name: &str, record: &GroupRecord) -> Result<()> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        Ok(self.db.put_cf_opt(
+            self.cf(schema::GROUPS),
+            name.as_bytes(),
+            record.encode(),
+            &opts,
+        )?)
+    }
+
+    /// The overview record of article `number` in `group`.
+    pub fn overview(&self, group: &str, number: u64) -> Result<Option<Vec<u8>>> {
+        Ok(self.db.get_cf(
+            self.cf(schema::OVERVIEW),
+            schema::overview_key(group, number),
+        )?)
+    }
+
+    /// Overview records of `group` with numbers in `lo..=hi`, in order.
+    pub fn overview_range(&self, group: &str, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.scan_group(group, lo, hi, Direction::Forward, |number, value| {
+            out.push((number, value.to_vec()));
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// Article numbers of `group` in `lo..=hi`, in order.
+    pub fn numbers(&self, group: &str, lo: u64, hi: u64) -> Result<Vec<u64>> {
+        let mut out = Vec::new();
+        self.scan_group(group, lo, hi, Direction::Forward, |number, _| {
+            out.push(number);
+            true
+        })?;
+        Ok(out)
+    }
+
+    /// The first existing article after or before `from`, with its
+    /// overview record, for NEXT and LAST.
+    pub fn neighbour(
+        &self,
+        group: &str,
+        from: u64,
+        towards: Towards,
+    ) -> Result<Option<(u64, Vec<u8>)>> {
+        let (lo, hi, direction) = match towards {
+            Towards::Next if from == u64::MAX => return Ok(None),
+            Towards::Previous if from == 0 => return Ok(None),
+            Towards::Next => (from + 1, u64::MAX, Direction::Forward),
+            Towards::Previous => (0, from - 1, Direction::Reverse),
+        };
+        let mut found = None;
+        self.scan_group(group, lo, hi, direction, |number, value| {
+            found = Some((number, value.to_vec()));
+            false
+        })?;
+        Ok(found)
+    }
+
+    fn scan_group(
+        &self,
+        group: &str,
+        lo: u64,
+        hi: u64,
+        direction: Direction,
+        mut visit: impl FnMut(u64, &[u8]) -> bool,
+    ) -> Result<()> {
+        if lo > hi {
+            return Ok(());
+        }
+        let start = schema::overview_key(group, lo);
+        let end = schema::overview_key(group, hi);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_lower_bound(start.clone());
+        let mut upper = end.clone();
+        upper.push(0);
+        opts.set_iterate_upper_bound(upper);
+        let mode = match direction {
+            Direction::Forward => IteratorMode::From(&start, Direction::Forward),
+            Direction::Reverse => IteratorMode::From(&end, Direction::Reverse),
+        };
+        for item in self
+            .db
+            .iterator_cf_opt(self.cf(schema::OVERVIEW), opts, mode)
+        {
+            let (key, value) = item?;
+            let Some(number) = schema::overview_number(group, &key) else {
+                continue;
+            };
+            if !visit(number, &value) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Articles that arrived at or after `since_micros`, oldest first, with
+    /// the groups each was filed in; `visit` returns false to stop.
+    pub fn arrivals_since(
+        &self,
+        since_micros: u64,
+        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
+    ) -> Result<()> {
+        let start = since_micros.to_be_bytes();
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::ARRIVAL), mode) {
+            let (key, groups) = item?;
+            let Some((_, id)) = schema::split_arrival_key(&key) else {
+                continue;
+            };
+            if !visit(id, &groups) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn cf<'a>(db: &'a DB, name: &'static str) -> &'a ColumnFamily {
+    // Every family in schema::ALL is created at open, so absence is a bug in
+    // this module, not a runtime condition.
+    db.cf_handle(name)
+        .unwrap_or_else(|| panic!("column family {name} was declared at open"))
+}

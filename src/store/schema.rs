@@ -1,0 +1,225 @@
+//! The on-disk layout: every column family, its key and its value encoding,
+//! declared in one place.
+//!
+//! | column family | key                          | value                               |
+//! |---------------|------------------------------|-------------------------------------|
+//! | `articles`    | message-id                   | article bytes, CRLF lines           |
+//! | `history`     | message-id                   | [`HistoryEntry`]                    |
+//! | `overview`    | group NUL number(u64 BE)     | overview record (TAB-separated)     |
+//! | `arrival`     | micros(u64 BE) message-id    | newsgroups, comma-separated         |
+//! | `groups`      | group name                   | [`GroupRecord`]                     |
+//!
+//! Big-endian numbers make RocksDB's byte order the numeric order, so a
+//! group's articles and the arrival log are range scans.
+
+pub const ARTICLES: &str = "articles";
+pub const HISTORY: &str = "history";
+pub const OVERVIEW: &str = "overview";
+pub const ARRIVAL: &str = "arrival";
+pub const GROUPS: &str = "groups";
+
+pub const ALL: &[&str] = &[ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS];
+
+/// Stored under this key in the default column family; bumped when an
+/// encoding changes incompatibly.
+pub const SCHEMA_KEY: &[u8] = b"schema-version";
+pub const SCHEMA_VERSION: &[u8] = b"1";
+
+pub fn overview_key(group: &str, number: u64) -> Vec<u8> {
+    let mut key = Vec::with_capacity(group.len() + 9);
+    key.extend_from_slice(group.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&number.to_be_bytes());
+    key
+}
+
+/// The article number of an overview key that belongs to `group`.
+pub fn overview_number(group: &str, key: &[u8]) -> Option<u64> {
+    let rest = key.strip_prefix(group.as_bytes())?.strip_prefix(&[0])?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+pub fn arrival_key(micros: u64, message_id: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(8 + message_id.len());
+    key.extend_from_slice(&micros.to_be_bytes());
+    key.extend_from_slice(message_id);
+    key
+}
+
+pub fn split_arrival_key(key: &[u8]) -> Option<(u64, &[u8])> {
+    let (time, id) = key.split_at_checked(8)?;
+    Some((u64::from_be_bytes(time.try_into().ok()?), id))
+}
+
+/// What the node knows about a Message-ID. Rejections and removals are kept
+/// so the same article is not taken again (INN's history does the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryEntry {
+    /// Stored; `xref` lists `group:number` pairs, space-separated.
+    Accepted {
+        micros: u64,
+        xref: String,
+    },
+    Rejected {
+        micros: u64,
+        reason: String,
+    },
+    Removed {
+        micros: u64,
+        reason: String,
+    },
+}
+
+impl HistoryEntry {
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, micros, text) = match self {
+            HistoryEntry::Accepted { micros, xref } => (b'A', micros, xref),
+            HistoryEntry::Rejected { micros, reason } => (b'R', micros, reason),
+            HistoryEntry::Removed { micros, reason } => (b'X', micros, reason),
+        };
+        let mut out = Vec::with_capacity(9 + text.len());
+        out.push(tag);
+        out.extend_from_slice(&micros.to_be_bytes());
+        out.extend_from_slice(text.as_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<HistoryEntry> {
+        let (&tag, rest) = bytes.split_first()?;
+        let (micros, text) = rest.split_at_checked(8)?;
+        let micros = u64::from_be_bytes(micros.try_into().ok()?);
+        let text = String::from_utf8_lossy(text).into_owned();
+        match tag {
+            b'A' => Some(HistoryEntry::Accepted { micros, xref: text }),
+            b'R' => Some(HistoryEntry::Rejected {
+                micros,
+                reason: text,
+            }),
+            b'X' => Some(HistoryEntry::Removed {
+                micros,
+                reason: text,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The `(group, number)` pairs of an accepted article.
+    pub fn numbers(&self) -> Vec<(&str, u64)> {
+        match self {
+            HistoryEntry::Accepted { xref, .. } => xref
+                .split(' ')
+                .filter_map(|pair| {
+                    let (group, number) = pair.rsplit_once(':')?;
+                    Some((group, number.parse().ok()?))
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// A newsgroup's persistent state. Numbers are never reused: `high` only
+/// grows, so article numbers stay stable across restarts (RFC 3977 §6).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupRecord {
+    pub high: u64,
+    pub low: u64,
+    pub count: u64,
+    /// Creation time, seconds since the epoch (for NEWGROUPS).
+    pub created: i64,
+    pub description: String,
+}
+
+impl GroupRecord {
+    pub fn new(created: i64, description: String) -> GroupRecord {
+        // An empty group has low = high + 1 (RFC 3977 §6.1.1.2).
+        GroupRecord {
+            high: 0,
+            low: 1,
+            count: 0,
+            created,
+            description,
+        }
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(32 + self.description.len());
+        out.extend_from_slice(&self.high.to_be_bytes());
+        out.extend_from_slice(&self.low.to_be_bytes());
+        out.extend_from_slice(&self.count.to_be_bytes());
+        out.extend_from_slice(&self.created.to_be_bytes());
+        out.extend_from_slice(self.description.as_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<GroupRecord> {
+        let word = |i: usize| -> Option<[u8; 8]> { bytes.get(i * 8..i * 8 + 8)?.try_into().ok() };
+        Some(GroupRecord {
+            high: u64::from_be_bytes(word(0)?),
+            low: u64::from_be_bytes(word(1)?),
+            count: u64::from_be_bytes(word(2)?),
+            created: i64::from_be_bytes(word(3)?),
+            description: String::from_utf8_lossy(bytes.get(32..)?).into_owned(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overview_keys_sort_numerically_within_a_group() {
+        assert!(overview_key("a", 2) < overview_key("a", 10));
+        assert!(overview_key("a", u64::MAX) < overview_key("a.b", 0));
+        assert_eq!(overview_number("a", &overview_key("a", 77)), Some(77));
+        assert_eq!(overview_number("a", &overview_key("a.b", 77)), None);
+    }
+
+    #[test]
+    fn history_round_trips() {
+        for entry in [
+            HistoryEntry::Accepted {
+                micros: 5,
+                xref: "a.b:1 c:22".into(),
+            },
+            HistoryEntry::Rejected {
+                micros: 6,
+                reason: "bad".into(),
+            },
+            HistoryEntry::Removed {
+                micros: 7,
+                reason: String::new(),
+            },
+        ] {
+            assert_eq!(HistoryEntry::decode(&entry.encode()), Some(entry));
+        }
+        assert_eq!(HistoryEntry::decode(b"Q12345678"), None);
+        assert_eq!(HistoryEntry::decode(b"A123"), None);
+        let accepted = HistoryEntry::Accepted {
+            micros: 1,
+            xref: "a.b:1 c:22".into(),
+        };
+        assert_eq!(accepted.numbers(), vec![("a.b", 1), ("c", 22)]);
+    }
+
+    #[test]
+    fn group_record_round_trips() {
+        let record = GroupRecord {
+            high: 9,
+            low: 3,
+            count: 7,
+            created: -1,
+            description: "d".into(),
+        };
+        assert_eq!(GroupRecord::decode(&record.encode()), Some(record));
+        assert_eq!(GroupRecord::decode(b"short"), None);
+    }
+
+    #[test]
+    fn arrival_keys_split() {
+        let key = arrival_key(42, b"<a@b>");
+        assert_eq!(split_arrival_key(&key), Some((42, &b"<a@b>"[..])));
+        assert_eq!(split_arrival_key(b"short"), None);
+    }
+}

@@ -1,0 +1,207 @@
+//! Helpers for integration tests: a node on 127.0.0.1 port 0 with RocksDB in
+//! a temp dir, and a small blocking NNTP client with timeouts.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use tidings::config::{Config, GroupConfig};
+use tidings::node::Node;
+use tokio_util::sync::CancellationToken;
+
+pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+pub fn config(data_dir: &Path) -> Config {
+    let mut config = Config::default();
+    config.node.name = "test.node".into();
+    config.node.data_dir = data_dir.to_path_buf();
+    config.listen.nntp = "127.0.0.1:0".parse().expect("addr");
+    config.limits.max_article_bytes = 64 * 1024;
+    config.groups = vec![
+        GroupConfig {
+            name: "test.one".into(),
+            description: "first".into(),
+        },
+        GroupConfig {
+            name: "test.two".into(),
+            description: "second".into(),
+        },
+    ];
+    config
+}
+
+/// A node running in-process on its own runtime thread.
+pub struct TestNode {
+    pub addr: SocketAddr,
+    shutdown: CancellationToken,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl TestNode {
+    pub fn start(config: Config) -> TestNode {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let (node, commit) = Node::open(config).expect("node opens");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                tx.send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
+                tidings::server::run(listener, node, token).await;
+            });
+            commit.join();
+        });
+        let addr = rx.recv_timeout(TIMEOUT).expect("node started");
+        TestNode {
+            addr,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// Stops the node and waits until its store is closed, so the same data
+    /// directory can be opened again.
+    pub fn stop(mut self) {
+        self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            thread.join().expect("node thread");
+        }
+    }
+}
+
+impl Drop for TestNode {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+pub struct Client {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+}
+
+impl Client {
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
+        let writer = stream.try_clone().expect("clone");
+        let mut client = Client {
+            reader: BufReader::new(stream),
+            writer,
+        };
+        let (code, _) = client.status();
+        assert!(code == 200 || code == 201, "greeting {code}");
+        client
+    }
+
+    pub fn reader_mut(&mut self) -> &mut BufReader<TcpStream> {
+        &mut self.reader
+    }
+
+    /// A second handle on the socket, for writing from another thread.
+    pub fn writer_clone(&self) -> TcpStream {
+        self.writer.try_clone().expect("clone")
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write");
+    }
+
+    pub fn line(&mut self) -> String {
+        let mut line = Vec::new();
+        self.reader.read_until(b'\n', &mut line).expect("read line");
+        assert!(
+            line.ends_with(b"\r\n"),
+            "line without CRLF: {:?}",
+            String::from_utf8_lossy(&line)
+        );
+        line.truncate(line.len() - 2);
+        String::from_utf8_lossy(&line).into_owned()
+    }
+
+    /// Reads a status line: (code, rest of the line).
+    pub fn status(&mut self) -> (u16, String) {
+        let line = self.line();
+        let code = line
+            .get(..3)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or_else(|| panic!("bad status {line:?}"));
+        (code, line.get(4..).unwrap_or("").to_string())
+    }
+
+    pub fn cmd(&mut self, command: &str) -> (u16, String) {
+        self.send(format!("{command}\r\n").as_bytes());
+        self.status()
+    }
+
+    /// Reads a dot-terminated block, undoing dot-stuffing.
+    pub fn block(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        loop {
+            let line = self.line();
+            if line == "." {
+                return lines;
+            }
+            lines.push(line.strip_prefix('.').map(str::to_string).unwrap_or(line));
+        }
+    }
+
+    /// Sends an article (CRLF lines) dot-stuffed and terminated.
+    pub fn send_article(&mut self, article: &str) {
+        let mut wire = String::new();
+        for line in article.split_terminator("\r\n") {
+            if line.starts_with('.') {
+                wire.push('.');
+            }
+            wire.push_str(line);
+            wire.push_str("\r\n");
+        }
+        wire.push_str(".\r\n");
+        self.send(wire.as_bytes());
+    }
+
+    /// True once the server has closed the connection.
+    pub fn closed(&mut self) -> bool {
+        let mut buf = [0u8; 1];
+        matches!(self.reader.read(&mut buf), Ok(0))
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// A Message-ID no other test uses.
+pub fn unique_id(tag: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("<{tag}.{nanos}.{}.{n}@tests.invalid>", std::process::id())
+}
+
+/// A complete transit article for `group` with the given Message-ID.
+pub fn article(id: &str, group: &str, body: &str) -> String {
+    format!(
+        "Path: elsewhere!not-for-mail\r\nFrom: Tester <tester@tests.invalid>\r\nNewsgroups: {group}\r\nSubject: test {id}\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\n{body}"
+    )
+}
+
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
+}
+
+pub fn path_of(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().to_path_buf()
+}

@@ -1,0 +1,180 @@
+//! Hostile and broken input: every case gets its code, the connection stays
+//! in sync where the protocol allows, and another connection is served
+//! throughout.
+
+mod common;
+
+use common::*;
+
+/// A connection opened before the abuse, checked after it.
+fn bystander_still_served(bystander: &mut Client) {
+    let (code, text) = bystander.cmd("DATE");
+    assert_eq!(code, 111, "{text}");
+    assert_eq!(text.len(), 14);
+}
+
+#[test]
+fn overlong_command_line_gets_501_and_sync_is_kept() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut bystander = Client::connect(node.addr);
+    let mut c = Client::connect(node.addr);
+    let (code, text) = c.cmd(&format!("GROUP {}", "x".repeat(600)));
+    assert_eq!(code, 501);
+    assert!(text.contains("512"), "{text}");
+    assert_eq!(c.cmd("DATE").0, 111);
+    bystander_still_served(&mut bystander);
+}
+
+#[test]
+fn ten_megabytes_without_newline() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut bystander = Client::connect(node.addr);
+    let mut c = Client::connect(node.addr);
+    let blob = vec![b'a'; 10 * 1024 * 1024];
+    let mut writer = c.writer_clone();
+    let sender = std::thread::spawn(move || {
+        std::io::Write::write_all(&mut writer, &blob).expect("the server keeps reading");
+        std::io::Write::write_all(&mut writer, b"\r\nDATE\r\n").expect("write");
+    });
+    // While the flood is going on, others are served.
+    bystander_still_served(&mut bystander);
+    sender.join().expect("sender");
+    assert_eq!(c.status().0, 501);
+    assert_eq!(c.status().0, 111);
+    bystander_still_served(&mut bystander);
+}
+
+#[test]
+fn nul_bytes_in_commands() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    c.send(b"\x00\x00\x00\r\n");
+    assert_eq!(c.status().0, 500);
+    c.send(b"GROUP te\x00st.one\r\n");
+    assert_eq!(c.status().0, 501);
+    assert_eq!(c.cmd("DATE").0, 111);
+}
+
+#[test]
+fn nul_byte_in_an_article() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("nul");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "a\x00b\r\n"));
+    let (code, text) = c.status();
+    assert_eq!(code, 437);
+    assert!(text.contains("NUL"), "{text}");
+}
+
+#[test]
+fn header_without_colon() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(
+        "From: a@b\r\nNewsgroups: test.one\r\nSubject: s\r\nThis line has no colon\r\n\r\nbody\r\n",
+    );
+    let (code, text) = c.status();
+    assert_eq!(code, 441);
+    assert!(text.contains("line 4"), "{text}");
+    let id = unique_id("nocolon");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "x\r\n").replace("Subject: ", "Subject ; "));
+    assert_eq!(c.status().0, 437);
+}
+
+#[test]
+fn article_without_message_id() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("noid");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(
+        &article(&id, "test.one", "x\r\n").replace(&format!("Message-ID: {id}\r\n"), ""),
+    );
+    let (code, text) = c.status();
+    assert_eq!(code, 437);
+    assert!(text.contains("Message-ID"), "{text}");
+    c.send(format!("TAKETHIS {id}\r\n").as_bytes());
+    c.send_article(
+        &article(&id, "test.one", "x\r\n").replace(&format!("Message-ID: {id}\r\n"), ""),
+    );
+    assert_eq!(c.status().0, 439);
+}
+
+#[test]
+fn oversized_article_is_refused_and_sync_kept() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let big = "0123456789abcdef\r\n".repeat(10_000);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&format!(
+        "From: a@b\r\nNewsgroups: test.one\r\nSubject: big\r\n\r\n{big}"
+    ));
+    let (code, text) = c.status();
+    assert_eq!(code, 441);
+    assert!(text.contains("limit"), "{text}");
+    let id = unique_id("big");
+    c.send(format!("TAKETHIS {id}\r\n").as_bytes());
+    c.send_article(&article(&id, "test.one", &big));
+    assert_eq!(c.status().0, 439);
+    assert_eq!(c.cmd("DATE").0, 111);
+}
+
+#[test]
+fn unterminated_article_then_disconnect_stores_nothing() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut bystander = Client::connect(node.addr);
+    let id = unique_id("cut");
+    {
+        let mut c = Client::connect(node.addr);
+        assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+        c.send(article(&id, "test.one", "half a body\r\n").as_bytes());
+        // Dropped here without the terminating dot.
+    }
+    bystander_still_served(&mut bystander);
+    // Nothing half-received was stored or remembered: the ID is still wanted.
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "whole body\r\n"));
+    assert_eq!(c.status().0, 235);
+}
+
+#[test]
+fn unknown_commands_and_bad_arguments() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let (code, text) = c.cmd("FROBNICATE now");
+    assert_eq!(code, 500);
+    assert!(text.contains("HELP"), "{text}");
+    let (code, text) = c.cmd("ARTICLE twelve");
+    assert_eq!(code, 501);
+    assert!(text.contains("syntax"), "{text}");
+    assert_eq!(c.cmd("QUIT").0, 205);
+    assert!(c.closed());
+}
+
+#[test]
+fn connection_limit_answers_400() {
+    let dir = temp_dir();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_connections = 1;
+    let node = TestNode::start(cfg);
+    let _first = Client::connect(node.addr);
+    let stream = std::net::TcpStream::connect(node.addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).expect("read");
+    assert!(line.starts_with("400 "), "{line}");
+}

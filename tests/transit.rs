@@ -1,0 +1,168 @@
+//! IHAVE and streaming (CHECK/TAKETHIS) against a real node on loopback.
+
+mod common;
+
+use common::*;
+
+#[test]
+fn ihave_new_then_duplicate() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("ihave");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "hello\r\n"));
+    assert_eq!(c.status().0, 235);
+    let (code, text) = c.cmd(&format!("IHAVE {id}"));
+    assert_eq!(code, 435, "{text}");
+
+    // The stored article carries our Path identity first.
+    let (code, _) = c.cmd(&format!("HEAD {id}"));
+    assert_eq!(code, 221);
+    let head = c.block();
+    assert!(
+        head.iter()
+            .any(|l| l == "Path: test.node!elsewhere!not-for-mail"),
+        "{head:?}"
+    );
+}
+
+#[test]
+fn ihave_rejections_have_reasons_and_are_remembered() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("bad");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "x\r\n").replace("Subject: ", "X-Subject: "));
+    let (code, text) = c.status();
+    assert_eq!(code, 437);
+    assert!(text.contains("Subject"), "{text}");
+    // Remembered: offered again, it is not wanted.
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 435);
+
+    // A body whose Message-ID differs from the offer is refused but does
+    // not poison the offered ID.
+    let offered = unique_id("offered");
+    let other = unique_id("other");
+    assert_eq!(c.cmd(&format!("IHAVE {offered}")).0, 335);
+    c.send_article(&article(&other, "test.one", "x\r\n"));
+    assert_eq!(c.status().0, 437);
+    assert_eq!(c.cmd(&format!("IHAVE {offered}")).0, 335);
+    c.send_article(&article(&offered, "test.one", "x\r\n"));
+    assert_eq!(c.status().0, 235);
+
+    // A group we do not carry is not stored.
+    let foreign = unique_id("foreign");
+    assert_eq!(c.cmd(&format!("IHAVE {foreign}")).0, 335);
+    c.send_article(&article(&foreign, "alt.elsewhere", "x\r\n"));
+    assert_eq!(c.status().0, 437);
+    assert_eq!(c.cmd(&format!("STAT {foreign}")).0, 430);
+}
+
+#[test]
+fn pipelined_streaming_of_1000_articles() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("MODE STREAM").0, 203);
+    let ids: Vec<String> = (0..1000).map(|_| unique_id("stream")).collect();
+
+    let mut wire = String::new();
+    for id in &ids {
+        wire.push_str(&format!("CHECK {id}\r\n"));
+    }
+    c.send(wire.as_bytes());
+    for id in &ids {
+        let (code, text) = c.status();
+        assert_eq!((code, text.as_str()), (238, id.as_str()));
+    }
+
+    let started = std::time::Instant::now();
+    let writer_ids = ids.clone();
+    let mut writer = c.writer_clone();
+    let sender = std::thread::spawn(move || {
+        let mut wire = Vec::new();
+        for id in &writer_ids {
+            wire.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
+            wire.extend_from_slice(article(id, "test.one", &"body line\r\n".repeat(20)).as_bytes());
+            wire.extend_from_slice(b".\r\n");
+        }
+        std::io::Write::write_all(&mut writer, &wire).expect("write");
+    });
+    for id in &ids {
+        let (code, text) = c.status();
+        assert_eq!(code, 239, "{text}");
+        assert!(text.starts_with(id.as_str()), "{text} for {id}");
+    }
+    let elapsed = started.elapsed();
+    sender.join().expect("sender");
+    eprintln!(
+        "streamed 1000 articles on one connection in {:.1} ms ({:.0} articles/s)",
+        elapsed.as_secs_f64() * 1000.0,
+        1000.0 / elapsed.as_secs_f64()
+    );
+
+    let mut wire = String::new();
+    for id in &ids {
+        wire.push_str(&format!("CHECK {id}\r\n"));
+    }
+    c.send(wire.as_bytes());
+    for id in &ids {
+        let (code, text) = c.status();
+        assert_eq!((code, text.split(' ').next()), (438, Some(id.as_str())));
+    }
+    let (code, text) = c.cmd("GROUP test.one");
+    assert_eq!(code, 211);
+    assert_eq!(text, "1000 1 1000 test.one");
+}
+
+#[test]
+fn takethis_rejects_bad_and_duplicate_articles_in_order() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut c = Client::connect(node.addr);
+    let good = unique_id("good");
+    let bad = unique_id("bad");
+    let mut wire = String::new();
+    for (id, text) in [
+        (&good, article(&good, "test.one", "x\r\n")),
+        (
+            &bad,
+            article(&bad, "test.one", "x\r\n").replace("Newsgroups: test.one\r\n", ""),
+        ),
+        (&good, article(&good, "test.one", "x\r\n")),
+    ] {
+        wire.push_str(&format!("TAKETHIS {id}\r\n{text}.\r\n"));
+    }
+    wire.push_str("TAKETHIS not-an-id\r\nSubject: x\r\n\r\n.\r\nDATE\r\n");
+    c.send(wire.as_bytes());
+    assert_eq!(c.status().0, 239);
+    let (code, text) = c.status();
+    assert_eq!(code, 439);
+    assert!(text.contains("Newsgroups"), "{text}");
+    assert_eq!(c.status().0, 439);
+    assert_eq!(c.status().0, 501);
+    assert_eq!(c.status().0, 111, "still in sync after the bad TAKETHIS");
+}
+
+#[test]
+fn check_of_an_id_in_flight_elsewhere_is_deferred() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let mut first = Client::connect(node.addr);
+    let mut second = Client::connect(node.addr);
+    let id = unique_id("race");
+    assert_eq!(first.cmd(&format!("CHECK {id}")).0, 238);
+    assert_eq!(second.cmd(&format!("CHECK {id}")).0, 431);
+    assert_eq!(second.cmd(&format!("IHAVE {id}")).0, 436);
+    first.send(
+        format!(
+            "TAKETHIS {id}\r\n{}.\r\n",
+            article(&id, "test.one", "x\r\n")
+        )
+        .as_bytes(),
+    );
+    assert_eq!(first.status().0, 239);
+    assert_eq!(second.cmd(&format!("CHECK {id}")).0, 438);
+}
