@@ -97,6 +97,18 @@ fn pipelined_streaming_of_1000_articles() {
     }
     let elapsed = started.elapsed();
     sender.join().expect("sender");
+    // Group commit: the 1000 articles shared far fewer than 1000 fsyncs.
+    let syncs = node
+        .commits
+        .synced_writes
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let stored = node
+        .commits
+        .articles
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(stored, 1000);
+    assert!(syncs < 500, "{syncs} synced writes for 1000 articles");
+    eprintln!("1000 articles made durable with {syncs} synced writes");
     eprintln!(
         "streamed 1000 articles on one connection in {:.1} ms ({:.0} articles/s)",
         elapsed.as_secs_f64() * 1000.0,

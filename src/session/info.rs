@@ -38,11 +38,18 @@ impl Session {
     /// HELP (RFC 3977 §7.2): every command with its syntax, from the same
     /// table that drives parsing.
     pub(super) fn help(&self) -> Reply {
-        let width = COMMANDS.iter().map(|c| c.syntax.len()).max().unwrap_or(0);
-        let lines = COMMANDS
-            .iter()
-            .map(|c| format!("  {:width$}  {}", c.syntax, c.summary).into_bytes())
-            .collect();
+        // Long syntaxes get their summary on the next line, so the list
+        // stays readable in an 80-column terminal.
+        const WIDTH: usize = 36;
+        let mut lines = Vec::new();
+        for c in COMMANDS {
+            if c.syntax.len() <= WIDTH {
+                lines.push(format!("  {:WIDTH$}  {}", c.syntax, c.summary).into_bytes());
+            } else {
+                lines.push(format!("  {}", c.syntax).into_bytes());
+                lines.push(format!("  {:WIDTH$}  {}", "", c.summary).into_bytes());
+            }
+        }
         Reply::lines(Code::HELP_FOLLOWS, "Legal commands", lines)
     }
 

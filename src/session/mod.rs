@@ -24,7 +24,7 @@ use futures::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info};
 
 use crate::codec::{Frame, NntpCodec};
 use crate::node::Node;
@@ -235,7 +235,7 @@ impl Session {
             Frame::BlockTooLarge { size } => {
                 let limit = self.node.config.limits.max_article_bytes;
                 let why = format!("article of {size}+ octets exceeds the limit of {limit}");
-                warn!(reason = %why, "article rejected");
+                info!(reason = %why, "article rejected");
                 let reply = match self.awaiting.take() {
                     Some(Awaiting::Post) => Reply::with(Code::POST_FAILED, why),
                     Some(Awaiting::Ihave { .. }) => Reply::with(Code::TRANSFER_REJECTED, why),

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use futures::future::BoxFuture;
-use tracing::{info, warn};
+use tracing::info;
 
 use super::{Awaiting, Session};
 use crate::ingest::{Ingest, Rejection, Source};
@@ -127,7 +127,7 @@ impl Session {
         code: Code,
         prefix: String,
     ) -> BoxFuture<'static, Reply> {
-        warn!(reason = %rejection.reason, "article rejected");
+        info!(reason = %rejection.reason, "article rejected");
         let reply = Reply::with(code, format!("{prefix}{}", rejection.reason));
         match rejection.remember {
             None => Box::pin(std::future::ready(reply)),

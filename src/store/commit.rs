@@ -6,6 +6,7 @@
 //! cannot both be stored.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -51,6 +52,16 @@ enum Job {
 #[derive(Clone)]
 pub struct Committer {
     tx: mpsc::UnboundedSender<Job>,
+    stats: Arc<CommitStats>,
+}
+
+/// Counters of the commit thread, for logs, tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    /// Synced RocksDB writes made.
+    pub synced_writes: AtomicU64,
+    /// Articles made durable by them.
+    pub articles: AtomicU64,
 }
 
 /// Returned by [`Committer::start`]; joining it waits until every queued
@@ -75,17 +86,23 @@ impl Committer {
     ) -> std::io::Result<(Committer, CommitThread)> {
         let (tx, rx) = mpsc::unbounded_channel();
         let records: HashMap<String, GroupRecord> = groups.all().into_iter().collect();
+        let stats = Arc::new(CommitStats::default());
         let mut writer = Writer {
             store,
             groups,
             records,
             batch_limit,
             last_micros: 0,
+            stats: stats.clone(),
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
             .spawn(move || writer.run(rx))?;
-        Ok((Committer { tx }, CommitThread(handle)))
+        Ok((Committer { tx, stats }, CommitThread(handle)))
+    }
+
+    pub fn stats(&self) -> Arc<CommitStats> {
+        self.stats.clone()
     }
 
     /// Files the article; resolves once it is durable (or known already).
@@ -127,6 +144,7 @@ struct Writer {
     records: HashMap<String, GroupRecord>,
     batch_limit: usize,
     last_micros: u64,
+    stats: Arc<CommitStats>,
 }
 
 impl Writer {
@@ -142,6 +160,11 @@ impl Writer {
             }
             self.commit(&mut jobs);
         }
+        tracing::info!(
+            synced_writes = self.stats.synced_writes.load(Ordering::Relaxed),
+            articles = self.stats.articles.load(Ordering::Relaxed),
+            "commit thread stopped"
+        );
     }
 
     fn now_micros(&mut self) -> u64 {
@@ -162,7 +185,7 @@ impl Writer {
         let mut in_batch: HashSet<Vec<u8>> = HashSet::new();
         let mut before: HashMap<String, GroupRecord> = HashMap::new();
         let mut outcomes: Vec<Result<Stored, Arc<StoreError>>> = Vec::with_capacity(jobs.len());
-        let mut needs_sync = false;
+        let mut stored = 0u64;
         let micros = self.now_micros();
 
         for job in jobs.iter() {
@@ -189,7 +212,7 @@ impl Writer {
                     Ok(false) => {
                         let numbers = self.file(&mut batch, &mut before, article, micros);
                         in_batch.insert(article.message_id.clone());
-                        needs_sync = true;
+                        stored += 1;
                         outcomes.push(Ok(Stored::Accepted { numbers }));
                     }
                 },
@@ -206,12 +229,16 @@ impl Writer {
         }
 
         let mut opts = WriteOptions::default();
-        opts.set_sync(needs_sync);
+        opts.set_sync(stored > 0);
         let written = db
             .write_opt(batch, &opts)
             .map_err(|e| Arc::new(StoreError::from(e)));
         match &written {
             Ok(()) => {
+                if stored > 0 {
+                    self.stats.synced_writes.fetch_add(1, Ordering::Relaxed);
+                    self.stats.articles.fetch_add(stored, Ordering::Relaxed);
+                }
                 for name in before.keys() {
                     if let Some(record) = self.records.get(name) {
                         self.groups.publish(name, record.clone());

@@ -6,11 +6,13 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use tidings::config::{Config, GroupConfig};
 use tidings::node::Node;
+use tidings::store::commit::CommitStats;
 use tokio_util::sync::CancellationToken;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
@@ -37,6 +39,7 @@ pub fn config(data_dir: &Path) -> Config {
 /// A node running in-process on its own runtime thread.
 pub struct TestNode {
     pub addr: SocketAddr,
+    pub commits: Arc<CommitStats>,
     shutdown: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
@@ -53,19 +56,21 @@ impl TestNode {
                 .build()
                 .expect("runtime");
             let (node, commit) = Node::open(config).expect("node opens");
+            let stats = node.committer.stats();
             runtime.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                     .await
                     .expect("bind");
-                tx.send(listener.local_addr().expect("addr"))
+                tx.send((listener.local_addr().expect("addr"), stats))
                     .expect("send addr");
                 tidings::server::run(listener, node, token).await;
             });
             commit.join();
         });
-        let addr = rx.recv_timeout(TIMEOUT).expect("node started");
+        let (addr, commits) = rx.recv_timeout(TIMEOUT).expect("node started");
         TestNode {
             addr,
+            commits,
             shutdown,
             thread: Some(thread),
         }
