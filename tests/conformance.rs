@@ -6,8 +6,7 @@ use common::*;
 
 #[test]
 fn conformance_suite_passes_against_tidings() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let options = conformance::Options {
         target: node.addr.to_string(),
         group: Some("test.one".into()),

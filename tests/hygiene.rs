@@ -15,8 +15,7 @@ fn bystander_still_served(bystander: &mut Client) {
 
 #[test]
 fn overlong_command_line_gets_501_and_sync_is_kept() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut bystander = Client::connect(node.addr);
     let mut c = Client::connect(node.addr);
     let (code, text) = c.cmd(&format!("GROUP {}", "x".repeat(600)));
@@ -28,8 +27,7 @@ fn overlong_command_line_gets_501_and_sync_is_kept() {
 
 #[test]
 fn ten_megabytes_without_newline() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut bystander = Client::connect(node.addr);
     let mut c = Client::connect(node.addr);
     let blob = vec![b'a'; 10 * 1024 * 1024];
@@ -48,8 +46,7 @@ fn ten_megabytes_without_newline() {
 
 #[test]
 fn nul_bytes_in_commands() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     c.send(b"\x00\x00\x00\r\n");
     assert_eq!(c.status().0, 500);
@@ -60,8 +57,7 @@ fn nul_bytes_in_commands() {
 
 #[test]
 fn nul_byte_in_an_article() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let id = unique_id("nul");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
@@ -73,8 +69,7 @@ fn nul_byte_in_an_article() {
 
 #[test]
 fn header_without_colon() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("POST").0, 340);
     c.send_article(
@@ -91,8 +86,7 @@ fn header_without_colon() {
 
 #[test]
 fn article_without_message_id() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let id = unique_id("noid");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
@@ -111,8 +105,7 @@ fn article_without_message_id() {
 
 #[test]
 fn oversized_article_is_refused_and_sync_kept() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let big = "0123456789abcdef\r\n".repeat(10_000);
     assert_eq!(c.cmd("POST").0, 340);
@@ -131,8 +124,7 @@ fn oversized_article_is_refused_and_sync_kept() {
 
 #[test]
 fn unterminated_article_then_disconnect_stores_nothing() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut bystander = Client::connect(node.addr);
     let id = unique_id("cut");
     {
@@ -152,8 +144,7 @@ fn unterminated_article_then_disconnect_stores_nothing() {
 
 #[test]
 fn unknown_commands_and_bad_arguments() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let (code, text) = c.cmd("FROBNICATE now");
     assert_eq!(code, 500);

@@ -18,8 +18,7 @@ fn post(c: &mut Client, group: &str, subject: &str, body: &str) -> String {
 
 #[test]
 fn post_then_read_every_way() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let body = "first line\r\n.starts with a dot\r\n..two dots\r\n";
     let id = post(&mut c, "test.one", "Hello readers", body);
@@ -78,8 +77,7 @@ fn post_then_read_every_way() {
 
 #[test]
 fn navigation_and_errors() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("ARTICLE 1").0, 412);
     assert_eq!(c.cmd("NEXT").0, 412);
@@ -145,8 +143,7 @@ fn numbers_survive_a_restart() {
 
 #[test]
 fn capabilities_and_help() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("CAPABILITIES").0, 101);
     let caps = c.block();

@@ -6,8 +6,7 @@ use common::*;
 
 #[test]
 fn ihave_new_then_duplicate() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let id = unique_id("ihave");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
@@ -29,8 +28,7 @@ fn ihave_new_then_duplicate() {
 
 #[test]
 fn ihave_rejections_have_reasons_and_are_remembered() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let id = unique_id("bad");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
@@ -62,8 +60,7 @@ fn ihave_rejections_have_reasons_and_are_remembered() {
 
 #[test]
 fn pipelined_streaming_of_1000_articles() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("MODE STREAM").0, 203);
     let ids: Vec<String> = (0..1000).map(|_| unique_id("stream")).collect();
@@ -131,8 +128,7 @@ fn pipelined_streaming_of_1000_articles() {
 
 #[test]
 fn takethis_rejects_bad_and_duplicate_articles_in_order() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
     let good = unique_id("good");
     let bad = unique_id("bad");
@@ -160,8 +156,7 @@ fn takethis_rejects_bad_and_duplicate_articles_in_order() {
 
 #[test]
 fn check_of_an_id_in_flight_elsewhere_is_deferred() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let mut first = Client::connect(node.addr);
     let mut second = Client::connect(node.addr);
     let id = unique_id("race");

@@ -6,8 +6,7 @@ use common::*;
 
 #[test]
 fn article_vectors_get_their_expected_replies() {
-    let dir = temp_dir();
-    let node = TestNode::start(config(dir.path()));
+    let (_dir, node) = start_node();
     let base =
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-spec/vectors/articles");
     let manifest = std::fs::read_to_string(base.join("expected.tsv")).expect("manifest");

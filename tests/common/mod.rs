@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -203,10 +203,14 @@ pub fn article(id: &str, group: &str, body: &str) -> String {
     )
 }
 
-pub fn temp_dir() -> tempfile::TempDir {
-    tempfile::tempdir().expect("tempdir")
+/// A node on the test configuration in a fresh temp dir; keep the dir
+/// alive as long as the node.
+pub fn start_node() -> (tempfile::TempDir, TestNode) {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    (dir, node)
 }
 
-pub fn path_of(dir: &tempfile::TempDir) -> PathBuf {
-    dir.path().to_path_buf()
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("tempdir")
 }
