@@ -78,17 +78,19 @@ impl TestNode {
 
     /// Stops the node and waits until its store is closed, so the same data
     /// directory can be opened again.
-    pub fn stop(mut self) {
-        self.shutdown.cancel();
-        if let Some(thread) = self.thread.take() {
-            thread.join().expect("node thread");
-        }
+    pub fn stop(self) {
+        drop(self);
     }
 }
 
 impl Drop for TestNode {
+    /// Joining matters: a RocksDB still open when the test process exits
+    /// aborts in its static destructors.
     fn drop(&mut self) {
         self.shutdown.cancel();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
