@@ -10,13 +10,14 @@
 //! - [`ingest`]: accept or reject an article and build what is stored.
 //! - [`store`]: RocksDB column families, reads, and the group committer.
 //! - [`groups`], [`precommit`], [`node`]: shared state of a running node.
-//! - [`config`]: the TOML configuration.
+//! - [`config`]: the TOML configuration; [`keys`]: secret key files.
 //! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
 
 pub mod codec;
 pub mod config;
 pub mod groups;
 pub mod ingest;
+pub mod keys;
 pub mod loadgen;
 pub mod node;
 pub mod precommit;

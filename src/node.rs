@@ -2,15 +2,13 @@
 //! connection: configuration, store, boards, the committer and the
 //! pre-commit table.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::Path;
 use std::sync::Arc;
 
 use ed25519_dalek::SigningKey;
 
 use crate::config::Config;
 use crate::groups::Groups;
+use crate::keys;
 use crate::precommit::PreCommit;
 use crate::store::commit::{CommitThread, Committer};
 use crate::store::schema::GroupRecord;
@@ -23,8 +21,8 @@ pub enum OpenError {
         path: String,
         source: std::io::Error,
     },
-    #[error("node key {path}: {message}")]
-    Key { path: String, message: String },
+    #[error(transparent)]
+    Key(#[from] keys::KeyError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("cannot start the commit thread: {0}")]
@@ -50,7 +48,11 @@ impl Node {
             path: dir.display().to_string(),
             source,
         })?;
-        let key = load_or_create_key(&config.key_path())?;
+        let (key, created) = keys::read_or_create_secret_key(&config.key_path())?;
+        if created {
+            tracing::info!(path = %config.key_path().display(), "created node key");
+        }
+        tracing::info!(public = %hex::encode(key.verifying_key().as_bytes()), "node key");
         let store = Store::open(&dir.join("db"), config.storage.block_cache_mib)?;
         let mut records: Vec<(String, GroupRecord)> = store.groups()?;
         let now = chrono::Utc::now().timestamp();
@@ -86,39 +88,5 @@ impl Node {
 
     pub fn name(&self) -> &str {
         &self.config.node.name
-    }
-}
-
-/// The key file holds the 32-byte ed25519 secret as 64 hex digits.
-fn load_or_create_key(path: &Path) -> Result<SigningKey, OpenError> {
-    let err = |message: String| OpenError::Key {
-        path: path.display().to_string(),
-        message,
-    };
-    match std::fs::read_to_string(path) {
-        Ok(text) => {
-            let bytes = hex::decode(text.trim()).map_err(|e| err(format!("not hex: {e}")))?;
-            let secret: [u8; 32] = bytes
-                .try_into()
-                .map_err(|_| err("must hold 32 bytes (64 hex digits)".into()))?;
-            Ok(SigningKey::from_bytes(&secret))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let mut secret = [0u8; 32];
-            getrandom::getrandom(&mut secret).map_err(|e| err(format!("no randomness: {e}")))?;
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| err(e.to_string()))?;
-            writeln!(file, "{}", hex::encode(secret))
-                .and_then(|()| file.sync_all())
-                .map_err(|e| err(e.to_string()))?;
-            let key = SigningKey::from_bytes(&secret);
-            tracing::info!(path = %path.display(), public = %hex::encode(key.verifying_key().as_bytes()), "created node key");
-            Ok(key)
-        }
-        Err(e) => Err(err(e.to_string())),
     }
 }

@@ -5,6 +5,7 @@ pub mod codes;
 pub mod command;
 pub mod grammar;
 pub mod reply;
+pub mod signing;
 pub mod wildmat;
 
 pub use codes::Code;

@@ -1,0 +1,404 @@
+//! Article signatures: the canonical bytes an ed25519 signature covers, the
+//! `Tidings-Signature` header, and the rule that binds a Message-ID to its
+//! signing key. Pure: no I/O, no key storage.
+//!
+//! ```text
+//! Tidings-Signature: ed25519 <public key, 64 hex> <signature, 128 hex>
+//! Message-ID: <unique.<public key, 64 hex>@domain>
+//! ```
+//!
+//! The canonical form (protocol-spec/signing.md §2):
+//!
+//! ```text
+//! canonical = "tidings-signature-v1" CRLF *(lname ":" value CRLF) CRLF body
+//! ```
+//! Every header except Path, Xref and Tidings-Signature, names lowercased,
+//! sorted by name (stable, so repeated fields keep their order), values
+//! unfolded with whitespace runs collapsed to one SP and trimmed; the body
+//! with CRLF line endings, trailing empty lines removed, and a final CRLF
+//! when not empty. Relays may refold headers, reorder them, change line
+//! endings and dot-stuffing, and the signature still holds.
+
+use std::fmt;
+
+use bytes::{BufMut, Bytes, BytesMut};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+
+use super::article::Article;
+
+pub const HEADER: &str = "Tidings-Signature";
+const ALGORITHM: &str = "ed25519";
+const DOMAIN: &[u8] = b"tidings-signature-v1\r\n";
+
+/// Headers every hop may change, so they are not signed.
+const UNSIGNED: &[&str] = &["path", "xref", "tidings-signature"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SigError {
+    Missing,
+    Duplicate,
+    Malformed(&'static str),
+    /// The Message-ID does not end its left part with `.<signing key>`.
+    UnboundMessageId,
+    BadSignature,
+}
+
+impl fmt::Display for SigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SigError::Missing => write!(f, "article is not signed (no {HEADER} header)"),
+            SigError::Duplicate => write!(f, "{HEADER} appears more than once"),
+            SigError::Malformed(what) => write!(f, "{HEADER} header is malformed: {what}"),
+            SigError::UnboundMessageId => write!(
+                f,
+                "Message-ID does not name the signing key (its left part must end in .<key hex>)"
+            ),
+            SigError::BadSignature => write!(
+                f,
+                "signature does not verify: the article was altered or signed by another key"
+            ),
+        }
+    }
+}
+
+/// The parsed `Tidings-Signature` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureField {
+    pub key: VerifyingKey,
+    pub signature: Signature,
+}
+
+pub fn key_hex(key: &VerifyingKey) -> String {
+    hex::encode(key.as_bytes())
+}
+
+/// Parses a public key written as 64 hex digits.
+pub fn parse_key(text: &str) -> Option<VerifyingKey> {
+    let bytes: [u8; 32] = hex::decode(text.trim()).ok()?.try_into().ok()?;
+    VerifyingKey::from_bytes(&bytes).ok()
+}
+
+impl SignatureField {
+    pub fn parse(value: &[u8]) -> Result<SignatureField, SigError> {
+        let text = std::str::from_utf8(value).map_err(|_| SigError::Malformed("not ASCII"))?;
+        let mut words = text.split_ascii_whitespace();
+        if words.next() != Some(ALGORITHM) {
+            return Err(SigError::Malformed("algorithm must be ed25519"));
+        }
+        let key = words
+            .next()
+            .and_then(parse_key)
+            .ok_or(SigError::Malformed("key must be 64 hex digits"))?;
+        let signature: [u8; 64] = words
+            .next()
+            .and_then(|s| hex::decode(s).ok())
+            .and_then(|b| b.try_into().ok())
+            .ok_or(SigError::Malformed("signature must be 128 hex digits"))?;
+        if words.next().is_some() {
+            return Err(SigError::Malformed("trailing data"));
+        }
+        Ok(SignatureField {
+            key,
+            signature: Signature::from_bytes(&signature),
+        })
+    }
+
+    pub fn to_value(&self) -> String {
+        format!(
+            "{ALGORITHM} {} {}",
+            key_hex(&self.key),
+            hex::encode(self.signature.to_bytes())
+        )
+    }
+}
+
+/// Collapses whitespace runs (folding included) to one SP and trims.
+fn relaxed(value: &[u8], out: &mut BytesMut) {
+    let mut pending_space = false;
+    let mut started = false;
+    for &b in value {
+        if b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' {
+            pending_space = started;
+        } else {
+            if pending_space {
+                out.put_u8(b' ');
+                pending_space = false;
+            }
+            out.put_u8(b);
+            started = true;
+        }
+    }
+}
+
+/// The bytes the signature covers.
+pub fn canonical(article: &Article) -> Bytes {
+    let raw = article.raw();
+    let mut fields: Vec<(String, std::ops::Range<usize>)> = article
+        .field_spans()
+        .map(|(name, span)| (String::from_utf8_lossy(name).to_ascii_lowercase(), span))
+        .filter(|(name, _)| !UNSIGNED.contains(&name.as_str()))
+        .collect();
+    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out = BytesMut::with_capacity(raw.len() + DOMAIN.len());
+    out.put_slice(DOMAIN);
+    for (name, span) in &fields {
+        out.put_slice(name.as_bytes());
+        out.put_u8(b':');
+        let line = &raw[span.clone()];
+        let value = &line[name.len() + 1..];
+        relaxed(value, &mut out);
+        out.put_slice(b"\r\n");
+    }
+    out.put_slice(b"\r\n");
+    let body = article.body();
+    let mut lines: Vec<&[u8]> = body
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+        .collect();
+    while lines.last().is_some_and(|l| l.is_empty()) {
+        lines.pop();
+    }
+    for line in lines {
+        out.put_slice(line);
+        out.put_slice(b"\r\n");
+    }
+    out.freeze()
+}
+
+/// The key a Message-ID names: the last dot-separated component of its left
+/// part, 64 hex digits (protocol-spec/signing.md §3).
+pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
+    let core = message_id.strip_prefix(b"<")?.strip_suffix(b">")?;
+    let at = core.iter().rposition(|&b| b == b'@')?;
+    let left = &core[..at];
+    let dot = left.iter().rposition(|&b| b == b'.')?;
+    let hex_part = std::str::from_utf8(&left[dot + 1..]).ok()?;
+    if hex_part.len() != 64 || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
+        return None;
+    }
+    parse_key(hex_part)
+}
+
+/// A fresh Message-ID bound to `key`.
+pub fn new_message_id(key: &VerifyingKey, unique: &str, domain: &str) -> Vec<u8> {
+    format!("<{unique}.{}@{domain}>", key_hex(key)).into_bytes()
+}
+
+/// Rewrites an unbound Message-ID so it names `key`: `<a@b>` becomes
+/// `<a.KEY@b>`.
+pub fn bind_message_id(message_id: &[u8], key: &VerifyingKey) -> Option<Vec<u8>> {
+    let core = message_id.strip_prefix(b"<")?.strip_suffix(b">")?;
+    let at = core.iter().rposition(|&b| b == b'@')?;
+    let mut out = Vec::with_capacity(message_id.len() + 65);
+    out.push(b'<');
+    out.extend_from_slice(&core[..at]);
+    out.push(b'.');
+    out.extend_from_slice(key_hex(key).as_bytes());
+    out.extend_from_slice(&core[at..]);
+    out.push(b'>');
+    Some(out)
+}
+
+/// Signs an article: removes any old signature and appends a new
+/// `Tidings-Signature` header. The Message-ID must already name `key`.
+pub fn sign(article: &Article, key: &SigningKey) -> Result<Bytes, SigError> {
+    let id = article.message_id().ok_or(SigError::UnboundMessageId)?;
+    if message_id_key(&id) != Some(key.verifying_key()) {
+        return Err(SigError::UnboundMessageId);
+    }
+    let signature = key.sign(&canonical(article));
+    let field = SignatureField {
+        key: key.verifying_key(),
+        signature,
+    };
+    let raw = article.raw();
+    let mut out = BytesMut::with_capacity(raw.len() + 220);
+    for (name, span) in article.field_spans() {
+        if !name.eq_ignore_ascii_case(HEADER.as_bytes()) {
+            out.put_slice(&raw[span]);
+        }
+    }
+    out.put_slice(format!("{HEADER}: {}\r\n\r\n", field.to_value()).as_bytes());
+    out.put_slice(&article.body());
+    Ok(out.freeze())
+}
+
+/// A signature checked for form and binding, ready for the (batchable)
+/// cryptographic check.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub field: SignatureField,
+    pub message: Bytes,
+}
+
+/// Parses the signature header and checks the Message-ID binding; the
+/// ed25519 check itself is [`Claimed::verify`], so callers can batch it.
+pub fn claimed(article: &Article) -> Result<Claimed, SigError> {
+    let field = match article.count(HEADER) {
+        0 => return Err(SigError::Missing),
+        1 => SignatureField::parse(&article.header_unfolded(HEADER).unwrap_or_default())?,
+        _ => return Err(SigError::Duplicate),
+    };
+    let id = article.message_id().ok_or(SigError::UnboundMessageId)?;
+    if message_id_key(&id) != Some(field.key) {
+        return Err(SigError::UnboundMessageId);
+    }
+    Ok(Claimed {
+        field,
+        message: canonical(article),
+    })
+}
+
+impl Claimed {
+    pub fn verify(&self) -> Result<VerifyingKey, SigError> {
+        self.field
+            .key
+            .verify_strict(&self.message, &self.field.signature)
+            .map(|()| self.field.key)
+            .map_err(|_| SigError::BadSignature)
+    }
+}
+
+/// Checks an article's signature completely.
+pub fn verify(article: &Article) -> Result<VerifyingKey, SigError> {
+    claimed(article)?.verify()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(seed: u8) -> SigningKey {
+        SigningKey::from_bytes(&[seed; 32])
+    }
+
+    fn article(text: &str) -> Article {
+        Article::parse(Bytes::copy_from_slice(text.as_bytes())).expect("parses")
+    }
+
+    fn signed(k: &SigningKey) -> Article {
+        let id =
+            String::from_utf8(new_message_id(&k.verifying_key(), "t1", "example.org")).unwrap();
+        let text = format!(
+            "Path: a!b\r\nFrom: A <a@example.org>\r\nNewsgroups: x.y\r\nSubject: hello\r\n  world\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\nline 1\r\n.dot\r\n\r\n"
+        );
+        Article::parse(sign(&article(&text), k).expect("signs")).expect("parses")
+    }
+
+    #[test]
+    fn sign_then_verify() {
+        let k = key(1);
+        assert_eq!(verify(&signed(&k)), Ok(k.verifying_key()));
+    }
+
+    #[test]
+    fn survives_what_relays_do() {
+        let k = key(2);
+        let original = String::from_utf8(signed(&k).raw().to_vec()).unwrap();
+        let relayed = original
+            .replace("Path: a!b", "Path: relay!a!b")
+            .replace("Subject: hello\r\n  world", "Subject: hello world")
+            .replace("From: A <a@example.org>\r\n", "")
+            .replacen("Newsgroups", "From: A <a@example.org>\r\nNewsgroups", 1)
+            .replace("\r\n.dot\r\n\r\n", "\r\n.dot\r\n")
+            + "";
+        let relayed = format!("Xref: relay x.y:5\r\n{relayed}");
+        assert_eq!(verify(&article(&relayed)), Ok(k.verifying_key()));
+    }
+
+    #[test]
+    fn any_change_breaks_it() {
+        let k = key(3);
+        let original = String::from_utf8(signed(&k).raw().to_vec()).unwrap();
+        for (from, to) in [
+            ("line 1", "line 2"),
+            ("line 1", "line 1 "),
+            ("Subject: hello", "Subject: jello"),
+            ("Newsgroups: x.y", "Newsgroups: x.z"),
+            ("\r\n\r\nline 1", "\r\nX-Added: yes\r\n\r\nline 1"),
+        ] {
+            let tampered = article(&original.replacen(from, to, 1));
+            assert_eq!(
+                verify(&tampered),
+                Err(SigError::BadSignature),
+                "{from} -> {to}"
+            );
+        }
+    }
+
+    #[test]
+    fn message_id_must_name_the_signer() {
+        let (author, attacker) = (key(4), key(5));
+        let original = signed(&author);
+        let text = String::from_utf8(original.raw().to_vec()).unwrap();
+        // The attacker re-signs the author's article (same Message-ID) with
+        // their own key: the Message-ID names the author, so it fails.
+        let stripped = article(&text);
+        assert_eq!(sign(&stripped, &attacker), Err(SigError::UnboundMessageId));
+        let forged_field = SignatureField {
+            key: attacker.verifying_key(),
+            signature: attacker.sign(&canonical(&stripped)),
+        };
+        let forged = text.replace(
+            &original
+                .header_unfolded(HEADER)
+                .map(|v| String::from_utf8(v).unwrap())
+                .unwrap(),
+            &forged_field.to_value(),
+        );
+        assert_eq!(verify(&article(&forged)), Err(SigError::UnboundMessageId));
+    }
+
+    #[test]
+    fn message_id_keys() {
+        let k = key(6).verifying_key();
+        let id = new_message_id(&k, "abc.def", "host");
+        assert_eq!(message_id_key(&id), Some(k));
+        assert_eq!(message_id_key(b"<abc@host>"), None);
+        assert_eq!(
+            message_id_key(&bind_message_id(b"<abc@host>", &k).unwrap()),
+            Some(k)
+        );
+        let upper = String::from_utf8(id).unwrap().to_uppercase();
+        assert_eq!(
+            message_id_key(upper.as_bytes()),
+            None,
+            "hex must be lowercase"
+        );
+    }
+
+    #[test]
+    fn header_forms() {
+        let k = key(7);
+        assert_eq!(
+            verify(&article("Subject: x\r\n\r\n")),
+            Err(SigError::Missing)
+        );
+        let one = signed(&k);
+        let value = String::from_utf8(one.header_unfolded(HEADER).unwrap()).unwrap();
+        let twice = format!(
+            "{HEADER}: {value}\r\n{}",
+            String::from_utf8(one.raw().to_vec()).unwrap()
+        );
+        assert_eq!(verify(&article(&twice)), Err(SigError::Duplicate));
+        assert!(matches!(
+            SignatureField::parse(b"rsa 00 00"),
+            Err(SigError::Malformed(_))
+        ));
+        assert!(matches!(
+            SignatureField::parse(b"ed25519 zz 00"),
+            Err(SigError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn canonical_form_is_exact() {
+        let a = article(
+            "Path: p\r\nSubject:  a \r\n\t b\r\nFrom: f\r\nXref: x\r\n\r\nbody  \r\n\r\n\r\n",
+        );
+        assert_eq!(
+            &canonical(&a)[..],
+            b"tidings-signature-v1\r\nfrom:f\r\nsubject:a b\r\n\r\nbody  \r\n"
+        );
+    }
+}
