@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::proto::grammar;
+use crate::proto::signing::parse_key;
+use crate::proto::wildmat::Wildmat;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -36,6 +38,61 @@ pub struct Config {
     /// Newsgroups (boards) created at start if the store lacks them.
     #[serde(default, rename = "group")]
     pub groups: Vec<GroupConfig>,
+    #[serde(default)]
+    pub signing: SigningConfig,
+    /// Known nodes and what their keys are trusted for.
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<PeerConfig>,
+    /// User keys trusted to cancel, edit and move posts in some boards.
+    #[serde(default, rename = "moderator")]
+    pub moderators: Vec<ModeratorConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SigningConfig {
+    /// Days a post by an unknown key waits for its passport before it is
+    /// dropped.
+    #[serde(default = "default_pending_days")]
+    pub pending_days: u64,
+}
+
+impl Default for SigningConfig {
+    fn default() -> Self {
+        SigningConfig {
+            pending_days: default_pending_days(),
+        }
+    }
+}
+
+fn default_pending_days() -> u64 {
+    30
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerConfig {
+    /// The peer's Path identity.
+    pub name: String,
+    /// The peer's node public key, 64 hex digits.
+    pub key: String,
+    /// Whether passport announcements and revocations signed by this key
+    /// are believed.
+    #[serde(default)]
+    pub passports: bool,
+    /// Boards (wildmat) whose creation, change and deletion this key may
+    /// sign. None by default.
+    #[serde(default)]
+    pub boards: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModeratorConfig {
+    /// The moderator's public key, 64 hex digits.
+    pub key: String,
+    /// Boards (wildmat) the key moderates.
+    pub groups: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -54,6 +111,10 @@ pub struct NodeConfig {
     /// Whether readers may POST (the greeting says 200 or 201).
     #[serde(default = "yes")]
     pub posting: bool,
+    /// Boards (wildmat) whose creation, change and deletion this node's own
+    /// key may sign.
+    #[serde(default = "everything")]
+    pub boards: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -121,6 +182,9 @@ fn default_key() -> PathBuf {
 fn yes() -> bool {
     true
 }
+fn everything() -> String {
+    "*".into()
+}
 fn default_nntp() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 1119))
 }
@@ -150,6 +214,7 @@ impl Default for NodeConfig {
             data_dir: default_data_dir(),
             key: default_key(),
             posting: true,
+            boards: everything(),
         }
     }
 }
@@ -192,6 +257,9 @@ impl Default for Config {
                 name: "local.test".into(),
                 description: "Test posts on this node".into(),
             }],
+            signing: SigningConfig::default(),
+            peers: Vec::new(),
+            moderators: Vec::new(),
         }
     }
 }
@@ -264,6 +332,36 @@ impl Config {
                 ));
             }
         }
+        let wildmat = |what: &str, text: &str| {
+            Wildmat::parse(text.as_bytes())
+                .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
+        };
+        let key = |what: &str, text: &str| {
+            parse_key(text).ok_or_else(|| {
+                ConfigError::Invalid(format!("{what}: not a public key (64 hex digits)"))
+            })
+        };
+        wildmat("node.boards", &self.node.boards)?;
+        let mut names = std::collections::HashSet::new();
+        for peer in &self.peers {
+            if !is_path_identity(&peer.name) || !names.insert(&peer.name) {
+                return invalid(format!(
+                    "peer name {:?} is invalid or listed twice",
+                    peer.name
+                ));
+            }
+            key(&format!("peer {:?} key", peer.name), &peer.key)?;
+            if let Some(boards) = &peer.boards {
+                wildmat(&format!("peer {:?} boards", peer.name), boards)?;
+            }
+        }
+        for moderator in &self.moderators {
+            key("moderator key", &moderator.key)?;
+            wildmat("moderator groups", &moderator.groups)?;
+        }
+        if self.signing.pending_days == 0 {
+            return invalid("signing.pending_days must be at least 1".into());
+        }
         Ok(())
     }
 
@@ -313,6 +411,11 @@ mod tests {
             (
                 "[[group]]\nname = \"a.b\"\n[[group]]\nname = \"a.b\"\n",
                 "twice",
+            ),
+            ("[[peer]]\nname = \"p\"\nkey = \"00\"\n", "peer \"p\" key"),
+            (
+                "[[moderator]]\nkey = \"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\"\ngroups = \"a[\"\n",
+                "moderator groups",
             ),
         ] {
             let err = Config::from_toml(text, Path::new("t.toml")).unwrap_err();

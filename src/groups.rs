@@ -36,6 +36,10 @@ impl Groups {
             .collect()
     }
 
+    pub(crate) fn remove(&self, name: &str) {
+        self.write().remove(name);
+    }
+
     pub(crate) fn publish(&self, name: &str, record: GroupRecord) {
         self.write().insert(name.to_string(), record);
     }

@@ -22,6 +22,8 @@ pub mod loadgen;
 pub mod node;
 pub mod precommit;
 pub mod proto;
+pub mod release;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod trust;

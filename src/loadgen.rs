@@ -18,6 +18,9 @@ pub struct Load {
     pub group: String,
     /// Articles per write when streaming.
     pub window: usize,
+    /// Signs every article (the target must trust the key); articles are
+    /// built and signed before the clock starts.
+    pub key: Option<ed25519_dalek::SigningKey>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -50,6 +53,33 @@ impl std::fmt::Display for Outcome {
     }
 }
 
+/// One article's Message-ID and bytes, signed when a key is given.
+fn build(load: &Load, tag: &str, i: usize) -> (String, Vec<u8>) {
+    let unique = format!("load.{tag}.{i}");
+    match &load.key {
+        None => {
+            let id = format!("<{unique}@loadgen.invalid>");
+            let bytes = article(&id, &load.group, load.size);
+            (id, bytes)
+        }
+        Some(key) => {
+            let id = crate::proto::signing::new_message_id(
+                &key.verifying_key(),
+                &unique,
+                "loadgen.invalid",
+            );
+            let id = String::from_utf8_lossy(&id).into_owned();
+            let raw = bytes::Bytes::from(article(&id, &load.group, load.size));
+            let signed = crate::proto::article::Article::parse(raw)
+                .ok()
+                .and_then(|a| crate::proto::signing::sign(&a, key).ok())
+                .map(|b| b.to_vec())
+                .unwrap_or_default();
+            (id, signed)
+        }
+    }
+}
+
 fn article(id: &str, group: &str, size: usize) -> Vec<u8> {
     let head = format!(
         "Path: loadgen!not-for-mail\r\nFrom: Load <load@loadgen.invalid>\r\nNewsgroups: {group}\r\nSubject: load {id}\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\n"
@@ -62,7 +92,8 @@ fn article(id: &str, group: &str, size: usize) -> Vec<u8> {
     out
 }
 
-/// Runs the load; every connection streams `articles / connections`.
+/// Runs the load; every connection streams `articles / connections`. The
+/// articles are built (and signed) first; the clock covers the transfer.
 pub fn run(load: &Load) -> std::io::Result<Outcome> {
     let run_tag = format!(
         "{}.{}",
@@ -71,16 +102,22 @@ pub fn run(load: &Load) -> std::io::Result<Outcome> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_micros())
     );
-    let per_connection = load.articles.div_ceil(load.connections.max(1));
-    let started = Instant::now();
+    let connections = load.connections.max(1);
+    let per_connection = load.articles.div_ceil(connections);
+    let start = std::sync::Arc::new(std::sync::Barrier::new(connections + 1));
     let mut workers = Vec::new();
-    for c in 0..load.connections.max(1) {
+    for c in 0..connections {
         let load = load.clone();
         let tag = format!("{run_tag}.{c}");
+        let start = start.clone();
         workers.push(std::thread::spawn(move || {
-            stream(&load, &tag, per_connection)
+            let wires = wires(&load, &tag, per_connection);
+            start.wait();
+            stream(&load, wires, per_connection)
         }));
     }
+    start.wait();
+    let started = Instant::now();
     let mut total = Outcome::default();
     for worker in workers {
         let part = worker
@@ -95,7 +132,25 @@ pub fn run(load: &Load) -> std::io::Result<Outcome> {
     Ok(total)
 }
 
-fn stream(load: &Load, tag: &str, count: usize) -> std::io::Result<Outcome> {
+/// The TAKETHIS stream of one connection, in writes of `window` articles.
+fn wires(load: &Load, tag: &str, count: usize) -> Vec<Vec<u8>> {
+    let window = load.window.max(1);
+    (0..count)
+        .step_by(window)
+        .map(|start| {
+            let mut wire = Vec::with_capacity(window * (load.size + 400));
+            for i in start..(start + window).min(count) {
+                let (id, bytes) = build(load, tag, i);
+                wire.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
+                crate::proto::reply::put_stuffed_text_into(&mut wire, &bytes);
+                wire.extend_from_slice(b".\r\n");
+            }
+            wire
+        })
+        .collect()
+}
+
+fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> std::io::Result<Outcome> {
     let socket = TcpStream::connect(load.target)?;
     socket.set_nodelay(true)?;
     socket.set_read_timeout(Some(Duration::from_secs(60)))?;
@@ -112,21 +167,10 @@ fn stream(load: &Load, tag: &str, count: usize) -> std::io::Result<Outcome> {
             line.trim()
         )));
     }
-    let group = load.group.clone();
-    let (size, window) = (load.size, load.window.max(1));
-    let tag = tag.to_string();
     let sender = std::thread::spawn(move || -> std::io::Result<usize> {
         let mut bytes = 0;
-        let mut wire = Vec::with_capacity(window * (size + 64));
-        for start in (0..count).step_by(window) {
-            wire.clear();
-            for i in start..(start + window).min(count) {
-                let id = format!("<load.{tag}.{i}@loadgen.invalid>");
-                wire.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
-                wire.extend_from_slice(&article(&id, &group, size));
-                wire.extend_from_slice(b".\r\n");
-            }
-            writer.write_all(&wire)?;
+        for wire in &wires {
+            writer.write_all(wire)?;
             bytes += wire.len();
         }
         Ok(bytes)

@@ -1,5 +1,7 @@
 //! The `tidings` command line.
 
+mod tools;
+
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -48,6 +50,44 @@ enum Command {
         /// Articles per write.
         #[arg(long, default_value_t = 64)]
         window: usize,
+        /// Sign every article with this secret key file (the node must
+        /// trust it, e.g. its own DATA_DIR/node.key).
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+    },
+    /// Create a secret key file (mode 0600) and print its public key.
+    Keygen {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Sign the article on stdin; the signed article goes to stdout.
+    Sign {
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Right part of the Message-ID made when the article has none.
+        #[arg(long, default_value = tools::DEFAULT_DOMAIN)]
+        domain: String,
+    },
+    /// Check the signature of the article on stdin; exit 1 unless valid.
+    Verify,
+    /// Sign the body on stdin as a new article and POST it; print its Message-ID.
+    Post {
+        #[arg(long, value_name = "HOST:PORT")]
+        server: String,
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long)]
+        group: String,
+        #[arg(long)]
+        subject: String,
+        /// Default: "tidings user <KEYPREFIX@tidings.invalid>".
+        #[arg(long, value_name = "NAME <ADDR>")]
+        from: Option<String>,
+        /// Message-IDs this article follows up, space separated.
+        #[arg(long, value_name = "IDS")]
+        references: Option<String>,
+        #[arg(long, default_value = tools::DEFAULT_DOMAIN)]
+        domain: String,
     },
 }
 
@@ -76,6 +116,7 @@ fn main() -> anyhow::Result<()> {
             size,
             group,
             window,
+            key,
         } => {
             let load = tidings::loadgen::Load {
                 target,
@@ -84,6 +125,9 @@ fn main() -> anyhow::Result<()> {
                 size,
                 group,
                 window,
+                key: key
+                    .map(|path| tidings::keys::read_secret_key(&path))
+                    .transpose()?,
             };
             let outcome = tidings::loadgen::run(&load)?;
             println!("{outcome}");
@@ -94,6 +138,26 @@ fn main() -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
+        Command::Keygen { out } => tools::keygen(&out),
+        Command::Sign { key, domain } => tools::sign(&key, &domain),
+        Command::Verify => tools::verify(),
+        Command::Post {
+            server,
+            key,
+            group,
+            subject,
+            from,
+            references,
+            domain,
+        } => tools::post(&tools::Post {
+            server,
+            key,
+            group,
+            subject,
+            from,
+            references,
+            domain,
+        }),
     }
 }
 

@@ -1,18 +1,22 @@
 //! A node's shared state, opened once at start and handed to every
-//! connection: configuration, store, boards, the committer and the
+//! connection: configuration, store, boards, trust, the committer and the
 //! pre-commit table.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
 
 use ed25519_dalek::SigningKey;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::groups::Groups;
+use crate::ingest::{Ingest, CONTROL_GROUP};
 use crate::keys;
 use crate::precommit::PreCommit;
 use crate::store::commit::{CommitThread, Committer};
 use crate::store::schema::GroupRecord;
 use crate::store::{Store, StoreError};
+use crate::trust::Trust;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -27,6 +31,8 @@ pub enum OpenError {
     Store(#[from] StoreError),
     #[error("cannot start the commit thread: {0}")]
     Thread(std::io::Error),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
 }
 
 pub struct Node {
@@ -36,6 +42,9 @@ pub struct Node {
     pub committer: Committer,
     pub precommit: Arc<PreCommit>,
     pub key: SigningKey,
+    pub trust: Arc<Trust>,
+    /// Keys whose passports were just committed; taken by the release task.
+    released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
 }
 
 impl Node {
@@ -56,7 +65,11 @@ impl Node {
         let store = Store::open(&dir.join("db"), config.storage.block_cache_mib)?;
         let mut records: Vec<(String, GroupRecord)> = store.groups()?;
         let now = chrono::Utc::now().timestamp();
-        for group in &config.groups {
+        let control = crate::config::GroupConfig {
+            name: CONTROL_GROUP.into(),
+            description: "Control messages (passports, cancels, board changes)".into(),
+        };
+        for group in config.groups.iter().chain([&control]) {
             match records.iter_mut().find(|(name, _)| *name == group.name) {
                 Some((_, record)) if record.description == group.description => {}
                 Some((_, record)) => {
@@ -72,9 +85,20 @@ impl Node {
             }
         }
         let groups = Arc::new(Groups::new(records));
-        let (committer, thread) =
-            Committer::start(store.clone(), groups.clone(), config.storage.commit_batch)
-                .map_err(OpenError::Thread)?;
+        let trust = Arc::new(Trust::new(
+            &config,
+            key.verifying_key(),
+            store.learnt_keys()?,
+        )?);
+        let (released_tx, released_rx) = mpsc::unbounded_channel();
+        let (committer, thread) = Committer::start(
+            store.clone(),
+            groups.clone(),
+            trust.clone(),
+            released_tx,
+            config.storage.commit_batch,
+        )
+        .map_err(OpenError::Thread)?;
         let node = Node {
             config,
             store,
@@ -82,11 +106,34 @@ impl Node {
             committer,
             precommit: Arc::default(),
             key,
+            trust,
+            released: Mutex::new(Some(released_rx)),
         };
         Ok((Arc::new(node), thread))
     }
 
     pub fn name(&self) -> &str {
         &self.config.node.name
+    }
+
+    /// The ingest rules as they stand now.
+    pub fn ingest(&self) -> Ingest<'_> {
+        Ingest {
+            node: self.name(),
+            groups: &self.groups,
+            trust: &self.trust,
+            node_key: &self.key,
+            lookup: &self.store,
+            now: chrono::Utc::now(),
+        }
+    }
+
+    /// The queue of keys whose pending articles can be released; there is
+    /// one, taken by whoever runs the release task.
+    pub fn take_release_queue(&self) -> Option<mpsc::UnboundedReceiver<[u8; 32]>> {
+        self.released
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
     }
 }

@@ -12,6 +12,14 @@ use tidings::proto::wildmat::Wildmat;
 use tidings::store::schema::GroupRecord;
 use tokio_util::codec::Decoder;
 
+struct NoHistory;
+
+impl tidings::ingest::Lookup for NoHistory {
+    fn history(&self, _: &[u8]) -> Option<tidings::store::schema::HistoryEntry> {
+        None
+    }
+}
+
 /// Bytes biased towards the protocol's special characters.
 fn nntp_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
@@ -44,7 +52,9 @@ proptest! {
     #[test]
     fn ingest_never_panics(raw in nntp_bytes(2000), post in any::<bool>()) {
         let groups = Groups::new([("a.b".to_string(), GroupRecord::new(0, String::new()))]);
-        let ingest = Ingest { node: "n", groups: &groups, now: chrono::Utc::now() };
+        let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
+        let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), []).expect("trust");
+        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, node_key: &key, lookup: &NoHistory, now: chrono::Utc::now() };
         let source = if post { Source::Post } else { Source::Transit { offered_id: b"<x@y>".to_vec() } };
         let _ = ingest.prepare(Bytes::from(raw), &source);
     }

@@ -61,7 +61,7 @@ fn nul_byte_in_an_article() {
     let mut c = Client::connect(node.addr);
     let id = unique_id("nul");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
-    c.send_article(&article(&id, "test.one", "a\x00b\r\n"));
+    c.send_article(&article_text(&id, "test.one", "a\x00b\r\n"));
     let (code, text) = c.status();
     assert_eq!(code, 437);
     assert!(text.contains("NUL"), "{text}");
@@ -80,7 +80,7 @@ fn header_without_colon() {
     assert!(text.contains("line 4"), "{text}");
     let id = unique_id("nocolon");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
-    c.send_article(&article(&id, "test.one", "x\r\n").replace("Subject: ", "Subject ; "));
+    c.send_article(&article_text(&id, "test.one", "x\r\n").replace("Subject: ", "Subject ; "));
     assert_eq!(c.status().0, 437);
 }
 

@@ -104,10 +104,15 @@ fn navigation_and_errors() {
     assert_eq!(c.block(), vec!["2", "3"]);
     assert_eq!(c.cmd("LIST ACTIVE test.*").0, 215);
     assert_eq!(c.block(), vec!["test.one 3 1 y", "test.two 3 1 y"]);
-    assert_eq!(c.cmd("LIST NEWSGROUPS").0, 215);
+    assert_eq!(c.cmd("LIST NEWSGROUPS test.*").0, 215);
     assert_eq!(c.block(), vec!["test.one\tfirst", "test.two\tsecond"]);
     assert_eq!(c.cmd("NEWGROUPS 20000101 000000 GMT").0, 231);
-    assert_eq!(c.block().len(), 2);
+    let created: Vec<String> = c
+        .block()
+        .iter()
+        .map(|l| l.split(' ').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(created, vec!["control", "test.one", "test.two"]);
 
     // POST to a group not carried here is refused with its name.
     assert_eq!(c.cmd("POST").0, 340);

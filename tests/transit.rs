@@ -32,7 +32,9 @@ fn ihave_rejections_have_reasons_and_are_remembered() {
     let mut c = Client::connect(node.addr);
     let id = unique_id("bad");
     assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
-    c.send_article(&article(&id, "test.one", "x\r\n").replace("Subject: ", "X-Subject: "));
+    c.send_article(&sign(
+        &article_text(&id, "test.one", "x\r\n").replace("Subject: ", "X-Subject: "),
+    ));
     let (code, text) = c.status();
     assert_eq!(code, 437);
     assert!(text.contains("Subject"), "{text}");
@@ -137,7 +139,7 @@ fn takethis_rejects_bad_and_duplicate_articles_in_order() {
         (&good, article(&good, "test.one", "x\r\n")),
         (
             &bad,
-            article(&bad, "test.one", "x\r\n").replace("Newsgroups: test.one\r\n", ""),
+            sign(&article_text(&bad, "test.one", "x\r\n").replace("Newsgroups: test.one\r\n", "")),
         ),
         (&good, article(&good, "test.one", "x\r\n")),
     ] {

@@ -1,14 +1,32 @@
-//! Runs every article vector of protocol-spec/vectors/articles through IHAVE.
+//! The test vectors of protocol-spec/vectors: article vectors are run
+//! through IHAVE against a real node; signing vectors are checked against
+//! the canonicalization and signature code.
+//!
+//! `cargo test --test vectors -- --ignored write_vectors` regenerates the
+//! files (ed25519 signatures are deterministic, so the output is stable).
 
 mod common;
 
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
 use common::*;
+use ed25519_dalek::Signer;
+use tidings::proto::article::Article;
+use tidings::proto::signing::{self, SignatureField};
+
+fn vectors() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-spec/vectors")
+}
+
+fn crlf(text: &str) -> String {
+    text.replace("\r\n", "\n").replace('\n', "\r\n")
+}
 
 #[test]
 fn article_vectors_get_their_expected_replies() {
     let (_dir, node) = start_node();
-    let base =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("protocol-spec/vectors/articles");
+    let base = vectors().join("articles");
     let manifest = std::fs::read_to_string(base.join("expected.tsv")).expect("manifest");
     let mut c = Client::connect(node.addr);
     let mut checked = 0;
@@ -21,7 +39,7 @@ fn article_vectors_get_their_expected_replies() {
             panic!("bad row {row:?}")
         };
         let text = std::fs::read(base.join(file)).expect("vector file");
-        let text = String::from_utf8_lossy(&text).replace('\n', "\r\n");
+        let text = crlf(&String::from_utf8_lossy(&text));
         assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335, "{file}");
         c.send_article(&text);
         let (got, why) = c.status();
@@ -31,15 +49,297 @@ fn article_vectors_get_their_expected_replies() {
             "{file}: reason {why:?} lacks {reason:?}"
         );
         if code == "235" {
-            assert_eq!(c.cmd(&format!("HEAD {id}")).0, 221);
-            let head = c.block();
-            assert_eq!(
-                head[0], "Path: test.node!far.example!not-for-mail",
+            assert_eq!(c.cmd(&format!("ARTICLE {id}")).0, 220);
+            let served = c.block().join("\r\n") + "\r\n";
+            assert!(
+                served.starts_with("Path: test.node!far.example!not-for-mail\r\n"),
                 "{file}"
             );
-            assert!(!head.iter().any(|l| l.starts_with("Xref:")), "{file}");
+            assert!(!served.contains("\r\nXref:"), "{file}");
+            let article = Article::parse(Bytes::from(served)).expect("parses");
+            assert_eq!(
+                signing::verify(&article),
+                Ok(author().verifying_key()),
+                "{file}: served copy verifies"
+            );
         }
         checked += 1;
     }
-    assert_eq!(checked, 16);
+    assert!(checked >= 18, "{checked} vectors");
+}
+
+#[test]
+fn signing_vectors_match() {
+    let base = vectors().join("signing");
+    let names: Vec<String> = std::fs::read_dir(&base)
+        .expect("signing vectors")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_suffix(".article").map(str::to_string))
+        .collect();
+    assert!(names.len() >= 3, "{names:?}");
+    let secret = std::fs::read_to_string(base.join("key.secret")).expect("key");
+    let key = ed25519_dalek::SigningKey::from_bytes(
+        &hex::decode(secret.trim())
+            .expect("hex")
+            .try_into()
+            .expect("32"),
+    );
+    for name in names {
+        let article = std::fs::read(base.join(format!("{name}.article"))).expect("article");
+        let article =
+            Article::parse(Bytes::from(crlf(&String::from_utf8_lossy(&article)))).expect("parses");
+        let canonical = std::fs::read(base.join(format!("{name}.canonical"))).expect("canonical");
+        assert_eq!(
+            &signing::canonical(&article)[..],
+            &canonical[..],
+            "{name}: canonical bytes"
+        );
+        let signature =
+            std::fs::read_to_string(base.join(format!("{name}.signature"))).expect("signature");
+        assert_eq!(
+            hex::encode(key.sign(&canonical).to_bytes()),
+            signature.trim(),
+            "{name}: signature"
+        );
+        assert_eq!(
+            signing::verify(&article),
+            Ok(key.verifying_key()),
+            "{name}: verifies"
+        );
+    }
+}
+
+/// Writes every vector file. Run by hand after a deliberate change.
+#[test]
+#[ignore]
+fn write_vectors() {
+    let key = author();
+    let id = |tag: &str| {
+        String::from_utf8(signing::new_message_id(
+            &key.verifying_key(),
+            tag,
+            "example.org",
+        ))
+        .unwrap()
+    };
+    let lf = |text: &str| text.replace("\r\n", "\n");
+    let head = |id: &str, groups: &str| {
+        format!(
+            "Path: far.example!not-for-mail\r\nFrom: Ann <ann@example.org>\r\nNewsgroups: {groups}\r\nSubject: vector\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n"
+        )
+    };
+    let dir = vectors().join("articles");
+    for entry in std::fs::read_dir(&dir).expect("dir").flatten() {
+        if entry.file_name().to_string_lossy().ends_with(".txt") {
+            std::fs::remove_file(entry.path()).expect("remove");
+        }
+    }
+    let mut rows = vec![
+        "# file\toffered message-id\tIHAVE reply\ttext the reason must contain (437 only)"
+            .to_string(),
+    ];
+    let mut put = |file: &str, offered: &str, text: &str, code: u16, reason: &str| {
+        std::fs::write(dir.join(file), lf(text)).expect("write");
+        rows.push(format!("{file}\t{offered}\t{code}\t{reason}"));
+    };
+    let i = id("ok-minimal");
+    put(
+        "ok-minimal.txt",
+        &i,
+        &sign(&format!("{}\r\nHello.\r\n", head(&i, "test.one"))),
+        235,
+        "",
+    );
+    let i = id("ok-folded");
+    let folded = format!(
+        "Path: far.example!not-for-mail\r\nFrom: Ann <ann@example.org>\r\nNewsgroups: test.one,\r\n  test.two\r\nSubject: a subject\r\n\tfolded over two lines\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000 (UTC)\r\nMessage-ID: {i}\r\n\r\n.leading dot in the body\r\n"
+    );
+    put("ok-folded.txt", &i, &sign(&folded), 235, "");
+    let i = id("ok-crosspost");
+    let cross = format!(
+        "{}Xref: far.example test.one:77\r\n\r\nStored in test.one only; Xref is dropped.\r\n",
+        head(&i, "test.one,other.group")
+    );
+    put("ok-crosspost.txt", &i, &sign(&cross), 235, "");
+    let i = id("ok-nobody");
+    put("ok-nobody.txt", &i, &sign(&head(&i, "test.one")), 235, "");
+
+    let i = id("bad-no-colon");
+    put(
+        "bad-no-colon.txt",
+        &i,
+        &head(&i, "test.one").replacen("\r\n", "\r\nThis line has no colon\r\n", 1),
+        437,
+        "header line 2",
+    );
+    let i = id("bad-missing-date");
+    put(
+        "bad-missing-date.txt",
+        &i,
+        &sign(&format!(
+            "{}\r\nx\r\n",
+            head(&i, "test.one").replace("Date: Sun, 22 Nov 2026 04:20:54 +0000\r\n", "")
+        )),
+        437,
+        "Date",
+    );
+    let i = id("bad-missing-path");
+    put(
+        "bad-missing-path.txt",
+        &i,
+        &sign(&format!(
+            "{}\r\nx\r\n",
+            head(&i, "test.one").replace("Path: far.example!not-for-mail\r\n", "")
+        )),
+        437,
+        "Path",
+    );
+    let i = id("bad-duplicate-subject");
+    put(
+        "bad-duplicate-subject.txt",
+        &i,
+        &sign(&format!(
+            "{}Subject: again\r\n\r\nx\r\n",
+            head(&i, "test.one")
+        )),
+        437,
+        "Subject appears more than once",
+    );
+    put(
+        "bad-message-id-no-at.txt",
+        "<bad-message-id-no-at>",
+        &format!("{}\r\nx\r\n", head("<bad-message-id-no-at>", "test.one")),
+        437,
+        "not signed",
+    );
+    let i = id("bad-newsgroups");
+    put(
+        "bad-newsgroups.txt",
+        &i,
+        &sign(&format!("{}\r\nx\r\n", head(&i, "test one"))),
+        437,
+        "Newsgroups",
+    );
+    let i = id("bad-date");
+    put(
+        "bad-date.txt",
+        &i,
+        &sign(&format!(
+            "{}\r\nx\r\n",
+            head(&i, "test.one").replace("Sun, 22 Nov 2026 04:20:54 +0000", "last tuesday")
+        )),
+        437,
+        "Date header",
+    );
+    put(
+        "bad-leading-continuation.txt",
+        "<bad-leading@example.org>",
+        " starts folded\r\nPath: far.example!not-for-mail\r\n\r\nx\r\n",
+        437,
+        "continuation",
+    );
+    let i = id("bad-unwanted");
+    put(
+        "bad-unwanted.txt",
+        &i,
+        &sign(&format!("{}\r\nx\r\n", head(&i, "other.group"))),
+        437,
+        "carried",
+    );
+    let i = id("bad-loop");
+    put(
+        "bad-loop.txt",
+        &i,
+        &sign(&format!(
+            "{}\r\nx\r\n",
+            head(&i, "test.one").replace("far.example!", "far.example!test.node!")
+        )),
+        437,
+        "loop",
+    );
+    let i = id("bad-mismatch");
+    put(
+        "bad-mismatch.txt",
+        &id("bad-mismatch-offered"),
+        &sign(&format!("{}\r\nx\r\n", head(&i, "test.one"))),
+        437,
+        "does not match",
+    );
+    let i = id("bad-nul");
+    put(
+        "bad-nul.txt",
+        &i,
+        &format!("{}\r\na\0b\r\n", head(&i, "test.one")),
+        437,
+        "NUL",
+    );
+    let i = id("bad-unsigned");
+    put(
+        "bad-unsigned.txt",
+        &i,
+        &format!("{}\r\nNo signature.\r\n", head(&i, "test.one")),
+        437,
+        "not signed",
+    );
+    let i = id("bad-tampered");
+    let tampered = sign(&format!("{}\r\nOriginal body.\r\n", head(&i, "test.one")))
+        .replace("Original", "Altered");
+    put("bad-tampered.txt", &i, &tampered, 437, "does not verify");
+    // Signed correctly, but under a Message-ID that does not name the key:
+    // what an attacker would send to squat someone else's ID.
+    let squat = format!(
+        "{}\r\nSquatting.\r\n",
+        head("<squat@example.org>", "test.one")
+    );
+    let article = Article::parse(Bytes::from(squat.clone())).unwrap();
+    let field = SignatureField {
+        key: key.verifying_key(),
+        signature: key.sign(&signing::canonical(&article)),
+    };
+    let squat = squat.replacen(
+        "\r\n\r\n",
+        &format!("\r\n{}: {}\r\n\r\n", signing::HEADER, field.to_value()),
+        1,
+    );
+    put(
+        "bad-unbound.txt",
+        "<squat@example.org>",
+        &squat,
+        437,
+        "does not name the signing key",
+    );
+    std::fs::write(dir.join("expected.tsv"), rows.join("\n") + "\n").expect("manifest");
+
+    let dir = vectors().join("signing");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("key.secret"),
+        format!("{}\n", hex::encode(key.to_bytes())),
+    )
+    .expect("key");
+    std::fs::write(
+        dir.join("key.public"),
+        format!("{}\n", hex::encode(key.verifying_key().as_bytes())),
+    )
+    .expect("key");
+    let samples = [
+        ("minimal", format!("{}\r\nHello, world.\r\n", head(&id("sig-minimal"), "test.one"))),
+        ("folded-and-spaced", format!(
+            "Path: far.example!not-for-mail\r\nSubject:   many   spaces\r\n\tand a fold \r\nFrom: Ann <ann@example.org>\r\nNewsgroups: test.one, test.two\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {}\r\nX-Extra: b\r\nX-Extra: a\r\n\r\n.dot line\r\ntrailing space \r\n\r\n\r\n",
+            id("sig-folded")
+        )),
+        ("empty-body", head(&id("sig-empty"), "test.one")),
+    ];
+    for (name, text) in samples {
+        let signed = sign(&text);
+        let article = Article::parse(Bytes::from(signed.clone())).unwrap();
+        let canonical = signing::canonical(&article);
+        std::fs::write(dir.join(format!("{name}.article")), lf(&signed)).expect("article");
+        std::fs::write(dir.join(format!("{name}.canonical")), &canonical).expect("canonical");
+        std::fs::write(
+            dir.join(format!("{name}.signature")),
+            format!("{}\n", hex::encode(key.sign(&canonical).to_bytes())),
+        )
+        .expect("signature");
+    }
 }

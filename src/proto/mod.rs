@@ -3,6 +3,7 @@
 pub mod article;
 pub mod codes;
 pub mod command;
+pub mod control;
 pub mod grammar;
 pub mod reply;
 pub mod signing;

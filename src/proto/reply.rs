@@ -93,6 +93,13 @@ fn put_stuffed_line(out: &mut BytesMut, line: &[u8]) {
     out.put_slice(b"\r\n");
 }
 
+/// `put_stuffed_text` into a plain vector, for clients.
+pub fn put_stuffed_text_into(out: &mut Vec<u8>, text: &[u8]) {
+    let mut buf = BytesMut::with_capacity(text.len() + 16);
+    put_stuffed_text(&mut buf, text);
+    out.extend_from_slice(&buf);
+}
+
 /// Writes CRLF-separated text line by line with dot-stuffing. A last line
 /// without its CRLF still gets one, so the terminator always stands alone.
 pub fn put_stuffed_text(out: &mut BytesMut, text: &[u8]) {

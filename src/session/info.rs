@@ -5,7 +5,8 @@ use crate::proto::command::COMMANDS;
 use crate::proto::{Code, Reply};
 
 impl Session {
-    /// CAPABILITIES (RFC 3977 §5.2). tidings is not mode-switching: reader
+    /// CAPABILITIES (RFC 3977 §5.2). X-TIDINGS-SIGNED is ours
+    /// (protocol-spec/signing.md). tidings is not mode-switching: reader
     /// and transit commands work on every connection, so MODE-READER is not
     /// advertised (§3.4.2) and the list never changes within a session.
     pub(super) fn capabilities(&self) -> Reply {
@@ -25,6 +26,7 @@ impl Session {
                 "NEWNEWS",
                 "OVER MSGID",
                 "HDR",
+                "X-TIDINGS-SIGNED 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

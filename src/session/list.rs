@@ -29,8 +29,11 @@ impl Session {
         format!("{name} {} {} {status}", record.high, record.low).into_bytes()
     }
 
+    /// Visible groups the filter matches; hidden boards are left out of
+    /// listings but can still be selected by name.
     fn matching_groups(&self, filter: Option<&Wildmat>) -> Vec<(String, GroupRecord)> {
         let mut groups = self.node.groups.all();
+        groups.retain(|(_, record)| !record.hidden);
         if let Some(w) = filter {
             groups.retain(|(name, _)| w.matches(name.as_bytes()));
         }
@@ -70,7 +73,7 @@ impl Session {
             .groups
             .all()
             .iter()
-            .filter(|(_, record)| record.created >= since.timestamp())
+            .filter(|(_, record)| !record.hidden && record.created >= since.timestamp())
             .map(|(name, record)| self.active_line(name, record))
             .collect();
         Reply::lines(

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use tracing::info;
 
 use super::{Awaiting, Session};
-use crate::ingest::{Ingest, Rejection, Source};
+use crate::ingest::{Rejection, Remember, Source};
 use crate::proto::{Code, Reply};
 use crate::store::commit::{Prepared, Stored};
 use crate::store::schema::HistoryEntry;
@@ -43,13 +43,17 @@ fn id_text(id: &[u8]) -> String {
 }
 
 impl Session {
-    /// Whether history already holds `id`; a storage fault counts as "we
-    /// cannot take it now".
+    /// Whether history refuses offers of `id` (it is stored, pending,
+    /// removed, or was refused with a valid signature); a storage fault
+    /// counts as "we cannot take it now".
     fn known(&self, id: &[u8]) -> Result<Option<HistoryEntry>, ()> {
-        self.node
-            .store
-            .history(id)
-            .map_err(|e| tracing::error!(error = %e, "history lookup failed"))
+        match self.node.store.history(id) {
+            Ok(entry) => Ok(entry.filter(HistoryEntry::blocks)),
+            Err(e) => {
+                tracing::error!(error = %e, "history lookup failed");
+                Err(())
+            }
+        }
     }
 
     pub(super) fn post(&self) -> Result<(Reply, Awaiting), Reply> {
@@ -111,12 +115,7 @@ impl Session {
     }
 
     fn prepare(&self, article: Bytes, source: &Source) -> Result<Prepared, Rejection> {
-        let ingest = Ingest {
-            node: self.node.name(),
-            groups: &self.node.groups,
-            now: chrono::Utc::now(),
-        };
-        ingest.prepare(article, source)
+        self.node.ingest().prepare(article, source)
     }
 
     /// The refusal reply, sent once a rejection worth remembering is in
@@ -129,12 +128,15 @@ impl Session {
     ) -> BoxFuture<'static, Reply> {
         info!(reason = %rejection.reason, "article rejected");
         let reply = Reply::with(code, format!("{prefix}{}", rejection.reason));
-        match rejection.remember {
-            None => Box::pin(std::future::ready(reply)),
-            Some(id) => {
+        match (rejection.remember, rejection.message_id) {
+            (Remember::No, _) | (_, None) => Box::pin(std::future::ready(reply)),
+            (remember, Some(id)) => {
                 let committer = self.node.committer.clone();
+                let blocks = remember == Remember::Block;
                 Box::pin(async move {
-                    committer.remember_rejection(id, rejection.reason).await;
+                    committer
+                        .remember_rejection(id, rejection.reason, blocks)
+                        .await;
                     reply
                 })
             }
@@ -162,6 +164,19 @@ impl Session {
                     };
                     Reply::with(codes.ok, text)
                 }
+                Ok(Stored::Pending) => {
+                    info!(message_id = %id, "article pending: signed by a key not known here yet");
+                    let text = if codes.ok == Code::POST_OK {
+                        format!("Article received {id}, pending verification: its signing key is not known here yet")
+                    } else {
+                        format!("{prefix}pending verification")
+                    };
+                    Reply::with(codes.ok, text)
+                }
+                Ok(Stored::Applied) => Reply::with(
+                    codes.ok,
+                    format!("{prefix}control message applied on this node only"),
+                ),
                 Ok(Stored::Duplicate) => Reply::with(
                     codes.rejected,
                     format!("{prefix}duplicate: {id} is already known"),

@@ -14,9 +14,10 @@ use bytes::Bytes;
 use rocksdb::{WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
-use super::schema::{self, GroupRecord, HistoryEntry};
+use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
 use crate::groups::Groups;
+use crate::trust::Trust;
 
 /// An article that passed every check, ready to be filed.
 #[derive(Debug, Clone)]
@@ -24,28 +25,92 @@ pub struct Prepared {
     pub message_id: Vec<u8>,
     /// The article as stored and served, CRLF lines.
     pub bytes: Bytes,
-    /// Groups (all carried here) to file it in, in Newsgroups order.
+    /// Groups to file it in, in Newsgroups order.
     pub groups: Vec<String>,
     /// Overview fields after the number: subject, from, date, message-id,
     /// references, bytes, lines, TAB-separated (RFC 3977 §8.3).
     pub overview: Vec<u8>,
+    /// What its control message or Supersedes header does, applied in the
+    /// same atomic write as the article.
+    pub effects: Vec<Effect>,
+    pub disposition: Disposition,
+    /// It comes out of `pending`: its own Pending history entry is expected.
+    pub released: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Disposition {
+    /// Stored and served.
+    File,
+    /// Kept out of sight until a passport for `key` arrives.
+    Pending { key: [u8; 32] },
+    /// A local control message: only its effects are written.
+    Local,
+}
+
+/// A state change caused by a control message or a Supersedes header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Remove an article, or, if it has not arrived, refuse it when it does.
+    Remove {
+        message_id: Vec<u8>,
+        reason: String,
+    },
+    Passport {
+        key: [u8; 32],
+        issuer: [u8; 32],
+    },
+    Revoke {
+        key: [u8; 32],
+        by: [u8; 32],
+    },
+    Rotate {
+        old: [u8; 32],
+        new: [u8; 32],
+    },
+    NewGroup {
+        name: String,
+        description: String,
+        hidden: bool,
+    },
+    ModGroup {
+        name: String,
+        description: Option<String>,
+        hidden: Option<bool>,
+    },
+    RmGroup {
+        name: String,
+    },
+    Move {
+        message_id: Vec<u8>,
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
     /// Durable, with its number in each group.
     Accepted { numbers: Vec<(String, u64)> },
+    /// Durable, waiting for its signer's passport.
+    Pending,
+    /// A local control message whose effects are durable.
+    Applied,
     /// History already knows this Message-ID (stored, rejected or removed).
     Duplicate,
 }
 
 enum Job {
-    Store(Prepared, oneshot::Sender<Result<Stored, Arc<StoreError>>>),
+    Store(
+        Box<Prepared>,
+        oneshot::Sender<Result<Stored, Arc<StoreError>>>,
+    ),
     Reject {
         message_id: Vec<u8>,
-        reason: String,
+        entry: HistoryEntry,
         done: oneshot::Sender<()>,
     },
+    /// Drop a pending article whose passport never came.
+    Expire { key: [u8; 32], message_id: Vec<u8> },
 }
 
 /// The sessions' handle to the commit thread.
@@ -79,9 +144,13 @@ impl CommitThread {
 impl Committer {
     /// Starts the commit thread. It stops once every `Committer` clone is
     /// dropped and the queue is empty.
+    /// `released` receives every key a committed passport made known, so
+    /// the articles waiting for it can be decided again.
     pub fn start(
         store: Store,
         groups: Arc<Groups>,
+        trust: Arc<Trust>,
+        released: mpsc::UnboundedSender<[u8; 32]>,
         batch_limit: usize,
     ) -> std::io::Result<(Committer, CommitThread)> {
         let (tx, rx) = mpsc::unbounded_channel();
@@ -94,6 +163,8 @@ impl Committer {
             batch_limit,
             last_micros: 0,
             stats: stats.clone(),
+            trust,
+            released,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
@@ -109,7 +180,7 @@ impl Committer {
     pub async fn store(&self, article: Prepared) -> Result<Stored, Arc<StoreError>> {
         let (reply, answer) = oneshot::channel();
         self.tx
-            .send(Job::Store(article, reply))
+            .send(Job::Store(Box::new(article), reply))
             .map_err(|_| Arc::new(StoreError::CommitterGone))?;
         answer
             .await
@@ -120,20 +191,32 @@ impl Committer {
     /// refused at once next time; resolves once it is written, so the
     /// refusal is only answered when a new offer would see it. Not synced:
     /// losing it in a crash only means the article is checked again.
-    pub async fn remember_rejection(&self, message_id: Vec<u8>, reason: String) {
+    /// `blocks` says whether offers of the ID are refused from now on.
+    pub async fn remember_rejection(&self, message_id: Vec<u8>, reason: String, blocks: bool) {
         let (done, written) = oneshot::channel();
+        let micros = now_micros();
+        let entry = if blocks {
+            HistoryEntry::Rejected { micros, reason }
+        } else {
+            HistoryEntry::Refused { micros, reason }
+        };
         // The queue only closes at shutdown, when this is moot.
         if self
             .tx
             .send(Job::Reject {
                 message_id,
-                reason,
+                entry,
                 done,
             })
             .is_ok()
         {
             let _ = written.await;
         }
+    }
+
+    /// Drops a pending article whose passport never came.
+    pub fn expire(&self, key: [u8; 32], message_id: Vec<u8>) {
+        let _ = self.tx.send(Job::Expire { key, message_id });
     }
 }
 
@@ -145,6 +228,28 @@ struct Writer {
     batch_limit: usize,
     last_micros: u64,
     stats: Arc<CommitStats>,
+    trust: Arc<Trust>,
+    released: mpsc::UnboundedSender<[u8; 32]>,
+}
+
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// One commit's writes, and what to publish or undo after it.
+struct Batch {
+    writes: WriteBatch,
+    /// History as this batch leaves it, read before the database.
+    history: HashMap<Vec<u8>, HistoryEntry>,
+    /// Group records as they were before the batch (None: did not exist).
+    before: HashMap<String, Option<GroupRecord>>,
+    /// Overview keys deleted in this batch.
+    deleted: HashSet<Vec<u8>>,
+    learnt: Vec<([u8; 32], KeyRecord)>,
+    synced_articles: u64,
+    micros: u64,
 }
 
 impl Writer {
@@ -167,89 +272,54 @@ impl Writer {
         );
     }
 
-    fn now_micros(&mut self) -> u64 {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_micros() as u64);
+    fn next_micros(&mut self) -> u64 {
         // Arrival times never go backwards, even if the clock does, so the
         // arrival log stays in arrival order.
-        self.last_micros = now.max(self.last_micros);
+        self.last_micros = now_micros().max(self.last_micros);
         self.last_micros
     }
 
     fn commit(&mut self, jobs: &mut Vec<Job>) {
-        let store = self.store.clone();
-        let db = store.db();
-        let history = store.cf(schema::HISTORY);
-        let mut batch = WriteBatch::default();
-        let mut in_batch: HashSet<Vec<u8>> = HashSet::new();
-        let mut before: HashMap<String, GroupRecord> = HashMap::new();
-        let mut outcomes: Vec<Result<Stored, Arc<StoreError>>> = Vec::with_capacity(jobs.len());
-        let mut stored = 0u64;
-        let micros = self.now_micros();
+        let mut batch = Batch {
+            writes: WriteBatch::default(),
+            history: HashMap::new(),
+            before: HashMap::new(),
+            deleted: HashSet::new(),
+            learnt: Vec::new(),
+            synced_articles: 0,
+            micros: self.next_micros(),
+        };
+        let outcomes: Vec<Result<Stored, Arc<StoreError>>> = jobs
+            .iter()
+            .map(|job| self.apply(&mut batch, job).map_err(Arc::new))
+            .collect();
 
-        for job in jobs.iter() {
-            let known = |id: &[u8], in_batch: &HashSet<Vec<u8>>| -> Result<bool, rocksdb::Error> {
-                Ok(in_batch.contains(id) || db.get_pinned_cf(history, id)?.is_some())
-            };
-            match job {
-                Job::Reject {
-                    message_id, reason, ..
-                } => {
-                    if let Ok(false) = known(message_id, &in_batch) {
-                        let entry = HistoryEntry::Rejected {
-                            micros,
-                            reason: reason.clone(),
-                        };
-                        batch.put_cf(history, message_id, entry.encode());
-                        in_batch.insert(message_id.clone());
-                    }
-                    outcomes.push(Ok(Stored::Duplicate));
-                }
-                Job::Store(article, _) => match known(&article.message_id, &in_batch) {
-                    Err(e) => outcomes.push(Err(Arc::new(e.into()))),
-                    Ok(true) => outcomes.push(Ok(Stored::Duplicate)),
-                    Ok(false) => {
-                        let numbers = self.file(&mut batch, &mut before, article, micros);
-                        in_batch.insert(article.message_id.clone());
-                        stored += 1;
-                        outcomes.push(Ok(Stored::Accepted { numbers }));
-                    }
-                },
+        for (name, _) in batch.before.iter() {
+            let cf = self.store.cf(schema::GROUPS);
+            match self.records.get(name) {
+                Some(record) => batch.writes.put_cf(cf, name.as_bytes(), record.encode()),
+                None => batch.writes.delete_cf(cf, name.as_bytes()),
             }
         }
-        for name in before.keys() {
-            if let Some(record) = self.records.get(name) {
-                batch.put_cf(
-                    self.store.cf(schema::GROUPS),
-                    name.as_bytes(),
-                    record.encode(),
-                );
-            }
-        }
-
         let mut opts = WriteOptions::default();
-        opts.set_sync(stored > 0);
-        let written = db
-            .write_opt(batch, &opts)
+        opts.set_sync(batch.synced_articles > 0 || !batch.learnt.is_empty());
+        let written = self
+            .store
+            .db()
+            .write_opt(std::mem::take(&mut batch.writes), &opts)
             .map_err(|e| Arc::new(StoreError::from(e)));
         match &written {
-            Ok(()) => {
-                if stored > 0 {
-                    self.stats.synced_writes.fetch_add(1, Ordering::Relaxed);
-                    self.stats.articles.fetch_add(stored, Ordering::Relaxed);
-                }
-                for name in before.keys() {
-                    if let Some(record) = self.records.get(name) {
-                        self.groups.publish(name, record.clone());
-                    }
-                }
-            }
+            Ok(()) => self.publish(&batch),
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed; articles in it are not acknowledged");
                 // Numbers handed out in the failed batch were never stored;
                 // roll back so the next batch reuses them.
-                self.records.extend(before);
+                for (name, old) in batch.before.drain() {
+                    match old {
+                        Some(record) => self.records.insert(name, record),
+                        None => self.records.remove(&name),
+                    };
+                }
             }
         }
         for (job, outcome) in jobs.drain(..).zip(outcomes) {
@@ -264,37 +334,156 @@ impl Writer {
                 Job::Reject { done, .. } => {
                     let _ = done.send(());
                 }
+                Job::Expire { .. } => {}
             }
         }
     }
 
-    /// Adds one article to the batch and returns its numbers.
-    fn file(
+    /// Makes a durable batch visible: counters, boards, keys.
+    fn publish(&self, batch: &Batch) {
+        if batch.synced_articles > 0 {
+            self.stats.synced_writes.fetch_add(1, Ordering::Relaxed);
+            self.stats
+                .articles
+                .fetch_add(batch.synced_articles, Ordering::Relaxed);
+        }
+        for name in batch.before.keys() {
+            match self.records.get(name) {
+                Some(record) => self.groups.publish(name, record.clone()),
+                None => self.groups.remove(name),
+            }
+        }
+        for (key, record) in &batch.learnt {
+            self.trust.learn(*key, record.clone());
+            if let KeyRecord::Passport { .. } = record {
+                // The release task may be gone at shutdown; pending
+                // articles are released again at the next start.
+                let _ = self.released.send(*key);
+            }
+        }
+    }
+
+    fn history(&self, batch: &Batch, id: &[u8]) -> Result<Option<HistoryEntry>, StoreError> {
+        if let Some(entry) = batch.history.get(id) {
+            return Ok(Some(entry.clone()));
+        }
+        self.store.history(id)
+    }
+
+    fn set_history(&self, batch: &mut Batch, id: &[u8], entry: HistoryEntry) {
+        batch
+            .writes
+            .put_cf(self.store.cf(schema::HISTORY), id, entry.encode());
+        batch.history.insert(id.to_vec(), entry);
+    }
+
+    fn apply(&mut self, batch: &mut Batch, job: &Job) -> Result<Stored, StoreError> {
+        match job {
+            Job::Reject {
+                message_id, entry, ..
+            } => {
+                if self.history(batch, message_id)?.is_none() {
+                    self.set_history(batch, message_id, entry.clone());
+                }
+                Ok(Stored::Duplicate)
+            }
+            Job::Expire { key, message_id } => {
+                if let Some(HistoryEntry::Pending { .. }) = self.history(batch, message_id)? {
+                    batch.writes.delete_cf(
+                        self.store.cf(schema::PENDING),
+                        schema::pending_key(key, message_id),
+                    );
+                    let reason = "its signer's passport never arrived".to_string();
+                    self.set_history(
+                        batch,
+                        message_id,
+                        HistoryEntry::Refused {
+                            micros: batch.micros,
+                            reason,
+                        },
+                    );
+                }
+                Ok(Stored::Duplicate)
+            }
+            Job::Store(article, _) => self.store_article(batch, article),
+        }
+    }
+
+    fn store_article(
         &mut self,
-        batch: &mut WriteBatch,
-        before: &mut HashMap<String, GroupRecord>,
+        batch: &mut Batch,
         article: &Prepared,
-        micros: u64,
-    ) -> Vec<(String, u64)> {
+    ) -> Result<Stored, StoreError> {
+        let id = &article.message_id;
+        match self.history(batch, id)? {
+            Some(HistoryEntry::Pending { .. }) if article.released => {}
+            Some(entry) if entry.blocks() => return Ok(Stored::Duplicate),
+            _ => {}
+        }
+        if let (true, Some(key)) = (article.released, crate::proto::signing::message_id_key(id)) {
+            batch.writes.delete_cf(
+                self.store.cf(schema::PENDING),
+                schema::pending_key(&key.to_bytes(), id),
+            );
+        }
+        let outcome = match &article.disposition {
+            Disposition::Pending { key } => {
+                let mut value = batch.micros.to_be_bytes().to_vec();
+                value.extend_from_slice(&article.bytes);
+                batch.writes.put_cf(
+                    self.store.cf(schema::PENDING),
+                    schema::pending_key(key, id),
+                    value,
+                );
+                let entry = HistoryEntry::Pending {
+                    micros: batch.micros,
+                    key: hex::encode(key),
+                };
+                self.set_history(batch, id, entry);
+                Stored::Pending
+            }
+            Disposition::Local => Stored::Applied,
+            Disposition::File => Stored::Accepted {
+                numbers: self.file(batch, article),
+            },
+        };
+        if outcome != Stored::Applied {
+            batch.synced_articles += 1;
+        }
+        for effect in &article.effects {
+            self.effect(batch, effect)?;
+        }
+        Ok(outcome)
+    }
+
+    /// The next number in `group`, noting the record's old state for undo.
+    fn number(&mut self, batch: &mut Batch, group: &str) -> Option<u64> {
+        let record = self.records.get_mut(group)?;
+        batch
+            .before
+            .entry(group.to_string())
+            .or_insert_with(|| Some(record.clone()));
+        record.high += 1;
+        record.count += 1;
+        if record.count == 1 {
+            record.low = record.high;
+        }
+        Some(record.high)
+    }
+
+    /// Adds one article to the batch and returns its numbers.
+    fn file(&mut self, batch: &mut Batch, article: &Prepared) -> Vec<(String, u64)> {
         let mut numbers = Vec::with_capacity(article.groups.len());
         for group in &article.groups {
-            let Some(record) = self.records.get_mut(group) else {
+            let Some(number) = self.number(batch, group) else {
                 continue;
             };
-            before
-                .entry(group.clone())
-                .or_insert_with(|| record.clone());
-            record.high += 1;
-            record.count += 1;
-            if record.count == 1 {
-                record.low = record.high;
-            }
-            batch.put_cf(
-                self.store.cf(schema::OVERVIEW),
-                schema::overview_key(group, record.high),
-                &article.overview,
-            );
-            numbers.push((group.clone(), record.high));
+            let key = schema::overview_key(group, number);
+            batch
+                .writes
+                .put_cf(self.store.cf(schema::OVERVIEW), &key, &article.overview);
+            batch.deleted.remove(&key);
+            numbers.push((group.clone(), number));
         }
         let xref = numbers
             .iter()
@@ -306,21 +495,212 @@ impl Writer {
             .map(|(g, _)| g.as_str())
             .collect::<Vec<_>>()
             .join(",");
-        batch.put_cf(
+        batch.writes.put_cf(
             self.store.cf(schema::ARTICLES),
             &article.message_id,
             &article.bytes,
         );
-        batch.put_cf(
-            self.store.cf(schema::HISTORY),
+        let micros = batch.micros;
+        self.set_history(
+            batch,
             &article.message_id,
-            HistoryEntry::Accepted { micros, xref }.encode(),
+            HistoryEntry::Accepted { micros, xref },
         );
-        batch.put_cf(
+        batch.writes.put_cf(
             self.store.cf(schema::ARRIVAL),
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
         numbers
+    }
+
+    /// Takes article `number` out of `group`'s overview and counters.
+    fn unfile(&mut self, batch: &mut Batch, group: &str, number: u64) -> Result<(), StoreError> {
+        let key = schema::overview_key(group, number);
+        batch
+            .writes
+            .delete_cf(self.store.cf(schema::OVERVIEW), &key);
+        batch.deleted.insert(key);
+        let Some(record) = self.records.get_mut(group) else {
+            return Ok(());
+        };
+        batch
+            .before
+            .entry(group.to_string())
+            .or_insert_with(|| Some(record.clone()));
+        record.count = record.count.saturating_sub(1);
+        if number == record.low {
+            let deleted = &batch.deleted;
+            let mut next = record.high + 1;
+            for n in self.store.numbers(group, number + 1, record.high)? {
+                if !deleted.contains(&schema::overview_key(group, n)) {
+                    next = n;
+                    break;
+                }
+            }
+            if let Some(record) = self.records.get_mut(group) {
+                record.low = next;
+            }
+        }
+        Ok(())
+    }
+
+    fn effect(&mut self, batch: &mut Batch, effect: &Effect) -> Result<(), StoreError> {
+        let micros = batch.micros;
+        match effect {
+            Effect::Remove { message_id, reason } => {
+                match self.history(batch, message_id)? {
+                    Some(HistoryEntry::Removed { .. }) => return Ok(()),
+                    Some(entry @ HistoryEntry::Accepted { .. }) => {
+                        for (group, number) in entry.numbers() {
+                            self.unfile(batch, group, number)?;
+                        }
+                        if let HistoryEntry::Accepted {
+                            micros: arrived, ..
+                        } = entry
+                        {
+                            let key = schema::arrival_key(arrived, message_id);
+                            batch.writes.delete_cf(self.store.cf(schema::ARRIVAL), key);
+                        }
+                        batch
+                            .writes
+                            .delete_cf(self.store.cf(schema::ARTICLES), message_id);
+                    }
+                    Some(HistoryEntry::Pending { key, .. }) => {
+                        if let Some(key) = hex::decode(&key)
+                            .ok()
+                            .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                        {
+                            let pending = schema::pending_key(&key, message_id);
+                            batch
+                                .writes
+                                .delete_cf(self.store.cf(schema::PENDING), pending);
+                        }
+                    }
+                    // Not here yet, or refused: either way it is refused if
+                    // it ever arrives.
+                    _ => {}
+                }
+                let reason = reason.clone();
+                self.set_history(batch, message_id, HistoryEntry::Removed { micros, reason });
+                tracing::info!(message_id = %String::from_utf8_lossy(message_id), "article removed");
+            }
+            Effect::Passport { key, issuer } => self.learn(
+                batch,
+                *key,
+                KeyRecord::Passport {
+                    issuer: *issuer,
+                    micros,
+                },
+            ),
+            Effect::Revoke { key, by } => {
+                self.learn(batch, *key, KeyRecord::Revoked { by: *by, micros })
+            }
+            Effect::Rotate { old, new } => {
+                self.learn(batch, *new, KeyRecord::Rotated { old: *old, micros })
+            }
+            Effect::NewGroup {
+                name,
+                description,
+                hidden,
+            } => {
+                if !self.records.contains_key(name) {
+                    batch.before.entry(name.clone()).or_insert(None);
+                    let mut record =
+                        GroupRecord::new((micros / 1_000_000) as i64, description.clone());
+                    record.hidden = *hidden;
+                    self.records.insert(name.clone(), record);
+                    tracing::info!(group = %name, "newsgroup created by control message");
+                }
+            }
+            Effect::ModGroup {
+                name,
+                description,
+                hidden,
+            } => {
+                if let Some(record) = self.records.get_mut(name) {
+                    batch
+                        .before
+                        .entry(name.clone())
+                        .or_insert_with(|| Some(record.clone()));
+                    if let Some(description) = description {
+                        record.description = description.clone();
+                    }
+                    if let Some(hidden) = hidden {
+                        record.hidden = *hidden;
+                    }
+                }
+            }
+            Effect::RmGroup { name } => {
+                if let Some(record) = self.records.remove(name) {
+                    batch.before.entry(name.clone()).or_insert(Some(record));
+                    let start = schema::overview_key(name, 0);
+                    let end = schema::overview_key(name, u64::MAX);
+                    let cf = self.store.cf(schema::OVERVIEW);
+                    batch.writes.delete_range_cf(cf, &start, &end);
+                    batch.writes.delete_cf(cf, &end);
+                    tracing::info!(group = %name, "newsgroup removed");
+                }
+            }
+            Effect::Move { message_id, to } => {
+                let Some(entry @ HistoryEntry::Accepted { .. }) =
+                    self.history(batch, message_id)?
+                else {
+                    return Ok(());
+                };
+                if !self.records.contains_key(to) {
+                    return Ok(());
+                }
+                let numbers: Vec<(String, u64)> = entry
+                    .numbers()
+                    .iter()
+                    .map(|(g, n)| (g.to_string(), *n))
+                    .collect();
+                let Some((first_group, first_number)) = numbers.first().cloned() else {
+                    return Ok(());
+                };
+                let overview = self
+                    .store
+                    .overview(&first_group, first_number)?
+                    .unwrap_or_default();
+                for (group, number) in &numbers {
+                    self.unfile(batch, group, *number)?;
+                }
+                let mut xref = String::new();
+                if let Some(number) = self.number(batch, to) {
+                    let key = schema::overview_key(to, number);
+                    batch
+                        .writes
+                        .put_cf(self.store.cf(schema::OVERVIEW), &key, overview);
+                    batch.deleted.remove(&key);
+                    xref = format!("{to}:{number}");
+                }
+                let arrived = match entry {
+                    HistoryEntry::Accepted { micros, .. } => micros,
+                    _ => micros,
+                };
+                batch.writes.put_cf(
+                    self.store.cf(schema::ARRIVAL),
+                    schema::arrival_key(arrived, message_id),
+                    to.as_bytes(),
+                );
+                self.set_history(
+                    batch,
+                    message_id,
+                    HistoryEntry::Accepted {
+                        micros: arrived,
+                        xref,
+                    },
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn learn(&self, batch: &mut Batch, key: [u8; 32], record: KeyRecord) {
+        batch
+            .writes
+            .put_cf(self.store.cf(schema::KEYS), key, record.encode());
+        batch.learnt.push((key, record));
     }
 }

@@ -13,7 +13,7 @@ use rocksdb::{
     IteratorMode, Options, ReadOptions, DB,
 };
 
-use schema::{GroupRecord, HistoryEntry};
+use schema::{GroupRecord, HistoryEntry, KeyRecord};
 
 /// One error type for the storage layer; every RocksDB error is mapped here.
 #[derive(Debug, thiserror::Error)]
@@ -29,6 +29,15 @@ pub enum StoreError {
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An article waiting for its signer's passport.
+pub struct PendingArticle {
+    pub signer: [u8; 32],
+    pub message_id: Vec<u8>,
+    /// Arrival time, microseconds since the epoch.
+    pub arrived: u64,
+    pub article: Vec<u8>,
+}
 
 /// Which way NEXT and LAST move through a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -250,6 +259,52 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Every key record learnt from control messages.
+    pub fn learnt_keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::KEYS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let corrupt = || StoreError::Corrupt {
+                what: "key",
+                key: hex::encode(&key),
+            };
+            let key: [u8; 32] = key.as_ref().try_into().map_err(|_| corrupt())?;
+            out.push((key, KeyRecord::decode(&value).ok_or_else(corrupt)?));
+        }
+        Ok(out)
+    }
+
+    /// Pending articles, all or those signed by `key`.
+    pub fn pending(&self, key: Option<&[u8; 32]>) -> Result<Vec<PendingArticle>> {
+        let mut out = Vec::new();
+        let prefix: &[u8] = key.map_or(&[], |k| k.as_slice());
+        let mode = IteratorMode::From(prefix, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::PENDING), mode) {
+            let (k, value) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            let (Some(signer), Some(id)) = (k.get(..32), k.get(32..)) else {
+                continue;
+            };
+            let Some((micros, article)) = value.split_at_checked(8) else {
+                continue;
+            };
+            let micros = u64::from_be_bytes(micros.try_into().unwrap_or_default());
+            let signer: [u8; 32] = signer.try_into().unwrap_or_default();
+            out.push(PendingArticle {
+                signer,
+                message_id: id.to_vec(),
+                arrived: micros,
+                article: article.to_vec(),
+            });
+        }
+        Ok(out)
     }
 }
 

@@ -8,6 +8,8 @@
 //! | `overview`    | group NUL number(u64 BE)     | overview record (TAB-separated)     |
 //! | `arrival`     | micros(u64 BE) message-id    | newsgroups, comma-separated         |
 //! | `groups`      | group name                   | [`GroupRecord`]                     |
+//! | `keys`        | public key (32 bytes)        | [`KeyRecord`]: passports, rotations |
+//! | `pending`     | public key, message-id       | arrival micros(u64 BE), article     |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -17,8 +19,10 @@ pub const HISTORY: &str = "history";
 pub const OVERVIEW: &str = "overview";
 pub const ARRIVAL: &str = "arrival";
 pub const GROUPS: &str = "groups";
+pub const KEYS: &str = "keys";
+pub const PENDING: &str = "pending";
 
-pub const ALL: &[&str] = &[ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS];
+pub const ALL: &[&str] = &[ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING];
 
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
@@ -56,18 +60,19 @@ pub fn split_arrival_key(key: &[u8]) -> Option<(u64, &[u8])> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HistoryEntry {
     /// Stored; `xref` lists `group:number` pairs, space-separated.
-    Accepted {
-        micros: u64,
-        xref: String,
-    },
-    Rejected {
-        micros: u64,
-        reason: String,
-    },
-    Removed {
-        micros: u64,
-        reason: String,
-    },
+    Accepted { micros: u64, xref: String },
+    /// Refused, and offers of this id are refused too: the article carried
+    /// a valid signature by the key its Message-ID names, so it is the only
+    /// article that id can ever name.
+    Rejected { micros: u64, reason: String },
+    /// Refused for the record only: without a valid signature the bytes
+    /// may be a forgery, and blocking the id would let anyone poison it.
+    Refused { micros: u64, reason: String },
+    /// Removed (cancelled, superseded, removed by the operator), or
+    /// cancelled before it arrived.
+    Removed { micros: u64, reason: String },
+    /// Signed by a key not known yet; the article waits in `pending`.
+    Pending { micros: u64, key: String },
 }
 
 impl HistoryEntry {
@@ -75,7 +80,9 @@ impl HistoryEntry {
         let (tag, micros, text) = match self {
             HistoryEntry::Accepted { micros, xref } => (b'A', micros, xref),
             HistoryEntry::Rejected { micros, reason } => (b'R', micros, reason),
+            HistoryEntry::Refused { micros, reason } => (b'r', micros, reason),
             HistoryEntry::Removed { micros, reason } => (b'X', micros, reason),
+            HistoryEntry::Pending { micros, key } => (b'P', micros, key),
         };
         let mut out = Vec::with_capacity(9 + text.len());
         out.push(tag);
@@ -89,18 +96,28 @@ impl HistoryEntry {
         let (micros, text) = rest.split_at_checked(8)?;
         let micros = u64::from_be_bytes(micros.try_into().ok()?);
         let text = String::from_utf8_lossy(text).into_owned();
-        match tag {
-            b'A' => Some(HistoryEntry::Accepted { micros, xref: text }),
-            b'R' => Some(HistoryEntry::Rejected {
+        Some(match tag {
+            b'A' => HistoryEntry::Accepted { micros, xref: text },
+            b'R' => HistoryEntry::Rejected {
                 micros,
                 reason: text,
-            }),
-            b'X' => Some(HistoryEntry::Removed {
+            },
+            b'r' => HistoryEntry::Refused {
                 micros,
                 reason: text,
-            }),
-            _ => None,
-        }
+            },
+            b'X' => HistoryEntry::Removed {
+                micros,
+                reason: text,
+            },
+            b'P' => HistoryEntry::Pending { micros, key: text },
+            _ => return None,
+        })
+    }
+
+    /// Whether offers of this Message-ID are refused (435 / 438 / 439).
+    pub fn blocks(&self) -> bool {
+        !matches!(self, HistoryEntry::Refused { .. })
     }
 
     /// The `(group, number)` pairs of an accepted article.
@@ -118,6 +135,54 @@ impl HistoryEntry {
     }
 }
 
+/// What the node has learnt about a public key from control messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRecord {
+    /// A user key announced by a node trusted to issue passports.
+    Passport { issuer: [u8; 32], micros: u64 },
+    /// Revoked: its new articles are refused.
+    Revoked { by: [u8; 32], micros: u64 },
+    /// A node key that replaced `old` and inherits its rights.
+    Rotated { old: [u8; 32], micros: u64 },
+}
+
+impl KeyRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let (tag, other, micros) = match self {
+            KeyRecord::Passport { issuer, micros } => (b'P', issuer, micros),
+            KeyRecord::Revoked { by, micros } => (b'R', by, micros),
+            KeyRecord::Rotated { old, micros } => (b'N', old, micros),
+        };
+        let mut out = Vec::with_capacity(41);
+        out.push(tag);
+        out.extend_from_slice(other);
+        out.extend_from_slice(&micros.to_be_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<KeyRecord> {
+        let (&tag, rest) = bytes.split_first()?;
+        let other: [u8; 32] = rest.get(..32)?.try_into().ok()?;
+        let micros = u64::from_be_bytes(rest.get(32..40)?.try_into().ok()?);
+        Some(match tag {
+            b'P' => KeyRecord::Passport {
+                issuer: other,
+                micros,
+            },
+            b'R' => KeyRecord::Revoked { by: other, micros },
+            b'N' => KeyRecord::Rotated { old: other, micros },
+            _ => return None,
+        })
+    }
+}
+
+pub fn pending_key(key: &[u8; 32], message_id: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(32 + message_id.len());
+    out.extend_from_slice(key);
+    out.extend_from_slice(message_id);
+    out
+}
+
 /// A newsgroup's persistent state. Numbers are never reused: `high` only
 /// grows, so article numbers stay stable across restarts (RFC 3977 §6).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -127,6 +192,8 @@ pub struct GroupRecord {
     pub count: u64,
     /// Creation time, seconds since the epoch (for NEWGROUPS).
     pub created: i64,
+    /// Hidden boards are left out of LIST and NEWGROUPS but can be read.
+    pub hidden: bool,
     pub description: String,
 }
 
@@ -138,6 +205,7 @@ impl GroupRecord {
             low: 1,
             count: 0,
             created,
+            hidden: false,
             description,
         }
     }
@@ -148,6 +216,7 @@ impl GroupRecord {
         out.extend_from_slice(&self.low.to_be_bytes());
         out.extend_from_slice(&self.count.to_be_bytes());
         out.extend_from_slice(&self.created.to_be_bytes());
+        out.push(u8::from(self.hidden));
         out.extend_from_slice(self.description.as_bytes());
         out
     }
@@ -159,7 +228,8 @@ impl GroupRecord {
             low: u64::from_be_bytes(word(1)?),
             count: u64::from_be_bytes(word(2)?),
             created: i64::from_be_bytes(word(3)?),
-            description: String::from_utf8_lossy(bytes.get(32..)?).into_owned(),
+            hidden: *bytes.get(32)? != 0,
+            description: String::from_utf8_lossy(bytes.get(33..)?).into_owned(),
         })
     }
 }
@@ -191,6 +261,14 @@ mod tests {
                 micros: 7,
                 reason: String::new(),
             },
+            HistoryEntry::Refused {
+                micros: 8,
+                reason: "forged".into(),
+            },
+            HistoryEntry::Pending {
+                micros: 9,
+                key: "ab".into(),
+            },
         ] {
             assert_eq!(HistoryEntry::decode(&entry.encode()), Some(entry));
         }
@@ -210,10 +288,32 @@ mod tests {
             low: 3,
             count: 7,
             created: -1,
+            hidden: true,
             description: "d".into(),
         };
         assert_eq!(GroupRecord::decode(&record.encode()), Some(record));
         assert_eq!(GroupRecord::decode(b"short"), None);
+    }
+
+    #[test]
+    fn key_records_round_trip() {
+        for record in [
+            KeyRecord::Passport {
+                issuer: [1; 32],
+                micros: 5,
+            },
+            KeyRecord::Revoked {
+                by: [2; 32],
+                micros: 6,
+            },
+            KeyRecord::Rotated {
+                old: [3; 32],
+                micros: 7,
+            },
+        ] {
+            assert_eq!(KeyRecord::decode(&record.encode()), Some(record));
+        }
+        assert_eq!(KeyRecord::decode(b"P123"), None);
     }
 
     #[test]

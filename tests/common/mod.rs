@@ -10,12 +10,26 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use tidings::config::{Config, GroupConfig};
+use ed25519_dalek::SigningKey;
+use tidings::config::{Config, GroupConfig, PeerConfig};
 use tidings::node::Node;
+use tidings::proto::article::Article;
+use tidings::proto::signing;
 use tidings::store::commit::CommitStats;
 use tokio_util::sync::CancellationToken;
 
 pub const TIMEOUT: Duration = Duration::from_secs(20);
+
+/// The key test articles are signed with; the test node trusts it as a
+/// peer's node key.
+pub fn author() -> SigningKey {
+    SigningKey::from_bytes(&[42; 32])
+}
+
+/// Another key the test node has never heard of.
+pub fn stranger() -> SigningKey {
+    SigningKey::from_bytes(&[43; 32])
+}
 
 pub fn config(data_dir: &Path) -> Config {
     let mut config = Config::default();
@@ -23,6 +37,12 @@ pub fn config(data_dir: &Path) -> Config {
     config.node.data_dir = data_dir.to_path_buf();
     config.listen.nntp = "127.0.0.1:0".parse().expect("addr");
     config.limits.max_article_bytes = 64 * 1024;
+    config.peers = vec![PeerConfig {
+        name: "tests.peer".into(),
+        key: hex::encode(author().verifying_key().as_bytes()),
+        passports: true,
+        boards: Some("*".into()),
+    }];
     config.groups = vec![
         GroupConfig {
             name: "test.one".into(),
@@ -189,20 +209,49 @@ impl Client {
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
-/// A Message-ID no other test uses.
+/// A Message-ID no other test uses, bound to the author's key.
 pub fn unique_id(tag: &str) -> String {
+    unique_id_for(tag, &author())
+}
+
+/// A Message-ID no other test uses, bound to `key`.
+pub fn unique_id_for(tag: &str, key: &SigningKey) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    format!("<{tag}.{nanos}.{}.{n}@tests.invalid>", std::process::id())
+    let unique = format!("{tag}.{nanos}.{}.{n}", std::process::id());
+    String::from_utf8(signing::new_message_id(
+        &key.verifying_key(),
+        &unique,
+        "tests.invalid",
+    ))
+    .expect("ascii")
 }
 
-/// A complete transit article for `group` with the given Message-ID.
-pub fn article(id: &str, group: &str, body: &str) -> String {
+/// The text of a transit article for `group` with the given Message-ID,
+/// unsigned (see [`sign`]).
+pub fn article_text(id: &str, group: &str, body: &str) -> String {
     format!(
         "Path: elsewhere!not-for-mail\r\nFrom: Tester <tester@tests.invalid>\r\nNewsgroups: {group}\r\nSubject: test {id}\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\n{body}"
     )
+}
+
+/// Signs article text (CRLF lines) with `key`.
+pub fn sign_with(text: &str, key: &SigningKey) -> String {
+    let article = Article::parse(bytes::Bytes::copy_from_slice(text.as_bytes()))
+        .expect("test article parses");
+    String::from_utf8(signing::sign(&article, key).expect("signs").to_vec()).expect("utf8")
+}
+
+/// Signs article text with the author's key.
+pub fn sign(text: &str) -> String {
+    sign_with(text, &author())
+}
+
+/// A complete transit article for `group`, signed by the author.
+pub fn article(id: &str, group: &str, body: &str) -> String {
+    sign(&article_text(id, group, body))
 }
 
 /// A node on the test configuration in a fresh temp dir; keep the dir

@@ -1,0 +1,148 @@
+//! `cargo bench --bench verify`: what checking signatures costs a node.
+//!
+//! 1. ed25519 `verify_strict` of a 1 KiB message on one core: the floor.
+//! 2. `ed25519_dalek::verify_batch`, 64 signatures (64 keys) per batch:
+//!    what batching the cryptographic check could buy.
+//! 3. `signing::verify` of a signed ~1 KiB article: canonical form and
+//!    Message-ID binding included, the article parsed once beforehand.
+//! 4. The same on two threads, to show it scales across cores.
+//!
+//! Environment: BENCH_VERIFIES (default 20000 per figure and thread).
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use tidings::proto::article::Article;
+use tidings::proto::signing;
+
+const BATCH: usize = 64;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Deterministic keys: the figures must not depend on the machine's RNG.
+fn key(n: usize) -> SigningKey {
+    let mut seed = [0u8; 32];
+    seed[..8].copy_from_slice(&(n as u64 + 1).to_le_bytes());
+    SigningKey::from_bytes(&seed)
+}
+
+fn message(n: usize) -> Vec<u8> {
+    let mut text = format!("message {n}\r\n").into_bytes();
+    text.resize(1024, b'x');
+    text
+}
+
+fn report(what: &str, count: usize, elapsed: Duration) {
+    println!(
+        "{what}: {:.0}/s",
+        count as f64 / elapsed.as_secs_f64().max(f64::EPSILON)
+    );
+}
+
+fn strict(n: usize) {
+    let key = key(0);
+    let message = message(0);
+    let signature = key.sign(&message);
+    let public = key.verifying_key();
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(public.verify_strict(&message, &signature)).expect("valid");
+    }
+    report(
+        "ed25519 verify_strict, 1 KiB message, one core",
+        n,
+        started.elapsed(),
+    );
+}
+
+fn batched(n: usize) {
+    let keys: Vec<SigningKey> = (0..BATCH).map(key).collect();
+    let messages: Vec<Vec<u8>> = (0..BATCH).map(message).collect();
+    let signatures: Vec<Signature> = keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
+    let publics: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
+    let slices: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+    let batches = n.div_ceil(BATCH);
+    let started = Instant::now();
+    for _ in 0..batches {
+        std::hint::black_box(ed25519_dalek::verify_batch(&slices, &signatures, &publics))
+            .expect("valid");
+    }
+    report(
+        &format!("ed25519 verify_batch, batches of {BATCH}, 1 KiB messages, one core (signatures)"),
+        batches * BATCH,
+        started.elapsed(),
+    );
+}
+
+/// A signed article of about 1 KiB, as a reader would POST it.
+fn signed_article() -> Article {
+    let key = key(7);
+    let id = signing::new_message_id(&key.verifying_key(), "bench.1", "bench.invalid");
+    let mut text = format!(
+        "Path: a!not-for-mail\r\nFrom: B <b@bench.invalid>\r\nNewsgroups: bench.group\r\nSubject: bench\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {}\r\n\r\n",
+        String::from_utf8_lossy(&id)
+    )
+    .into_bytes();
+    while text.len() < 1024 - 200 {
+        text.extend_from_slice(
+            b"The quick brown fox jumps over the lazy dog, again and again.\r\n",
+        );
+    }
+    let unsigned = Article::parse(Bytes::from(text)).expect("parses");
+    let signed = signing::sign(&unsigned, &key).expect("signs");
+    Article::parse(signed).expect("parses")
+}
+
+fn verify_articles(article: &Article, n: usize) {
+    for _ in 0..n {
+        std::hint::black_box(signing::verify(article)).expect("valid");
+    }
+}
+
+fn articles(n: usize) {
+    let article = signed_article();
+    let started = Instant::now();
+    verify_articles(&article, n);
+    report(
+        &format!(
+            "signing::verify of a signed {}-octet article, one core",
+            article.raw().len()
+        ),
+        n,
+        started.elapsed(),
+    );
+}
+
+fn articles_threaded(n: usize, threads: usize) {
+    let article = signed_article();
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            scope.spawn(|| verify_articles(&article, n));
+        }
+    });
+    let cores = std::thread::available_parallelism().map_or(0, usize::from);
+    report(
+        &format!("signing::verify on {threads} threads ({cores} cores available), total"),
+        n * threads,
+        started.elapsed(),
+    );
+}
+
+fn main() {
+    // `cargo test` runs benches with --bench absent; only measure when asked.
+    if !std::env::args().any(|a| a == "--bench") {
+        return;
+    }
+    let n = env_or("BENCH_VERIFIES", 20_000);
+    strict(n);
+    batched(n);
+    articles(n);
+    articles_threaded(n, 2);
+}

@@ -1,0 +1,198 @@
+//! Who may cause which effect: control messages and Supersedes, checked
+//! against the signer's standing before anything is written.
+
+use ed25519_dalek::VerifyingKey;
+
+use super::Lookup;
+use crate::proto::article::Article;
+use crate::proto::control::Control;
+use crate::proto::signing::{self, key_hex};
+use crate::store::commit::Effect;
+use crate::store::schema::HistoryEntry;
+use crate::trust::{Standing, Trust};
+
+/// The first eight hex digits of a key, for reasons and logs.
+fn short(key: &VerifyingKey) -> String {
+    key_hex(key)[..8].to_string()
+}
+
+/// The groups an article is filed in here, or, when it is not here (yet),
+/// the ones the control message itself names.
+fn target_groups(target: &[u8], article: &Article, lookup: &dyn Lookup) -> Vec<String> {
+    match lookup.history(target) {
+        Some(entry @ HistoryEntry::Accepted { .. }) => {
+            entry.numbers().iter().map(|(g, _)| g.to_string()).collect()
+        }
+        _ => article
+            .newsgroups()
+            .iter()
+            .map(|g| String::from_utf8_lossy(g).into_owned())
+            .collect(),
+    }
+}
+
+/// May `signer` remove or replace `target`? Its author may (the key its
+/// Message-ID names), and so may a moderator of every group it is in.
+pub fn may_replace(
+    signer: &VerifyingKey,
+    target: &[u8],
+    article: &Article,
+    trust: &Trust,
+    lookup: &dyn Lookup,
+) -> Result<(), String> {
+    if signing::message_id_key(target) == Some(*signer) {
+        return Ok(());
+    }
+    let groups = target_groups(target, article, lookup);
+    if !groups.is_empty() && groups.iter().all(|g| trust.moderates(signer, g)) {
+        return Ok(());
+    }
+    Err(format!(
+        "key {} is neither the author of {} nor a moderator of its boards",
+        short(signer),
+        String::from_utf8_lossy(target)
+    ))
+}
+
+fn description(article: &Article) -> String {
+    let body = article.body();
+    let line = body
+        .split(|&b| b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .find(|l| !l.is_empty())
+        .unwrap_or_default();
+    line.replace('\t', " ").chars().take(200).collect()
+}
+
+fn node_rights(
+    signer: &VerifyingKey,
+    standing: &Standing,
+    what: &str,
+) -> Result<crate::trust::NodeRights, String> {
+    match standing {
+        Standing::Node(rights) => Ok(rights.clone()),
+        _ => Err(format!(
+            "only a trusted node key may sign {what}; {} is not one",
+            short(signer)
+        )),
+    }
+}
+
+/// The effects of a control message, or why the signer may not send it.
+/// `local` is true for POST from this node's own clients.
+pub fn control(
+    control: &Control,
+    signer: &VerifyingKey,
+    standing: &Standing,
+    article: &Article,
+    trust: &Trust,
+    lookup: &dyn Lookup,
+    local: bool,
+) -> Result<Vec<Effect>, String> {
+    let board = |name: &str, what: &str| -> Result<(), String> {
+        let rights = node_rights(signer, standing, what)?;
+        match rights.boards {
+            Some(boards) if boards.matches(name.as_bytes()) => Ok(()),
+            _ => Err(format!("node {} may not manage board {name}", rights.name)),
+        }
+    };
+    Ok(match control {
+        Control::Passport(key) => {
+            if !node_rights(signer, standing, "passports")?.passports {
+                return Err(format!(
+                    "node key {} is not trusted to issue passports",
+                    short(signer)
+                ));
+            }
+            vec![Effect::Passport {
+                key: key.to_bytes(),
+                issuer: signer.to_bytes(),
+            }]
+        }
+        Control::Revoke(key) => {
+            let self_revocation = key == signer;
+            if !self_revocation && !node_rights(signer, standing, "revocations")?.passports {
+                return Err(format!(
+                    "node key {} is not trusted to revoke passports",
+                    short(signer)
+                ));
+            }
+            if trust.node_rights(key).is_some() {
+                return Err(
+                    "node keys are revoked by configuration, not by control messages".into(),
+                );
+            }
+            vec![Effect::Revoke {
+                key: key.to_bytes(),
+                by: signer.to_bytes(),
+            }]
+        }
+        Control::Rotate(new) => {
+            node_rights(signer, standing, "key rotations")?;
+            vec![Effect::Rotate {
+                old: signer.to_bytes(),
+                new: new.to_bytes(),
+            }]
+        }
+        Control::NewGroup { name, hidden } => {
+            board(name, "board creation")?;
+            vec![Effect::NewGroup {
+                name: name.clone(),
+                description: description(article),
+                hidden: *hidden,
+            }]
+        }
+        Control::ModGroup { name, hidden } => {
+            board(name, "board changes")?;
+            let text = description(article);
+            let description = (!text.is_empty()).then_some(text);
+            vec![Effect::ModGroup {
+                name: name.clone(),
+                description,
+                hidden: *hidden,
+            }]
+        }
+        Control::RmGroup(name) => {
+            board(name, "board deletion")?;
+            vec![Effect::RmGroup { name: name.clone() }]
+        }
+        Control::Cancel(target) => {
+            may_replace(signer, target, article, trust, lookup)?;
+            let reason = format!("cancelled by {}", short(signer));
+            vec![Effect::Remove {
+                message_id: target.clone(),
+                reason,
+            }]
+        }
+        Control::Move { message_id, to } => {
+            if !matches!(
+                lookup.history(message_id),
+                Some(HistoryEntry::Accepted { .. })
+            ) {
+                return Err(format!(
+                    "{} is not here to move",
+                    String::from_utf8_lossy(message_id)
+                ));
+            }
+            may_replace(signer, message_id, article, trust, lookup)?;
+            vec![Effect::Move {
+                message_id: message_id.clone(),
+                to: to.clone(),
+            }]
+        }
+        Control::LocalRemove(_) | Control::LocalRmGroup(_)
+            if !local || signer != trust.own_key() =>
+        {
+            return Err(
+                "local control messages are only taken by POST, signed by this node's key".into(),
+            )
+        }
+        Control::LocalRemove(target) => {
+            vec![Effect::Remove {
+                message_id: target.clone(),
+                reason: "removed by the operator".into(),
+            }]
+        }
+        Control::LocalRmGroup(name) => vec![Effect::RmGroup { name: name.clone() }],
+    })
+}

@@ -1,0 +1,279 @@
+//! Ingest decides what happens to an offered article before anything is
+//! written: parse, verify the signature, apply the RFC 5536 rules and the
+//! trust rules, pick the groups we carry, work out the effects of control
+//! messages, and build the bytes we store. The committer does the writing.
+//!
+//! Refusals of an article whose signature verified are remembered so that
+//! offers of its Message-ID are refused too; refusals of anything else are
+//! remembered for the record only, because blocking an ID on the strength of
+//! bytes anyone could have made would let anyone poison it.
+
+mod authority;
+pub mod rewrite;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ed25519_dalek::SigningKey;
+
+pub use rewrite::{overview_message_id, overview_record};
+
+use crate::groups::Groups;
+use crate::proto::article::{self, Article};
+use crate::proto::control::{self, Control};
+use crate::proto::signing;
+use crate::store::commit::{Disposition, Effect, Prepared};
+use crate::store::schema::HistoryEntry;
+use crate::store::Store;
+use crate::trust::{Standing, Trust};
+
+/// The pseudo-board every control message is filed in, as INN's `control`.
+pub const CONTROL_GROUP: &str = "control";
+
+/// How the article reached us.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// POST from a reader: we are the injecting agent (RFC 5537 §3.4).
+    Post,
+    /// IHAVE or TAKETHIS from another server, naming this Message-ID
+    /// (RFC 5537 §3.5, relaying).
+    Transit { offered_id: Vec<u8> },
+    /// An article that waited for its signer's passport, already in its
+    /// stored form, decided again now that the key is known.
+    Released,
+}
+
+/// How a refusal is remembered in history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Remember {
+    /// Not at all (POST, or no trustworthy Message-ID).
+    No,
+    /// For the record; offers of the ID are still taken.
+    Record,
+    /// Offers of the ID are refused from now on.
+    Block,
+}
+
+/// Why an article was refused. The reason goes to the client as-is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub reason: String,
+    pub message_id: Option<Vec<u8>>,
+    pub remember: Remember,
+}
+
+/// History lookups ingest needs (the targets of cancels and moves).
+pub trait Lookup {
+    fn history(&self, message_id: &[u8]) -> Option<HistoryEntry>;
+}
+
+impl Lookup for Store {
+    fn history(&self, message_id: &[u8]) -> Option<HistoryEntry> {
+        Store::history(self, message_id).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "history lookup failed");
+            None
+        })
+    }
+}
+
+pub struct Ingest<'a> {
+    /// Our Path identity.
+    pub node: &'a str,
+    pub groups: &'a Groups,
+    pub trust: &'a Trust,
+    /// Signs what local clients POST unsigned.
+    pub node_key: &'a SigningKey,
+    pub lookup: &'a dyn Lookup,
+    pub now: DateTime<Utc>,
+}
+
+impl Ingest<'_> {
+    pub fn prepare(&self, raw: Bytes, source: &Source) -> Result<Prepared, Rejection> {
+        let offered = match source {
+            Source::Transit { offered_id } => Some(offered_id.as_slice()),
+            Source::Post | Source::Released => None,
+        };
+        let refuse = |reason: String, id: Option<Vec<u8>>, remember: Remember| Rejection {
+            reason,
+            message_id: id,
+            remember: if *source == Source::Post {
+                Remember::No
+            } else {
+                remember
+            },
+        };
+        let article = Article::parse(raw).map_err(|e| refuse(e.to_string(), None, Remember::No))?;
+        let id = article.message_id();
+        if let (Some(offered), Some(id)) = (offered, &id) {
+            if offered != id.as_slice() {
+                let reason = format!(
+                    "Message-ID header {} does not match the offered {}",
+                    String::from_utf8_lossy(id),
+                    String::from_utf8_lossy(offered)
+                );
+                return Err(refuse(reason, None, Remember::No));
+            }
+        }
+        let article = match source {
+            Source::Post if article.header(signing::HEADER).is_none() => {
+                article
+                    .check(article::POST_REQUIRED)
+                    .map_err(|e| refuse(e.to_string(), None, Remember::No))?;
+                self.sign_for_client(&article)?
+            }
+            _ => article,
+        };
+        let signer = signing::verify(&article)
+            .map_err(|e| refuse(e.to_string(), id.clone(), Remember::Record))?;
+        // From here on the article is exactly what its Message-ID names, so
+        // refusing it may block the ID.
+        let id = article.message_id().unwrap_or_default();
+        let block = |reason: String| refuse(reason, Some(id.clone()), Remember::Block);
+        let required: &[&str] = match source {
+            Source::Post => &["Date", "From", "Message-ID", "Newsgroups", "Subject"],
+            Source::Transit { .. } | Source::Released => article::TRANSIT_REQUIRED,
+        };
+        article.check(required).map_err(|e| block(e.to_string()))?;
+
+        let standing = self.trust.standing(&signer);
+        if let Standing::Revoked = standing {
+            return Err(block(format!(
+                "the signing key {} has been revoked",
+                signing::key_hex(&signer)
+            )));
+        }
+        let control = article
+            .header_unfolded("Control")
+            .map(|value| control::parse(&value))
+            .transpose()
+            .map_err(&block)?;
+        if let Some(path) = article.header_unfolded("Path") {
+            if *source != Source::Released && rewrite::path_contains(&path, self.node.as_bytes()) {
+                return Err(block(format!("Path already contains {}: loop", self.node)));
+            }
+        }
+
+        let (groups, effects, disposition) = match (&control, &standing) {
+            (Some(c), _) if c.is_local() => {
+                let effects = self
+                    .control_effects(c, &signer, &standing, &article, source)
+                    .map_err(block)?;
+                (Vec::new(), effects, Disposition::Local)
+            }
+            (Some(_), Standing::Unknown) => (
+                vec![CONTROL_GROUP.to_string()],
+                Vec::new(),
+                Disposition::Pending {
+                    key: signer.to_bytes(),
+                },
+            ),
+            (Some(c), _) => {
+                let effects = self
+                    .control_effects(c, &signer, &standing, &article, source)
+                    .map_err(block)?;
+                (vec![CONTROL_GROUP.to_string()], effects, Disposition::File)
+            }
+            (None, _) => {
+                let groups = self.carried_groups(&article, source).map_err(block)?;
+                let mut effects = Vec::new();
+                if let Some(old) = article.header_unfolded("Supersedes") {
+                    authority::may_replace(&signer, &old, &article, self.trust, self.lookup)
+                        .map_err(block)?;
+                    let reason = format!("superseded by {}", String::from_utf8_lossy(&id));
+                    effects.push(Effect::Remove {
+                        message_id: old,
+                        reason,
+                    });
+                }
+                let disposition = match standing {
+                    Standing::Unknown => Disposition::Pending {
+                        key: signer.to_bytes(),
+                    },
+                    _ => Disposition::File,
+                };
+                if matches!(disposition, Disposition::Pending { .. }) {
+                    effects.clear();
+                }
+                (groups, effects, disposition)
+            }
+        };
+
+        let bytes = match source {
+            Source::Released => article.raw().clone(),
+            _ => rewrite::rewrite(&article, self.node, *source == Source::Post),
+        };
+        let stored = Article::parse(bytes.clone()).map_err(|e| block(e.to_string()))?;
+        Ok(Prepared {
+            message_id: id,
+            overview: overview_record(&stored),
+            bytes,
+            groups,
+            effects,
+            disposition,
+            released: *source == Source::Released,
+        })
+    }
+
+    /// An unsigned POST gets the injecting node's headers and signature.
+    fn sign_for_client(&self, article: &Article) -> Result<Article, Rejection> {
+        let key = self.node_key.verifying_key();
+        let fault = |e: String| Rejection {
+            reason: e,
+            message_id: None,
+            remember: Remember::No,
+        };
+        let completed = Article::parse(rewrite::complete_post(article, &key, self.node, self.now))
+            .map_err(|e| fault(e.to_string()))?;
+        let signed = signing::sign(&completed, self.node_key).map_err(|e| fault(e.to_string()))?;
+        Article::parse(signed).map_err(|e| fault(e.to_string()))
+    }
+
+    fn control_effects(
+        &self,
+        control: &Control,
+        signer: &ed25519_dalek::VerifyingKey,
+        standing: &Standing,
+        article: &Article,
+        source: &Source,
+    ) -> Result<Vec<Effect>, String> {
+        let local = *source == Source::Post;
+        authority::control(
+            control,
+            signer,
+            standing,
+            article,
+            self.trust,
+            self.lookup,
+            local,
+        )
+    }
+
+    /// POST must name only carried groups (a typo should not vanish);
+    /// transit needs at least one and is filed in those.
+    fn carried_groups(&self, article: &Article, source: &Source) -> Result<Vec<String>, String> {
+        let named = article.newsgroups();
+        let carried: Vec<String> = named
+            .iter()
+            .filter_map(|g| std::str::from_utf8(g).ok())
+            .filter(|g| self.groups.contains(g))
+            .map(str::to_string)
+            .collect();
+        if *source == Source::Post {
+            if let Some(unknown) = named
+                .iter()
+                .find(|g| !std::str::from_utf8(g).is_ok_and(|g| self.groups.contains(g)))
+            {
+                return Err(format!(
+                    "newsgroup {} is not carried here",
+                    String::from_utf8_lossy(unknown)
+                ));
+            }
+        }
+        if carried.is_empty() {
+            return Err("none of its newsgroups is carried here".into());
+        }
+        Ok(carried)
+    }
+}
+
+#[cfg(test)]
+mod tests;

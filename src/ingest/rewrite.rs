@@ -1,0 +1,197 @@
+//! Header work on articles: what an injecting agent adds before signing,
+//! what every accepting node changes after (Path, Xref), and the overview
+//! record readers get.
+
+use bytes::{BufMut, Bytes, BytesMut};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::VerifyingKey;
+
+use crate::proto::article::Article;
+use crate::proto::signing;
+
+fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
+    out.put_slice(name.as_bytes());
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+/// For an unsigned POST: the headers the injecting node supplies before it
+/// signs with its own key (RFC 5537 §3.4). A missing Message-ID is made
+/// bound to `key`; one the client chose is bound by inserting the key
+/// before its "@" (protocol-spec/signing.md §3). Date and Injection-Date
+/// are added when absent.
+pub fn complete_post(
+    article: &Article,
+    key: &VerifyingKey,
+    domain: &str,
+    now: DateTime<Utc>,
+) -> Bytes {
+    let raw = article.raw();
+    let mut out = BytesMut::with_capacity(raw.len() + 256);
+    let id = article.message_id();
+    let bound = match &id {
+        Some(id) if signing::message_id_key(id) == Some(*key) => None,
+        Some(id) => signing::bind_message_id(id, key),
+        None => Some(signing::new_message_id(key, &unique(now), domain)),
+    };
+    for (name, span) in article.field_spans() {
+        if bound.is_some() && name.eq_ignore_ascii_case(b"Message-ID") {
+            continue;
+        }
+        out.put_slice(&raw[span]);
+    }
+    if let Some(bound) = &bound {
+        put_header(&mut out, "Message-ID", bound);
+    }
+    let date = now.to_rfc2822().into_bytes();
+    if article.header("Date").is_none() {
+        put_header(&mut out, "Date", &date);
+    }
+    if article.header("Injection-Date").is_none() {
+        put_header(&mut out, "Injection-Date", &date);
+    }
+    out.put_slice(b"\r\n");
+    out.put_slice(&article.body());
+    out.freeze()
+}
+
+/// A locally unique token for new Message-IDs: time and randomness.
+fn unique(now: DateTime<Utc>) -> String {
+    let mut random = [0u8; 8];
+    // Without the OS RNG the timestamp and a counter still keep IDs unique.
+    if getrandom::getrandom(&mut random).is_err() {
+        static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        random = COUNTER
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .to_be_bytes();
+    }
+    format!("{:x}.{}", now.timestamp_micros(), hex::encode(random))
+}
+
+/// The stored form: Path first with our identity prepended (RFC 5537
+/// §3.2.1; after POST with `.POSTED`, §3.4), Xref dropped (numbers are per
+/// server). Neither is signed, so the signature still holds.
+pub fn rewrite(article: &Article, node: &str, injecting: bool) -> Bytes {
+    let raw = article.raw();
+    let mut out = BytesMut::with_capacity(raw.len() + node.len() + 16);
+    out.put_slice(b"Path: ");
+    out.put_slice(node.as_bytes());
+    match (article.header_unfolded("Path"), injecting) {
+        (Some(path), false) => {
+            out.put_u8(b'!');
+            out.put_slice(&path);
+        }
+        (Some(path), true) => {
+            out.put_slice(b"!.POSTED!");
+            out.put_slice(&path);
+        }
+        (None, _) => out.put_slice(b"!.POSTED!not-for-mail"),
+    }
+    out.put_slice(b"\r\n");
+    for (name, span) in article.field_spans() {
+        if !name.eq_ignore_ascii_case(b"Path") && !name.eq_ignore_ascii_case(b"Xref") {
+            out.put_slice(&raw[span]);
+        }
+    }
+    out.put_slice(b"\r\n");
+    out.put_slice(&article.body());
+    out.freeze()
+}
+
+/// Path entries are separated by "!" (RFC 5537 §3.1.3).
+pub fn path_contains(path: &[u8], node: &[u8]) -> bool {
+    path.split(|&b| b == b'!')
+        .any(|entry| entry.eq_ignore_ascii_case(node))
+}
+
+/// The overview fields after the article number (RFC 3977 §8.3): Subject,
+/// From, Date, Message-ID, References, :bytes, :lines.
+pub fn overview_record(article: &Article) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    for (i, name) in ["Subject", "From", "Date", "Message-ID", "References"]
+        .iter()
+        .enumerate()
+    {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        if let Some(value) = article.header_unfolded(name) {
+            // TAB, CR and LF would break the record (RFC 3977 §8.3.2).
+            out.extend(value.iter().map(|&b| {
+                if b == b'\t' || b == b'\r' || b == b'\n' {
+                    b' '
+                } else {
+                    b
+                }
+            }));
+        }
+    }
+    out.extend_from_slice(
+        format!("\t{}\t{}", article.raw().len(), article.body_lines()).as_bytes(),
+    );
+    out
+}
+
+/// The Message-ID field of an overview record.
+pub fn overview_message_id(record: &[u8]) -> Option<&[u8]> {
+    record.split(|&b| b == b'\t').nth(3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ed25519_dalek::SigningKey;
+
+    fn parse(text: &[u8]) -> Article {
+        Article::parse(Bytes::copy_from_slice(text)).expect("parses")
+    }
+
+    #[test]
+    fn complete_post_binds_message_ids() {
+        let key = SigningKey::from_bytes(&[9; 32]).verifying_key();
+        let now = Utc::now();
+        let fresh = parse(&complete_post(
+            &parse(b"From: a@b\r\nSubject: s\r\n\r\nx\r\n"),
+            &key,
+            "host",
+            now,
+        ));
+        let id = fresh.message_id().expect("added");
+        assert_eq!(signing::message_id_key(&id), Some(key));
+        assert!(id.ends_with(b"@host>"));
+        assert!(fresh.header("Date").is_some() && fresh.header("Injection-Date").is_some());
+        let chosen = parse(&complete_post(
+            &parse(b"Message-ID: <mine@client>\r\n\r\nx\r\n"),
+            &key,
+            "host",
+            now,
+        ));
+        let id = String::from_utf8(chosen.message_id().expect("kept")).unwrap();
+        assert!(id.starts_with("<mine.") && id.ends_with("@client>"), "{id}");
+        assert_eq!(chosen.count("Message-ID"), 1);
+    }
+
+    #[test]
+    fn rewrite_prepends_path_and_drops_xref() {
+        let a = parse(b"Subject: s\r\nPath: far!not-for-mail\r\nXref: far a:1\r\n\r\nbody\r\n");
+        let out = String::from_utf8(rewrite(&a, "here", false).to_vec()).unwrap();
+        assert_eq!(
+            out,
+            "Path: here!far!not-for-mail\r\nSubject: s\r\n\r\nbody\r\n"
+        );
+        let posted =
+            String::from_utf8(rewrite(&parse(b"Subject: s\r\n\r\n"), "here", true).to_vec())
+                .unwrap();
+        assert!(posted.starts_with("Path: here!.POSTED!not-for-mail\r\n"));
+    }
+
+    #[test]
+    fn overview_replaces_tabs() {
+        let a = parse(b"Subject: a\tb\r\n c\r\nMessage-ID: <m@x>\r\n\r\nl1\r\nl2\r\n");
+        let record = String::from_utf8(overview_record(&a)).unwrap();
+        let fields: Vec<&str> = record.split('\t').collect();
+        assert_eq!(fields, vec!["a b c", "", "", "<m@x>", "", "47", "2"]);
+        assert_eq!(overview_message_id(record.as_bytes()), Some(&b"<m@x>"[..]));
+    }
+}

@@ -1,0 +1,353 @@
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use chrono::Utc;
+use ed25519_dalek::SigningKey;
+
+use super::*;
+use crate::config::{Config, ModeratorConfig, PeerConfig};
+use crate::proto::signing::{key_hex, new_message_id, sign};
+use crate::store::schema::{GroupRecord, KeyRecord};
+
+const NODE: u8 = 1;
+const PEER: u8 = 2;
+const MODERATOR: u8 = 3;
+const STRANGER: u8 = 4;
+
+fn key(seed: u8) -> SigningKey {
+    SigningKey::from_bytes(&[seed; 32])
+}
+
+#[derive(Default)]
+struct History(HashMap<Vec<u8>, HistoryEntry>);
+
+impl Lookup for History {
+    fn history(&self, id: &[u8]) -> Option<HistoryEntry> {
+        self.0.get(id).cloned()
+    }
+}
+
+struct Fixture {
+    groups: Groups,
+    trust: Trust,
+    history: History,
+    node_key: SigningKey,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let mut config = Config::default();
+        config.peers.push(PeerConfig {
+            name: "peer".into(),
+            key: key_hex(&key(PEER).verifying_key()),
+            passports: false,
+            boards: Some("chan.*".into()),
+        });
+        config.moderators.push(ModeratorConfig {
+            key: key_hex(&key(MODERATOR).verifying_key()),
+            groups: "misc.*".into(),
+        });
+        let groups = Groups::new(
+            ["misc.test", "misc.other", CONTROL_GROUP]
+                .map(|g| (g.to_string(), GroupRecord::new(0, String::new()))),
+        );
+        let trust = Trust::new(&config, key(NODE).verifying_key(), []).expect("trust");
+        Fixture {
+            groups,
+            trust,
+            history: History::default(),
+            node_key: key(NODE),
+        }
+    }
+
+    fn ingest(&self) -> Ingest<'_> {
+        Ingest {
+            node: "here.example",
+            groups: &self.groups,
+            trust: &self.trust,
+            node_key: &self.node_key,
+            lookup: &self.history,
+            now: Utc::now(),
+        }
+    }
+
+    fn transit(&self, raw: &Bytes) -> Result<Prepared, Rejection> {
+        let id = Article::parse(raw.clone())
+            .ok()
+            .and_then(|a| a.message_id())
+            .unwrap_or_default();
+        self.ingest()
+            .prepare(raw.clone(), &Source::Transit { offered_id: id })
+    }
+}
+
+/// A signed transit article by `seed` with extra header lines.
+fn signed(seed: u8, unique: &str, groups: &str, extra: &str) -> Bytes {
+    let k = key(seed);
+    let id = String::from_utf8(new_message_id(&k.verifying_key(), unique, "example.org")).unwrap();
+    let text = format!(
+        "Path: there.example!not-for-mail\r\nFrom: a@b\r\nNewsgroups: {groups}\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n{extra}Xref: there misc.test:5\r\n\r\nbody\r\n"
+    );
+    sign(&Article::parse(Bytes::from(text)).unwrap(), &k).expect("signs")
+}
+
+fn id_of(raw: &Bytes) -> Vec<u8> {
+    Article::parse(raw.clone()).unwrap().message_id().unwrap()
+}
+
+#[test]
+fn signed_transit_is_filed_with_path_and_without_xref() {
+    let f = Fixture::new();
+    let p = f
+        .transit(&signed(PEER, "t1", "misc.test,alt.nowhere", ""))
+        .expect("accepted");
+    let text = String::from_utf8(p.bytes.to_vec()).unwrap();
+    assert!(
+        text.starts_with("Path: here.example!there.example!not-for-mail\r\n"),
+        "{text}"
+    );
+    assert!(!text.contains("Xref"));
+    assert_eq!(p.groups, vec!["misc.test".to_string()]);
+    assert_eq!(p.disposition, Disposition::File);
+    assert_eq!(
+        signing::verify(&Article::parse(p.bytes).unwrap()),
+        Ok(key(PEER).verifying_key())
+    );
+}
+
+#[test]
+fn unsigned_and_tampered_articles_are_refused_without_blocking_their_ids() {
+    let f = Fixture::new();
+    let good = signed(PEER, "t2", "misc.test", "");
+    let tampered = Bytes::from(
+        String::from_utf8(good.to_vec())
+            .unwrap()
+            .replace("body", "bodY"),
+    );
+    let r = f.transit(&tampered).unwrap_err();
+    assert!(r.reason.contains("signature"), "{}", r.reason);
+    assert_eq!(
+        r.remember,
+        Remember::Record,
+        "a forgery must not block the real article's id"
+    );
+    let unsigned = Bytes::from_static(b"Path: x\r\nFrom: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <u@x>\r\n\r\nb\r\n");
+    let r = f.transit(&unsigned).unwrap_err();
+    assert!(r.reason.contains("not signed"), "{}", r.reason);
+    assert_eq!(r.remember, Remember::Record);
+}
+
+#[test]
+fn valid_but_unwanted_articles_block_their_ids() {
+    let f = Fixture::new();
+    let r = f
+        .transit(&signed(PEER, "t3", "alt.nowhere", ""))
+        .unwrap_err();
+    assert!(r.reason.contains("carried"));
+    assert_eq!(r.remember, Remember::Block);
+    let looped = Bytes::from(
+        String::from_utf8(signed(PEER, "t4", "misc.test", "").to_vec())
+            .unwrap()
+            .replace("there.example!", "there.example!here.example!"),
+    );
+    let r = f.transit(&looped).unwrap_err();
+    assert!(r.reason.contains("loop"));
+}
+
+#[test]
+fn unknown_keys_wait_and_revoked_keys_are_refused() {
+    let f = Fixture::new();
+    let p = f
+        .transit(&signed(STRANGER, "t5", "misc.test", ""))
+        .expect("pending");
+    assert_eq!(
+        p.disposition,
+        Disposition::Pending {
+            key: key(STRANGER).verifying_key().to_bytes()
+        }
+    );
+    f.trust.learn(
+        key(STRANGER).verifying_key().to_bytes(),
+        KeyRecord::Passport {
+            issuer: [NODE; 32],
+            micros: 1,
+        },
+    );
+    assert_eq!(
+        f.transit(&signed(STRANGER, "t6", "misc.test", ""))
+            .expect("known")
+            .disposition,
+        Disposition::File
+    );
+    f.trust.learn(
+        key(STRANGER).verifying_key().to_bytes(),
+        KeyRecord::Revoked {
+            by: [NODE; 32],
+            micros: 2,
+        },
+    );
+    let r = f
+        .transit(&signed(STRANGER, "t7", "misc.test", ""))
+        .unwrap_err();
+    assert!(r.reason.contains("revoked"));
+}
+
+#[test]
+fn unsigned_post_is_signed_by_the_node() {
+    let f = Fixture::new();
+    let raw = Bytes::from_static(b"From: a@b\r\nNewsgroups: misc.test\r\nSubject: hi\r\n\r\nx\r\n");
+    let p = f.ingest().prepare(raw, &Source::Post).expect("accepted");
+    let stored = Article::parse(p.bytes.clone()).unwrap();
+    assert_eq!(signing::verify(&stored), Ok(key(NODE).verifying_key()));
+    assert_eq!(
+        stored.header_unfolded("Path"),
+        Some(b"here.example!.POSTED!not-for-mail".to_vec())
+    );
+    assert!(stored.header("Injection-Date").is_some());
+    assert_eq!(
+        signing::message_id_key(&p.message_id),
+        Some(key(NODE).verifying_key())
+    );
+    let r = f
+        .ingest()
+        .prepare(
+            Bytes::from_static(
+                b"From: a@b\r\nNewsgroups: misc.test,nope\r\nSubject: hi\r\n\r\nx\r\n",
+            ),
+            &Source::Post,
+        )
+        .unwrap_err();
+    assert!(r.reason.contains("nope"));
+    assert_eq!(r.remember, Remember::No);
+}
+
+#[test]
+fn passports_only_from_trusted_issuers() {
+    let f = Fixture::new();
+    let user = key_hex(&key(STRANGER).verifying_key());
+    let by_node = f
+        .transit(&signed(
+            NODE,
+            "c1",
+            "misc.test",
+            &format!("Control: passport {user}\r\n"),
+        ))
+        .expect("ok");
+    assert_eq!(
+        by_node.effects,
+        vec![Effect::Passport {
+            key: key(STRANGER).verifying_key().to_bytes(),
+            issuer: key(NODE).verifying_key().to_bytes()
+        }]
+    );
+    assert_eq!(by_node.groups, vec![CONTROL_GROUP.to_string()]);
+    let r = f
+        .transit(&signed(
+            PEER,
+            "c2",
+            "misc.test",
+            &format!("Control: passport {user}\r\n"),
+        ))
+        .unwrap_err();
+    assert!(r.reason.contains("passports"), "{}", r.reason);
+}
+
+#[test]
+fn cancels_by_author_or_moderator_only() {
+    let mut f = Fixture::new();
+    let original = signed(PEER, "o1", "misc.test", "");
+    let target = String::from_utf8(id_of(&original)).unwrap();
+    f.history.0.insert(
+        target.as_bytes().to_vec(),
+        HistoryEntry::Accepted {
+            micros: 1,
+            xref: "misc.test:1".into(),
+        },
+    );
+    let cancel = |seed: u8, unique: &str| {
+        signed(
+            seed,
+            unique,
+            "misc.test",
+            &format!("Control: cancel {target}\r\n"),
+        )
+    };
+    assert!(matches!(
+        f.transit(&cancel(PEER, "c3")).expect("author").effects[..],
+        [Effect::Remove { .. }]
+    ));
+    assert!(matches!(
+        f.transit(&cancel(MODERATOR, "c4"))
+            .expect("moderator")
+            .effects[..],
+        [Effect::Remove { .. }]
+    ));
+    let r = f.transit(&cancel(NODE, "c5")).unwrap_err();
+    assert!(r.reason.contains("neither the author"), "{}", r.reason);
+}
+
+#[test]
+fn supersedes_by_the_author() {
+    let f = Fixture::new();
+    let old = String::from_utf8(id_of(&signed(PEER, "v1", "misc.test", ""))).unwrap();
+    let edit = f
+        .transit(&signed(
+            PEER,
+            "v2",
+            "misc.test",
+            &format!("Supersedes: {old}\r\n"),
+        ))
+        .expect("edit");
+    assert!(
+        matches!(&edit.effects[..], [Effect::Remove { message_id, .. }] if message_id == old.as_bytes())
+    );
+    assert!(f
+        .transit(&signed(
+            NODE,
+            "v3",
+            "misc.test",
+            &format!("Supersedes: {old}\r\n")
+        ))
+        .is_err());
+}
+
+#[test]
+fn board_control_needs_board_rights() {
+    let f = Fixture::new();
+    let p = f
+        .transit(&signed(
+            PEER,
+            "g1",
+            "chan.new",
+            "Control: newgroup chan.new\r\n",
+        ))
+        .expect("peer manages chan.*");
+    assert!(matches!(&p.effects[..], [Effect::NewGroup { name, .. }] if name == "chan.new"));
+    assert!(f
+        .transit(&signed(
+            PEER,
+            "g2",
+            "misc.x",
+            "Control: newgroup misc.x\r\n"
+        ))
+        .is_err());
+    assert!(f
+        .transit(&signed(
+            STRANGER,
+            "g3",
+            "chan.y",
+            "Control: rmgroup chan.y\r\n"
+        ))
+        .is_ok_and(|p| p.effects.is_empty()));
+}
+
+#[test]
+fn local_controls_only_by_post_with_the_node_key() {
+    let f = Fixture::new();
+    let transit = signed(NODE, "l1", "misc.test", "Control: local-remove <x@y>\r\n");
+    assert!(f.transit(&transit).is_err());
+    let post = signed(NODE, "l2", "misc.test", "Control: local-remove <x@y>\r\n");
+    let p = f.ingest().prepare(post, &Source::Post).expect("local");
+    assert_eq!(p.disposition, Disposition::Local);
+    assert!(matches!(&p.effects[..], [Effect::Remove { .. }]));
+}

@@ -1,0 +1,367 @@
+//! The user's side of signing: `keygen`, `sign`, `verify` and `post`. Each
+//! works on one article through stdin and stdout so they compose in shell
+//! pipelines; the signing rules themselves live in `proto::signing`, so what
+//! these tools produce is exactly what a node checks.
+//!
+//! Articles are read with LF or CRLF line endings (a file from an editor or
+//! a mail client) and written with LF, the form Unix tools expect; the
+//! signature covers a canonical form that does not depend on either.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpStream, ToSocketAddrs};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context, Result};
+use bytes::Bytes;
+use ed25519_dalek::SigningKey;
+
+use tidings::keys;
+use tidings::proto::article::Article;
+use tidings::proto::signing;
+
+/// Domain on the right of Message-IDs we make when the user names none:
+/// `.invalid` (RFC 2606) can never collide with a real host's IDs.
+pub const DEFAULT_DOMAIN: &str = "tidings.invalid";
+
+/// Far above any article a node accepts, but bounds what a mistaken pipe
+/// (a disk image on stdin) can make us buffer.
+const MAX_INPUT: u64 = 16 << 20;
+
+/// Every network step of `post`; a silent server must not hang a script.
+const NET_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest reply line we read from a server (RFC 3977 §3.1 allows 512).
+const MAX_REPLY_LINE: u64 = 4096;
+
+/// `tidings keygen`: a new secret key file (mode 0600) and its public key
+/// on stdout, in the form a node's configuration takes.
+pub fn keygen(out: &Path) -> Result<()> {
+    // write_new_secret_key refuses to overwrite too (create_new); checking
+    // first only gives the user a clearer message.
+    if out.exists() {
+        bail!(
+            "{} already exists; refusing to overwrite a key",
+            out.display()
+        );
+    }
+    let key = keys::write_new_secret_key(out)?;
+    write_stdout(format!("{}\n", signing::key_hex(&key.verifying_key())).as_bytes())
+}
+
+/// `tidings sign`: the article on stdin, signed, on stdout.
+pub fn sign(key_file: &Path, domain: &str) -> Result<()> {
+    let key = read_key(key_file)?;
+    let input = read_stdin()?;
+    let signed = sign_article(&to_crlf(&input), &key, domain)?;
+    write_stdout(&to_lf(&signed))
+}
+
+/// `tidings verify`: succeeds only when the article on stdin carries a valid
+/// signature bound to its Message-ID.
+pub fn verify() -> Result<()> {
+    let input = read_stdin()?;
+    let article = parse(&to_crlf(&input))?;
+    let key = signing::verify(&article).map_err(|e| anyhow!("invalid: {e}"))?;
+    eprintln!("valid: signed by {}", signing::key_hex(&key));
+    Ok(())
+}
+
+/// What `tidings post` needs besides the body on stdin.
+pub struct Post {
+    pub server: String,
+    pub key: PathBuf,
+    pub group: String,
+    pub subject: String,
+    pub from: Option<String>,
+    pub references: Option<String>,
+    pub domain: String,
+}
+
+/// `tidings post`: builds an article around the body on stdin, signs it
+/// as `sign` does and POSTs it; prints the Message-ID.
+pub fn post(request: &Post) -> Result<()> {
+    let key = read_key(&request.key)?;
+    let body = read_stdin()?;
+    let draft = draft(request, &key, &to_crlf(&body))?;
+    let signed = sign_article(&draft, &key, &request.domain)?;
+    let id = parse(&signed)?
+        .message_id()
+        .ok_or_else(|| anyhow!("signed article lost its Message-ID"))?;
+    nntp_post(&request.server, &signed)?;
+    let mut line = id;
+    line.push(b'\n');
+    write_stdout(&line)
+}
+
+fn read_key(path: &Path) -> Result<SigningKey> {
+    Ok(keys::read_secret_key(path)?)
+}
+
+fn read_stdin() -> Result<Vec<u8>> {
+    let mut input = Vec::new();
+    std::io::stdin()
+        .lock()
+        .take(MAX_INPUT + 1)
+        .read_to_end(&mut input)
+        .context("cannot read stdin")?;
+    if input.len() as u64 > MAX_INPUT {
+        bail!("input is larger than {MAX_INPUT} octets");
+    }
+    Ok(input)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .context("cannot write stdout")
+}
+
+/// Every line ended by CRLF, whatever it ended with before (a missing final
+/// newline included), as `Article::parse` expects.
+fn to_crlf(input: &[u8]) -> Vec<u8> {
+    relined(input, b"\r\n")
+}
+
+fn to_lf(input: &[u8]) -> Vec<u8> {
+    relined(input, b"\n")
+}
+
+fn relined(input: &[u8], ending: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(input.len() + input.len() / 16 + 2);
+    for line in input.split_inclusive(|&b| b == b'\n') {
+        let content = line.strip_suffix(b"\n").unwrap_or(line);
+        let content = content.strip_suffix(b"\r").unwrap_or(content);
+        out.extend_from_slice(content);
+        out.extend_from_slice(ending);
+    }
+    out
+}
+
+fn parse(crlf: &[u8]) -> Result<Article> {
+    Article::parse(Bytes::copy_from_slice(crlf)).map_err(|e| anyhow!("unparsable article: {e}"))
+}
+
+/// Adds a Message-ID bound to `key` and a Date when missing, then signs.
+/// An existing Message-ID that names another key is refused: rewriting it
+/// would silently change the article's identity (and break its threads).
+fn sign_article(crlf: &[u8], key: &SigningKey, domain: &str) -> Result<Bytes> {
+    let article = parse(crlf)?;
+    let mut added: Vec<(&str, String)> = Vec::new();
+    match article.message_id() {
+        None => added.push(("Message-ID", new_message_id(key, domain)?)),
+        Some(id) if signing::message_id_key(&id) != Some(key.verifying_key()) => {
+            let hex = signing::key_hex(&key.verifying_key());
+            bail!(
+                "Message-ID {} does not name this key: its left part must end in .{hex} \
+                 (remove the Message-ID header to have one made)",
+                String::from_utf8_lossy(&id)
+            );
+        }
+        Some(_) => {}
+    }
+    if article.header("Date").is_none() {
+        added.push(("Date", chrono::Utc::now().to_rfc2822()));
+    }
+    let article = with_headers(&article, &added)?;
+    signing::sign(&article, key).map_err(|e| anyhow!("cannot sign: {e}"))
+}
+
+/// `<hex micros>.<8 random bytes hex>.<key>@domain`: the time orders a
+/// user's IDs, the random part keeps two posts in one microsecond apart.
+fn new_message_id(key: &SigningKey, domain: &str) -> Result<String> {
+    if domain.is_empty()
+        || !domain
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !b"<>@".contains(&b))
+    {
+        bail!("domain {domain:?} cannot be the right part of a Message-ID");
+    }
+    let mut random = [0u8; 8];
+    getrandom::getrandom(&mut random).map_err(|e| anyhow!("no randomness: {e}"))?;
+    let micros = chrono::Utc::now().timestamp_micros();
+    let unique = format!("{micros:x}.{}", hex::encode(random));
+    let id = signing::new_message_id(&key.verifying_key(), &unique, domain);
+    String::from_utf8(id).context("Message-ID is not UTF-8")
+}
+
+/// The article with `added` fields after its own, checked against the
+/// RFC 5536 rules so we never sign something a node would refuse on form.
+fn with_headers(article: &Article, added: &[(&str, String)]) -> Result<Article> {
+    let mut raw = article.head().to_vec();
+    for (name, value) in added {
+        raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(&article.body());
+    let article = parse(&raw)?;
+    article
+        .check(&[])
+        .map_err(|e| anyhow!("unparsable article: {e}"))?;
+    Ok(article)
+}
+
+/// The unsigned article `post` sends: our headers, then the body.
+fn draft(request: &Post, key: &SigningKey, body: &[u8]) -> Result<Vec<u8>> {
+    let prefix: String = signing::key_hex(&key.verifying_key())
+        .chars()
+        .take(8)
+        .collect();
+    let from = match &request.from {
+        Some(from) => from.clone(),
+        None => format!("tidings user <{prefix}@{DEFAULT_DOMAIN}>"),
+    };
+    let mut fields = vec![
+        ("From", from.as_str()),
+        ("Newsgroups", request.group.as_str()),
+        ("Subject", request.subject.as_str()),
+    ];
+    if let Some(references) = &request.references {
+        fields.push(("References", references.as_str()));
+    }
+    let mut raw = Vec::with_capacity(body.len() + 512);
+    for (name, value) in fields {
+        // A CR or LF in a value would let an argument add header fields.
+        if value.contains(['\r', '\n']) {
+            bail!("{name} must be a single line");
+        }
+        raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+    }
+    raw.extend_from_slice(b"\r\n");
+    raw.extend_from_slice(body);
+    Ok(raw)
+}
+
+/// POST over plain NNTP (RFC 3977 §6.3.1): greeting, POST, 340, the
+/// dot-stuffed article, 240, QUIT.
+fn nntp_post(server: &str, article: &[u8]) -> Result<()> {
+    let mut conn = Connection::open(server)?;
+    conn.expect(&[200, 201], "greeting")?;
+    conn.send(b"POST\r\n")?;
+    conn.expect(&[340], "POST")?;
+    conn.send(&dot_stuffed(article))?;
+    conn.expect(&[240], "the article")?;
+    // The article is stored; a QUIT that goes wrong changes nothing.
+    let _ = conn.send(b"QUIT\r\n");
+    Ok(())
+}
+
+/// A CRLF article as a multi-line block: lines starting with "." get
+/// another, then the "." terminator line (RFC 3977 §3.1.1).
+fn dot_stuffed(article: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(article.len() + 64);
+    for line in article.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
+            out.push(b'.');
+        }
+        out.extend_from_slice(line);
+    }
+    if !out.is_empty() && !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+struct Connection {
+    reader: BufReader<TcpStream>,
+    writer: TcpStream,
+    server: String,
+}
+
+impl Connection {
+    fn open(server: &str) -> Result<Connection> {
+        let addrs = server
+            .to_socket_addrs()
+            .with_context(|| format!("cannot resolve {server}"))?;
+        let mut last = None;
+        for addr in addrs {
+            match TcpStream::connect_timeout(&addr, NET_TIMEOUT) {
+                Ok(stream) => return Connection::wrap(stream, server),
+                Err(e) => last = Some(e),
+            }
+        }
+        match last {
+            Some(e) => Err(e).with_context(|| format!("cannot connect to {server}")),
+            None => bail!("{server} resolves to no address"),
+        }
+    }
+
+    fn wrap(stream: TcpStream, server: &str) -> Result<Connection> {
+        stream.set_read_timeout(Some(NET_TIMEOUT))?;
+        stream.set_write_timeout(Some(NET_TIMEOUT))?;
+        let writer = stream.try_clone()?;
+        Ok(Connection {
+            reader: BufReader::new(stream),
+            writer,
+            server: server.to_string(),
+        })
+    }
+
+    fn send(&mut self, bytes: &[u8]) -> Result<()> {
+        self.writer
+            .write_all(bytes)
+            .and_then(|()| self.writer.flush())
+            .with_context(|| format!("cannot write to {}", self.server))
+    }
+
+    /// Reads one reply line and fails, quoting it, unless its code is one
+    /// of `codes`.
+    fn expect(&mut self, codes: &[u16], after: &str) -> Result<()> {
+        let line = self.reply_line(after)?;
+        let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
+        match code {
+            Some(code) if codes.contains(&code) => Ok(()),
+            _ => bail!("{} refused {after}: {line}", self.server),
+        }
+    }
+
+    fn reply_line(&mut self, after: &str) -> Result<String> {
+        let mut line = Vec::new();
+        (&mut self.reader)
+            .take(MAX_REPLY_LINE)
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("no reply from {} to {after}", self.server))?;
+        if line.is_empty() {
+            bail!(
+                "{} closed the connection instead of answering {after}",
+                self.server
+            );
+        }
+        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_endings() {
+        assert_eq!(to_crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc\r\n");
+        assert_eq!(to_crlf(b""), b"");
+        assert_eq!(to_lf(b"a\r\n\r\nb\r\n"), b"a\n\nb\n");
+    }
+
+    #[test]
+    fn dot_stuffing() {
+        assert_eq!(
+            dot_stuffed(b"A: b\r\n\r\n.x\r\ny\r\n"),
+            b"A: b\r\n\r\n..x\r\ny\r\n.\r\n"
+        );
+    }
+
+    #[test]
+    fn signs_and_binds() {
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let signed =
+            sign_article(b"Subject: s\r\n\r\nbody\r\n", &key, DEFAULT_DOMAIN).expect("signs");
+        let article = Article::parse(signed).expect("parses");
+        assert_eq!(signing::verify(&article), Ok(key.verifying_key()));
+        assert!(article.header("Date").is_some());
+        let foreign = sign_article(b"Message-ID: <a@b>\r\n\r\nx\r\n", &key, DEFAULT_DOMAIN);
+        assert!(foreign.is_err());
+        assert!(sign_article(b"Subject: s\r\n\r\n", &key, "a\r\nX: y").is_err());
+    }
+}

@@ -1,0 +1,414 @@
+//! Signed articles end to end: tampering, forgery, cancels, edits,
+//! passports and pending verification, board control and local removal.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use common::*;
+use ed25519_dalek::SigningKey;
+use tidings::proto::article::Article;
+use tidings::proto::signing;
+
+fn hex_key(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().as_bytes())
+}
+
+/// Sends one article by IHAVE and returns the reply to the article (or to
+/// the offer when it is refused outright).
+fn ihave(c: &mut Client, id: &str, text: &str) -> (u16, String) {
+    let offer = c.cmd(&format!("IHAVE {id}"));
+    if offer.0 != 335 {
+        return offer;
+    }
+    c.send_article(text);
+    c.status()
+}
+
+/// A control article by `key`.
+fn control(key: &SigningKey, command: &str, groups: &str, body: &str) -> (String, String) {
+    let id = unique_id_for("control", key);
+    let text = article_text(&id, groups, body).replacen(
+        "\r\n\r\n",
+        &format!("\r\nControl: {command}\r\n\r\n"),
+        1,
+    );
+    (id.clone(), sign_with(&text, key))
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_changed_body_byte_is_refused_every_way() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let tamper =
+        |id: &str| article(id, "test.one", "the original text\r\n").replace("original", "Original");
+
+    let id = unique_id("tampered-ihave");
+    let (code, text) = ihave(&mut c, &id, &tamper(&id));
+    assert_eq!(code, 437);
+    assert!(text.contains("signature does not verify"), "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+
+    let id = unique_id("tampered-takethis");
+    c.send(format!("TAKETHIS {id}\r\n").as_bytes());
+    c.send_article(&tamper(&id));
+    let (code, text) = c.status();
+    assert_eq!(code, 439);
+    assert!(text.contains("signature"), "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+
+    let id = unique_id("tampered-post");
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&tamper(&id));
+    let (code, text) = c.status();
+    assert_eq!(code, 441);
+    assert!(text.contains("signature"), "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+}
+
+#[test]
+fn a_forged_copy_cannot_poison_the_real_message_id() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("victim");
+    let genuine = article(&id, "test.one", "genuine\r\n");
+    let forged = genuine.replace("genuine", "forged!");
+    assert_eq!(ihave(&mut c, &id, &forged).0, 437);
+    // The forgery is on record, but the real article is still wanted.
+    assert_eq!(ihave(&mut c, &id, &genuine).0, 235);
+
+    // Re-signing someone else's Message-ID with your own key fails too.
+    let squatter = stranger();
+    let victim = unique_id("victim2");
+    let text = article_text(&victim, "test.one", "squat\r\n");
+    let parsed = Article::parse(Bytes::from(text.clone())).expect("parses");
+    assert!(signing::sign(&parsed, &squatter).is_err());
+    let field = signing::SignatureField {
+        key: squatter.verifying_key(),
+        signature: ed25519_dalek::Signer::sign(&squatter, &signing::canonical(&parsed)),
+    };
+    let squat = text.replacen(
+        "\r\n\r\n",
+        &format!("\r\n{}: {}\r\n\r\n", signing::HEADER, field.to_value()),
+        1,
+    );
+    let (code, reason) = ihave(&mut c, &victim, &squat);
+    assert_eq!(code, 437);
+    assert!(reason.contains("does not name the signing key"), "{reason}");
+    assert_eq!(
+        ihave(&mut c, &victim, &article(&victim, "test.one", "mine\r\n")).0,
+        235
+    );
+}
+
+#[test]
+fn cancels_by_the_author_only() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("cancel-target");
+    assert_eq!(
+        ihave(
+            &mut c,
+            &id,
+            &article(&id, "test.one", "to be cancelled\r\n")
+        )
+        .0,
+        235
+    );
+    assert_eq!(c.cmd("GROUP test.one").1, "1 1 1 test.one");
+
+    // A cancel signed by another (known) key leaves the article in place.
+    let other = stranger();
+    let passport = control(
+        &author(),
+        &format!("passport {}", hex_key(&other)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    let (cid, cancel) = control(&other, &format!("cancel {id}"), "test.one", "");
+    let (code, text) = ihave(&mut c, &cid, &cancel);
+    assert_eq!(code, 437);
+    assert!(text.contains("neither the author"), "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 223);
+
+    // The author's cancel removes it.
+    let (cid, cancel) = control(&author(), &format!("cancel {id}"), "test.one", "");
+    assert_eq!(ihave(&mut c, &cid, &cancel).0, 235);
+    assert_eq!(c.cmd(&format!("ARTICLE {id}")).0, 430);
+    assert_eq!(c.cmd("GROUP test.one").1, "0 2 1 test.one");
+    assert_eq!(
+        c.cmd(&format!("IHAVE {id}")).0,
+        435,
+        "a cancelled article is not taken again"
+    );
+
+    // A cancel that arrives first makes the article refused when it comes.
+    let later = unique_id("cancel-first");
+    let (cid, cancel) = control(&author(), &format!("cancel {later}"), "test.one", "");
+    assert_eq!(ihave(&mut c, &cid, &cancel).0, 235);
+    assert_eq!(c.cmd(&format!("IHAVE {later}")).0, 435);
+    c.send(format!("TAKETHIS {later}\r\n").as_bytes());
+    c.send_article(&article(&later, "test.one", "too late\r\n"));
+    assert_eq!(c.status().0, 439);
+    assert_eq!(c.cmd(&format!("STAT {later}")).0, 430);
+
+    // Control messages are readable in the control pseudo-group.
+    assert_eq!(c.cmd("GROUP control").0, 211);
+}
+
+#[test]
+fn posts_by_unknown_keys_wait_for_their_passport() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let user = stranger();
+    let id = unique_id_for("pending", &user);
+    let post = sign_with(&article_text(&id, "test.one", "waiting\r\n"), &user);
+    let (code, text) = ihave(&mut c, &id, &post);
+    assert_eq!(code, 235);
+    assert!(
+        text.contains("pending") || text.is_empty() || code == 235,
+        "{text}"
+    );
+    assert_eq!(
+        c.cmd(&format!("ARTICLE {id}")).0,
+        430,
+        "pending articles are not served"
+    );
+    assert_eq!(c.cmd("GROUP test.one").1, "0 1 0 test.one");
+    assert_eq!(c.cmd("OVER 1-").0, 423);
+    assert_eq!(
+        c.cmd(&format!("IHAVE {id}")).0,
+        435,
+        "but they are not wanted twice"
+    );
+
+    let (pid, passport) = control(
+        &author(),
+        &format!("passport {}", hex_key(&user)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &pid, &passport).0, 235);
+    wait_for("the pending post to be released", || {
+        let mut c = Client::connect(node.addr);
+        c.cmd(&format!("STAT {id}")).0 == 223
+    });
+    assert_eq!(c.cmd("GROUP test.one").1, "1 1 1 test.one");
+    assert_eq!(c.cmd("ARTICLE 1").0, 220);
+    let body = c.block();
+    assert_eq!(body.last().map(String::as_str), Some("waiting"));
+
+    // New posts by the key are now accepted at once; after a revocation
+    // they are refused, and what it posted before stays.
+    let fresh = unique_id_for("after-passport", &user);
+    assert_eq!(
+        ihave(
+            &mut c,
+            &fresh,
+            &sign_with(&article_text(&fresh, "test.one", "x\r\n"), &user)
+        )
+        .0,
+        235
+    );
+    assert_eq!(c.cmd(&format!("STAT {fresh}")).0, 223);
+    let (rid, revoke) = control(
+        &author(),
+        &format!("revoke {}", hex_key(&user)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &rid, &revoke).0, 235);
+    let refused = unique_id_for("after-revoke", &user);
+    let (code, text) = ihave(
+        &mut c,
+        &refused,
+        &sign_with(&article_text(&refused, "test.one", "x\r\n"), &user),
+    );
+    assert_eq!(code, 437);
+    assert!(text.contains("revoked"), "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 223, "older posts stay");
+}
+
+#[test]
+fn passports_only_from_nodes_trusted_for_them() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let user = stranger();
+    // A user key cannot issue passports, even to itself.
+    let (pid, passport) = control(
+        &user,
+        &format!("passport {}", hex_key(&user)),
+        "test.one",
+        "",
+    );
+    assert_eq!(
+        ihave(&mut c, &pid, &passport).0,
+        235,
+        "kept pending: its signer is unknown"
+    );
+    let id = unique_id_for("still-pending", &user);
+    assert_eq!(
+        ihave(
+            &mut c,
+            &id,
+            &sign_with(&article_text(&id, "test.one", "x\r\n"), &user)
+        )
+        .0,
+        235
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+}
+
+#[test]
+fn edits_replace_the_original() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let old = unique_id("edit-old");
+    assert_eq!(
+        ihave(
+            &mut c,
+            &old,
+            &article(&old, "test.one", "first version\r\n")
+        )
+        .0,
+        235
+    );
+    let new = unique_id("edit-new");
+    let edit = sign(
+        &article_text(&new, "test.one", "second version\r\n").replacen(
+            "\r\n\r\n",
+            &format!("\r\nSupersedes: {old}\r\n\r\n"),
+            1,
+        ),
+    );
+    assert_eq!(ihave(&mut c, &new, &edit).0, 235);
+    assert_eq!(c.cmd(&format!("STAT {old}")).0, 430);
+    assert_eq!(c.cmd(&format!("STAT {new}")).0, 223);
+
+    // Someone else's edit is refused and the article stays.
+    let other = unique_id_for("edit-other", &stranger());
+    let text = article_text(&other, "test.one", "hijack\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nSupersedes: {new}\r\n\r\n"),
+        1,
+    );
+    let passport = control(
+        &author(),
+        &format!("passport {}", hex_key(&stranger())),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    assert_eq!(ihave(&mut c, &other, &sign_with(&text, &stranger())).0, 437);
+    assert_eq!(c.cmd(&format!("STAT {new}")).0, 223);
+}
+
+#[test]
+fn boards_are_managed_by_trusted_node_keys() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("GROUP chan.new").0, 411);
+    let (id, newgroup) = control(
+        &author(),
+        "newgroup chan.new",
+        "chan.new",
+        "A new board\r\n",
+    );
+    assert_eq!(ihave(&mut c, &id, &newgroup).0, 235);
+    assert_eq!(c.cmd("GROUP chan.new").0, 211);
+    assert_eq!(c.cmd("LIST NEWSGROUPS chan.*").0, 215);
+    assert_eq!(c.block(), vec!["chan.new\tA new board"]);
+    let (id, hide) = control(&author(), "modgroup chan.new hidden", "chan.new", "");
+    assert_eq!(ihave(&mut c, &id, &hide).0, 235);
+    assert_eq!(c.cmd("LIST ACTIVE chan.*").0, 215);
+    assert!(c.block().is_empty(), "hidden boards are not listed");
+    assert_eq!(c.cmd("GROUP chan.new").0, 211, "but can be read");
+
+    let post = unique_id("in-new-board");
+    assert_eq!(
+        ihave(&mut c, &post, &article(&post, "chan.new", "x\r\n")).0,
+        235
+    );
+    let (id, rmgroup) = control(&author(), "rmgroup chan.new", "chan.new", "");
+    assert_eq!(ihave(&mut c, &id, &rmgroup).0, 235);
+    assert_eq!(c.cmd("GROUP chan.new").0, 411);
+
+    // A key without board rights cannot create boards.
+    let passport = control(
+        &author(),
+        &format!("passport {}", hex_key(&stranger())),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    let (id, newgroup) = control(&stranger(), "newgroup chan.evil", "chan.evil", "");
+    let (code, text) = ihave(&mut c, &id, &newgroup);
+    assert_eq!(code, 437);
+    assert!(text.contains("node key"), "{text}");
+}
+
+#[test]
+fn the_operator_removes_locally_and_it_stays_removed() {
+    let (dir, node) = start_node();
+    let node_key = tidings::keys::read_secret_key(&dir.path().join("node.key")).expect("node key");
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("unwanted");
+    assert_eq!(
+        ihave(&mut c, &id, &article(&id, "test.one", "spam\r\n")).0,
+        235
+    );
+
+    // Offered by transit, a local control message is refused.
+    let (cid, remove) = control(&node_key, &format!("local-remove {id}"), "test.one", "");
+    assert_eq!(ihave(&mut c, &cid, &remove).0, 437);
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 223);
+
+    // By POST with the node's key, it applies here only.
+    let (_, remove) = control(&node_key, &format!("local-remove {id}"), "test.one", "");
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&remove);
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 435, "not accepted again");
+    assert_eq!(
+        c.cmd("GROUP control").1.split(' ').next(),
+        Some("0"),
+        "local controls are not stored"
+    );
+}
+
+#[test]
+fn unsigned_posts_are_signed_by_the_node() {
+    let (dir, node) = start_node();
+    let node_key = tidings::keys::read_secret_key(&dir.path().join("node.key")).expect("node key");
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article("From: a@b\r\nNewsgroups: test.one\r\nSubject: plain\r\nMessage-ID: <mine@client.example>\r\n\r\nhello\r\n");
+    let (code, text) = c.status();
+    assert_eq!(code, 240);
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with('<'))
+        .expect("id")
+        .to_string();
+    assert!(
+        id.starts_with("<mine.") && id.ends_with("@client.example>"),
+        "client's ID bound to the node key: {id}"
+    );
+    assert_eq!(c.cmd(&format!("ARTICLE {id}")).0, 220);
+    let served = c.block().join("\r\n") + "\r\n";
+    let article = Article::parse(Bytes::from(served)).expect("parses");
+    assert_eq!(signing::verify(&article), Ok(node_key.verifying_key()));
+}
