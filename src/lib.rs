@@ -9,6 +9,8 @@
 //!   wildmats, argument grammars.
 //! - [`ingest`]: accept or reject an article and build what is stored.
 //! - [`store`]: RocksDB column families, reads, and the group committer.
+//! - [`verify`]: batched signature verification shared by all connections.
+//! - [`trust`]: which keys may sign what; [`release`]: pending verification.
 //! - [`groups`], [`precommit`], [`node`]: shared state of a running node.
 //! - [`config`]: the TOML configuration; [`keys`]: secret key files.
 //! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
@@ -27,3 +29,4 @@ pub mod server;
 pub mod session;
 pub mod store;
 pub mod trust;
+pub mod verify;

@@ -86,6 +86,13 @@ enum Command {
         /// Message-IDs this article follows up, space separated.
         #[arg(long, value_name = "IDS")]
         references: Option<String>,
+        /// Make it a control message, e.g. "passport <key hex>" signed with
+        /// the node key, or "cancel <message-id>" with the author's key.
+        #[arg(long, value_name = "COMMAND")]
+        control: Option<String>,
+        /// Make it an edit replacing this Message-ID.
+        #[arg(long, value_name = "MESSAGE-ID")]
+        supersedes: Option<String>,
         #[arg(long, default_value = tools::DEFAULT_DOMAIN)]
         domain: String,
     },
@@ -148,6 +155,8 @@ fn main() -> anyhow::Result<()> {
             subject,
             from,
             references,
+            control,
+            supersedes,
             domain,
         } => tools::post(&tools::Post {
             server,
@@ -156,6 +165,8 @@ fn main() -> anyhow::Result<()> {
             subject,
             from,
             references,
+            control,
+            supersedes,
             domain,
         }),
     }

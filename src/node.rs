@@ -11,12 +11,15 @@ use ed25519_dalek::SigningKey;
 use crate::config::{Config, ConfigError};
 use crate::groups::Groups;
 use crate::ingest::{Ingest, CONTROL_GROUP};
+use crate::ingest::{Rejection, Source};
 use crate::keys;
 use crate::precommit::PreCommit;
+use crate::store::commit::Prepared;
 use crate::store::commit::{CommitThread, Committer};
 use crate::store::schema::GroupRecord;
 use crate::store::{Store, StoreError};
 use crate::trust::Trust;
+use crate::verify::Verifier;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -43,6 +46,7 @@ pub struct Node {
     pub precommit: Arc<PreCommit>,
     pub key: SigningKey,
     pub trust: Arc<Trust>,
+    pub verifier: Verifier,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
 }
@@ -107,6 +111,7 @@ impl Node {
             precommit: Arc::default(),
             key,
             trust,
+            verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
         };
         Ok((Arc::new(node), thread))
@@ -128,6 +133,17 @@ impl Node {
         }
     }
 
+    /// Parses, verifies (batched with other connections) and decides one
+    /// article.
+    pub async fn prepare(&self, raw: bytes::Bytes, source: Source) -> Result<Prepared, Rejection> {
+        let parsed = self.ingest().parse(raw, &source)?;
+        let verified = match parsed.claimed.clone() {
+            Ok(claimed) => self.verifier.verify(claimed).await,
+            Err(e) => Err(e),
+        };
+        self.ingest().decide(parsed, verified)
+    }
+
     /// The queue of keys whose pending articles can be released; there is
     /// one, taken by whoever runs the release task.
     pub fn take_release_queue(&self) -> Option<mpsc::UnboundedReceiver<[u8; 32]>> {
@@ -136,4 +152,9 @@ impl Node {
             .unwrap_or_else(|e| e.into_inner())
             .take()
     }
+}
+
+/// One verification thread per core.
+fn verify_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }

@@ -75,6 +75,10 @@ pub struct Post {
     pub subject: String,
     pub from: Option<String>,
     pub references: Option<String>,
+    /// A control message (protocol-spec/signing.md §5), e.g. "cancel <id>".
+    pub control: Option<String>,
+    /// The Message-ID this post edits (replaces).
+    pub supersedes: Option<String>,
     pub domain: String,
 }
 
@@ -217,8 +221,14 @@ fn draft(request: &Post, key: &SigningKey, body: &[u8]) -> Result<Vec<u8>> {
         ("Newsgroups", request.group.as_str()),
         ("Subject", request.subject.as_str()),
     ];
-    if let Some(references) = &request.references {
-        fields.push(("References", references.as_str()));
+    for (name, value) in [
+        ("References", &request.references),
+        ("Control", &request.control),
+        ("Supersedes", &request.supersedes),
+    ] {
+        if let Some(value) = value {
+            fields.push((name, value.as_str()));
+        }
     }
     let mut raw = Vec::with_capacity(body.len() + 512);
     for (name, value) in fields {

@@ -7,7 +7,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::clock;
 
-/// Hands out `<conf.{unix_nanos}.{pid}.{counter}@conformance.test>`.
+/// Hands out `<conf.{unix_nanos}.{pid}.{counter}@conformance.test>`, or
+/// with `.{key hex}` before the `@` for a server that binds Message-IDs to
+/// signing keys (signing.md §3).
 #[derive(Debug)]
 pub struct MsgIds {
     stamp: u128,
@@ -28,10 +30,12 @@ impl MsgIds {
         }
     }
 
-    pub fn next_id(&mut self) -> String {
+    /// A new id, naming `key` (lowercase hex) when given.
+    pub fn next_id(&mut self, key: Option<&str>) -> String {
         self.next += 1;
+        let bound = key.map(|k| format!(".{k}")).unwrap_or_default();
         format!(
-            "<conf.{}.{}.{}@conformance.test>",
+            "<conf.{}.{}.{}{bound}@conformance.test>",
             self.stamp, self.pid, self.next
         )
     }
@@ -134,6 +138,27 @@ impl Article {
         out.extend(self.body.iter().cloned());
         out
     }
+
+    /// The article in message form: every line ended by CRLF, no
+    /// dot-stuffing.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for line in self.lines() {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out
+    }
+
+    /// Splits the lines of an ARTICLE reply at the first empty line;
+    /// `None` if there is none.
+    pub fn from_lines(lines: &[String]) -> Option<Article> {
+        let blank = lines.iter().position(|l| l.is_empty())?;
+        Some(Article {
+            headers: lines[..blank].to_vec(),
+            body: lines[blank + 1..].to_vec(),
+        })
+    }
 }
 
 /// The Subject text after "conformance ", unique per article so OVER and HDR
@@ -156,10 +181,13 @@ mod tests {
     #[test]
     fn msgids_are_unique_and_well_formed() {
         let mut ids = MsgIds::new();
-        let a = ids.next_id();
-        let b = ids.next_id();
+        let a = ids.next_id(None);
+        let b = ids.next_id(None);
+        let key = "0f".repeat(32);
+        let c = ids.next_id(Some(&key));
         assert_ne!(a, b);
-        for id in [&a, &b] {
+        assert!(c.ends_with(&format!(".3.{key}@conformance.test>")));
+        for id in [&a, &b, &c] {
             assert!(id.starts_with("<conf."));
             assert!(id.ends_with("@conformance.test>"));
             // RFC 3977 §3.6: 3-250 printable octets, '>' only at the end.
@@ -209,5 +237,9 @@ mod tests {
         assert_eq!(lines.len(), a.headers.len() + 1 + BODY.len());
         assert_eq!(lines[a.headers.len()], "");
         assert_eq!(lines[a.headers.len() + 1], BODY[0]);
+        assert_eq!(Article::from_lines(&lines), Some(a.clone()));
+        assert_eq!(Article::from_lines(&a.headers), None);
+        let bytes = String::from_utf8(a.to_bytes()).unwrap();
+        assert_eq!(bytes, lines.join("\r\n") + "\r\n");
     }
 }

@@ -1,5 +1,6 @@
 //! What every case gets: fresh connections of the right kind, the server's
-//! capabilities, the test group, and unique Message-IDs.
+//! capabilities, the test group, unique Message-IDs, and the signing key
+//! for servers that require signed transit articles.
 
 use std::time::Duration;
 
@@ -8,7 +9,12 @@ use crate::capabilities::Capabilities;
 use crate::cases::{expect, CaseError, Side};
 use crate::client::{Client, ClientError, Transcript};
 use crate::clock;
+use crate::signing::{self, Signer};
 use crate::wire::{ActiveLine, Status};
+
+/// Why a transit case cannot run against a signing server without a key.
+pub const NEEDS_KEY: &str =
+    "server requires signed articles (X-TIDINGS-SIGNED); pass --key with a key it trusts";
 
 /// The article posted once per run and read back by the POST cases.
 #[derive(Debug, Clone)]
@@ -36,15 +42,23 @@ pub struct Ctx {
     pub active: Vec<ActiveLine>,
     /// Set by the POST cases on first use.
     pub fixture: Option<Result<Posted, String>>,
+    /// The key given with `--key`, if any.
+    pub signer: Option<Signer>,
     ids: MsgIds,
     transcript: Transcript,
 }
 
 impl Ctx {
-    pub fn new(target: String, timeout: Duration, transcript: Transcript) -> Ctx {
+    pub fn new(
+        target: String,
+        timeout: Duration,
+        signer: Option<Signer>,
+        transcript: Transcript,
+    ) -> Ctx {
         Ctx {
             target,
             timeout,
+            signer,
             transit_caps: Capabilities::default(),
             reader_caps: Capabilities::default(),
             mode_switching: false,
@@ -93,8 +107,73 @@ impl Ctx {
             .map_err(|why| CaseError::Skip(format!("no test group: {why}")))
     }
 
+    /// The server speaks signing.md: transit articles must be signed, and
+    /// their Message-IDs must name the key.
+    pub fn signing_required(&self) -> bool {
+        self.transit_caps.has(signing::CAPABILITY)
+    }
+
+    /// The key, or a skip saying one is needed.
+    pub fn signer(&self) -> Result<&Signer, CaseError> {
+        self.signer
+            .as_ref()
+            .ok_or_else(|| CaseError::Skip(NEEDS_KEY.to_string()))
+    }
+
+    /// A new Message-ID for an article the suite may send by IHAVE or
+    /// TAKETHIS: bound to the key on a signing server (signing.md §3),
+    /// plain otherwise.
     pub fn new_msgid(&mut self) -> String {
-        self.ids.next_id()
+        let key = self
+            .signer
+            .as_ref()
+            .filter(|_| self.signing_required())
+            .map(Signer::public_hex);
+        self.ids.next_id(key.as_deref())
+    }
+
+    /// A new Message-ID naming no key, for POST and for refusal cases.
+    pub fn new_unbound_msgid(&mut self) -> String {
+        self.ids.next_id(None)
+    }
+
+    /// Makes `article` fit for IHAVE or TAKETHIS: signed on a signing
+    /// server (a skip if there is no key), unchanged otherwise.
+    pub fn seal(&self, article: Article) -> Result<Article, CaseError> {
+        if !self.signing_required() {
+            return Ok(article);
+        }
+        self.sign(&article)
+    }
+
+    /// Signs `article` with the key, or skips if there is none.
+    pub fn sign(&self, article: &Article) -> Result<Article, CaseError> {
+        self.signer()?
+            .sign(article)
+            .map_err(|e| CaseError::Fail(format!("cannot sign the suite's own article: {e}")))
+    }
+
+    /// Fails, naming the cause, when a signing server accepted an article
+    /// only as pending (signing.md §6): it does not trust the key, so the
+    /// article cannot be read back nor act. The reply text is the only sign
+    /// the spec gives of it.
+    pub fn not_pending(&self, status: &Status, what: &str) -> Result<(), CaseError> {
+        if self.signing_required() && status.text.to_ascii_lowercase().contains("pending") {
+            return Err(CaseError::Fail(format!(
+                "{what}: \"{status}\": the server keeps articles by the --key key pending \
+                 (signing.md §6); it must trust that key for this case"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A new article for IHAVE or TAKETHIS to the test group, sealed, and
+    /// its Message-ID.
+    pub fn transit_article(&mut self) -> Result<(String, Article), CaseError> {
+        let group = self.group()?;
+        let msgid = self.new_msgid();
+        let article = self.seal(Article::for_transit(&msgid, &group))?;
+        Ok((msgid, article))
     }
 
     /// A name no server has: for groups and wildmats that must match nothing.

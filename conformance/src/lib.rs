@@ -7,11 +7,14 @@
 //! - `capabilities`: the CAPABILITIES list.
 //! - `clock`: UTC calendar arithmetic for Date headers and DATE replies.
 //! - `article`: test articles and unique Message-IDs.
+//! - `signing`: tidings signed articles (canonical bytes, ed25519), from
+//!   the spec alone.
 //! - `ctx`: what a case gets (connections, capabilities, test group).
 //! - `cases`: the cases, one module per capability group.
 //! - `runner`: discovery, the run loop and the report.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub mod article;
@@ -21,6 +24,7 @@ pub mod client;
 pub mod clock;
 pub mod ctx;
 mod runner;
+pub mod signing;
 pub mod wire;
 
 /// What to test and how.
@@ -35,6 +39,11 @@ pub struct Options {
     pub timeout: Duration,
     /// Also print each case's protocol transcript.
     pub verbose: bool,
+    /// File holding the ed25519 secret key (64 hex digits and a newline)
+    /// that signs the suite's transit articles on a server advertising
+    /// X-TIDINGS-SIGNED. That server must trust the key, or what the suite
+    /// sends stays pending and cannot be read back.
+    pub key: Option<PathBuf>,
 }
 
 /// The outcome of a run.

@@ -3,6 +3,7 @@
 //! be reached at all.
 
 use std::io;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -26,6 +27,11 @@ struct Args {
     /// Print each case's protocol transcript.
     #[arg(long)]
     verbose: bool,
+    /// Secret key file (64 hex digits of an ed25519 secret key) to sign
+    /// transit articles for a server advertising X-TIDINGS-SIGNED; the
+    /// server must trust its public key.
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -35,6 +41,7 @@ fn main() -> ExitCode {
         group: args.group,
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
         verbose: args.verbose,
+        key: args.key,
     };
     let summary = conformance::run(&opts, &mut io::stdout().lock());
     if summary.unreachable.is_some() {

@@ -9,6 +9,7 @@ use crate::capabilities::Capabilities;
 use crate::cases::{expect, Case, CaseError, Need, Side, SUITES};
 use crate::client::{Client, ClientError};
 use crate::ctx::Ctx;
+use crate::signing::Signer;
 use crate::wire::ActiveLine;
 use crate::{Options, Summary};
 
@@ -16,13 +17,26 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
     let transcript = Arc::new(Mutex::new(Vec::new()));
     // A zero timeout would make every socket call fail; std rejects it.
     let timeout = opts.timeout.max(Duration::from_millis(100));
-    let mut ctx = Ctx::new(opts.target.clone(), timeout, transcript);
     let mut summary = Summary::default();
+    // A key that cannot be loaded fails the run's report, not the run: the
+    // cases that need it skip, everything else is still worth knowing.
+    let signer = match opts.key.as_deref().map(Signer::from_file) {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            let line = format!("FAIL  [SIGNED] key-file-is-usable (--key): {e}");
+            emit(out, &line);
+            summary.failed += 1;
+            summary.failures.push(line);
+            None
+        }
+    };
+    let mut ctx = Ctx::new(opts.target.clone(), timeout, signer, transcript);
 
     if let Err(e) = discover(&mut ctx, opts) {
         let line = format!("FAIL  [BASE] connect (RFC 3977 §5.1): {e}");
         emit(out, &line);
-        summary.failed = 1;
+        summary.failed += 1;
         summary.failures.push(line);
         summary.unreachable = Some(e);
         emit(out, &summary.totals_line());
@@ -47,6 +61,9 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
         match &ctx.group {
             Ok(g) => emit(out, &format!("# test group: {g}")),
             Err(why) => emit(out, &format!("# no test group: {why}")),
+        }
+        if let Some(s) = &ctx.signer {
+            emit(out, &format!("# signing key: {}", s.public_hex()));
         }
         for line in discovery_log {
             emit(out, &format!("      {line}"));

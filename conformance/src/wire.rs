@@ -98,6 +98,14 @@ pub fn encode_block<S: AsRef<str>>(lines: &[S]) -> Vec<u8> {
     out
 }
 
+/// The first `<...@...>` word of a reply's text: the Message-ID a server
+/// names in a free-form reply such as 240.
+pub fn msgid_in_text(text: &str) -> Option<&str> {
+    text.split_ascii_whitespace()
+        .map(|w| w.trim_end_matches([',', '.', ';', ':']))
+        .find(|w| w.len() > 2 && w.starts_with('<') && w.ends_with('>') && w.contains('@'))
+}
+
 /// Parses a numeric argument: decimal digits only, leading zeros allowed,
 /// at most 16 digits (RFC 3977 §3.2, §6).
 pub fn parse_number(s: &str) -> Option<u64> {
@@ -237,6 +245,17 @@ mod tests {
             }
         }
         assert_eq!(decoded, lines);
+    }
+
+    #[test]
+    fn msgids_in_reply_text() {
+        assert_eq!(
+            msgid_in_text("Article received <a.b@c>, pending"),
+            Some("<a.b@c>")
+        );
+        assert_eq!(msgid_in_text("Article posted <x@y>."), Some("<x@y>"));
+        assert_eq!(msgid_in_text("Article received OK"), None);
+        assert_eq!(msgid_in_text("<not-an-id> here"), None);
     }
 
     #[test]

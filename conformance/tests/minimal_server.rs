@@ -74,6 +74,7 @@ fn minimal_server_passes_or_skips_everything() {
         group: None,
         timeout: Duration::from_secs(5),
         verbose: false,
+        key: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);
@@ -118,6 +119,7 @@ fn unreachable_target_is_reported() {
         group: None,
         timeout: Duration::from_secs(2),
         verbose: false,
+        key: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);

@@ -13,14 +13,14 @@ pub mod rewrite;
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{SigningKey, VerifyingKey};
 
 pub use rewrite::{overview_message_id, overview_record};
 
 use crate::groups::Groups;
 use crate::proto::article::{self, Article};
 use crate::proto::control::{self, Control};
-use crate::proto::signing;
+use crate::proto::signing::{self, SigError};
 use crate::store::commit::{Disposition, Effect, Prepared};
 use crate::store::schema::HistoryEntry;
 use crate::store::Store;
@@ -75,6 +75,30 @@ impl Lookup for Store {
     }
 }
 
+/// An article between parsing and deciding, with its claimed signature.
+pub struct Parsed {
+    article: Article,
+    /// The signature to verify, or why there is none to verify.
+    pub claimed: Result<signing::Claimed, SigError>,
+    /// The Message-ID as received (before an unsigned POST was completed).
+    received_id: Option<Vec<u8>>,
+    source: Source,
+}
+
+fn refusal(source: &Source, reason: String, id: Option<Vec<u8>>, remember: Remember) -> Rejection {
+    // A poster fixes the article and retries; nothing to remember.
+    let remember = if *source == Source::Post {
+        Remember::No
+    } else {
+        remember
+    };
+    Rejection {
+        reason,
+        message_id: id,
+        remember,
+    }
+}
+
 pub struct Ingest<'a> {
     /// Our Path identity.
     pub node: &'a str,
@@ -87,21 +111,15 @@ pub struct Ingest<'a> {
 }
 
 impl Ingest<'_> {
-    pub fn prepare(&self, raw: Bytes, source: &Source) -> Result<Prepared, Rejection> {
+    /// Parses and checks all but the signature, which the caller verifies
+    /// (possibly batched with other connections') before [`Ingest::decide`].
+    pub fn parse(&self, raw: Bytes, source: &Source) -> Result<Parsed, Rejection> {
         let offered = match source {
             Source::Transit { offered_id } => Some(offered_id.as_slice()),
             Source::Post | Source::Released => None,
         };
-        let refuse = |reason: String, id: Option<Vec<u8>>, remember: Remember| Rejection {
-            reason,
-            message_id: id,
-            remember: if *source == Source::Post {
-                Remember::No
-            } else {
-                remember
-            },
-        };
-        let article = Article::parse(raw).map_err(|e| refuse(e.to_string(), None, Remember::No))?;
+        let refuse = |reason: String, remember: Remember| refusal(source, reason, None, remember);
+        let article = Article::parse(raw).map_err(|e| refuse(e.to_string(), Remember::No))?;
         let id = article.message_id();
         if let (Some(offered), Some(id)) = (offered, &id) {
             if offered != id.as_slice() {
@@ -110,20 +128,62 @@ impl Ingest<'_> {
                     String::from_utf8_lossy(id),
                     String::from_utf8_lossy(offered)
                 );
-                return Err(refuse(reason, None, Remember::No));
+                return Err(refuse(reason, Remember::No));
             }
         }
         let article = match source {
             Source::Post if article.header(signing::HEADER).is_none() => {
                 article
                     .check(article::POST_REQUIRED)
-                    .map_err(|e| refuse(e.to_string(), None, Remember::No))?;
+                    .map_err(|e| refuse(e.to_string(), Remember::No))?;
+                // The node key carries authority (passports, boards, its own
+                // posts); lending it to whoever can POST would hand that
+                // authority out. Control messages and edits must come signed.
+                if let Some(name) = ["Control", "Supersedes"]
+                    .into_iter()
+                    .find(|h| article.header(h).is_some())
+                {
+                    let reason = format!("{name} articles must be signed by their author; the server signs only plain posts");
+                    return Err(refuse(reason, Remember::No));
+                }
                 self.sign_for_client(&article)?
             }
             _ => article,
         };
-        let signer = signing::verify(&article)
-            .map_err(|e| refuse(e.to_string(), id.clone(), Remember::Record))?;
+        let claimed = signing::claimed(&article);
+        Ok(Parsed {
+            article,
+            claimed,
+            received_id: id,
+            source: source.clone(),
+        })
+    }
+
+    /// Parses, verifies and decides in one go, on this thread.
+    pub fn prepare(&self, raw: Bytes, source: &Source) -> Result<Prepared, Rejection> {
+        let parsed = self.parse(raw, source)?;
+        let verified = parsed.claimed.clone().and_then(|c| c.verify());
+        self.decide(parsed, verified)
+    }
+
+    /// Everything after the signature check: trust, rules, effects, and the
+    /// bytes to store.
+    pub fn decide(
+        &self,
+        parsed: Parsed,
+        verified: Result<VerifyingKey, SigError>,
+    ) -> Result<Prepared, Rejection> {
+        let Parsed {
+            article,
+            received_id: id,
+            source,
+            ..
+        } = parsed;
+        let source = &source;
+        let refuse = |reason: String, id: Option<Vec<u8>>, remember: Remember| {
+            refusal(source, reason, id, remember)
+        };
+        let signer = verified.map_err(|e| refuse(e.to_string(), id.clone(), Remember::Record))?;
         // From here on the article is exactly what its Message-ID names, so
         // refusing it may block the ID.
         let id = article.message_id().unwrap_or_default();

@@ -351,3 +351,24 @@ fn local_controls_only_by_post_with_the_node_key() {
     assert_eq!(p.disposition, Disposition::Local);
     assert!(matches!(&p.effects[..], [Effect::Remove { .. }]));
 }
+
+#[test]
+fn unsigned_posts_cannot_borrow_the_node_keys_authority() {
+    let f = Fixture::new();
+    let user = key_hex(&key(STRANGER).verifying_key());
+    for extra in [
+        format!("Control: passport {user}"),
+        "Control: newgroup misc.evil".into(),
+        "Supersedes: <x@y>".into(),
+    ] {
+        let raw = Bytes::from(format!(
+            "From: a@b\r\nNewsgroups: misc.test\r\nSubject: hi\r\n{extra}\r\n\r\nx\r\n"
+        ));
+        let r = f.ingest().prepare(raw, &Source::Post).unwrap_err();
+        assert!(
+            r.reason.contains("must be signed by their author"),
+            "{extra}: {}",
+            r.reason
+        );
+    }
+}

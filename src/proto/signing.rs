@@ -38,6 +38,8 @@ pub enum SigError {
     Missing,
     Duplicate,
     Malformed(&'static str),
+    /// No Message-ID to bind the signature to.
+    NoMessageId,
     /// The Message-ID does not end its left part with `.<signing key>`.
     UnboundMessageId,
     BadSignature,
@@ -49,6 +51,10 @@ impl fmt::Display for SigError {
             SigError::Missing => write!(f, "article is not signed (no {HEADER} header)"),
             SigError::Duplicate => write!(f, "{HEADER} appears more than once"),
             SigError::Malformed(what) => write!(f, "{HEADER} header is malformed: {what}"),
+            SigError::NoMessageId => write!(
+                f,
+                "required header Message-ID is missing, so nothing binds the signature"
+            ),
             SigError::UnboundMessageId => write!(
                 f,
                 "Message-ID does not name the signing key (its left part must end in .<key hex>)"
@@ -239,7 +245,7 @@ pub fn claimed(article: &Article) -> Result<Claimed, SigError> {
         1 => SignatureField::parse(&article.header_unfolded(HEADER).unwrap_or_default())?,
         _ => return Err(SigError::Duplicate),
     };
-    let id = article.message_id().ok_or(SigError::UnboundMessageId)?;
+    let id = article.message_id().ok_or(SigError::NoMessageId)?;
     if message_id_key(&id) != Some(field.key) {
         return Err(SigError::UnboundMessageId);
     }

@@ -2,12 +2,15 @@
 //! TAKETHIS (RFC 4644). Every path runs the same ingest checks and the same
 //! group commit; only the reply codes differ.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use tracing::info;
 
 use super::{Awaiting, Session};
 use crate::ingest::{Rejection, Remember, Source};
+use crate::node::Node;
 use crate::proto::{Code, Reply};
 use crate::store::commit::{Prepared, Stored};
 use crate::store::schema::HistoryEntry;
@@ -114,106 +117,31 @@ impl Session {
         }
     }
 
-    fn prepare(&self, article: Bytes, source: &Source) -> Result<Prepared, Rejection> {
-        self.node.ingest().prepare(article, source)
-    }
-
-    /// The refusal reply, sent once a rejection worth remembering is in
-    /// history.
-    fn refuse(
-        &self,
-        rejection: Rejection,
-        code: Code,
-        prefix: String,
-    ) -> BoxFuture<'static, Reply> {
-        info!(reason = %rejection.reason, "article rejected");
-        let reply = Reply::with(code, format!("{prefix}{}", rejection.reason));
-        match (rejection.remember, rejection.message_id) {
-            (Remember::No, _) | (_, None) => Box::pin(std::future::ready(reply)),
-            (remember, Some(id)) => {
-                let committer = self.node.committer.clone();
-                let blocks = remember == Remember::Block;
-                Box::pin(async move {
-                    committer
-                        .remember_rejection(id, rejection.reason, blocks)
-                        .await;
-                    reply
-                })
-            }
-        }
-    }
-
-    /// Runs the commit and turns its outcome into the reply. `prefix` goes
-    /// before the reason (streaming replies start with the Message-ID).
-    fn commit(
-        &self,
-        prepared: Prepared,
-        codes: Codes,
-        prefix: String,
-    ) -> BoxFuture<'static, Reply> {
-        let committer = self.node.committer.clone();
-        Box::pin(async move {
-            let id = id_text(&prepared.message_id);
-            match committer.store(prepared).await {
-                Ok(Stored::Accepted { numbers }) => {
-                    info!(message_id = %id, ?numbers, "article accepted");
-                    let text = if codes.ok == Code::POST_OK {
-                        format!("Article received {id}")
-                    } else {
-                        prefix
-                    };
-                    Reply::with(codes.ok, text)
-                }
-                Ok(Stored::Pending) => {
-                    info!(message_id = %id, "article pending: signed by a key not known here yet");
-                    let text = if codes.ok == Code::POST_OK {
-                        format!("Article received {id}, pending verification: its signing key is not known here yet")
-                    } else {
-                        format!("{prefix}pending verification")
-                    };
-                    Reply::with(codes.ok, text)
-                }
-                Ok(Stored::Applied) => Reply::with(
-                    codes.ok,
-                    format!("{prefix}control message applied on this node only"),
-                ),
-                Ok(Stored::Duplicate) => Reply::with(
-                    codes.rejected,
-                    format!("{prefix}duplicate: {id} is already known"),
-                ),
-                Err(e) => {
-                    tracing::error!(error = %e, message_id = %id, "article not stored");
-                    Reply::with(
-                        codes.later,
-                        format!("{prefix}storage fault, article not stored; try again later"),
-                    )
-                }
-            }
-        })
-    }
-
     pub(super) async fn post_article(&self, article: Bytes) -> Reply {
-        match self.prepare(article, &Source::Post) {
-            Err(rejection) => {
-                self.refuse(rejection, Code::POST_FAILED, String::new())
-                    .await
-            }
-            Ok(prepared) => self.commit(prepared, POST, String::new()).await,
-        }
+        transfer(
+            self.node.clone(),
+            article,
+            Source::Post,
+            POST,
+            String::new(),
+        )
+        .await
     }
 
     pub(super) async fn ihave_article(&self, id: Vec<u8>, article: Bytes) -> Reply {
-        match self.prepare(article, &Source::Transit { offered_id: id }) {
-            Err(rejection) => {
-                self.refuse(rejection, Code::TRANSFER_REJECTED, String::new())
-                    .await
-            }
-            Ok(prepared) => self.commit(prepared, IHAVE, String::new()).await,
-        }
+        transfer(
+            self.node.clone(),
+            article,
+            Source::Transit { offered_id: id },
+            IHAVE,
+            String::new(),
+        )
+        .await
     }
 
     /// TAKETHIS (RFC 4644 §2.5): the reply is a future that resolves once
-    /// the article's batch is durable, so the session keeps reading.
+    /// the article is verified and its batch is durable, so the session
+    /// keeps reading meanwhile.
     pub(super) fn takethis_article(
         &mut self,
         id: Result<Vec<u8>, String>,
@@ -242,20 +170,88 @@ impl Session {
             }
             Ok(None) => {}
         }
-        match self.prepare(article, &Source::Transit { offered_id: id }) {
-            Err(rejection) => self.refuse(rejection, Code::TAKETHIS_REJECTED, format!("{text} ")),
-            Ok(prepared) => {
-                let reply = self.commit(prepared, TAKETHIS, format!("{text} "));
-                Box::pin(async move {
-                    let reply = reply.await;
-                    drop(claim);
-                    // "239 <id> " would end in a space; keep it tidy.
-                    Reply {
-                        text: reply.text.trim_end().to_string(),
-                        ..reply
-                    }
-                })
+        let node = self.node.clone();
+        Box::pin(async move {
+            let source = Source::Transit { offered_id: id };
+            let reply = transfer(node, article, source, TAKETHIS, format!("{text} ")).await;
+            drop(claim);
+            // "239 <id> " would end in a space; keep it tidy.
+            Reply {
+                text: reply.text.trim_end().to_string(),
+                ..reply
             }
+        })
+    }
+}
+
+/// Verifies, decides and commits one article; `prefix` goes before the
+/// reason (streaming replies start with the Message-ID).
+async fn transfer(
+    node: Arc<Node>,
+    article: Bytes,
+    source: Source,
+    codes: Codes,
+    prefix: String,
+) -> Reply {
+    match node.prepare(article, source).await {
+        Err(rejection) => refuse(&node, rejection, codes.rejected, prefix).await,
+        Ok(prepared) => commit(&node, prepared, codes, prefix).await,
+    }
+}
+
+/// The refusal reply, sent once a rejection worth remembering is in history.
+async fn refuse(node: &Node, rejection: Rejection, code: Code, prefix: String) -> Reply {
+    info!(reason = %rejection.reason, "article rejected");
+    if let (remember @ (Remember::Record | Remember::Block), Some(id)) =
+        (rejection.remember, rejection.message_id)
+    {
+        let blocks = remember == Remember::Block;
+        node.committer
+            .remember_rejection(id, rejection.reason.clone(), blocks)
+            .await;
+    }
+    Reply::with(code, format!("{prefix}{}", rejection.reason))
+}
+
+/// Runs the commit and turns its outcome into the reply.
+async fn commit(node: &Node, prepared: Prepared, codes: Codes, prefix: String) -> Reply {
+    let id = id_text(&prepared.message_id);
+    let post = codes.ok == Code::POST_OK;
+    match node.committer.store(prepared).await {
+        Ok(Stored::Accepted { numbers }) => {
+            info!(message_id = %id, ?numbers, "article accepted");
+            Reply::with(
+                codes.ok,
+                if post {
+                    format!("Article received {id}")
+                } else {
+                    prefix
+                },
+            )
+        }
+        Ok(Stored::Pending) => {
+            info!(message_id = %id, "article pending: signed by a key not known here yet");
+            let text = if post {
+                format!("Article received {id}, pending verification: its signing key is not known here yet")
+            } else {
+                format!("{prefix}pending verification")
+            };
+            Reply::with(codes.ok, text)
+        }
+        Ok(Stored::Applied) => Reply::with(
+            codes.ok,
+            format!("{prefix}control message applied on this node only"),
+        ),
+        Ok(Stored::Duplicate) => Reply::with(
+            codes.rejected,
+            format!("{prefix}duplicate: {id} is already known"),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, message_id = %id, "article not stored");
+            Reply::with(
+                codes.later,
+                format!("{prefix}storage fault, article not stored; try again later"),
+            )
         }
     }
 }

@@ -7,7 +7,6 @@ use std::thread;
 use std::time::Duration;
 
 use super::{expect, fail, Case, CaseError, CaseResult, Need, Side};
-use crate::article::Article;
 use crate::client::ClientError;
 use crate::ctx::Ctx;
 use crate::wire;
@@ -103,9 +102,7 @@ fn nul_in_command(ctx: &mut Ctx) -> CaseResult {
 /// must not have stored the truncated article: offering the same id again
 /// gets 335 (send it) or 436 (later), never 435 (already have it).
 fn abandoned_ihave(ctx: &mut Ctx) -> CaseResult {
-    let group = ctx.group()?;
-    let msgid = ctx.new_msgid();
-    let article = Article::for_transit(&msgid, &group);
+    let (msgid, article) = ctx.transit_article()?;
     let full = wire::encode_block(&article.lines());
     // Cut inside the last body line, well before the ".\r\n" terminator.
     let cut = full.len() - 3 - 6;

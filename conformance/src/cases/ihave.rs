@@ -1,10 +1,7 @@
 //! IHAVE, the transit command (RFC 3977 §6.3.2). Sent on a connection that
 //! never switched with MODE READER, as a peer would.
 
-use std::thread;
-use std::time::{Duration, Instant};
-
-use super::{arg_is, expect, fail, skip, Case, CaseError, CaseResult, Need, Side};
+use super::{expect, skip, wait_present, Case, CaseError, CaseResult, Need, Side};
 use crate::article::Article;
 use crate::client::Client;
 use crate::ctx::Ctx;
@@ -72,13 +69,30 @@ pub fn offer(c: &mut Client, msgid: &str, article: &Article) -> Result<Status, C
     Ok(c.read_status()?)
 }
 
-/// Transfers a new article, expecting 235.
-fn transfer(ctx: &mut Ctx, c: &mut Client) -> Result<String, CaseError> {
-    let group = ctx.group()?;
-    let msgid = ctx.new_msgid();
-    let st = offer(c, &msgid, &Article::for_transit(&msgid, &group))?;
-    expect(&st, &[235], &format!("article for IHAVE {msgid}"))?;
-    Ok(msgid)
+/// Transfers a new article, expecting 235; returns its id and the article.
+pub fn transfer(ctx: &mut Ctx, c: &mut Client) -> Result<(String, Article), CaseError> {
+    transfer_as(ctx, c, false)
+}
+
+/// Like `transfer`, for cases that go on to read the article back or to
+/// act on it, which an article kept pending does not allow.
+pub fn transfer_readable(ctx: &mut Ctx, c: &mut Client) -> Result<(String, Article), CaseError> {
+    transfer_as(ctx, c, true)
+}
+
+fn transfer_as(
+    ctx: &mut Ctx,
+    c: &mut Client,
+    readable: bool,
+) -> Result<(String, Article), CaseError> {
+    let (msgid, article) = ctx.transit_article()?;
+    let st = offer(c, &msgid, &article)?;
+    let what = format!("article for IHAVE {msgid}");
+    expect(&st, &[235], &what)?;
+    if readable {
+        ctx.not_pending(&st, &what)?;
+    }
+    Ok((msgid, article))
 }
 
 fn accepts_new(ctx: &mut Ctx) -> CaseResult {
@@ -88,40 +102,26 @@ fn accepts_new(ctx: &mut Ctx) -> CaseResult {
 
 fn duplicate(ctx: &mut Ctx) -> CaseResult {
     let mut c = ctx.transit()?;
-    let msgid = transfer(ctx, &mut c)?;
+    let (msgid, _) = transfer(ctx, &mut c)?;
     let cmd = format!("IHAVE {msgid}");
     let st = c.command(&cmd)?;
     expect(&st, &[435], &format!("{cmd} again after 235"))
 }
 
-/// What a peer transferred, a reader can fetch. Transit servers may queue
-/// before storing, so this polls until the timeout.
+/// What a peer transferred, a reader can fetch.
 fn readable(ctx: &mut Ctx) -> CaseResult {
     if !ctx.reader_caps.has("READER") {
         return skip("server does not advertise READER");
     }
     let mut c = ctx.transit()?;
-    let msgid = transfer(ctx, &mut c)?;
+    let (msgid, _) = transfer_readable(ctx, &mut c)?;
     let mut r = ctx.reader()?;
-    let deadline = Instant::now() + ctx.timeout;
-    loop {
-        let st = r.command(&format!("STAT {msgid}"))?;
-        if st.code == 223 {
-            return arg_is(&st, 1, &msgid, &format!("STAT {msgid}"));
-        }
-        if Instant::now() >= deadline {
-            return fail(format!(
-                "STAT {msgid} still \"{st}\" {}s after 235",
-                ctx.timeout.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
+    wait_present(&mut r, &msgid, ctx.timeout, "235")
 }
 
 /// Offers `article` under `msgid` and expects 437 after 335, then checks
 /// the connection is still in step.
-fn rejected(ctx: &mut Ctx, msgid: &str, article: Article, what: &str) -> CaseResult {
+pub(super) fn rejected(ctx: &mut Ctx, msgid: &str, article: Article, what: &str) -> CaseResult {
     let mut c = ctx.transit()?;
     let st = offer(&mut c, msgid, &article)?;
     expect(&st, &[437], what)?;
@@ -130,19 +130,21 @@ fn rejected(ctx: &mut Ctx, msgid: &str, article: Article, what: &str) -> CaseRes
 
 /// Message-ID is a mandatory header (RFC 5536 §3.1.3). RFC 3977 App. A
 /// lets a server fall back on the IHAVE argument instead; tidings and INN
-/// both refuse.
+/// both refuse. On a signing server the article is signed as it is, so
+/// only the missing header is wrong with it.
 fn missing_msgid_header(ctx: &mut Ctx) -> CaseResult {
     let group = ctx.group()?;
     let msgid = ctx.new_msgid();
-    let a = Article::for_transit(&msgid, &group).without("Message-ID");
+    let a = ctx.seal(Article::for_transit(&msgid, &group).without("Message-ID"))?;
     rejected(ctx, &msgid, a, "article without Message-ID header")
 }
 
+/// A line without a colon has no canonical form (signing.md §2), so on a
+/// signing server the signature covers the rest and the line is added
+/// after signing.
 fn header_without_colon(ctx: &mut Ctx) -> CaseResult {
-    let group = ctx.group()?;
-    let msgid = ctx.new_msgid();
-    let a = Article::for_transit(&msgid, &group)
-        .with_raw_header("X-Conformance-No-Colon this header has no colon");
+    let (msgid, a) = ctx.transit_article()?;
+    let a = a.with_raw_header("X-Conformance-No-Colon this header has no colon");
     rejected(ctx, &msgid, a, "article with a header line without colon")
 }
 
@@ -154,7 +156,7 @@ fn msgid_mismatch(ctx: &mut Ctx) -> CaseResult {
     let group = ctx.group()?;
     let offered = ctx.new_msgid();
     let inside = ctx.new_msgid();
-    let a = Article::for_transit(&inside, &group);
+    let a = ctx.seal(Article::for_transit(&inside, &group))?;
     rejected(
         ctx,
         &offered,

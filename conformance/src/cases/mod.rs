@@ -5,8 +5,10 @@
 //! case reading the tail of an earlier reply.
 
 use std::fmt;
+use std::thread;
+use std::time::{Duration, Instant};
 
-use crate::client::ClientError;
+use crate::client::{Client, ClientError};
 use crate::ctx::Ctx;
 use crate::wire::{self, Status};
 
@@ -16,6 +18,7 @@ pub mod ihave;
 pub mod list;
 pub mod post;
 pub mod reader;
+pub mod signed;
 pub mod streaming;
 
 /// Which kind of connection a case uses on a mode-switching server.
@@ -84,6 +87,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "HYGIENE",
         cases: hygiene::CASES,
+    },
+    Suite {
+        label: "SIGNED",
+        cases: signed::CASES,
     },
 ];
 
@@ -164,4 +171,25 @@ pub fn number_and_msgid(status: &Status, msgid: &str, what: &str) -> Result<u64,
     let n = number_arg(status, 0, what)?;
     arg_is(status, 1, msgid, what)?;
     Ok(n)
+}
+
+/// Polls STAT until `msgid` is there. A 240 or 235 means the article "will
+/// be made available" (RFC 3977 §6.3.1), not that it already is, so a
+/// queueing server gets until the timeout. `after` names the reply that
+/// accepted it, for the failure message.
+pub fn wait_present(c: &mut Client, msgid: &str, timeout: Duration, after: &str) -> CaseResult {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let st = c.command(&format!("STAT {msgid}"))?;
+        if st.code == 223 {
+            return arg_is(&st, 1, msgid, &format!("STAT {msgid}"));
+        }
+        if Instant::now() >= deadline {
+            return fail(format!(
+                "STAT {msgid} still \"{st}\" {}s after {after}",
+                timeout.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -6,18 +6,16 @@
 //! fails and the read-back cases are skipped, since they have nothing to
 //! read.
 
-use std::thread;
-use std::time::{Duration, Instant};
-
 use super::reader::{read_numbers, select_group};
 use super::{
-    expect, fail, number_and_msgid, number_arg, skip, Case, CaseError, CaseResult, Need, Side,
+    expect, fail, number_and_msgid, number_arg, skip, wait_present, Case, CaseError, CaseResult,
+    Need, Side,
 };
 use crate::article::{header_value, Article};
 use crate::client::Client;
 use crate::clock;
 use crate::ctx::{Ctx, Posted};
-use crate::wire;
+use crate::wire::{self, Status};
 
 const POST: Need = Need::Cap("POST");
 
@@ -204,11 +202,25 @@ fn post_fixture(ctx: &mut Ctx) -> Result<Posted, String> {
         return Err("server does not advertise POST".to_string());
     }
     let group = ctx.group().map_err(|e| e.to_string())?;
-    let msgid = ctx.new_msgid();
-    let article = Article::for_post(&msgid, &group);
+    let sent = ctx.new_unbound_msgid();
+    let article = Article::for_post(&sent, &group);
     let mut c = ctx.reader().map_err(|e| e.to_string())?;
-    post(&mut c, &article).map_err(|e| e.to_string())?;
-    wait_visible(&mut c, &msgid, ctx.timeout).map_err(|e| e.to_string())?;
+    let st = post(&mut c, &article).map_err(|e| e.to_string())?;
+    // A signing server binds the id to its node key and says the final id
+    // in the 240 reply (signing.md §4).
+    let msgid = if ctx.signing_required() {
+        match wire::msgid_in_text(&st.text) {
+            Some(id) => id.to_string(),
+            None => {
+                return Err(format!(
+                    "\"{st}\" does not name the final Message-ID (tidings signing.md §4)"
+                ))
+            }
+        }
+    } else {
+        sent
+    };
+    wait_present(&mut c, &msgid, ctx.timeout, "240").map_err(|e| e.to_string())?;
     let number = find_number(&mut c, &group, &msgid).map_err(|e| e.to_string())?;
     Ok(Posted {
         msgid,
@@ -218,44 +230,26 @@ fn post_fixture(ctx: &mut Ctx) -> Result<Posted, String> {
     })
 }
 
-/// POST then the article: 340 then 240 (§6.3.1).
-fn post(c: &mut Client, article: &Article) -> CaseResult {
+/// POST then the article: 340 then 240 (§6.3.1); returns the 240.
+pub fn post(c: &mut Client, article: &Article) -> Result<Status, CaseError> {
     let st = c.command("POST")?;
     expect(&st, &[340], "POST")?;
     c.send_block(&article.lines())?;
     let st = c.read_status()?;
-    expect(&st, &[240], "article sent after 340")
+    expect(&st, &[240], "article sent after 340")?;
+    Ok(st)
 }
 
 /// POST of an article the server must refuse: 340, then 441 once it has
 /// read the article. A server may also refuse at once with 441 (some check
 /// nothing before the article, but none may take it).
-fn post_rejected(ctx: &mut Ctx, article: Article, what: &str) -> CaseResult {
+pub(super) fn post_rejected(ctx: &mut Ctx, article: Article, what: &str) -> CaseResult {
     let mut c = ctx.reader()?;
     let st = c.command("POST")?;
     expect(&st, &[340], "POST")?;
     c.send_block(&article.lines())?;
     let st = c.read_status()?;
     expect(&st, &[441], what)
-}
-
-/// 240 means the article "will be made available" (§6.3.1), not that it is
-/// already; give a queueing server until the timeout.
-fn wait_visible(c: &mut Client, msgid: &str, timeout: Duration) -> CaseResult {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let st = c.command(&format!("STAT {msgid}"))?;
-        if st.code == 223 {
-            return Ok(());
-        }
-        if Instant::now() >= deadline {
-            return fail(format!(
-                "STAT {msgid} still \"{st}\" {}s after 240",
-                timeout.as_secs()
-            ));
-        }
-        thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// The article's number in `group`: from STAT <message-id> after GROUP if
@@ -537,7 +531,7 @@ fn next_and_last(ctx: &mut Ctx) -> CaseResult {
 
 fn bad_post(ctx: &mut Ctx) -> Result<Article, CaseError> {
     let p = ctx.group()?;
-    Ok(Article::for_post(&ctx.new_msgid(), &p))
+    Ok(Article::for_post(&ctx.new_unbound_msgid(), &p))
 }
 
 fn post_without_subject(ctx: &mut Ctx) -> CaseResult {

@@ -80,7 +80,7 @@ pub const CASES: &[Case] = &[
 ];
 
 /// A transit connection after MODE STREAM.
-fn streaming(ctx: &Ctx) -> Result<Client, CaseError> {
+pub(super) fn streaming(ctx: &Ctx) -> Result<Client, CaseError> {
     let mut c = ctx.transit()?;
     let st = c.command("MODE STREAM")?;
     expect(&st, &[203], "MODE STREAM")?;
@@ -96,7 +96,7 @@ fn takethis_bytes(msgid: &str, article: &Article) -> Vec<u8> {
 }
 
 /// Sends TAKETHIS and the article, expecting one of `codes` naming `msgid`.
-fn takethis(
+pub(super) fn takethis(
     c: &mut Client,
     msgid: &str,
     article: &Article,
@@ -110,7 +110,7 @@ fn takethis(
 }
 
 /// CHECK, expecting `code` and the message-id echoed.
-fn check(c: &mut Client, msgid: &str, codes: &[u16], what: &str) -> CaseResult {
+pub(super) fn check(c: &mut Client, msgid: &str, codes: &[u16], what: &str) -> CaseResult {
     let cmd = format!("CHECK {msgid}");
     let st = c.command(&cmd)?;
     expect(&st, codes, &format!("{cmd} {what}"))?;
@@ -118,12 +118,10 @@ fn check(c: &mut Client, msgid: &str, codes: &[u16], what: &str) -> CaseResult {
 }
 
 /// Sends a new article by TAKETHIS, expecting 239.
-fn take_new(ctx: &mut Ctx, c: &mut Client) -> Result<String, CaseError> {
-    let group = ctx.group()?;
-    let msgid = ctx.new_msgid();
-    let a = Article::for_transit(&msgid, &group);
+fn take_new(ctx: &mut Ctx, c: &mut Client) -> Result<(String, Article), CaseError> {
+    let (msgid, a) = ctx.transit_article()?;
     takethis(c, &msgid, &a, &[239], &format!("TAKETHIS {msgid}"))?;
-    Ok(msgid)
+    Ok((msgid, a))
 }
 
 fn mode_stream(ctx: &mut Ctx) -> CaseResult {
@@ -143,15 +141,13 @@ fn takethis_new(ctx: &mut Ctx) -> CaseResult {
 
 fn check_after_takethis(ctx: &mut Ctx) -> CaseResult {
     let mut c = streaming(ctx)?;
-    let msgid = take_new(ctx, &mut c)?;
+    let (msgid, _) = take_new(ctx, &mut c)?;
     check(&mut c, &msgid, &[438], "after 239")
 }
 
 fn takethis_duplicate(ctx: &mut Ctx) -> CaseResult {
     let mut c = streaming(ctx)?;
-    let msgid = take_new(ctx, &mut c)?;
-    let group = ctx.group()?;
-    let a = Article::for_transit(&msgid, &group);
+    let (msgid, a) = take_new(ctx, &mut c)?;
     takethis(
         &mut c,
         &msgid,
@@ -184,13 +180,14 @@ fn check_pipelined(ctx: &mut Ctx) -> CaseResult {
 }
 
 fn takethis_pipelined(ctx: &mut Ctx) -> CaseResult {
-    let group = ctx.group()?;
+    let mut ids = Vec::with_capacity(PIPELINE);
+    let mut batch = Vec::new();
+    for _ in 0..PIPELINE {
+        let (id, a) = ctx.transit_article()?;
+        batch.extend_from_slice(&takethis_bytes(&id, &a));
+        ids.push(id);
+    }
     let mut c = streaming(ctx)?;
-    let ids: Vec<String> = (0..PIPELINE).map(|_| ctx.new_msgid()).collect();
-    let batch: Vec<u8> = ids
-        .iter()
-        .flat_map(|id| takethis_bytes(id, &Article::for_transit(id, &group)))
-        .collect();
     // About 50 KB out and 100 short lines back: both fit in socket buffers,
     // so one blocking write cannot deadlock against the replies.
     c.send_raw(&batch)?;
@@ -203,7 +200,7 @@ fn takethis_bad_article(ctx: &mut Ctx) -> CaseResult {
     let group = ctx.group()?;
     let mut c = streaming(ctx)?;
     let msgid = ctx.new_msgid();
-    let a = Article::for_transit(&msgid, &group).without("Newsgroups");
+    let a = ctx.seal(Article::for_transit(&msgid, &group).without("Newsgroups"))?;
     takethis(
         &mut c,
         &msgid,
