@@ -3,14 +3,13 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::SocketAddr;
+use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, Client, TIMEOUT};
+use common::{temp_dir, Client, NodeProcess, TIMEOUT};
 
 const ARTICLE: &str = "From: Tester <tester@tests.invalid>\nNewsgroups: test.cli\nSubject: hello\n\nfirst line\n.starts with a dot\nlast line\n";
 
@@ -185,62 +184,6 @@ fn sign_refuses_what_it_cannot_sign() {
     let out = sign(&key, "this is not an article\n");
     assert_eq!(out.code, Some(1));
     assert!(out.stderr.contains("unparsable article"), "{}", out.stderr);
-}
-
-/// A `tidings serve` child process, killed when dropped so a failing test
-/// leaves nothing running.
-struct NodeProcess {
-    child: Child,
-    addr: SocketAddr,
-}
-
-impl NodeProcess {
-    fn start(config: &Path) -> NodeProcess {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn tidings serve");
-        let stderr = child.stderr.take().expect("stderr");
-        let (tx, rx) = std::sync::mpsc::channel();
-        // Keeps reading after the address so the node never blocks on a
-        // full stderr pipe.
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if !line.contains("listening for NNTP") {
-                    continue;
-                }
-                let addr = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("addr="))
-                    .and_then(|a| a.parse::<SocketAddr>().ok());
-                if let (Some(tx), Some(addr)) = (tx.take(), addr) {
-                    let _ = tx.send(addr);
-                }
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) if addr.ip().is_loopback() => NodeProcess { child, addr },
-            other => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("node did not report a 127.0.0.1 address: {other:?}");
-            }
-        }
-    }
-}
-
-impl Drop for NodeProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 #[test]

@@ -3,43 +3,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, Write};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-fn spawn_node(config_path: &std::path::Path) -> (Child, SocketAddr) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .args(["serve", "--config"])
-        .arg(config_path)
-        .env("RUST_LOG", "info")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("spawn tidings");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut sent = false;
-        for line in BufReader::new(stderr).lines() {
-            let Ok(line) = line else { break };
-            if !sent && line.contains("listening for NNTP") {
-                if let Some(addr) = line
-                    .split_whitespace()
-                    .find_map(|w| w.strip_prefix("addr="))
-                {
-                    sent = tx.send(addr.parse::<SocketAddr>().expect("addr")).is_ok();
-                }
-            }
-        }
-    });
-    let addr = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("node reports its address");
-    (child, addr)
-}
 
 #[test]
 fn kill_9_mid_stream_loses_no_acknowledged_article() {
@@ -54,9 +21,9 @@ fn kill_9_mid_stream_loses_no_acknowledged_article() {
         ),
     )
     .expect("config");
-    let (mut child, addr) = spawn_node(&config_path);
+    let node = NodeProcess::start(&config_path);
 
-    let mut c = Client::connect(addr);
+    let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("MODE STREAM").0, 203);
     let ids: Vec<String> = (0..50_000).map(|_| unique_id("crash")).collect();
     let mut writer = c.writer_clone();
@@ -80,7 +47,7 @@ fn kill_9_mid_stream_loses_no_acknowledged_article() {
 
     let mut acknowledged = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(120);
-    let mut killed = false;
+    let mut node = Some(node);
     loop {
         let mut line = String::new();
         match c.reader_mut().read_line(&mut line) {
@@ -95,25 +62,25 @@ fn kill_9_mid_stream_loses_no_acknowledged_article() {
                     .to_string(),
             );
         }
-        if !killed && acknowledged.len() >= 3000 {
-            child.kill().expect("SIGKILL");
-            killed = true;
+        if acknowledged.len() >= 3000 {
+            if let Some(node) = node.take() {
+                node.kill_9();
+            }
         }
         assert!(Instant::now() < deadline, "stream took too long");
     }
     assert!(
-        killed,
+        node.is_none(),
         "the node acknowledged fewer than 3000 articles before the stream ended"
     );
-    child.wait().expect("reaped");
     let _ = sender.join();
     assert!(
         acknowledged.len() < ids.len(),
         "the kill should interrupt the stream"
     );
 
-    let (mut child, addr) = spawn_node(&config_path);
-    let mut c = Client::connect(addr);
+    let node = NodeProcess::start(&config_path);
+    let mut c = Client::connect(node.addr);
     let mut wire = String::new();
     for id in &acknowledged {
         wire.push_str(&format!("STAT {id}\r\n"));
@@ -142,6 +109,4 @@ fn kill_9_mid_stream_loses_no_acknowledged_article() {
         "{} acknowledged before kill -9, {count} stored after restart",
         acknowledged.len()
     );
-    child.kill().expect("kill");
-    child.wait().expect("reaped");
 }

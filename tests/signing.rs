@@ -37,6 +37,17 @@ fn control(key: &SigningKey, command: &str, groups: &str, body: &str) -> (String
     (id.clone(), sign_with(&text, key))
 }
 
+/// Our trusted peer key announces `user`'s passport.
+fn issue_passport(c: &mut Client, user: &SigningKey) {
+    let (id, passport) = control(
+        &author(),
+        &format!("passport {}", hex_key(user)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(c, &id, &passport).0, 235);
+}
+
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !check() {
@@ -128,13 +139,7 @@ fn cancels_by_the_author_only() {
 
     // A cancel signed by another (known) key leaves the article in place.
     let other = stranger();
-    let passport = control(
-        &author(),
-        &format!("passport {}", hex_key(&other)),
-        "test.one",
-        "",
-    );
-    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    issue_passport(&mut c, &other);
     let (cid, cancel) = control(&other, &format!("cancel {id}"), "test.one", "");
     let (code, text) = ihave(&mut c, &cid, &cancel);
     assert_eq!(code, 437);
@@ -192,13 +197,7 @@ fn posts_by_unknown_keys_wait_for_their_passport() {
         "but they are not wanted twice"
     );
 
-    let (pid, passport) = control(
-        &author(),
-        &format!("passport {}", hex_key(&user)),
-        "test.one",
-        "",
-    );
-    assert_eq!(ihave(&mut c, &pid, &passport).0, 235);
+    issue_passport(&mut c, &user);
     wait_for("the pending post to be released", || {
         let mut c = Client::connect(node.addr);
         c.cmd(&format!("STAT {id}")).0 == 223
@@ -303,13 +302,7 @@ fn edits_replace_the_original() {
         &format!("\r\nSupersedes: {new}\r\n\r\n"),
         1,
     );
-    let passport = control(
-        &author(),
-        &format!("passport {}", hex_key(&stranger())),
-        "test.one",
-        "",
-    );
-    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    issue_passport(&mut c, &stranger());
     assert_eq!(ihave(&mut c, &other, &sign_with(&text, &stranger())).0, 437);
     assert_eq!(c.cmd(&format!("STAT {new}")).0, 223);
 }
@@ -345,13 +338,7 @@ fn boards_are_managed_by_trusted_node_keys() {
     assert_eq!(c.cmd("GROUP chan.new").0, 411);
 
     // A key without board rights cannot create boards.
-    let passport = control(
-        &author(),
-        &format!("passport {}", hex_key(&stranger())),
-        "test.one",
-        "",
-    );
-    assert_eq!(ihave(&mut c, &passport.0, &passport.1).0, 235);
+    issue_passport(&mut c, &stranger());
     let (id, newgroup) = control(&stranger(), "newgroup chan.evil", "chan.evil", "");
     let (code, text) = ihave(&mut c, &id, &newgroup);
     assert_eq!(code, 437);

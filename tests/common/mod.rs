@@ -5,6 +5,7 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -264,4 +265,68 @@ pub fn start_node() -> (tempfile::TempDir, TestNode) {
 
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
+}
+
+/// A `tidings serve` child process, killed when dropped so a failing test
+/// leaves nothing running.
+pub struct NodeProcess {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl NodeProcess {
+    pub fn start(config: &Path) -> NodeProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+            .args(["serve", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn tidings serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel();
+        // Keeps reading after the address so the node never blocks on a
+        // full stderr pipe.
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if !line.contains("listening for NNTP") {
+                    continue;
+                }
+                let addr = line
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse::<SocketAddr>().ok());
+                if let (Some(tx), Some(addr)) = (tx.take(), addr) {
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(addr) if addr.ip().is_loopback() => NodeProcess { child, addr },
+            other => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("node did not report a 127.0.0.1 address: {other:?}");
+            }
+        }
+    }
+}
+
+impl NodeProcess {
+    /// SIGKILL: the node gets no chance to flush or clean up.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
