@@ -399,3 +399,59 @@ fn unsigned_posts_are_signed_by_the_node() {
     let article = Article::parse(Bytes::from(served)).expect("parses");
     assert_eq!(signing::verify(&article), Ok(node_key.verifying_key()));
 }
+
+#[test]
+fn moving_a_thread_refiles_it() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("op");
+    assert_eq!(
+        ihave(&mut c, &id, &article(&id, "test.one", "opening post\r\n")).0,
+        235
+    );
+    let (mid, mv) = control(&author(), &format!("move {id} test.two"), "test.one", "");
+    assert_eq!(ihave(&mut c, &mid, &mv).0, 235);
+    assert_eq!(c.cmd("GROUP test.one").1, "0 2 1 test.one");
+    assert_eq!(c.cmd("GROUP test.two").1, "1 1 1 test.two");
+    assert_eq!(c.cmd("OVER 1").0, 224);
+    assert!(c.block()[0].contains(&id));
+    assert_eq!(c.cmd(&format!("STAT {id}")), (223, format!("0 {id}")));
+    // Only the author or a moderator may move it.
+    issue_passport(&mut c, &stranger());
+    let (mid, mv) = control(&stranger(), &format!("move {id} test.one"), "test.two", "");
+    assert_eq!(ihave(&mut c, &mid, &mv).0, 437);
+}
+
+#[test]
+fn an_article_and_its_cancel_in_one_pipeline_keep_counts_right() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let first = unique_id("first");
+    let second = unique_id("second");
+    let (cid, cancel) = control(&author(), &format!("cancel {first}"), "test.one", "");
+    let mut wire = String::new();
+    for (id, text) in [
+        (&first, article(&first, "test.one", "a\r\n")),
+        (&second, article(&second, "test.one", "b\r\n")),
+        (&cid, cancel),
+    ] {
+        wire.push_str(&format!("TAKETHIS {id}\r\n"));
+        let mut stuffed = String::new();
+        for line in text.split_terminator("\r\n") {
+            if line.starts_with('.') {
+                stuffed.push('.');
+            }
+            stuffed.push_str(line);
+            stuffed.push_str("\r\n");
+        }
+        wire.push_str(&stuffed);
+        wire.push_str(".\r\n");
+    }
+    c.send(wire.as_bytes());
+    for _ in 0..3 {
+        assert_eq!(c.status().0, 239);
+    }
+    assert_eq!(c.cmd("GROUP test.one").1, "1 2 2 test.one");
+    assert_eq!(c.cmd("LISTGROUP").0, 211);
+    assert_eq!(c.block(), vec!["2"]);
+}

@@ -5,7 +5,7 @@
 //! because one thread decides, two copies of an article arriving at once
 //! cannot both be stored.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -245,8 +245,9 @@ struct Batch {
     history: HashMap<Vec<u8>, HistoryEntry>,
     /// Group records as they were before the batch (None: did not exist).
     before: HashMap<String, Option<GroupRecord>>,
-    /// Overview keys deleted in this batch.
-    deleted: HashSet<Vec<u8>>,
+    /// Overview entries as this batch leaves them (None: deleted), read
+    /// before the database.
+    overview: HashMap<(String, u64), Option<Vec<u8>>>,
     learnt: Vec<([u8; 32], KeyRecord)>,
     synced_articles: u64,
     micros: u64,
@@ -284,7 +285,7 @@ impl Writer {
             writes: WriteBatch::default(),
             history: HashMap::new(),
             before: HashMap::new(),
-            deleted: HashSet::new(),
+            overview: HashMap::new(),
             learnt: Vec::new(),
             synced_articles: 0,
             micros: self.next_micros(),
@@ -478,11 +479,7 @@ impl Writer {
             let Some(number) = self.number(batch, group) else {
                 continue;
             };
-            let key = schema::overview_key(group, number);
-            batch
-                .writes
-                .put_cf(self.store.cf(schema::OVERVIEW), &key, &article.overview);
-            batch.deleted.remove(&key);
+            self.put_overview(batch, group, number, article.overview.clone());
             numbers.push((group.clone(), number));
         }
         let xref = numbers
@@ -514,33 +511,74 @@ impl Writer {
         numbers
     }
 
-    /// Takes article `number` out of `group`'s overview and counters.
-    fn unfile(&mut self, batch: &mut Batch, group: &str, number: u64) -> Result<(), StoreError> {
+    fn put_overview(&self, batch: &mut Batch, group: &str, number: u64, record: Vec<u8>) {
         let key = schema::overview_key(group, number);
         batch
             .writes
-            .delete_cf(self.store.cf(schema::OVERVIEW), &key);
-        batch.deleted.insert(key);
-        let Some(record) = self.records.get_mut(group) else {
+            .put_cf(self.store.cf(schema::OVERVIEW), key, &record);
+        batch
+            .overview
+            .insert((group.to_string(), number), Some(record));
+    }
+
+    fn overview_of(
+        &self,
+        batch: &Batch,
+        group: &str,
+        number: u64,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        match batch.overview.get(&(group.to_string(), number)) {
+            Some(entry) => Ok(entry.clone()),
+            None => self.store.overview(group, number),
+        }
+    }
+
+    /// The lowest article number in `group` above `after`, as this batch
+    /// leaves the group.
+    fn next_number(
+        &self,
+        batch: &Batch,
+        group: &str,
+        after: u64,
+        high: u64,
+    ) -> Result<Option<u64>, StoreError> {
+        let in_batch = batch
+            .overview
+            .iter()
+            .filter(|((g, n), entry)| g == group && *n > after && entry.is_some())
+            .map(|((_, n), _)| *n)
+            .min();
+        let on_disk = self
+            .store
+            .numbers(group, after + 1, high)?
+            .into_iter()
+            .find(|n| !matches!(batch.overview.get(&(group.to_string(), *n)), Some(None)));
+        Ok(in_batch.into_iter().chain(on_disk).min())
+    }
+
+    /// Takes article `number` out of `group`'s overview and counters.
+    fn unfile(&mut self, batch: &mut Batch, group: &str, number: u64) -> Result<(), StoreError> {
+        batch.writes.delete_cf(
+            self.store.cf(schema::OVERVIEW),
+            schema::overview_key(group, number),
+        );
+        batch.overview.insert((group.to_string(), number), None);
+        let Some(record) = self.records.get(group).cloned() else {
             return Ok(());
         };
         batch
             .before
             .entry(group.to_string())
             .or_insert_with(|| Some(record.clone()));
-        record.count = record.count.saturating_sub(1);
-        if number == record.low {
-            let deleted = &batch.deleted;
-            let mut next = record.high + 1;
-            for n in self.store.numbers(group, number + 1, record.high)? {
-                if !deleted.contains(&schema::overview_key(group, n)) {
-                    next = n;
-                    break;
-                }
-            }
-            if let Some(record) = self.records.get_mut(group) {
-                record.low = next;
-            }
+        let low = if number == record.low {
+            self.next_number(batch, group, number, record.high)?
+                .unwrap_or(record.high + 1)
+        } else {
+            record.low
+        };
+        if let Some(record) = self.records.get_mut(group) {
+            record.count = record.count.saturating_sub(1);
+            record.low = low;
         }
         Ok(())
     }
@@ -660,19 +698,14 @@ impl Writer {
                     return Ok(());
                 };
                 let overview = self
-                    .store
-                    .overview(&first_group, first_number)?
+                    .overview_of(batch, &first_group, first_number)?
                     .unwrap_or_default();
                 for (group, number) in &numbers {
                     self.unfile(batch, group, *number)?;
                 }
                 let mut xref = String::new();
                 if let Some(number) = self.number(batch, to) {
-                    let key = schema::overview_key(to, number);
-                    batch
-                        .writes
-                        .put_cf(self.store.cf(schema::OVERVIEW), &key, overview);
-                    batch.deleted.remove(&key);
+                    self.put_overview(batch, to, number, overview);
                     xref = format!("{to}:{number}");
                 }
                 let arrived = match entry {
