@@ -455,3 +455,56 @@ fn an_article_and_its_cancel_in_one_pipeline_keep_counts_right() {
     assert_eq!(c.cmd("LISTGROUP").0, 211);
     assert_eq!(c.block(), vec!["2"]);
 }
+
+#[test]
+fn a_rotated_node_key_keeps_the_old_keys_rights() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let new_key = SigningKey::from_bytes(&[77; 32]);
+    let (id, rotate) = control(
+        &author(),
+        &format!("rotate {}", hex_key(&new_key)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &id, &rotate).0, 235);
+    // Posts by the new key are taken at once, and it may issue passports.
+    let post = unique_id_for("rotated", &new_key);
+    assert_eq!(
+        ihave(
+            &mut c,
+            &post,
+            &sign_with(&article_text(&post, "test.one", "x\r\n"), &new_key)
+        )
+        .0,
+        235
+    );
+    assert_eq!(c.cmd(&format!("STAT {post}")).0, 223);
+    let user = stranger();
+    let (id, passport) = control(
+        &new_key,
+        &format!("passport {}", hex_key(&user)),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &id, &passport).0, 235);
+    let by_user = unique_id_for("user", &user);
+    assert_eq!(
+        ihave(
+            &mut c,
+            &by_user,
+            &sign_with(&article_text(&by_user, "test.one", "y\r\n"), &user)
+        )
+        .0,
+        235
+    );
+    assert_eq!(c.cmd(&format!("STAT {by_user}")).0, 223);
+    // A user key cannot rotate itself into a node key.
+    let (id, rotate) = control(
+        &user,
+        &format!("rotate {}", hex_key(&SigningKey::from_bytes(&[78; 32]))),
+        "test.one",
+        "",
+    );
+    assert_eq!(ihave(&mut c, &id, &rotate).0, 437);
+}

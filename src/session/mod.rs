@@ -78,6 +78,8 @@ pub struct Session {
     /// IDs this connection answered 238 to, held until their TAKETHIS.
     checked: HashMap<Vec<u8>, Claim>,
     awaiting: Option<Awaiting>,
+    /// Resolves once the last pipelined article has been queued for commit.
+    last_turn: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 /// What the loop should do after a frame.
@@ -103,6 +105,7 @@ where
         selected: None,
         checked: HashMap::new(),
         awaiting: None,
+        last_turn: None,
     };
     let mut out = BytesMut::with_capacity(8192);
     let mut pending: FuturesOrdered<BoxFuture<'static, Reply>> = FuturesOrdered::new();

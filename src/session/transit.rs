@@ -12,8 +12,10 @@ use super::{Awaiting, Session};
 use crate::ingest::{Rejection, Remember, Source};
 use crate::node::Node;
 use crate::proto::{Code, Reply};
-use crate::store::commit::{Prepared, Stored};
+use crate::store::commit::Stored;
 use crate::store::schema::HistoryEntry;
+use crate::store::StoreError;
+use tokio::sync::oneshot;
 
 /// The codes one way of transfer answers with.
 struct Codes {
@@ -124,6 +126,7 @@ impl Session {
             Source::Post,
             POST,
             String::new(),
+            None,
         )
         .await
     }
@@ -135,6 +138,7 @@ impl Session {
             Source::Transit { offered_id: id },
             IHAVE,
             String::new(),
+            None,
         )
         .await
     }
@@ -171,9 +175,25 @@ impl Session {
             Ok(None) => {}
         }
         let node = self.node.clone();
+        // Articles are verified in parallel but reach the committer in the
+        // order they came, so numbers follow the stream and a cancel never
+        // overtakes the article it cancels.
+        let (done, next_turn) = oneshot::channel();
+        let turn = Turn {
+            wait: self.last_turn.replace(next_turn),
+            done,
+        };
         Box::pin(async move {
             let source = Source::Transit { offered_id: id };
-            let reply = transfer(node, article, source, TAKETHIS, format!("{text} ")).await;
+            let reply = transfer(
+                node,
+                article,
+                source,
+                TAKETHIS,
+                format!("{text} "),
+                Some(turn),
+            )
+            .await;
             drop(claim);
             // "239 <id> " would end in a space; keep it tidy.
             Reply {
@@ -184,6 +204,13 @@ impl Session {
     }
 }
 
+/// A pipelined article's place in its connection's order: wait for the
+/// previous one to be queued, then let the next one go.
+pub(super) struct Turn {
+    wait: Option<oneshot::Receiver<()>>,
+    done: oneshot::Sender<()>,
+}
+
 /// Verifies, decides and commits one article; `prefix` goes before the
 /// reason (streaming replies start with the Message-ID).
 async fn transfer(
@@ -192,10 +219,30 @@ async fn transfer(
     source: Source,
     codes: Codes,
     prefix: String,
+    turn: Option<Turn>,
 ) -> Reply {
-    match node.prepare(article, source).await {
-        Err(rejection) => refuse(&node, rejection, codes.rejected, prefix).await,
-        Ok(prepared) => commit(&node, prepared, codes, prefix).await,
+    let prepared = node.prepare(article, source).await;
+    let done = match turn {
+        Some(Turn { wait, done }) => {
+            if let Some(wait) = wait {
+                // An error only means the previous article is done with.
+                let _ = wait.await;
+            }
+            Some(done)
+        }
+        None => None,
+    };
+    match prepared {
+        Err(rejection) => {
+            drop(done);
+            refuse(&node, rejection, codes.rejected, prefix).await
+        }
+        Ok(prepared) => {
+            let id = id_text(&prepared.message_id);
+            let committed = node.committer.submit(prepared);
+            drop(done);
+            commit(committed, id, codes, prefix).await
+        }
     }
 }
 
@@ -213,11 +260,15 @@ async fn refuse(node: &Node, rejection: Rejection, code: Code, prefix: String) -
     Reply::with(code, format!("{prefix}{}", rejection.reason))
 }
 
-/// Runs the commit and turns its outcome into the reply.
-async fn commit(node: &Node, prepared: Prepared, codes: Codes, prefix: String) -> Reply {
-    let id = id_text(&prepared.message_id);
+/// Waits for the commit and turns its outcome into the reply.
+async fn commit(
+    committed: impl std::future::Future<Output = Result<Stored, Arc<StoreError>>>,
+    id: String,
+    codes: Codes,
+    prefix: String,
+) -> Reply {
     let post = codes.ok == Code::POST_OK;
-    match node.committer.store(prepared).await {
+    match committed.await {
         Ok(Stored::Accepted { numbers }) => {
             info!(message_id = %id, ?numbers, "article accepted");
             Reply::with(

@@ -178,13 +178,23 @@ impl Committer {
 
     /// Files the article; resolves once it is durable (or known already).
     pub async fn store(&self, article: Prepared) -> Result<Stored, Arc<StoreError>> {
+        self.submit(article).await
+    }
+
+    /// Queues the article now (so submissions keep their order) and
+    /// returns the wait for its commit.
+    pub fn submit(
+        &self,
+        article: Prepared,
+    ) -> impl std::future::Future<Output = Result<Stored, Arc<StoreError>>> {
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Job::Store(Box::new(article), reply))
-            .map_err(|_| Arc::new(StoreError::CommitterGone))?;
-        answer
-            .await
-            .map_err(|_| Arc::new(StoreError::CommitterGone))?
+        let queued = self.tx.send(Job::Store(Box::new(article), reply));
+        async move {
+            queued.map_err(|_| Arc::new(StoreError::CommitterGone))?;
+            answer
+                .await
+                .map_err(|_| Arc::new(StoreError::CommitterGone))?
+        }
     }
 
     /// Remembers a rejected Message-ID in history, so the same article is
