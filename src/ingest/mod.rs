@@ -232,28 +232,29 @@ impl Ingest<'_> {
                     .map_err(block)?;
                 (vec![CONTROL_GROUP.to_string()], effects, Disposition::File)
             }
+            (None, Standing::Unknown) => {
+                let groups = self.carried_groups(&article, source).map_err(&block)?;
+                (
+                    groups,
+                    Vec::new(),
+                    Disposition::Pending {
+                        key: signer.to_bytes(),
+                    },
+                )
+            }
             (None, _) => {
-                let groups = self.carried_groups(&article, source).map_err(block)?;
+                let groups = self.carried_groups(&article, source).map_err(&block)?;
                 let mut effects = Vec::new();
                 if let Some(old) = article.header_unfolded("Supersedes") {
                     authority::may_replace(&signer, &old, &article, self.trust, self.lookup)
-                        .map_err(block)?;
+                        .map_err(&block)?;
                     let reason = format!("superseded by {}", String::from_utf8_lossy(&id));
                     effects.push(Effect::Remove {
                         message_id: old,
                         reason,
                     });
                 }
-                let disposition = match standing {
-                    Standing::Unknown => Disposition::Pending {
-                        key: signer.to_bytes(),
-                    },
-                    _ => Disposition::File,
-                };
-                if matches!(disposition, Disposition::Pending { .. }) {
-                    effects.clear();
-                }
-                (groups, effects, disposition)
+                (groups, effects, Disposition::File)
             }
         };
 
