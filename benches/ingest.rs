@@ -69,6 +69,7 @@ fn prepare_rate() {
             trust: &trust,
             node_key: &key,
             lookup: &NoHistory,
+            hop_limit: 64,
             now: chrono::Utc::now(),
         };
         std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));

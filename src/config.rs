@@ -40,12 +40,49 @@ pub struct Config {
     pub groups: Vec<GroupConfig>,
     #[serde(default)]
     pub signing: SigningConfig,
+    #[serde(default)]
+    pub feed: FeedConfig,
     /// Known nodes and what their keys are trusted for.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
     /// User keys trusted to cancel, edit and move posts in some boards.
     #[serde(default, rename = "moderator")]
     pub moderators: Vec<ModeratorConfig>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FeedConfig {
+    /// Days an article waits in a peer's outbox (a peer that is down) before
+    /// it is dropped from it, with a log line. The article stays stored.
+    #[serde(default = "default_retention_days")]
+    pub outbox_days: u64,
+    /// Articles whose Path has more entries than this are refused.
+    #[serde(default = "default_hop_limit")]
+    pub hop_limit: usize,
+    /// Articles offered per round trip to a peer (CHECK / TAKETHIS window).
+    #[serde(default = "default_window")]
+    pub window: usize,
+}
+
+impl Default for FeedConfig {
+    fn default() -> Self {
+        FeedConfig {
+            outbox_days: default_retention_days(),
+            hop_limit: default_hop_limit(),
+            window: default_window(),
+        }
+    }
+}
+
+fn default_retention_days() -> u64 {
+    30
+}
+fn default_hop_limit() -> usize {
+    64
+}
+fn default_window() -> usize {
+    256
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -84,6 +121,14 @@ pub struct PeerConfig {
     /// sign. None by default.
     #[serde(default)]
     pub boards: Option<String>,
+    /// `host:port` to feed articles to. Without it we only accept from the
+    /// peer and never connect to it.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// Groups (wildmat, `!` negates, last match wins) whose articles we
+    /// send this peer; matched against every group in Newsgroups.
+    #[serde(default = "everything")]
+    pub send: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -258,6 +303,7 @@ impl Default for Config {
                 description: "Test posts on this node".into(),
             }],
             signing: SigningConfig::default(),
+            feed: FeedConfig::default(),
             peers: Vec::new(),
             moderators: Vec::new(),
         }
@@ -351,6 +397,15 @@ impl Config {
                 ));
             }
             key(&format!("peer {:?} key", peer.name), &peer.key)?;
+            wildmat(&format!("peer {:?} send", peer.name), &peer.send)?;
+            if let Some(address) = &peer.address {
+                if !address.contains(':') {
+                    return invalid(format!(
+                        "peer {:?} address {address:?} must be host:port",
+                        peer.name
+                    ));
+                }
+            }
             if let Some(boards) = &peer.boards {
                 wildmat(&format!("peer {:?} boards", peer.name), boards)?;
             }
@@ -358,6 +413,11 @@ impl Config {
         for moderator in &self.moderators {
             key("moderator key", &moderator.key)?;
             wildmat("moderator groups", &moderator.groups)?;
+        }
+        if self.feed.outbox_days == 0 || self.feed.hop_limit == 0 || self.feed.window == 0 {
+            return invalid(
+                "feed.outbox_days, feed.hop_limit and feed.window must be at least 1".into(),
+            );
         }
         if self.signing.pending_days == 0 {
             return invalid("signing.pending_days must be at least 1".into());

@@ -8,6 +8,7 @@
 //! - [`proto`]: the protocol as pure code: commands, reply codes, articles,
 //!   wildmats, argument grammars.
 //! - [`ingest`]: accept or reject an article and build what is stored.
+//! - [`feed`]: per-peer outboxes drained by one outgoing connection each.
 //! - [`store`]: RocksDB column families, reads, and the group committer.
 //! - [`verify`]: batched signature verification shared by all connections.
 //! - [`trust`]: which keys may sign what; [`release`]: pending verification.
@@ -17,6 +18,7 @@
 
 pub mod codec;
 pub mod config;
+pub mod feed;
 pub mod groups;
 pub mod ingest;
 pub mod keys;

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 use ed25519_dalek::SigningKey;
 
 use crate::config::{Config, ConfigError};
+use crate::feed::Feeds;
 use crate::groups::Groups;
 use crate::ingest::{Ingest, CONTROL_GROUP};
 use crate::ingest::{Rejection, Source};
@@ -38,6 +39,13 @@ pub enum OpenError {
     Config(#[from] ConfigError),
 }
 
+/// Counters for logs, tests and benchmarks.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Article bodies received by IHAVE or TAKETHIS, wanted or not.
+    pub bodies_received: std::sync::atomic::AtomicU64,
+}
+
 pub struct Node {
     pub config: Config,
     pub store: Store,
@@ -47,6 +55,8 @@ pub struct Node {
     pub key: SigningKey,
     pub trust: Arc<Trust>,
     pub verifier: Verifier,
+    pub feeds: Arc<Feeds>,
+    pub counters: Arc<Counters>,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
 }
@@ -95,14 +105,15 @@ impl Node {
             store.learnt_keys()?,
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
+        let feeds = Arc::new(Feeds::from_config(&config)?);
         let (committer, thread) = Committer::start(
             store.clone(),
             groups.clone(),
             trust.clone(),
+            feeds.clone(),
             released_tx,
             config.storage.commit_batch,
-        )
-        .map_err(OpenError::Thread)?;
+        )?;
         let node = Node {
             config,
             store,
@@ -111,6 +122,8 @@ impl Node {
             precommit: Arc::default(),
             key,
             trust,
+            feeds,
+            counters: Arc::default(),
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
         };
@@ -129,6 +142,7 @@ impl Node {
             trust: &self.trust,
             node_key: &self.key,
             lookup: &self.store,
+            hop_limit: self.config.feed.hop_limit,
             now: chrono::Utc::now(),
         }
     }

@@ -21,6 +21,9 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
     let limit = Arc::new(Semaphore::new(node.config.limits.max_connections));
     let tracker = TaskTracker::new();
     let mut next_id: u64 = 0;
+    for index in 0..node.feeds.peers.len() {
+        tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
+    }
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));
     }

@@ -161,6 +161,8 @@ mod tests {
             key: hex::encode(key(2).as_bytes()),
             passports: false,
             boards: Some("chan.*".into()),
+            address: None,
+            send: "*".into(),
         });
         config.moderators.push(ModeratorConfig {
             key: hex::encode(key(3).as_bytes()),

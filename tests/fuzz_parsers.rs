@@ -54,7 +54,8 @@ proptest! {
         let groups = Groups::new([("a.b".to_string(), GroupRecord::new(0, String::new()))]);
         let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
         let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), []).expect("trust");
-        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, node_key: &key, lookup: &NoHistory, now: chrono::Utc::now() };
+        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, node_key: &key, lookup: &NoHistory,
+            hop_limit: 64, now: chrono::Utc::now() };
         let source = if post { Source::Post } else { Source::Transit { offered_id: b"<x@y>".to_vec() } };
         let _ = ingest.prepare(Bytes::from(raw), &source);
     }

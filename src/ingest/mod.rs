@@ -107,6 +107,8 @@ pub struct Ingest<'a> {
     /// Signs what local clients POST unsigned.
     pub node_key: &'a SigningKey,
     pub lookup: &'a dyn Lookup,
+    /// Most Path entries an article may arrive with.
+    pub hop_limit: usize,
     pub now: DateTime<Utc>,
 }
 
@@ -210,6 +212,13 @@ impl Ingest<'_> {
             if *source != Source::Released && rewrite::path_contains(&path, self.node.as_bytes()) {
                 return Err(block(format!("Path already contains {}: loop", self.node)));
             }
+            let hops = path.split(|&b| b == b'!').count();
+            if *source != Source::Released && hops > self.hop_limit {
+                return Err(block(format!(
+                    "Path has {hops} entries, more than the limit of {}",
+                    self.hop_limit
+                )));
+            }
         }
 
         let (groups, effects, disposition) = match (&control, &standing) {
@@ -264,6 +273,12 @@ impl Ingest<'_> {
         };
         let stored = Article::parse(bytes.clone()).map_err(|e| block(e.to_string()))?;
         Ok(Prepared {
+            path: stored.header_unfolded("Path").unwrap_or_default(),
+            newsgroups: stored
+                .newsgroups()
+                .iter()
+                .map(|g| String::from_utf8_lossy(g).into_owned())
+                .collect(),
             message_id: id,
             overview: overview_record(&stored),
             bytes,

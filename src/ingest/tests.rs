@@ -42,6 +42,8 @@ impl Fixture {
             key: key_hex(&key(PEER).verifying_key()),
             passports: false,
             boards: Some("chan.*".into()),
+            address: None,
+            send: "*".into(),
         });
         config.moderators.push(ModeratorConfig {
             key: key_hex(&key(MODERATOR).verifying_key()),
@@ -67,6 +69,7 @@ impl Fixture {
             trust: &self.trust,
             node_key: &self.node_key,
             lookup: &self.history,
+            hop_limit: 64,
             now: Utc::now(),
         }
     }
@@ -371,4 +374,21 @@ fn unsigned_posts_cannot_borrow_the_node_keys_authority() {
             r.reason
         );
     }
+}
+
+#[test]
+fn long_paths_are_refused() {
+    let f = Fixture::new();
+    let hops = (0..70)
+        .map(|i| format!("hop{i}"))
+        .collect::<Vec<_>>()
+        .join("!");
+    let raw = signed(PEER, "h1", "misc.test", "");
+    let long = Bytes::from(
+        String::from_utf8(raw.to_vec())
+            .unwrap()
+            .replace("there.example!", &format!("{hops}!")),
+    );
+    let r = f.transit(&long).unwrap_err();
+    assert!(r.reason.contains("more than the limit"), "{}", r.reason);
 }

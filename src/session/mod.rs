@@ -220,7 +220,14 @@ impl Session {
                 pending,
                 out,
             ),
-            Frame::Block(article) => match self.awaiting.take() {
+            Frame::Block(article) => match self.awaiting.take().inspect(|awaiting| {
+                if !matches!(awaiting, Awaiting::Post) {
+                    self.node
+                        .counters
+                        .bodies_received
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }) {
                 Some(Awaiting::Post) => {
                     self.respond(self.post_article(article).await, pending, out)
                 }

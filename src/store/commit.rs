@@ -16,6 +16,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
+use crate::feed::Feeds;
 use crate::groups::Groups;
 use crate::trust::Trust;
 
@@ -36,6 +37,10 @@ pub struct Prepared {
     pub disposition: Disposition,
     /// It comes out of `pending`: its own Pending history entry is expected.
     pub released: bool,
+    /// Its Path (after our identity was prepended) and every group its
+    /// Newsgroups header names, for choosing the peers to forward it to.
+    pub path: Vec<u8>,
+    pub newsgroups: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,12 +155,17 @@ impl Committer {
         store: Store,
         groups: Arc<Groups>,
         trust: Arc<Trust>,
+        feeds: Arc<Feeds>,
         released: mpsc::UnboundedSender<[u8; 32]>,
         batch_limit: usize,
-    ) -> std::io::Result<(Committer, CommitThread)> {
+    ) -> Result<(Committer, CommitThread), StoreError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let records: HashMap<String, GroupRecord> = groups.all().into_iter().collect();
         let stats = Arc::new(CommitStats::default());
+        let mut outbox_seq = HashMap::new();
+        for peer in &feeds.peers {
+            outbox_seq.insert(peer.name.clone(), store.outbox_last(&peer.name)?);
+        }
         let mut writer = Writer {
             store,
             groups,
@@ -165,10 +175,13 @@ impl Committer {
             stats: stats.clone(),
             trust,
             released,
+            feeds,
+            outbox_seq,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
-            .spawn(move || writer.run(rx))?;
+            .spawn(move || writer.run(rx))
+            .map_err(StoreError::Thread)?;
         Ok((Committer { tx, stats }, CommitThread(handle)))
     }
 
@@ -240,6 +253,9 @@ struct Writer {
     stats: Arc<CommitStats>,
     trust: Arc<Trust>,
     released: mpsc::UnboundedSender<[u8; 32]>,
+    feeds: Arc<Feeds>,
+    /// The last outbox sequence number used per peer.
+    outbox_seq: HashMap<String, u64>,
 }
 
 pub fn now_micros() -> u64 {
@@ -259,6 +275,8 @@ struct Batch {
     /// before the database.
     overview: HashMap<(String, u64), Option<Vec<u8>>>,
     learnt: Vec<([u8; 32], KeyRecord)>,
+    /// Peers whose outbox got entries.
+    fed: Vec<String>,
     synced_articles: u64,
     micros: u64,
 }
@@ -297,6 +315,7 @@ impl Writer {
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
+            fed: Vec::new(),
             synced_articles: 0,
             micros: self.next_micros(),
         };
@@ -363,6 +382,9 @@ impl Writer {
                 Some(record) => self.groups.publish(name, record.clone()),
                 None => self.groups.remove(name),
             }
+        }
+        for peer in &batch.fed {
+            self.feeds.wake(peer);
         }
         for (key, record) in &batch.learnt {
             self.trust.learn(*key, record.clone());
@@ -518,6 +540,19 @@ impl Writer {
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
+        let feeds = self.feeds.clone();
+        for peer in feeds.wanting(&article.path, &article.newsgroups) {
+            let seq = self.outbox_seq.entry(peer.name.clone()).or_insert(0);
+            *seq += 1;
+            batch.writes.put_cf(
+                self.store.cf(schema::OUTBOX),
+                schema::outbox_key(&peer.name, *seq),
+                schema::outbox_value(micros, &article.message_id),
+            );
+            if !batch.fed.contains(&peer.name) {
+                batch.fed.push(peer.name.clone());
+            }
+        }
         numbers
     }
 

@@ -26,9 +26,20 @@ pub enum StoreError {
     Schema { found: String, expected: String },
     #[error("the commit thread has stopped")]
     CommitterGone,
+    #[error("cannot start the commit thread: {0}")]
+    Thread(std::io::Error),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// An article waiting to be offered to a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    /// When it was queued, microseconds since the epoch.
+    pub queued: u64,
+    pub message_id: Vec<u8>,
+}
 
 /// An article waiting for its signer's passport.
 pub struct PendingArticle {
@@ -259,6 +270,56 @@ impl Store {
             }
         }
         Ok(())
+    }
+
+    /// Up to `limit` entries of `peer`'s outbox with sequence numbers at
+    /// or after `from`, oldest first.
+    pub fn outbox(&self, peer: &str, from: u64, limit: usize) -> Result<Vec<OutboxEntry>> {
+        let mut out = Vec::new();
+        let start = schema::outbox_key(peer, from);
+        let mut upper = schema::outbox_key(peer, u64::MAX);
+        upper.push(0);
+        let mut opts = ReadOptions::default();
+        opts.set_iterate_upper_bound(upper);
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        for item in self.db.iterator_cf_opt(self.cf(schema::OUTBOX), opts, mode) {
+            let (key, value) = item?;
+            let Some(seq) = schema::overview_number(peer, &key) else {
+                continue;
+            };
+            let Some((queued, id)) = schema::split_arrival_key(&value) else {
+                continue;
+            };
+            out.push(OutboxEntry {
+                seq,
+                queued,
+                message_id: id.to_vec(),
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// The highest sequence number in `peer`'s outbox, 0 when empty.
+    pub fn outbox_last(&self, peer: &str) -> Result<u64> {
+        let end = schema::outbox_key(peer, u64::MAX);
+        let mode = IteratorMode::From(&end, Direction::Reverse);
+        match self.db.iterator_cf(self.cf(schema::OUTBOX), mode).next() {
+            Some(item) => Ok(schema::overview_number(peer, &item?.0).unwrap_or(0)),
+            None => Ok(0),
+        }
+    }
+
+    /// Deletes delivered entries. Not synced: an entry that comes back
+    /// after a crash is offered again and refused as a duplicate.
+    pub fn outbox_done(&self, peer: &str, seqs: &[u64]) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        for seq in seqs {
+            batch.delete_cf(self.cf(schema::OUTBOX), schema::outbox_key(peer, *seq));
+        }
+        Ok(self.db.write(batch)?)
     }
 
     /// Every key record learnt from control messages.

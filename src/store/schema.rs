@@ -10,6 +10,7 @@
 //! | `groups`      | group name                   | [`GroupRecord`]                     |
 //! | `keys`        | public key (32 bytes)        | [`KeyRecord`]: passports, rotations |
 //! | `pending`     | public key, message-id       | arrival micros(u64 BE), article     |
+//! | `outbox`      | peer NUL seq(u64 BE)         | queued micros(u64 BE), message-id   |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -21,8 +22,20 @@ pub const ARRIVAL: &str = "arrival";
 pub const GROUPS: &str = "groups";
 pub const KEYS: &str = "keys";
 pub const PENDING: &str = "pending";
+pub const OUTBOX: &str = "outbox";
 
-pub const ALL: &[&str] = &[ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING];
+pub const ALL: &[&str] = &[
+    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, OUTBOX,
+];
+
+/// A peer's outbox entries sort by sequence number under its name.
+pub fn outbox_key(peer: &str, seq: u64) -> Vec<u8> {
+    overview_key(peer, seq)
+}
+
+pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
+    arrival_key(micros, message_id)
+}
 
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.

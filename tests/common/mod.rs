@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 use tidings::config::{Config, GroupConfig, PeerConfig};
-use tidings::node::Node;
+use tidings::node::{Counters, Node};
 use tidings::proto::article::Article;
 use tidings::proto::signing;
 use tidings::store::commit::CommitStats;
@@ -43,6 +43,8 @@ pub fn config(data_dir: &Path) -> Config {
         key: hex::encode(author().verifying_key().as_bytes()),
         passports: true,
         boards: Some("*".into()),
+        address: None,
+        send: "*".into(),
     }];
     config.groups = vec![
         GroupConfig {
@@ -61,12 +63,22 @@ pub fn config(data_dir: &Path) -> Config {
 pub struct TestNode {
     pub addr: SocketAddr,
     pub commits: Arc<CommitStats>,
+    pub counters: Arc<Counters>,
     shutdown: CancellationToken,
     thread: Option<JoinHandle<()>>,
 }
 
 impl TestNode {
     pub fn start(config: Config) -> TestNode {
+        TestNode::start_on(
+            config,
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
+        )
+    }
+
+    /// Starts on a listener bound beforehand, so peers can be configured
+    /// with each other's addresses before any of them runs.
+    pub fn start_on(config: Config, listener: std::net::TcpListener) -> TestNode {
         let (tx, rx) = std::sync::mpsc::channel();
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
@@ -77,21 +89,21 @@ impl TestNode {
                 .build()
                 .expect("runtime");
             let (node, commit) = Node::open(config).expect("node opens");
-            let stats = node.committer.stats();
+            let stats = (node.committer.stats(), node.counters.clone());
             runtime.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
+                listener.set_nonblocking(true).expect("nonblocking");
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
                 tx.send((listener.local_addr().expect("addr"), stats))
                     .expect("send addr");
                 tidings::server::run(listener, node, token).await;
             });
             commit.join();
         });
-        let (addr, commits) = rx.recv_timeout(TIMEOUT).expect("node started");
+        let (addr, (commits, counters)) = rx.recv_timeout(TIMEOUT).expect("node started");
         TestNode {
             addr,
             commits,
+            counters,
             shutdown,
             thread: Some(thread),
         }

@@ -1,0 +1,244 @@
+//! Flooding between peers on loopback: five nodes in a ring with one
+//! chord, each feeding its neighbours from a durable outbox.
+
+mod common;
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use common::*;
+use ed25519_dalek::SigningKey;
+use tidings::config::{Config, GroupConfig, PeerConfig};
+
+const NODES: usize = 5;
+/// Ring 1-2-3-4-5-1 plus the chord 1-3 (0-based below).
+const EDGES: &[(usize, usize)] = &[(0, 1), (1, 2), (2, 3), (3, 4), (4, 0), (0, 2)];
+
+fn name(i: usize) -> String {
+    format!("n{}.test", i + 1)
+}
+
+fn neighbours(i: usize) -> Vec<usize> {
+    EDGES
+        .iter()
+        .filter_map(|&(a, b)| {
+            if a == i {
+                Some(b)
+            } else if b == i {
+                Some(a)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+struct Mesh {
+    dirs: Vec<tempfile::TempDir>,
+    addrs: Vec<SocketAddr>,
+    keys: Vec<SigningKey>,
+    nodes: Vec<Option<TestNode>>,
+}
+
+impl Mesh {
+    fn config(&self, i: usize) -> Config {
+        let mut config = Config::default();
+        config.node.name = name(i);
+        config.node.data_dir = self.dirs[i].path().to_path_buf();
+        config.groups = vec![GroupConfig {
+            name: "test.flood".into(),
+            description: String::new(),
+        }];
+        // Every node knows every node's key (their posts verify anywhere);
+        // only neighbours have an address to feed.
+        config.peers = (0..NODES)
+            .filter(|&j| j != i)
+            .map(|j| PeerConfig {
+                name: name(j),
+                key: hex::encode(self.keys[j].verifying_key().as_bytes()),
+                passports: false,
+                boards: None,
+                address: neighbours(i)
+                    .contains(&j)
+                    .then(|| self.addrs[j].to_string()),
+                send: "*".into(),
+            })
+            .collect();
+        config
+    }
+
+    fn start() -> Mesh {
+        let dirs: Vec<_> = (0..NODES).map(|_| temp_dir()).collect();
+        let keys = dirs
+            .iter()
+            .map(|d| tidings::keys::write_new_secret_key(&d.path().join("node.key")).expect("key"))
+            .collect();
+        let listeners: Vec<_> = (0..NODES)
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        let addrs = listeners
+            .iter()
+            .map(|l| l.local_addr().expect("addr"))
+            .collect();
+        let mut mesh = Mesh {
+            dirs,
+            addrs,
+            keys,
+            nodes: Vec::new(),
+        };
+        for (i, listener) in listeners.into_iter().enumerate() {
+            let node = TestNode::start_on(mesh.config(i), listener);
+            mesh.nodes.push(Some(node));
+        }
+        mesh
+    }
+
+    fn node(&self, i: usize) -> &TestNode {
+        self.nodes[i].as_ref().expect("running")
+    }
+
+    fn stop(&mut self, i: usize) {
+        if let Some(node) = self.nodes[i].take() {
+            node.stop();
+        }
+    }
+
+    fn restart(&mut self, i: usize) {
+        let listener = std::net::TcpListener::bind(self.addrs[i]).expect("rebind the same port");
+        self.nodes[i] = Some(TestNode::start_on(self.config(i), listener));
+    }
+}
+
+fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
+}
+
+fn has(addr: SocketAddr, id: &str) -> bool {
+    Client::connect(addr).cmd(&format!("STAT {id}")).0 == 223
+}
+
+fn count(addr: SocketAddr) -> u64 {
+    let (_, text) = Client::connect(addr).cmd("GROUP test.flood");
+    text.split(' ')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_post_reaches_every_node_once_by_a_real_route() {
+    let mesh = Mesh::start();
+    let mut c = Client::connect(mesh.node(0).addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article("From: a@b\r\nNewsgroups: test.flood\r\nSubject: flood\r\n\r\nto everyone\r\n");
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with('<'))
+        .expect("id")
+        .to_string();
+
+    let took = wait_until(Duration::from_secs(2), "the post on all 5 nodes", || {
+        (0..NODES).all(|i| has(mesh.node(i).addr, &id))
+    });
+    eprintln!("post reached all {NODES} nodes in {took:?}");
+
+    // Path at the farthest node (n4) is a real route back to n1.
+    let mut c = Client::connect(mesh.node(3).addr);
+    assert_eq!(c.cmd(&format!("HEAD {id}")).0, 221);
+    let path = c
+        .block()
+        .into_iter()
+        .find_map(|l| l.strip_prefix("Path: ").map(str::to_string))
+        .expect("Path");
+    let hops: Vec<&str> = path.split('!').take_while(|h| *h != ".POSTED").collect();
+    assert_eq!(hops.first().copied(), Some("n4.test"), "{path}");
+    assert_eq!(hops.last().copied(), Some("n1.test"), "{path}");
+    let edges: HashSet<(String, String)> = EDGES
+        .iter()
+        .flat_map(|&(a, b)| [(name(a), name(b)), (name(b), name(a))])
+        .collect();
+    for pair in hops.windows(2) {
+        assert!(
+            edges.contains(&(pair[0].to_string(), pair[1].to_string())),
+            "{path} is not a route"
+        );
+    }
+
+    // Each node took the body once; refused offers do not count.
+    std::thread::sleep(Duration::from_millis(300));
+    for i in 0..NODES {
+        let bodies = mesh
+            .node(i)
+            .counters
+            .bodies_received
+            .load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(
+            bodies,
+            u64::from(i != 0),
+            "{} received {bodies} bodies",
+            name(i)
+        );
+    }
+    for i in 0..NODES {
+        assert_eq!(count(mesh.node(i).addr), 1, "{} stored it once", name(i));
+    }
+}
+
+#[test]
+fn a_node_that_was_down_catches_up_from_the_outboxes() {
+    let mut mesh = Mesh::start();
+    mesh.stop(2);
+    let key = mesh.keys[0].clone();
+    let ids: Vec<String> = (0..1000).map(|_| unique_id_for("flood", &key)).collect();
+    let mut c = Client::connect(mesh.node(0).addr);
+    let mut wire = String::new();
+    for id in &ids {
+        wire.push_str(&format!("TAKETHIS {id}\r\n"));
+        wire.push_str(
+            &sign_with(&article_text(id, "test.flood", "catch me up\r\n"), &key)
+                .replace("\r\n.", "\r\n.."),
+        );
+        wire.push_str(".\r\n");
+    }
+    c.send(wire.as_bytes());
+    for _ in &ids {
+        assert_eq!(c.status().0, 239);
+    }
+    for i in [0, 1, 3, 4] {
+        wait_until(
+            Duration::from_secs(30),
+            "the live nodes to have all 1000",
+            || count(mesh.node(i).addr) == 1000,
+        );
+    }
+    mesh.restart(2);
+    let took = wait_until(
+        Duration::from_secs(30),
+        "the restarted node to catch up",
+        || count(mesh.node(2).addr) == 1000,
+    );
+    eprintln!(
+        "restarted node caught up on 1000 articles in {took:?} ({:.0} articles/s)",
+        1000.0 / took.as_secs_f64()
+    );
+    let bodies = mesh
+        .node(2)
+        .counters
+        .bodies_received
+        .load(std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        bodies, 1000,
+        "each article was transferred to the restarted node once"
+    );
+}
