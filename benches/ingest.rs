@@ -59,6 +59,7 @@ fn prepare_rate() {
         signing::sign(&Article::parse(Bytes::from(article)).expect("parses"), &key).expect("signs");
     let source = Source::Transit {
         offered_id: id.into_bytes(),
+        peer: None,
     };
     let n = 100_000;
     let started = Instant::now();

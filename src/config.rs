@@ -129,6 +129,18 @@ pub struct PeerConfig {
     /// send this peer; matched against every group in Newsgroups.
     #[serde(default = "everything")]
     pub send: String,
+    /// What this peer's connection may announce to us: "articles",
+    /// "boards" (board control messages), "passports" (passport, revoke and
+    /// rotate control messages).
+    #[serde(default = "all_rights")]
+    pub accept: Vec<String>,
+}
+
+/// What a peer connection may announce (protocol-spec/peering.md §3).
+pub const RIGHTS: &[&str] = &["articles", "boards", "passports"];
+
+fn all_rights() -> Vec<String> {
+    RIGHTS.iter().map(|r| r.to_string()).collect()
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -168,6 +180,11 @@ pub struct ListenConfig {
     /// Address of the plain NNTP listener.
     #[serde(default = "default_nntp")]
     pub nntp: SocketAddr,
+    /// Take IHAVE / CHECK / TAKETHIS from any connection, not only from
+    /// authenticated peers (articles must still be signed by trusted
+    /// keys). For tests and closed networks.
+    #[serde(default)]
+    pub open_transit: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -267,6 +284,7 @@ impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
             nntp: default_nntp(),
+            open_transit: false,
         }
     }
 }
@@ -398,6 +416,12 @@ impl Config {
             }
             key(&format!("peer {:?} key", peer.name), &peer.key)?;
             wildmat(&format!("peer {:?} send", peer.name), &peer.send)?;
+            if let Some(right) = peer.accept.iter().find(|r| !RIGHTS.contains(&r.as_str())) {
+                return invalid(format!(
+                    "peer {:?} accept: unknown right {right:?} (use {RIGHTS:?})",
+                    peer.name
+                ));
+            }
             if let Some(address) = &peer.address {
                 if !address.contains(':') {
                     return invalid(format!(

@@ -36,6 +36,9 @@ pub enum Standing {
 
 pub struct Trust {
     own: VerifyingKey,
+    /// Configured peers by name: their key and what their connections may
+    /// announce.
+    peers: HashMap<String, (VerifyingKey, Vec<String>)>,
     nodes: HashMap<[u8; 32], NodeRights>,
     moderators: Vec<(VerifyingKey, Wildmat)>,
     learnt: RwLock<HashMap<[u8; 32], KeyRecord>>,
@@ -54,6 +57,7 @@ impl Trust {
         let invalid = |m: String| ConfigError::Invalid(m);
         let wildmat = |text: &str| Wildmat::parse(text.as_bytes()).map_err(invalid);
         let mut nodes = HashMap::new();
+        let mut peers = HashMap::new();
         nodes.insert(
             own.to_bytes(),
             NodeRights {
@@ -74,6 +78,7 @@ impl Trust {
                     boards,
                 },
             );
+            peers.insert(peer.name.clone(), (key, peer.accept.clone()));
         }
         let mut moderators = Vec::new();
         for m in &config.moderators {
@@ -82,6 +87,7 @@ impl Trust {
         }
         Ok(Trust {
             own,
+            peers,
             nodes,
             moderators,
             learnt: RwLock::new(learnt.into_iter().collect()),
@@ -128,6 +134,18 @@ impl Trust {
         }
     }
 
+    /// The configured key of the peer called `name`.
+    pub fn peer_key(&self, name: &str) -> Option<VerifyingKey> {
+        self.peers.get(name).map(|(key, _)| *key)
+    }
+
+    /// Whether the peer's connection may announce `right` (peering.md §3).
+    pub fn accepts(&self, name: &str, right: &str) -> bool {
+        self.peers
+            .get(name)
+            .is_some_and(|(_, accept)| accept.iter().any(|r| r == right))
+    }
+
     /// Whether `key` moderates `group`.
     pub fn moderates(&self, key: &VerifyingKey, group: &str) -> bool {
         self.moderators
@@ -163,6 +181,10 @@ mod tests {
             boards: Some("chan.*".into()),
             address: None,
             send: "*".into(),
+            accept: crate::config::RIGHTS
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
         });
         config.moderators.push(ModeratorConfig {
             key: hex::encode(key(3).as_bytes()),

@@ -6,7 +6,11 @@ use common::*;
 
 #[test]
 fn conformance_suite_passes_against_tidings() {
-    let (dir, node) = start_node();
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    // The default: transit only from peers authenticated with XPEER.
+    config.listen.open_transit = false;
+    let node = TestNode::start(config);
     // The suite signs transit articles with a key the node trusts.
     let key = dir.path().join("author.key");
     std::fs::write(&key, format!("{}\n", hex::encode(author().to_bytes()))).expect("key file");
@@ -16,6 +20,7 @@ fn conformance_suite_passes_against_tidings() {
         timeout: std::time::Duration::from_secs(20),
         verbose: false,
         key: Some(key),
+        peer_name: Some("tests.peer".into()),
     };
     let mut out = Vec::new();
     let summary = conformance::run(&options, &mut out);

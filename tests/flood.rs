@@ -63,6 +63,10 @@ impl Mesh {
                     .contains(&j)
                     .then(|| self.addrs[j].to_string()),
                 send: "*".into(),
+                accept: tidings::config::RIGHTS
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect(),
             })
             .collect();
         config
@@ -202,6 +206,7 @@ fn a_node_that_was_down_catches_up_from_the_outboxes() {
     let key = mesh.keys[0].clone();
     let ids: Vec<String> = (0..1000).map(|_| unique_id_for("flood", &key)).collect();
     let mut c = Client::connect(mesh.node(0).addr);
+    c.xpeer(&name(0), &name(1), &mesh.keys[1]);
     let mut wire = String::new();
     for id in &ids {
         wire.push_str(&format!("TAKETHIS {id}\r\n"));

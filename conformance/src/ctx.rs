@@ -1,20 +1,28 @@
-//! What every case gets: fresh connections of the right kind, the server's
-//! capabilities, the test group, unique Message-IDs, and the signing key
-//! for servers that require signed transit articles.
+//! What every case gets: fresh connections of the right kind (peer
+//! connections authenticated with XPEER where the server requires it), the
+//! server's capabilities, the test group, unique Message-IDs, and the
+//! signing key for servers that require signed transit articles.
 
 use std::time::Duration;
 
 use crate::article::{Article, MsgIds};
 use crate::capabilities::Capabilities;
-use crate::cases::{expect, CaseError, Side};
+use crate::cases::peer::{challenge_in, respond};
+use crate::cases::{expect, fail, CaseError, Side};
 use crate::client::{Client, ClientError, Transcript};
 use crate::clock;
+use crate::peering;
 use crate::signing::{self, Signer};
 use crate::wire::{ActiveLine, Status};
 
 /// Why a transit case cannot run against a signing server without a key.
 pub const NEEDS_KEY: &str =
     "server requires signed articles (X-TIDINGS-SIGNED); pass --key with a key it trusts";
+
+/// Why a transit case cannot run against a peering server without a peer
+/// name and its key.
+pub const NEEDS_PEER: &str = "server requires peer authentication (X-TIDINGS-PEER); \
+     pass --peer-name and --key of a configured peer";
 
 /// The article posted once per run and read back by the POST cases.
 #[derive(Debug, Clone)]
@@ -44,6 +52,8 @@ pub struct Ctx {
     pub fixture: Option<Result<Posted, String>>,
     /// The key given with `--key`, if any.
     pub signer: Option<Signer>,
+    /// The name given with `--peer-name`, if any.
+    pub peer_name: Option<String>,
     ids: MsgIds,
     transcript: Transcript,
 }
@@ -53,12 +63,14 @@ impl Ctx {
         target: String,
         timeout: Duration,
         signer: Option<Signer>,
+        peer_name: Option<String>,
         transcript: Transcript,
     ) -> Ctx {
         Ctx {
             target,
             timeout,
             signer,
+            peer_name,
             transit_caps: Capabilities::default(),
             reader_caps: Capabilities::default(),
             mode_switching: false,
@@ -89,6 +101,55 @@ impl Ctx {
         Ok(client)
     }
 
+    /// A new connection and the server name its greeting gives, which
+    /// XPEER signatures bind (peering.md §2).
+    pub fn greeted(&self) -> Result<(Client, String), CaseError> {
+        let (client, greeting) = self.connect()?;
+        expect(&greeting, &[200, 201], "greeting")?;
+        match peering::server_name(&greeting) {
+            Some(server) => Ok((client, server.to_string())),
+            None => fail(format!(
+                "greeting \"{greeting}\" gives no server name for XPEER to sign (peering.md §2)"
+            )),
+        }
+    }
+
+    /// A new connection for IHAVE, CHECK, TAKETHIS and MODE STREAM, as a
+    /// peer opens one: on a server advertising X-TIDINGS-PEER it proves
+    /// with XPEER, right after the greeting, that it holds the key of
+    /// `--peer-name` (peering.md §2), or the case skips when no name or key
+    /// was given. Otherwise the connection is used as connected.
+    pub fn peer(&self) -> Result<Client, CaseError> {
+        if !self.peering_required() {
+            return self.transit();
+        }
+        let (name, signer) = self.peer_identity()?;
+        let (mut client, server) = self.greeted()?;
+        let cmd = format!("XPEER {name}");
+        let st = client.command(&cmd)?;
+        if st.code == peering::REFUSED {
+            return fail(format!(
+                "{cmd}: \"{st}\": the server has no peer named {name} (--peer-name)"
+            ));
+        }
+        let challenge = challenge_in(&st, &cmd)?;
+        let signature = signer.sign_bytes(&peering::signed_bytes(&server, name, &challenge));
+        let st = respond(&mut client, name, &signature)?;
+        if st.code == peering::REFUSED {
+            return fail(format!(
+                "XPEER {name} <signature>: \"{st}\": the server does not have the --key \
+                 public key {} configured for peer {name}",
+                signer.public_hex()
+            ));
+        }
+        expect(
+            &st,
+            &[peering::AUTHENTICATED],
+            &format!("XPEER {name} <signature>"),
+        )?;
+        Ok(client)
+    }
+
     /// A new connection ready for reader commands: MODE READER first on a
     /// mode-switching server (RFC 3977 §3.4.2), nothing otherwise.
     pub fn reader(&self) -> Result<Client, CaseError> {
@@ -111,6 +172,27 @@ impl Ctx {
     /// their Message-IDs must name the key.
     pub fn signing_required(&self) -> bool {
         self.transit_caps.has(signing::CAPABILITY)
+    }
+
+    /// The server speaks peering.md: transit commands need XPEER first.
+    pub fn peering_required(&self) -> bool {
+        self.transit_caps.has(peering::CAPABILITY)
+    }
+
+    /// The `--peer-name`, or a skip saying one is needed.
+    pub fn peer_name(&self) -> Result<&str, CaseError> {
+        self.peer_name
+            .as_deref()
+            .ok_or_else(|| CaseError::Skip(NEEDS_PEER.to_string()))
+    }
+
+    /// The `--peer-name` and the key that proves it, or a skip saying both
+    /// are needed.
+    pub fn peer_identity(&self) -> Result<(&str, &Signer), CaseError> {
+        match (self.peer_name.as_deref(), self.signer.as_ref()) {
+            (Some(name), Some(signer)) => Ok((name, signer)),
+            _ => Err(CaseError::Skip(NEEDS_PEER.to_string())),
+        }
     }
 
     /// The key, or a skip saying one is needed.

@@ -9,6 +9,8 @@
 //! - `article`: test articles and unique Message-IDs.
 //! - `signing`: tidings signed articles (canonical bytes, ed25519), from
 //!   the spec alone.
+//! - `peering`: the tidings XPEER challenge-response (signed bytes), from
+//!   the spec alone.
 //! - `ctx`: what a case gets (connections, capabilities, test group).
 //! - `cases`: the cases, one module per capability group.
 //! - `runner`: discovery, the run loop and the report.
@@ -23,6 +25,7 @@ pub mod cases;
 pub mod client;
 pub mod clock;
 pub mod ctx;
+pub mod peering;
 mod runner;
 pub mod signing;
 pub mod wire;
@@ -41,9 +44,15 @@ pub struct Options {
     pub verbose: bool,
     /// File holding the ed25519 secret key (64 hex digits and a newline)
     /// that signs the suite's transit articles on a server advertising
-    /// X-TIDINGS-SIGNED. That server must trust the key, or what the suite
+    /// X-TIDINGS-SIGNED, and answers XPEER challenges on one advertising
+    /// X-TIDINGS-PEER. The server must trust the key, or what the suite
     /// sends stays pending and cannot be read back.
     pub key: Option<PathBuf>,
+    /// The peer name under which the server has `key`'s public key
+    /// configured. On a server advertising X-TIDINGS-PEER every connection
+    /// that sends IHAVE, CHECK, TAKETHIS or MODE STREAM first proves it
+    /// holds that key with XPEER; without a name (or key) those cases skip.
+    pub peer_name: Option<String>,
 }
 
 /// The outcome of a run.

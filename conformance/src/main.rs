@@ -28,10 +28,16 @@ struct Args {
     #[arg(long)]
     verbose: bool,
     /// Secret key file (64 hex digits of an ed25519 secret key) to sign
-    /// transit articles for a server advertising X-TIDINGS-SIGNED; the
-    /// server must trust its public key.
+    /// transit articles for a server advertising X-TIDINGS-SIGNED and to
+    /// answer XPEER for one advertising X-TIDINGS-PEER; the server must
+    /// trust its public key.
     #[arg(long, value_name = "FILE")]
     key: Option<PathBuf>,
+    /// Peer name under which the server has --key's public key configured:
+    /// transit connections authenticate with XPEER on a server advertising
+    /// X-TIDINGS-PEER.
+    #[arg(long, value_name = "NAME")]
+    peer_name: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -42,6 +48,7 @@ fn main() -> ExitCode {
         timeout: Duration::from_secs(args.timeout_secs.max(1)),
         verbose: args.verbose,
         key: args.key,
+        peer_name: args.peer_name,
     };
     let summary = conformance::run(&opts, &mut io::stdout().lock());
     if summary.unreachable.is_some() {

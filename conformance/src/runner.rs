@@ -31,7 +31,13 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
             None
         }
     };
-    let mut ctx = Ctx::new(opts.target.clone(), timeout, signer, transcript);
+    let mut ctx = Ctx::new(
+        opts.target.clone(),
+        timeout,
+        signer,
+        opts.peer_name.clone(),
+        transcript,
+    );
 
     if let Err(e) = discover(&mut ctx, opts) {
         let line = format!("FAIL  [BASE] connect (RFC 3977 §5.1): {e}");
@@ -64,6 +70,9 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
         }
         if let Some(s) = &ctx.signer {
             emit(out, &format!("# signing key: {}", s.public_hex()));
+        }
+        if let Some(name) = &ctx.peer_name {
+            emit(out, &format!("# peer name: {name}"));
         }
         for line in discovery_log {
             emit(out, &format!("      {line}"));

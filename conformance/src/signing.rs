@@ -15,9 +15,12 @@
 //! Articles here are in message form: dot-stuffing already undone, line
 //! endings CRLF or bare LF.
 
+use std::collections::hash_map::RandomState;
 use std::fmt;
 use std::fs;
+use std::hash::BuildHasher;
 use std::path::Path;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 
@@ -287,6 +290,24 @@ impl Signer {
         }
     }
 
+    /// A key made up for this run, which no server can have configured:
+    /// for signatures that must not verify under anyone's key. Seeded from
+    /// std's per-process hash keys and the clock, which is unpredictable
+    /// enough for that and keeps the suite free of an RNG dependency; it
+    /// is no key to keep.
+    pub fn throwaway() -> Signer {
+        let state = RandomState::new();
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let mut secret = [0u8; 32];
+        for (i, chunk) in secret.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&state.hash_one((nanos, i)).to_le_bytes());
+        }
+        Signer::from_bytes(&secret)
+    }
+
     /// The public key in lowercase hex, as Message-IDs and the signature
     /// header carry it.
     pub fn public_hex(&self) -> String {
@@ -334,6 +355,14 @@ mod tests {
         assert_eq!(
             s.sign_bytes(b""),
             "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        );
+    }
+
+    #[test]
+    fn throwaway_keys_differ() {
+        assert_ne!(
+            Signer::throwaway().public_hex(),
+            Signer::throwaway().public_hex()
         );
     }
 

@@ -75,6 +75,7 @@ fn minimal_server_passes_or_skips_everything() {
         timeout: Duration::from_secs(5),
         verbose: false,
         key: None,
+        peer_name: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);
@@ -120,6 +121,7 @@ fn unreachable_target_is_reported() {
         timeout: Duration::from_secs(2),
         verbose: false,
         key: None,
+        peer_name: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);

@@ -131,6 +131,7 @@ fn run_against_mock(key: Option<PathBuf>) -> (Summary, String) {
         timeout: Duration::from_secs(5),
         verbose: false,
         key,
+        peer_name: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);

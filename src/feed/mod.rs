@@ -89,6 +89,10 @@ mod tests {
                 boards: None,
                 address: Some("127.0.0.1:1".into()),
                 send: send.into(),
+                accept: crate::config::RIGHTS
+                    .iter()
+                    .map(|r| r.to_string())
+                    .collect(),
             });
         }
         let feeds = Feeds::from_config(&config).expect("valid");

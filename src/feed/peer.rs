@@ -128,7 +128,7 @@ impl Link {
     }
 }
 
-async fn connect(peer: &FeedPeer) -> Result<(Link, bool), FeedError> {
+async fn connect(node: &Node, peer: &FeedPeer) -> Result<(Link, bool), FeedError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&peer.address))
         .await
         .map_err(|_| FeedError::Timeout)??;
@@ -138,20 +138,33 @@ async fn connect(peer: &FeedPeer) -> Result<(Link, bool), FeedError> {
         reader: BufReader::new(read),
         writer,
     };
-    let (code, line) = link.code().await?;
+    let (code, greeting) = link.code().await?;
     if code != 200 && code != 201 {
-        return Err(FeedError::Reply(line));
+        return Err(FeedError::Reply(greeting));
     }
     link.send(b"CAPABILITIES\r\n").await?;
     let (code, line) = link.code().await?;
-    let streaming = match code {
-        101 => link
-            .block()
-            .await?
-            .iter()
-            .any(|l| l.eq_ignore_ascii_case("STREAMING")),
+    let capabilities = match code {
+        101 => link.block().await?,
         _ => return Err(FeedError::Reply(line)),
     };
+    let has = |label: &str| {
+        capabilities.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(label))
+        })
+    };
+    if has("X-TIDINGS-PEER") {
+        // The server's Path identity is the greeting's first word.
+        let server = greeting
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        authenticate(node, &mut link, &server).await?;
+    }
+    let streaming = has("STREAMING");
     if streaming {
         link.send(b"MODE STREAM\r\n").await?;
         let (code, line) = link.code().await?;
@@ -162,9 +175,29 @@ async fn connect(peer: &FeedPeer) -> Result<(Link, bool), FeedError> {
     Ok((link, streaming))
 }
 
+/// XPEER (protocol-spec/peering.md §2): prove we hold our node key.
+async fn authenticate(node: &Node, link: &mut Link, server: &str) -> Result<(), FeedError> {
+    let name = node.name();
+    link.send(format!("XPEER {name}\r\n").as_bytes()).await?;
+    let (code, line) = link.code().await?;
+    let challenge = match (code, line.split_whitespace().nth(1)) {
+        (381, Some(challenge)) => challenge.to_string(),
+        _ => return Err(FeedError::Reply(line)),
+    };
+    let message = crate::proto::signing::peer_challenge_message(server, name, &challenge);
+    let signature = ed25519_dalek::Signer::sign(&node.key, &message);
+    link.send(format!("XPEER {name} {}\r\n", hex::encode(signature.to_bytes())).as_bytes())
+        .await?;
+    let (code, line) = link.code().await?;
+    if code != 281 {
+        return Err(FeedError::Reply(line));
+    }
+    Ok(())
+}
+
 /// One connection's life: connect, then offer the outbox until shutdown.
 async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), FeedError> {
-    let (mut link, streaming) = connect(peer).await?;
+    let (mut link, streaming) = connect(node, peer).await?;
     info!(peer = %peer.name, address = %peer.address, streaming, "feeding peer");
     let retention = node.config.feed.outbox_days.saturating_mul(86_400_000_000);
     let window = node.config.feed.window;

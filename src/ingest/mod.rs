@@ -35,8 +35,12 @@ pub enum Source {
     /// POST from a reader: we are the injecting agent (RFC 5537 §3.4).
     Post,
     /// IHAVE or TAKETHIS from another server, naming this Message-ID
-    /// (RFC 5537 §3.5, relaying).
-    Transit { offered_id: Vec<u8> },
+    /// (RFC 5537 §3.5, relaying); `peer` is the authenticated peer, if any,
+    /// whose accept rights apply (protocol-spec/peering.md §3).
+    Transit {
+        offered_id: Vec<u8>,
+        peer: Option<String>,
+    },
     /// An article that waited for its signer's passport, already in its
     /// stored form, decided again now that the key is known.
     Released,
@@ -117,7 +121,7 @@ impl Ingest<'_> {
     /// (possibly batched with other connections') before [`Ingest::decide`].
     pub fn parse(&self, raw: Bytes, source: &Source) -> Result<Parsed, Rejection> {
         let offered = match source {
-            Source::Transit { offered_id } => Some(offered_id.as_slice()),
+            Source::Transit { offered_id, .. } => Some(offered_id.as_slice()),
             Source::Post | Source::Released => None,
         };
         let refuse = |reason: String, remember: Remember| refusal(source, reason, None, remember);
@@ -208,6 +212,23 @@ impl Ingest<'_> {
             .map(|value| control::parse(&value))
             .transpose()
             .map_err(&block)?;
+        if let Source::Transit {
+            peer: Some(peer), ..
+        } = source
+        {
+            let right = match &control {
+                Some(Control::NewGroup { .. } | Control::ModGroup { .. } | Control::RmGroup(_)) => {
+                    "boards"
+                }
+                Some(Control::Passport(_) | Control::Revoke(_) | Control::Rotate(_)) => "passports",
+                _ => "articles",
+            };
+            if !self.trust.accepts(peer, right) {
+                // Another peer may bring it; do not block the ID.
+                let reason = format!("peer {peer} may not announce {right} here");
+                return Err(refuse(reason, None, Remember::No));
+            }
+        }
         if let Some(path) = article.header_unfolded("Path") {
             if *source != Source::Released && rewrite::path_contains(&path, self.node.as_bytes()) {
                 return Err(block(format!("Path already contains {}: loop", self.node)));

@@ -44,6 +44,10 @@ impl Fixture {
             boards: Some("chan.*".into()),
             address: None,
             send: "*".into(),
+            accept: crate::config::RIGHTS
+                .iter()
+                .map(|r| r.to_string())
+                .collect(),
         });
         config.moderators.push(ModeratorConfig {
             key: key_hex(&key(MODERATOR).verifying_key()),
@@ -79,8 +83,13 @@ impl Fixture {
             .ok()
             .and_then(|a| a.message_id())
             .unwrap_or_default();
-        self.ingest()
-            .prepare(raw.clone(), &Source::Transit { offered_id: id })
+        self.ingest().prepare(
+            raw.clone(),
+            &Source::Transit {
+                offered_id: id,
+                peer: None,
+            },
+        )
     }
 }
 

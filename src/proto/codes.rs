@@ -44,8 +44,10 @@ codes! {
     CHECK_SEND = 238, "";
     TAKETHIS_OK = 239, "";
     POST_OK = 240, "Article received OK";
+    AUTH_ACCEPTED = 281, "Authentication accepted";
     IHAVE_SEND = 335, "Send article; end with <CR-LF>.<CR-LF>";
     POST_SEND = 340, "Send article; end with <CR-LF>.<CR-LF>";
+    AUTH_CONTINUE = 381, "";
     SERVICE_UNAVAILABLE = 400, "Service temporarily unavailable";
     INTERNAL_FAULT = 403, "Internal fault; the operator has been told";
     NO_SUCH_GROUP = 411, "No such newsgroup";
@@ -63,6 +65,8 @@ codes! {
     TAKETHIS_REJECTED = 439, "";
     POST_NOT_PERMITTED = 440, "Posting not permitted";
     POST_FAILED = 441, "Posting failed";
+    AUTH_REQUIRED = 480, "Peer authentication required (XPEER)";
+    AUTH_REJECTED = 481, "Authentication failed";
     UNKNOWN_COMMAND = 500, "Unknown command";
     SYNTAX_ERROR = 501, "Syntax error in command";
     NOT_PERMITTED = 502, "Command unavailable";

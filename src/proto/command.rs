@@ -81,6 +81,12 @@ pub enum Command {
     /// bad, so the session must read that article to stay in sync. A bad
     /// argument is carried as the reason to give once it has.
     Takethis(Result<Vec<u8>, String>),
+    /// XPEER (protocol-spec/peering.md §2): first a name, then the name and
+    /// the signature of the challenge.
+    Xpeer {
+        name: String,
+        signature: Option<[u8; 64]>,
+    },
 }
 
 /// One row of the command table.
@@ -280,6 +286,14 @@ pub static COMMANDS: &[Spec] = &[
         max_args: 1,
         parse: |a| selection(a.first().copied()).map(Command::Over),
     },
+    Spec {
+        name: "XPEER",
+        syntax: "XPEER name [signature]",
+        summary: "authenticate as a configured peer (tidings)",
+        min_args: 1,
+        max_args: 2,
+        parse: xpeer,
+    },
 ];
 
 /// Why a command line could not be turned into a command.
@@ -446,6 +460,23 @@ fn newnews(args: &[&[u8]]) -> Result<Command, String> {
     })
 }
 
+fn xpeer(args: &[&[u8]]) -> Result<Command, String> {
+    let name = std::str::from_utf8(args[0])
+        .map_err(|_| "peer name must be ASCII")?
+        .to_string();
+    let signature = match args.get(1) {
+        None => None,
+        Some(hex_text) => Some(
+            std::str::from_utf8(hex_text)
+                .ok()
+                .and_then(|t| hex::decode(t).ok())
+                .and_then(|b| <[u8; 64]>::try_from(b).ok())
+                .ok_or("signature must be 128 hex digits")?,
+        ),
+    };
+    Ok(Command::Xpeer { name, signature })
+}
+
 fn takethis(args: &[&[u8]]) -> Result<Command, String> {
     let id = match args {
         [id] => message_id_arg(id),
@@ -567,6 +598,27 @@ mod tests {
         );
         assert!(matches!(ok("TAKETHIS"), Command::Takethis(Err(_))));
         assert!(matches!(ok("TAKETHIS nope"), Command::Takethis(Err(_))));
+    }
+
+    #[test]
+    fn xpeer_forms() {
+        assert_eq!(
+            ok("XPEER n1.test"),
+            Command::Xpeer {
+                name: "n1.test".into(),
+                signature: None
+            }
+        );
+        let sig = "ab".repeat(64);
+        assert_eq!(
+            ok(&format!("XPEER n1 {sig}")),
+            Command::Xpeer {
+                name: "n1".into(),
+                signature: Some([0xab; 64])
+            }
+        );
+        syntax("XPEER n1 abcd");
+        syntax("XPEER");
     }
 
     #[test]

@@ -229,6 +229,13 @@ pub fn sign(article: &Article, key: &SigningKey) -> Result<Bytes, SigError> {
     Ok(out.freeze())
 }
 
+/// What a peer signs to answer an XPEER challenge (protocol-spec/peering.md
+/// §2): both names and the challenge, so the answer is good for one
+/// connection to one server only.
+pub fn peer_challenge_message(server: &str, client: &str, challenge: &str) -> Vec<u8> {
+    format!("tidings-peer-v1\n{server}\n{client}\n{challenge}\n").into_bytes()
+}
+
 /// A signature checked for form and binding, ready for the (batchable)
 /// cryptographic check.
 #[derive(Debug, Clone)]

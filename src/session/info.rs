@@ -7,8 +7,9 @@ use crate::proto::{Code, Reply};
 impl Session {
     /// CAPABILITIES (RFC 3977 §5.2). X-TIDINGS-SIGNED is ours
     /// (protocol-spec/signing.md). tidings is not mode-switching: reader
-    /// and transit commands work on every connection, so MODE-READER is not
-    /// advertised (§3.4.2) and the list never changes within a session.
+    /// and transit commands work on every connection (for peers that proved
+    /// their key with XPEER), so MODE-READER is not advertised (§3.4.2) and
+    /// the list never changes within a session.
     pub(super) fn capabilities(&self) -> Reply {
         let mut lines: Vec<Vec<u8>> = vec![
             b"VERSION 2".to_vec(),
@@ -30,6 +31,10 @@ impl Session {
             ]
             .map(|l| l.as_bytes().to_vec()),
         );
+        // Advertised only when transit really requires it (peering.md §1).
+        if !self.node.config.listen.open_transit {
+            lines.push(b"X-TIDINGS-PEER 1".to_vec());
+        }
         Reply::lines(
             Code::CAPABILITIES_FOLLOW,
             Code::CAPABILITIES_FOLLOW.canonical_text(),

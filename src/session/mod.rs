@@ -9,6 +9,7 @@
 
 mod info;
 mod list;
+mod peer;
 mod reader;
 mod transit;
 
@@ -62,8 +63,16 @@ impl From<Code> for Stop {
 /// What the next block (article) is for.
 enum Awaiting {
     Post,
-    Ihave { id: Vec<u8>, claim: Claim },
-    Takethis { id: Result<Vec<u8>, String> },
+    Ihave {
+        id: Vec<u8>,
+        claim: Claim,
+    },
+    Takethis {
+        id: Result<Vec<u8>, String>,
+    },
+    /// An article that must be read to stay in sync, then answered with
+    /// this refusal (TAKETHIS from a connection that may not send any).
+    Refuse(Reply),
 }
 
 /// The newsgroup selected by GROUP or LISTGROUP, and the current article.
@@ -80,6 +89,10 @@ pub struct Session {
     awaiting: Option<Awaiting>,
     /// Resolves once the last pipelined article has been queued for commit.
     last_turn: Option<tokio::sync::oneshot::Receiver<()>>,
+    /// The configured peer this connection proved to be (XPEER).
+    peer: Option<String>,
+    /// The peer name and challenge of a first XPEER line.
+    challenge: Option<(String, String)>,
 }
 
 /// What the loop should do after a frame.
@@ -106,6 +119,8 @@ where
         checked: HashMap::new(),
         awaiting: None,
         last_turn: None,
+        peer: None,
+        challenge: None,
     };
     let mut out = BytesMut::with_capacity(8192);
     let mut pending: FuturesOrdered<BoxFuture<'static, Reply>> = FuturesOrdered::new();
@@ -240,6 +255,7 @@ impl Session {
                     pending.push_back(self.takethis_article(id, article));
                     Next::Continue
                 }
+                Some(Awaiting::Refuse(reply)) => self.respond(reply, pending, out),
                 None => Next::Continue,
             },
             Frame::BlockTooLarge { size } => {
@@ -249,6 +265,7 @@ impl Session {
                 let reply = match self.awaiting.take() {
                     Some(Awaiting::Post) => Reply::with(Code::POST_FAILED, why),
                     Some(Awaiting::Ihave { .. }) => Reply::with(Code::TRANSFER_REJECTED, why),
+                    Some(Awaiting::Refuse(reply)) => reply,
                     Some(Awaiting::Takethis { id }) => {
                         let id = id.unwrap_or_default();
                         self.checked.remove(&id);
@@ -296,6 +313,17 @@ impl Session {
             Command::Help => Ok(self.help()),
             Command::Date => Ok(self.date()),
             Command::ModeReader => Ok(self.mode_reader()),
+            Command::Xpeer { name, signature } => Ok(self.xpeer(name, signature)),
+            Command::ModeStream | Command::Check(_) | Command::Ihave(_)
+                if !self.transit_allowed() =>
+            {
+                Ok(Reply::new(Code::AUTH_REQUIRED))
+            }
+            Command::Takethis(_) if !self.transit_allowed() => {
+                codec.expect_block();
+                self.awaiting = Some(Awaiting::Refuse(Reply::new(Code::AUTH_REQUIRED)));
+                return Next::Continue;
+            }
             Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
             Command::List(kind) => Ok(self.list(kind)),
             Command::NewGroups { since } => Ok(self.newgroups(since)),

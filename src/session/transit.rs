@@ -135,7 +135,10 @@ impl Session {
         transfer(
             self.node.clone(),
             article,
-            Source::Transit { offered_id: id },
+            Source::Transit {
+                offered_id: id,
+                peer: self.peer.clone(),
+            },
             IHAVE,
             String::new(),
             None,
@@ -175,6 +178,7 @@ impl Session {
             Ok(None) => {}
         }
         let node = self.node.clone();
+        let peer = self.peer.clone();
         // Articles are verified in parallel but reach the committer in the
         // order they came, so numbers follow the stream and a cancel never
         // overtakes the article it cancels.
@@ -184,7 +188,10 @@ impl Session {
             done,
         };
         Box::pin(async move {
-            let source = Source::Transit { offered_id: id };
+            let source = Source::Transit {
+                offered_id: id,
+                peer,
+            };
             let reply = transfer(
                 node,
                 article,

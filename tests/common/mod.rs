@@ -37,6 +37,9 @@ pub fn config(data_dir: &Path) -> Config {
     config.node.name = "test.node".into();
     config.node.data_dir = data_dir.to_path_buf();
     config.listen.nntp = "127.0.0.1:0".parse().expect("addr");
+    // Most suites offer articles from a plain client connection; peering
+    // tests turn this off and authenticate with XPEER.
+    config.listen.open_transit = true;
     config.limits.max_article_bytes = 64 * 1024;
     config.peers = vec![PeerConfig {
         name: "tests.peer".into(),
@@ -45,6 +48,10 @@ pub fn config(data_dir: &Path) -> Config {
         boards: Some("*".into()),
         address: None,
         send: "*".into(),
+        accept: tidings::config::RIGHTS
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
     }];
     config.groups = vec![
         GroupConfig {
@@ -211,6 +218,20 @@ impl Client {
         }
         wire.push_str(".\r\n");
         self.send(wire.as_bytes());
+    }
+
+    /// Authenticates as peer `name` with its node `key` (peering.md §2);
+    /// `server` is the node's name.
+    pub fn xpeer(&mut self, server: &str, name: &str, key: &SigningKey) {
+        let (code, challenge) = self.cmd(&format!("XPEER {name}"));
+        assert_eq!(code, 381, "{challenge}");
+        let message = signing::peer_challenge_message(server, name, &challenge);
+        let signature = ed25519_dalek::Signer::sign(key, &message);
+        let (code, text) = self.cmd(&format!(
+            "XPEER {name} {}",
+            hex::encode(signature.to_bytes())
+        ));
+        assert_eq!(code, 281, "{text}");
     }
 
     /// True once the server has closed the connection.

@@ -107,14 +107,14 @@ fn abandoned_ihave(ctx: &mut Ctx) -> CaseResult {
     // Cut inside the last body line, well before the ".\r\n" terminator.
     let cut = full.len() - 3 - 6;
 
-    let mut a = ctx.transit()?;
+    let mut a = ctx.peer()?;
     let cmd = format!("IHAVE {msgid}");
     let st = a.command(&cmd)?;
     expect(&st, &[335], &cmd)?;
     a.send_raw(&full[..cut])?;
     a.abort();
 
-    let mut b = ctx.transit()?;
+    let mut b = ctx.peer()?;
     ctx.probe(&mut b, "new connection after an abandoned IHAVE")?;
     let st = b.command(&cmd)?;
     expect(

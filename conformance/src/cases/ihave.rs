@@ -1,5 +1,6 @@
 //! IHAVE, the transit command (RFC 3977 §6.3.2). Sent on a connection that
-//! never switched with MODE READER, as a peer would.
+//! never switched with MODE READER, as a peer would, and that authenticated
+//! with XPEER first on a server advertising X-TIDINGS-PEER.
 
 use super::{expect, skip, wait_present, Case, CaseError, CaseResult, Need, Side};
 use crate::article::Article;
@@ -96,12 +97,12 @@ fn transfer_as(
 }
 
 fn accepts_new(ctx: &mut Ctx) -> CaseResult {
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     transfer(ctx, &mut c).map(|_| ())
 }
 
 fn duplicate(ctx: &mut Ctx) -> CaseResult {
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let (msgid, _) = transfer(ctx, &mut c)?;
     let cmd = format!("IHAVE {msgid}");
     let st = c.command(&cmd)?;
@@ -113,7 +114,7 @@ fn readable(ctx: &mut Ctx) -> CaseResult {
     if !ctx.reader_caps.has("READER") {
         return skip("server does not advertise READER");
     }
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let (msgid, _) = transfer_readable(ctx, &mut c)?;
     let mut r = ctx.reader()?;
     wait_present(&mut r, &msgid, ctx.timeout, "235")
@@ -122,7 +123,7 @@ fn readable(ctx: &mut Ctx) -> CaseResult {
 /// Offers `article` under `msgid` and expects 437 after 335, then checks
 /// the connection is still in step.
 pub(super) fn rejected(ctx: &mut Ctx, msgid: &str, article: Article, what: &str) -> CaseResult {
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let st = offer(&mut c, msgid, &article)?;
     expect(&st, &[437], what)?;
     ctx.probe(&mut c, &format!("after 437 for {what}"))

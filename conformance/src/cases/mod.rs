@@ -16,6 +16,7 @@ pub mod base;
 pub mod hygiene;
 pub mod ihave;
 pub mod list;
+pub mod peer;
 pub mod post;
 pub mod reader;
 pub mod signed;
@@ -58,7 +59,8 @@ pub struct Suite {
 }
 
 /// In run order: reader cases before POST so the empty-group case sees the
-/// groups before this run posts into them.
+/// groups before this run posts into them; PEER before the transit groups,
+/// whose connections all depend on XPEER on a server that requires it.
 pub const SUITES: &[Suite] = &[
     Suite {
         label: "BASE",
@@ -75,6 +77,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "POST",
         cases: post::CASES,
+    },
+    Suite {
+        label: "PEER",
+        cases: peer::CASES,
     },
     Suite {
         label: "IHAVE",

@@ -244,7 +244,7 @@ fn msgid_not_naming_signer(ctx: &mut Ctx) -> CaseResult {
 fn signed_round_trip(ctx: &mut Ctx) -> CaseResult {
     need_reader(ctx)?;
     let own = ctx.signer()?.public_hex();
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let (msgid, sent) = transfer_readable(ctx, &mut c)?;
     let mut r = ctx.reader()?;
     wait_present(&mut r, &msgid, ctx.timeout, "235")?;
@@ -269,7 +269,7 @@ fn signed_round_trip(ctx: &mut Ctx) -> CaseResult {
 /// genuine article still gets in (§3).
 fn forgery_does_not_poison(ctx: &mut Ctx) -> CaseResult {
     let (msgid, genuine) = ctx.transit_article()?;
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let st = offer(&mut c, &msgid, &tamper(&genuine))?;
     expect(&st, &[437], "tampered copy")?;
     let cmd = format!("IHAVE {msgid}");
@@ -391,7 +391,7 @@ fn wait_gone(r: &mut Client, msgid: &str, timeout: Duration, after: &str) -> Cas
 /// (§5).
 fn author_cancel(ctx: &mut Ctx) -> CaseResult {
     need_reader(ctx)?;
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let (target, _) = transfer_readable(ctx, &mut c)?;
     let mut r = ctx.reader()?;
     wait_present(&mut r, &target, ctx.timeout, "235")?;
@@ -411,7 +411,7 @@ fn author_cancel(ctx: &mut Ctx) -> CaseResult {
 fn cancel_before_article(ctx: &mut Ctx) -> CaseResult {
     let (target, article) = ctx.transit_article()?;
     let (cancel, control) = cancel_of(ctx, &target)?;
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let st = offer(&mut c, &cancel, &control)?;
     let what = format!("the author's cancel of {target}, not yet sent");
     expect(&st, &[235], &what)?;

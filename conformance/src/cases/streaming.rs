@@ -79,9 +79,9 @@ pub const CASES: &[Case] = &[
     },
 ];
 
-/// A transit connection after MODE STREAM.
+/// A peer connection after MODE STREAM.
 pub(super) fn streaming(ctx: &Ctx) -> Result<Client, CaseError> {
-    let mut c = ctx.transit()?;
+    let mut c = ctx.peer()?;
     let st = c.command("MODE STREAM")?;
     expect(&st, &[203], "MODE STREAM")?;
     Ok(c)

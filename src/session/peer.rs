@@ -1,0 +1,60 @@
+//! XPEER: a connection proves it is a configured peer by signing a fresh
+//! challenge with that peer's node key (protocol-spec/peering.md §2).
+//! Until then it may read and post, but not use transit commands.
+
+use ed25519_dalek::Signature;
+use tracing::info;
+
+use super::Session;
+use crate::proto::signing::peer_challenge_message;
+use crate::proto::{Code, Reply};
+
+impl Session {
+    pub(super) fn transit_allowed(&self) -> bool {
+        self.node.config.listen.open_transit || self.peer.is_some()
+    }
+
+    pub(super) fn xpeer(&mut self, name: String, signature: Option<[u8; 64]>) -> Reply {
+        if let Some(peer) = &self.peer {
+            return Reply::with(
+                Code::NOT_PERMITTED,
+                format!("already authenticated as {peer}"),
+            );
+        }
+        let Some(key) = self.node.trust.peer_key(&name) else {
+            self.challenge = None;
+            return Reply::with(Code::AUTH_REJECTED, format!("unknown peer {name}"));
+        };
+        let Some(signature) = signature else {
+            let mut nonce = [0u8; 32];
+            if getrandom::getrandom(&mut nonce).is_err() {
+                return Reply::with(Code::INTERNAL_FAULT, "no randomness for a challenge");
+            }
+            let challenge = hex::encode(nonce);
+            self.challenge = Some((name, challenge.clone()));
+            return Reply::with(Code::AUTH_CONTINUE, challenge);
+        };
+        let Some((asked, challenge)) = self.challenge.take() else {
+            return Reply::with(
+                Code::SYNTAX_ERROR,
+                "send XPEER <name> first to get a challenge",
+            );
+        };
+        if asked != name {
+            return Reply::with(
+                Code::AUTH_REJECTED,
+                format!("the challenge was for {asked}, not {name}"),
+            );
+        }
+        let message = peer_challenge_message(self.node.name(), &name, &challenge);
+        match key.verify_strict(&message, &Signature::from_bytes(&signature)) {
+            Ok(()) => {
+                info!(peer = %name, "peer authenticated");
+                let reply = Reply::with(Code::AUTH_ACCEPTED, format!("Peer {name} authenticated"));
+                self.peer = Some(name);
+                reply
+            }
+            Err(_) => Reply::with(Code::AUTH_REJECTED, "signature does not verify"),
+        }
+    }
+}

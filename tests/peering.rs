@@ -1,0 +1,115 @@
+//! Peer authentication and rights on a node that takes transit only from
+//! configured peers (the default).
+
+mod common;
+
+use common::*;
+use ed25519_dalek::SigningKey;
+use tidings::config::PeerConfig;
+
+fn hex_key(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().as_bytes())
+}
+
+/// A node whose peer "limited.peer" (key 51) may announce articles only.
+fn node() -> (tempfile::TempDir, TestNode) {
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    config.listen.open_transit = false;
+    config.peers.push(PeerConfig {
+        name: "limited.peer".into(),
+        key: hex_key(&SigningKey::from_bytes(&[51; 32])),
+        passports: false,
+        boards: None,
+        address: None,
+        send: "*".into(),
+        accept: vec!["articles".into()],
+    });
+    let node = TestNode::start(config);
+    (dir, node)
+}
+
+#[test]
+fn strangers_cannot_use_transit_commands() {
+    let (_dir, node) = node();
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("stranger");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 480);
+    assert_eq!(c.cmd(&format!("CHECK {id}")).0, 480);
+    assert_eq!(c.cmd("MODE STREAM").0, 480);
+    // TAKETHIS is followed by its article, which is read and refused.
+    c.send(format!("TAKETHIS {id}\r\n").as_bytes());
+    c.send_article(&article(&id, "test.one", "x\r\n"));
+    assert_eq!(c.status().0, 480);
+    assert_eq!(c.cmd("DATE").0, 111, "still in sync");
+    assert_eq!(c.cmd(&format!("STAT {id}")).0, 430);
+    // Readers and posters are not affected.
+    assert_eq!(c.cmd("GROUP test.one").0, 211);
+    assert_eq!(c.cmd("CAPABILITIES").0, 101);
+    assert!(c.block().iter().any(|l| l == "X-TIDINGS-PEER 1"));
+}
+
+#[test]
+fn a_peer_proves_its_key() {
+    let (_dir, node) = node();
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("XPEER nobody.invalid").0, 481);
+    // The right name with the wrong key is refused.
+    let (code, challenge) = c.cmd("XPEER tests.peer");
+    assert_eq!(code, 381);
+    let wrong = SigningKey::from_bytes(&[99; 32]);
+    let message =
+        tidings::proto::signing::peer_challenge_message("test.node", "tests.peer", &challenge);
+    let signature = ed25519_dalek::Signer::sign(&wrong, &message);
+    let (code, text) = c.cmd(&format!(
+        "XPEER tests.peer {}",
+        hex::encode(signature.to_bytes())
+    ));
+    assert_eq!(code, 481, "{text}");
+    assert_eq!(c.cmd(&format!("IHAVE {}", unique_id("x"))).0, 480);
+
+    // The right key works, once.
+    c.xpeer("test.node", "tests.peer", &author());
+    let id = unique_id("peer");
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&article(&id, "test.one", "from a peer\r\n"));
+    assert_eq!(c.status().0, 235);
+    assert_eq!(c.cmd("XPEER tests.peer").0, 502);
+}
+
+#[test]
+fn a_peer_without_the_board_right_cannot_announce_boards() {
+    let (_dir, node) = node();
+    let mut c = Client::connect(node.addr);
+    c.xpeer(
+        "test.node",
+        "limited.peer",
+        &SigningKey::from_bytes(&[51; 32]),
+    );
+    // Signed by a key allowed to create boards, but relayed by a peer that
+    // may not announce them.
+    let id = unique_id("newgroup");
+    let text = article_text(&id, "chan.new", "A board\r\n").replacen(
+        "\r\n\r\n",
+        "\r\nControl: newgroup chan.new\r\n\r\n",
+        1,
+    );
+    assert_eq!(c.cmd(&format!("IHAVE {id}")).0, 335);
+    c.send_article(&sign(&text));
+    let (code, reason) = c.status();
+    assert_eq!(code, 437);
+    assert!(reason.contains("may not announce boards"), "{reason}");
+    assert_eq!(c.cmd("GROUP chan.new").0, 411);
+    // Not remembered: a peer with the right may still bring it.
+    let mut full = Client::connect(node.addr);
+    full.xpeer("test.node", "tests.peer", &author());
+    assert_eq!(full.cmd(&format!("IHAVE {id}")).0, 335);
+    full.send_article(&sign(&text));
+    assert_eq!(full.status().0, 235);
+    assert_eq!(full.cmd("GROUP chan.new").0, 211);
+    // Ordinary articles from the limited peer are fine.
+    let post = unique_id("post");
+    assert_eq!(c.cmd(&format!("IHAVE {post}")).0, 335);
+    c.send_article(&article(&post, "test.one", "x\r\n"));
+    assert_eq!(c.status().0, 235);
+}
