@@ -87,6 +87,9 @@ fn end_to_end() {
     let mut config = Config::default();
     config.node.name = "bench.node".into();
     config.node.data_dir = dir.path().to_path_buf();
+    // The load generator is not a configured peer; it signs with the
+    // node's own key, which the node trusts.
+    config.listen.open_transit = true;
     config.groups = vec![GroupConfig {
         name: "bench.group".into(),
         description: String::new(),
