@@ -42,6 +42,8 @@ pub struct Config {
     pub signing: SigningConfig,
     #[serde(default)]
     pub feed: FeedConfig,
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Known nodes and what their keys are trusted for.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
@@ -83,6 +85,37 @@ fn default_hop_limit() -> usize {
 }
 fn default_window() -> usize {
     256
+}
+
+/// The server's TLS certificate for STARTTLS and the implicit-TLS port.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, the node's own certificate first. A relative
+    /// path is taken relative to `data_dir`.
+    #[serde(default = "default_tls_cert")]
+    pub cert: PathBuf,
+    /// PEM private key of that certificate. When neither file exists, a
+    /// self-signed certificate for the node name is made on first start,
+    /// with the key file at mode 0600.
+    #[serde(default = "default_tls_key")]
+    pub key: PathBuf,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            cert: default_tls_cert(),
+            key: default_tls_key(),
+        }
+    }
+}
+
+fn default_tls_cert() -> PathBuf {
+    PathBuf::from("tls.crt")
+}
+fn default_tls_key() -> PathBuf {
+    PathBuf::from("tls.key")
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -134,6 +167,10 @@ pub struct PeerConfig {
     /// rotate control messages).
     #[serde(default = "all_rights")]
     pub accept: Vec<String>,
+    /// Whether our feed connection to `address` must switch to TLS with
+    /// STARTTLS before XPEER; a peer that does not offer it is not fed.
+    #[serde(default)]
+    pub tls: bool,
 }
 
 /// What a peer connection may announce (protocol-spec/peering.md §3).
@@ -180,6 +217,10 @@ pub struct ListenConfig {
     /// Address of the plain NNTP listener.
     #[serde(default = "default_nntp")]
     pub nntp: SocketAddr,
+    /// Address of the implicit-TLS listener (TLS from the first byte, as
+    /// on port 563). None by default; STARTTLS works on `nntp` anyway.
+    #[serde(default)]
+    pub nntps: Option<SocketAddr>,
     /// Take IHAVE / CHECK / TAKETHIS from any connection, not only from
     /// authenticated peers (articles must still be signed by trusted
     /// keys). For tests and closed networks.
@@ -284,6 +325,7 @@ impl Default for ListenConfig {
     fn default() -> Self {
         ListenConfig {
             nntp: default_nntp(),
+            nntps: None,
             open_transit: false,
         }
     }
@@ -322,6 +364,7 @@ impl Default for Config {
             }],
             signing: SigningConfig::default(),
             feed: FeedConfig::default(),
+            tls: TlsConfig::default(),
             peers: Vec::new(),
             moderators: Vec::new(),
         }
@@ -430,6 +473,12 @@ impl Config {
                     ));
                 }
             }
+            if peer.tls && crate::tls::server_name(&peer.name).is_err() {
+                return invalid(format!(
+                    "peer {:?} tls: the name cannot be sent as a TLS server name",
+                    peer.name
+                ));
+            }
             if let Some(boards) = &peer.boards {
                 wildmat(&format!("peer {:?} boards", peer.name), boards)?;
             }
@@ -443,6 +492,9 @@ impl Config {
                 "feed.outbox_days, feed.hop_limit and feed.window must be at least 1".into(),
             );
         }
+        if self.listen.nntp.port() != 0 && self.listen.nntps == Some(self.listen.nntp) {
+            return invalid("listen.nntps must differ from listen.nntp".into());
+        }
         if self.signing.pending_days == 0 {
             return invalid("signing.pending_days must be at least 1".into());
         }
@@ -451,10 +503,23 @@ impl Config {
 
     /// The key file's path, resolved against the data directory.
     pub fn key_path(&self) -> PathBuf {
-        if self.node.key.is_absolute() {
-            self.node.key.clone()
+        self.in_data_dir(&self.node.key)
+    }
+
+    /// The TLS certificate and key files, resolved against the data
+    /// directory.
+    pub fn tls_paths(&self) -> (PathBuf, PathBuf) {
+        (
+            self.in_data_dir(&self.tls.cert),
+            self.in_data_dir(&self.tls.key),
+        )
+    }
+
+    fn in_data_dir(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
         } else {
-            self.node.data_dir.join(&self.node.key)
+            self.node.data_dir.join(path)
         }
     }
 }
@@ -484,6 +549,14 @@ mod tests {
         assert_eq!(config.listen.nntp, default_nntp());
         assert!(config.groups.is_empty());
         assert_eq!(config.key_path(), PathBuf::from("./tidings-data/node.key"));
+        assert_eq!(
+            config.tls_paths(),
+            (
+                PathBuf::from("./tidings-data/tls.crt"),
+                PathBuf::from("./tidings-data/tls.key")
+            )
+        );
+        assert_eq!(config.listen.nntps, None);
     }
 
     #[test]
@@ -497,6 +570,11 @@ mod tests {
                 "twice",
             ),
             ("[[peer]]\nname = \"p\"\nkey = \"00\"\n", "peer \"p\" key"),
+            (
+                "[listen]\nnntp = \"127.0.0.1:119\"\nnntps = \"127.0.0.1:119\"\n",
+                "listen.nntps",
+            ),
+            ("[tls]\ncrt = \"x.pem\"\n", "crt"),
             (
                 "[[moderator]]\nkey = \"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\"\ngroups = \"a[\"\n",
                 "moderator groups",

@@ -14,6 +14,7 @@
 //! - [`trust`]: which keys may sign what; [`release`]: pending verification.
 //! - [`groups`], [`precommit`], [`node`]: shared state of a running node.
 //! - [`config`]: the TOML configuration; [`keys`]: secret key files.
+//! - [`tls`]: rustls for STARTTLS, the implicit-TLS port and feed links.
 //! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
 
 pub mod codec;
@@ -30,5 +31,6 @@ pub mod release;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod tls;
 pub mod trust;
 pub mod verify;

@@ -191,12 +191,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let (node, commit_thread) = Node::open(config)?;
     runtime.block_on(async {
         let addr = node.config.listen.nntp;
-        let listener = tokio::net::TcpListener::bind(addr)
+        let nntp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let nntps = match node.config.listen.nntps {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (nntps)"))?,
+            ),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        tidings::server::run(listener, node, shutdown).await;
+        let listeners = tidings::server::Listeners { nntp, nntps };
+        tidings::server::serve(listeners, node, shutdown).await;
         anyhow::Ok(())
     })?;
     // Every session has ended, so the committer's queue is closing; wait

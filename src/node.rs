@@ -1,6 +1,6 @@
 //! A node's shared state, opened once at start and handed to every
-//! connection: configuration, store, boards, trust, the committer and the
-//! pre-commit table.
+//! connection: configuration, store, boards, trust, the committer, the
+//! pre-commit table and TLS.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,6 +19,7 @@ use crate::store::commit::Prepared;
 use crate::store::commit::{CommitThread, Committer};
 use crate::store::schema::GroupRecord;
 use crate::store::{Store, StoreError};
+use crate::tls::{Tls, TlsError};
 use crate::trust::Trust;
 use crate::verify::Verifier;
 
@@ -37,6 +38,8 @@ pub enum OpenError {
     Thread(std::io::Error),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Counters for logs, tests and benchmarks.
@@ -44,6 +47,9 @@ pub enum OpenError {
 pub struct Counters {
     /// Article bodies received by IHAVE or TAKETHIS, wanted or not.
     pub bodies_received: std::sync::atomic::AtomicU64,
+    /// TLS handshakes completed by incoming connections (STARTTLS or the
+    /// implicit-TLS port).
+    pub tls_sessions: std::sync::atomic::AtomicU64,
 }
 
 pub struct Node {
@@ -57,6 +63,7 @@ pub struct Node {
     pub verifier: Verifier,
     pub feeds: Arc<Feeds>,
     pub counters: Arc<Counters>,
+    pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
 }
@@ -76,6 +83,11 @@ impl Node {
             tracing::info!(path = %config.key_path().display(), "created node key");
         }
         tracing::info!(public = %hex::encode(key.verifying_key().as_bytes()), "node key");
+        let (cert_path, key_path) = config.tls_paths();
+        let (tls, created) = Tls::load_or_create(&cert_path, &key_path, &config.node.name)?;
+        if created {
+            tracing::info!(path = %cert_path.display(), "created self-signed TLS certificate");
+        }
         let store = Store::open(&dir.join("db"), config.storage.block_cache_mib)?;
         let mut records: Vec<(String, GroupRecord)> = store.groups()?;
         let now = chrono::Utc::now().timestamp();
@@ -124,6 +136,7 @@ impl Node {
             trust,
             feeds,
             counters: Arc::default(),
+            tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
         };

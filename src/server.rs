@@ -1,23 +1,43 @@
 //! The accept loop: one task per connection, a connection limit, a tracing
-//! span per connection, and graceful shutdown. It takes an already-bound
-//! listener so tests can bind port 0.
+//! span per connection, and graceful shutdown. It takes already-bound
+//! listeners so tests can bind port 0: the plain NNTP one (which offers
+//! STARTTLS) and, optionally, one that speaks TLS from the first byte.
 
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{info, warn, Instrument};
+use tracing::{debug, info, warn, Instrument};
 
 use crate::node::Node;
 use crate::session;
+use crate::tls::{self, BoxStream};
+
+/// The sockets a node serves on.
+pub struct Listeners {
+    pub nntp: TcpListener,
+    /// Implicit TLS (`[listen] nntps`), if configured.
+    pub nntps: Option<TcpListener>,
+}
+
+/// Serves plain NNTP on `listener` until `shutdown`; see [`serve`].
+pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
+    let listeners = Listeners {
+        nntp: listener,
+        nntps: None,
+    };
+    serve(listeners, node, shutdown).await;
+}
 
 /// Serves until `shutdown` is cancelled, then waits for every connection to
 /// finish its in-flight commits.
-pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
+pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(node.config.limits.max_connections));
     let tracker = TaskTracker::new();
     let mut next_id: u64 = 0;
@@ -27,13 +47,19 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));
     }
-    if let Ok(addr) = listener.local_addr() {
+    if let Ok(addr) = listeners.nntp.local_addr() {
         info!(%addr, node = node.name(), "listening for NNTP");
     }
+    if let Some(Ok(addr)) = listeners.nntps.as_ref().map(TcpListener::local_addr) {
+        // Worded so that log scrapers looking for the plain port's line
+        // ("listening for NNTP") do not take this one.
+        info!(%addr, node = node.name(), "listening for TLS (implicit NNTPS)");
+    }
     loop {
-        let accepted = tokio::select! {
+        let (accepted, implicit_tls) = tokio::select! {
             () = shutdown.cancelled() => break,
-            accepted = listener.accept() => accepted,
+            accepted = listeners.nntp.accept() => (accepted, false),
+            accepted = accept_if(listeners.nntps.as_ref()) => (accepted, true),
         };
         let (stream, peer) = match accepted {
             Ok(pair) => pair,
@@ -46,35 +72,73 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
         };
         next_id += 1;
         let _ = stream.set_nodelay(true);
-        let span = tracing::info_span!("conn", id = next_id, %peer);
-        match limit.clone().try_acquire_owned() {
-            Ok(permit) => {
-                let node = node.clone();
-                let shutdown = shutdown.clone();
-                tracker.spawn(
-                    async move {
-                        session::serve(stream, node, peer, shutdown).await;
+        let span = tracing::info_span!("conn", id = next_id, %peer, implicit_tls);
+        let permit = limit.clone().try_acquire_owned();
+        let node = node.clone();
+        let shutdown = shutdown.clone();
+        tracker.spawn(
+            async move {
+                let Some(stream) = open(stream, implicit_tls, &node, &shutdown).await else {
+                    return;
+                };
+                match permit {
+                    Ok(permit) => {
+                        session::serve(stream, implicit_tls, node, peer, shutdown).await;
                         drop(permit);
                     }
-                    .instrument(span),
-                );
+                    Err(_) => refuse(stream).await,
+                }
             }
-            Err(_) => {
-                tracker.spawn(
-                    async move {
-                        warn!("connection limit reached, refusing");
-                        let mut stream = stream;
-                        let _ = stream
-                            .write_all(b"400 too many connections, try again later\r\n")
-                            .await;
-                        let _ = stream.shutdown().await;
-                    }
-                    .instrument(span),
-                );
-            }
-        }
+            .instrument(span),
+        );
     }
     tracker.close();
     tracker.wait().await;
     info!("all connections closed");
+}
+
+/// Accepts on the listener if there is one; never returns otherwise.
+async fn accept_if(listener: Option<&TcpListener>) -> std::io::Result<(TcpStream, SocketAddr)> {
+    match listener {
+        Some(listener) => listener.accept().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The stream a session runs on: the TCP stream itself, or TLS on top of
+/// it for the implicit-TLS port. None when that handshake failed or the
+/// node is shutting down.
+async fn open(
+    stream: TcpStream,
+    implicit_tls: bool,
+    node: &Node,
+    shutdown: &CancellationToken,
+) -> Option<BoxStream> {
+    if !implicit_tls {
+        return Some(Box::new(stream));
+    }
+    let handshake = tls::accept(&node.tls.acceptor, Box::new(stream));
+    let result = tokio::select! {
+        () = shutdown.cancelled() => return None,
+        result = handshake => result,
+    };
+    match result {
+        Ok(secure) => {
+            node.counters.tls_sessions.fetch_add(1, Ordering::Relaxed);
+            Some(secure)
+        }
+        Err(e) => {
+            debug!(error = %e, "TLS handshake failed");
+            None
+        }
+    }
+}
+
+/// Over the connection limit: a 400 greeting, then close (RFC 3977 §5.1).
+async fn refuse(mut stream: BoxStream) {
+    warn!("connection limit reached, refusing");
+    let _ = stream
+        .write_all(b"400 too many connections, try again later\r\n")
+        .await;
+    let _ = stream.shutdown().await;
 }

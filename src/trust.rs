@@ -185,6 +185,7 @@ mod tests {
                 .iter()
                 .map(|r| r.to_string())
                 .collect(),
+            tls: false,
         });
         config.moderators.push(ModeratorConfig {
             key: hex::encode(key(3).as_bytes()),

@@ -67,6 +67,7 @@ impl Mesh {
                     .iter()
                     .map(|r| r.to_string())
                     .collect(),
+                tls: false,
             })
             .collect();
         config

@@ -24,6 +24,7 @@ fn node() -> (tempfile::TempDir, TestNode) {
         address: None,
         send: "*".into(),
         accept: vec!["articles".into()],
+        tls: false,
     });
     let node = TestNode::start(config);
     (dir, node)

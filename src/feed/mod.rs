@@ -21,6 +21,8 @@ pub struct FeedPeer {
     pub name: String,
     pub address: String,
     pub send: Wildmat,
+    /// Switch the connection to TLS with STARTTLS before XPEER.
+    pub tls: bool,
     /// Woken when the committer adds to this peer's outbox.
     pub wake: Notify,
 }
@@ -43,6 +45,7 @@ impl Feeds {
                 name: peer.name.clone(),
                 address: address.clone(),
                 send,
+                tls: peer.tls,
                 wake: Notify::new(),
             });
         }
@@ -93,6 +96,7 @@ mod tests {
                     .iter()
                     .map(|r| r.to_string())
                     .collect(),
+                tls: false,
             });
         }
         let feeds = Feeds::from_config(&config).expect("valid");

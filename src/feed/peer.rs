@@ -2,7 +2,9 @@
 //! then drain the peer's outbox with pipelined CHECK / TAKETHIS (RFC 4644),
 //! or IHAVE when the peer does not stream. An entry leaves the outbox when
 //! the peer answers 235 / 239 / 435 / 438 or refuses it for good (437 /
-//! 439); 431 / 436 put it back for a retry a little later.
+//! 439); 431 / 436 put it back for a retry a little later. A peer
+//! configured with `tls = true` is fed only over TLS, switched on with
+//! STARTTLS before anything else is said.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -19,6 +21,7 @@ use crate::node::Node;
 use crate::proto::reply::put_stuffed_text;
 use crate::store::commit::now_micros;
 use crate::store::OutboxEntry;
+use crate::tls::{self, BoxStream, TlsError};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(120);
@@ -40,6 +43,12 @@ enum FeedError {
     Reply(String),
     #[error("store: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("the peer does not offer STARTTLS, and its [[peer]] entry asks for TLS")]
+    NoStartTls,
+    #[error("TLS handshake: {0}")]
+    Handshake(std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
 }
 
 /// Feeds `node.feeds.peers[index]` until `shutdown`.
@@ -81,16 +90,23 @@ fn jitter(base: Duration) -> Duration {
     base.mul_f64(f64::from(u16::from_be_bytes(byte)) / f64::from(u16::MAX) / 2.0)
 }
 
+/// One conversation with the peer: replies are read through the buffer,
+/// commands written past it to the stream beneath.
 struct Link {
-    reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
-    writer: tokio::net::tcp::OwnedWriteHalf,
+    stream: BufReader<BoxStream>,
 }
 
 impl Link {
+    fn new(stream: BoxStream) -> Link {
+        Link {
+            stream: BufReader::new(stream),
+        }
+    }
+
     async fn line(&mut self) -> Result<String, FeedError> {
         let mut line = Vec::new();
         // A hostile peer cannot make us buffer more than a command line's worth.
-        let mut limited = (&mut self.reader).take(4096);
+        let mut limited = (&mut self.stream).take(4096);
         let read = limited.read_until(b'\n', &mut line);
         match tokio::time::timeout(REPLY_TIMEOUT, read).await {
             Err(_) => Err(FeedError::Timeout),
@@ -110,7 +126,13 @@ impl Link {
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), FeedError> {
-        match tokio::time::timeout(REPLY_TIMEOUT, self.writer.write_all(bytes)).await {
+        // The flush matters over TLS, where a write may leave the tail of
+        // its records buffered.
+        let write = async {
+            self.stream.write_all(bytes).await?;
+            self.stream.flush().await
+        };
+        match tokio::time::timeout(REPLY_TIMEOUT, write).await {
             Err(_) => Err(FeedError::Timeout),
             Ok(result) => Ok(result?),
         }
@@ -126,6 +148,52 @@ impl Link {
             lines.push(line);
         }
     }
+
+    /// CAPABILITIES (RFC 3977 §5.2): the labels' lines.
+    async fn capabilities(&mut self) -> Result<Capabilities, FeedError> {
+        self.send(b"CAPABILITIES\r\n").await?;
+        let (code, line) = self.code().await?;
+        match code {
+            101 => Ok(Capabilities(self.block().await?)),
+            _ => Err(FeedError::Reply(line)),
+        }
+    }
+
+    /// STARTTLS (RFC 4642 §2.2.2), then the handshake on the same TCP
+    /// connection.
+    async fn start_tls(self, node: &Node, peer: &FeedPeer) -> Result<Link, FeedError> {
+        let mut link = self;
+        link.send(b"STARTTLS\r\n").await?;
+        let (code, line) = link.code().await?;
+        if code != 382 {
+            return Err(FeedError::Reply(line));
+        }
+        // Anything after the 382 and before the handshake would be
+        // unauthenticated plain text; a server sends none.
+        if !link.stream.buffer().is_empty() {
+            return Err(FeedError::Reply(
+                "data after 382, before the TLS handshake".into(),
+            ));
+        }
+        let name = tls::server_name(&peer.name)?;
+        let secure = tls::connect(&node.tls.connector, name, link.stream.into_inner())
+            .await
+            .map_err(FeedError::Handshake)?;
+        Ok(Link::new(secure))
+    }
+}
+
+/// A server's CAPABILITIES lines.
+struct Capabilities(Vec<String>);
+
+impl Capabilities {
+    fn has(&self, label: &str) -> bool {
+        self.0.iter().any(|l| {
+            l.split_whitespace()
+                .next()
+                .is_some_and(|w| w.eq_ignore_ascii_case(label))
+        })
+    }
 }
 
 async fn connect(node: &Node, peer: &FeedPeer) -> Result<(Link, bool), FeedError> {
@@ -133,29 +201,22 @@ async fn connect(node: &Node, peer: &FeedPeer) -> Result<(Link, bool), FeedError
         .await
         .map_err(|_| FeedError::Timeout)??;
     stream.set_nodelay(true)?;
-    let (read, writer) = stream.into_split();
-    let mut link = Link {
-        reader: BufReader::new(read),
-        writer,
-    };
+    let mut link = Link::new(Box::new(stream));
     let (code, greeting) = link.code().await?;
     if code != 200 && code != 201 {
         return Err(FeedError::Reply(greeting));
     }
-    link.send(b"CAPABILITIES\r\n").await?;
-    let (code, line) = link.code().await?;
-    let capabilities = match code {
-        101 => link.block().await?,
-        _ => return Err(FeedError::Reply(line)),
-    };
-    let has = |label: &str| {
-        capabilities.iter().any(|l| {
-            l.split_whitespace()
-                .next()
-                .is_some_and(|w| w.eq_ignore_ascii_case(label))
-        })
-    };
-    if has("X-TIDINGS-PEER") {
+    let mut capabilities = link.capabilities().await?;
+    if peer.tls {
+        if !capabilities.has("STARTTLS") {
+            return Err(FeedError::NoStartTls);
+        }
+        link = link.start_tls(node, peer).await?;
+        // What was advertised in plain text may have been tampered with;
+        // only the list read over TLS counts (RFC 4642 §2.2.2).
+        capabilities = link.capabilities().await?;
+    }
+    if capabilities.has("X-TIDINGS-PEER") {
         // The server's Path identity is the greeting's first word.
         let server = greeting
             .split_whitespace()
@@ -164,7 +225,7 @@ async fn connect(node: &Node, peer: &FeedPeer) -> Result<(Link, bool), FeedError
             .to_string();
         authenticate(node, &mut link, &server).await?;
     }
-    let streaming = has("STREAMING");
+    let streaming = capabilities.has("STREAMING");
     if streaming {
         link.send(b"MODE STREAM\r\n").await?;
         let (code, line) = link.code().await?;
@@ -198,7 +259,7 @@ async fn authenticate(node: &Node, link: &mut Link, server: &str) -> Result<(), 
 /// One connection's life: connect, then offer the outbox until shutdown.
 async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), FeedError> {
     let (mut link, streaming) = connect(node, peer).await?;
-    info!(peer = %peer.name, address = %peer.address, streaming, "feeding peer");
+    info!(peer = %peer.name, address = %peer.address, streaming, tls = peer.tls, "feeding peer");
     let retention = node.config.feed.outbox_days.saturating_mul(86_400_000_000);
     let window = node.config.feed.window;
     let mut deferred: HashMap<Vec<u8>, Instant> = HashMap::new();

@@ -48,6 +48,7 @@ impl Fixture {
                 .iter()
                 .map(|r| r.to_string())
                 .collect(),
+            tls: false,
         });
         config.moderators.push(ModeratorConfig {
             key: key_hex(&key(MODERATOR).verifying_key()),

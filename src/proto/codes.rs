@@ -2,7 +2,8 @@
 //! place. Handlers pick a code and, where the client needs to know what was
 //! wrong, a reason; they never spell out a number themselves.
 
-/// A three-digit NNTP response code (RFC 3977 §3.2, RFC 4644 §2).
+/// A three-digit NNTP response code (RFC 3977 §3.2, RFC 4644 §2, RFC 4642
+/// §2.2.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Code(pub u16);
 
@@ -48,6 +49,7 @@ codes! {
     IHAVE_SEND = 335, "Send article; end with <CR-LF>.<CR-LF>";
     POST_SEND = 340, "Send article; end with <CR-LF>.<CR-LF>";
     AUTH_CONTINUE = 381, "";
+    TLS_CONTINUE = 382, "Continue with TLS negotiation";
     SERVICE_UNAVAILABLE = 400, "Service temporarily unavailable";
     INTERNAL_FAULT = 403, "Internal fault; the operator has been told";
     NO_SUCH_GROUP = 411, "No such newsgroup";

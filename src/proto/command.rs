@@ -87,6 +87,8 @@ pub enum Command {
         name: String,
         signature: Option<[u8; 64]>,
     },
+    /// STARTTLS (RFC 4642): switch this connection to TLS.
+    StartTls,
 }
 
 /// One row of the command table.
@@ -269,6 +271,14 @@ pub static COMMANDS: &[Spec] = &[
         min_args: 0,
         max_args: 1,
         parse: |a| retrieve(Part::Stat, a),
+    },
+    Spec {
+        name: "STARTTLS",
+        syntax: "STARTTLS",
+        summary: "switch the connection to TLS (RFC 4642)",
+        min_args: 0,
+        max_args: 0,
+        parse: |_| Ok(Command::StartTls),
     },
     Spec {
         name: "TAKETHIS",
@@ -619,6 +629,12 @@ mod tests {
         );
         syntax("XPEER n1 abcd");
         syntax("XPEER");
+    }
+
+    #[test]
+    fn starttls_takes_no_arguments() {
+        assert_eq!(ok("starttls"), Command::StartTls);
+        syntax("STARTTLS now");
     }
 
     #[test]

@@ -8,8 +8,9 @@ impl Session {
     /// CAPABILITIES (RFC 3977 §5.2). X-TIDINGS-SIGNED is ours
     /// (protocol-spec/signing.md). tidings is not mode-switching: reader
     /// and transit commands work on every connection (for peers that proved
-    /// their key with XPEER), so MODE-READER is not advertised (§3.4.2) and
-    /// the list never changes within a session.
+    /// their key with XPEER), so MODE-READER is not advertised (§3.4.2).
+    /// The one change within a session: STARTTLS goes once the connection
+    /// uses TLS or a peer has authenticated (RFC 4642 §2.2.1).
     pub(super) fn capabilities(&self) -> Reply {
         let mut lines: Vec<Vec<u8>> = vec![
             b"VERSION 2".to_vec(),
@@ -34,6 +35,9 @@ impl Session {
         // Advertised only when transit really requires it (peering.md §1).
         if !self.node.config.listen.open_transit {
             lines.push(b"X-TIDINGS-PEER 1".to_vec());
+        }
+        if self.starttls_allowed() {
+            lines.push(b"STARTTLS".to_vec());
         }
         Reply::lines(
             Code::CAPABILITIES_FOLLOW,

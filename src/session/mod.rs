@@ -1,5 +1,6 @@
 //! One client connection: reads frames, dispatches commands, writes replies
-//! in command order.
+//! in command order. STARTTLS ends one stretch of reading on the plain
+//! stream and starts the next on TLS, with the session state reset.
 //!
 //! CHECK and TAKETHIS are pipelined (RFC 4644 §3): a TAKETHIS reply waits
 //! for its article's group commit while the session goes on reading, so one
@@ -11,6 +12,7 @@ mod info;
 mod list;
 mod peer;
 mod reader;
+mod starttls;
 mod transit;
 
 use std::collections::HashMap;
@@ -22,7 +24,7 @@ use bytes::BytesMut;
 use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use futures::StreamExt;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info};
@@ -33,6 +35,7 @@ use crate::precommit::Claim;
 use crate::proto::command::{self, Command, ParseError};
 use crate::proto::{Code, Reply};
 use crate::store::{StoreError, Towards};
+use crate::tls::BoxStream;
 
 /// Write buffered replies once this much is waiting, even mid-pipeline.
 const FLUSH_AT: usize = 64 * 1024;
@@ -93,26 +96,35 @@ pub struct Session {
     peer: Option<String>,
     /// The peer name and challenge of a first XPEER line.
     challenge: Option<(String, String)>,
+    /// Whether the connection runs over TLS (implicit port or STARTTLS).
+    tls: bool,
 }
 
 /// What the loop should do after a frame.
 enum Next {
     Continue,
     Close,
+    /// Flush the 382 and hand the stream over for the TLS handshake.
+    StartTls,
 }
 
-pub async fn serve<S>(stream: S, node: Arc<Node>, peer: SocketAddr, shutdown: CancellationToken)
-where
-    S: AsyncRead + AsyncWrite + Send + 'static,
-{
-    let max_article = node.config.limits.max_article_bytes;
-    let idle = Duration::from_secs(node.config.limits.idle_timeout_secs);
-    let max_pipeline = node.config.limits.max_pipeline;
-    let (read_half, mut writer) = tokio::io::split(stream);
-    let mut frames = FramedRead::new(
-        read_half,
-        NntpCodec::new(command::MAX_COMMAND_LINE, max_article),
-    );
+/// How one stretch of the conversation ended.
+enum Ended {
+    Closed,
+    /// STARTTLS was accepted and its 382 sent: the plain stream, with
+    /// anything the client pipelined after the command dropped.
+    StartTls(BoxStream),
+}
+
+/// Serves one connection. `tls` says whether `stream` is TLS already (the
+/// implicit-TLS port); a plain one may switch with STARTTLS.
+pub async fn serve(
+    stream: BoxStream,
+    tls: bool,
+    node: Arc<Node>,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
     let mut session = Session {
         node,
         selected: None,
@@ -121,67 +133,104 @@ where
         last_turn: None,
         peer: None,
         challenge: None,
+        tls,
     };
-    let mut out = BytesMut::with_capacity(8192);
-    let mut pending: FuturesOrdered<BoxFuture<'static, Reply>> = FuturesOrdered::new();
-
+    let mut stream = stream;
+    let mut out = BytesMut::with_capacity(256);
     session.greeting().encode(&mut out);
-    if writer.write_all(&out).await.is_err() {
+    if send(&mut stream, &out).await.is_err() {
         return;
     }
-    out.clear();
     debug!(%peer, "greeted");
-
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = shutdown.cancelled() => {
-                while let Some(reply) = pending.next().await {
-                    reply.encode(&mut out);
-                }
-                Reply::with(Code::SERVICE_UNAVAILABLE, "server shutting down").encode(&mut out);
-                Next::Close
-            }
-            Some(reply) = pending.next(), if !pending.is_empty() => {
-                let close = reply.code == Code::SERVICE_UNAVAILABLE;
-                reply.encode(&mut out);
-                if close { Next::Close } else { Next::Continue }
-            }
-            frame = tokio::time::timeout(idle, frames.next()), if pending.len() < max_pipeline => {
-                match frame {
-                    Err(_) => {
-                        Reply::with(Code::SERVICE_UNAVAILABLE, "idle timeout, closing connection").encode(&mut out);
-                        Next::Close
-                    }
-                    Ok(None) => Next::Close,
-                    Ok(Some(Err(e))) => {
-                        debug!(error = %e, "read failed");
-                        Next::Close
-                    }
-                    Ok(Some(Ok(frame))) => {
-                        session.frame(frame, frames.decoder_mut(), &mut pending, &mut out, &mut writer).await
-                    }
-                }
-            }
-        };
-        let close = matches!(next, Next::Close);
-        let idle_input = frames.read_buffer().is_empty();
-        if !out.is_empty() && (close || idle_input || out.len() >= FLUSH_AT) {
-            if writer.write_all(&out).await.is_err() {
-                break;
-            }
-            out.clear();
-        }
-        if close {
-            break;
+    // No new greeting after STARTTLS (RFC 4642 §2.2.2): the client goes on
+    // with its next command over TLS.
+    while let Ended::StartTls(plain) = session.converse(stream, &shutdown).await {
+        match session.start_tls(plain).await {
+            Some(secure) => stream = secure,
+            None => break,
         }
     }
-    let _ = writer.flush().await;
-    let _ = writer.shutdown().await;
     debug!(%peer, "connection closed");
 }
 
+/// Writes replies and flushes them: over TLS a write may leave the tail of
+/// its records buffered until a flush, and the client is waiting for them.
+async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    writer.write_all(bytes).await?;
+    writer.flush().await
+}
+
 impl Session {
+    /// Reads and answers commands on `stream` until the connection ends or
+    /// switches to TLS.
+    async fn converse(&mut self, stream: BoxStream, shutdown: &CancellationToken) -> Ended {
+        let max_article = self.node.config.limits.max_article_bytes;
+        let idle = Duration::from_secs(self.node.config.limits.idle_timeout_secs);
+        let max_pipeline = self.node.config.limits.max_pipeline;
+        let (read_half, mut writer) = tokio::io::split(stream);
+        let mut frames = FramedRead::new(
+            read_half,
+            NntpCodec::new(command::MAX_COMMAND_LINE, max_article),
+        );
+        let mut out = BytesMut::with_capacity(8192);
+        let mut pending: FuturesOrdered<BoxFuture<'static, Reply>> = FuturesOrdered::new();
+
+        loop {
+            let next = tokio::select! {
+                biased;
+                () = shutdown.cancelled() => {
+                    while let Some(reply) = pending.next().await {
+                        reply.encode(&mut out);
+                    }
+                    Reply::with(Code::SERVICE_UNAVAILABLE, "server shutting down").encode(&mut out);
+                    Next::Close
+                }
+                Some(reply) = pending.next(), if !pending.is_empty() => {
+                    let close = reply.code == Code::SERVICE_UNAVAILABLE;
+                    reply.encode(&mut out);
+                    if close { Next::Close } else { Next::Continue }
+                }
+                frame = tokio::time::timeout(idle, frames.next()), if pending.len() < max_pipeline => {
+                    match frame {
+                        Err(_) => {
+                            Reply::with(Code::SERVICE_UNAVAILABLE, "idle timeout, closing connection").encode(&mut out);
+                            Next::Close
+                        }
+                        Ok(None) => Next::Close,
+                        Ok(Some(Err(e))) => {
+                            debug!(error = %e, "read failed");
+                            Next::Close
+                        }
+                        Ok(Some(Ok(frame))) => {
+                            self.frame(frame, frames.decoder_mut(), &mut pending, &mut out, &mut writer).await
+                        }
+                    }
+                }
+            };
+            let idle_input = frames.read_buffer().is_empty();
+            let stop = !matches!(next, Next::Continue);
+            if !out.is_empty() && (stop || idle_input || out.len() >= FLUSH_AT) {
+                if send(&mut writer, &out).await.is_err() {
+                    return Ended::Closed;
+                }
+                out.clear();
+            }
+            match next {
+                Next::Continue => {}
+                Next::Close => {
+                    let _ = writer.flush().await;
+                    let _ = writer.shutdown().await;
+                    return Ended::Closed;
+                }
+                Next::StartTls => {
+                    // Dropping the framer drops its buffer: bytes sent after
+                    // STARTTLS but before the handshake are not commands.
+                    return Ended::StartTls(frames.into_inner().unsplit(writer));
+                }
+            }
+        }
+    }
+
     fn greeting(&self) -> Reply {
         let name = self.node.name();
         if self.node.config.node.posting {
@@ -314,6 +363,13 @@ impl Session {
             Command::Date => Ok(self.date()),
             Command::ModeReader => Ok(self.mode_reader()),
             Command::Xpeer { name, signature } => Ok(self.xpeer(name, signature)),
+            Command::StartTls => match self.starttls() {
+                Ok(go_ahead) => {
+                    go_ahead.encode(out);
+                    return Next::StartTls;
+                }
+                Err(refusal) => Ok(refusal),
+            },
             Command::ModeStream | Command::Check(_) | Command::Ihave(_)
                 if !self.transit_allowed() =>
             {
@@ -377,7 +433,7 @@ impl Session {
         match start {
             Ok((go_ahead, awaiting)) => {
                 go_ahead.encode(out);
-                if writer.write_all(out).await.is_err() {
+                if send(writer, out).await.is_err() {
                     return Next::Close;
                 }
                 out.clear();

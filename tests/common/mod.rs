@@ -52,6 +52,7 @@ pub fn config(data_dir: &Path) -> Config {
             .iter()
             .map(|r| r.to_string())
             .collect(),
+        tls: false,
     }];
     config.groups = vec![
         GroupConfig {
@@ -103,6 +104,49 @@ impl TestNode {
                 tx.send((listener.local_addr().expect("addr"), stats))
                     .expect("send addr");
                 tidings::server::run(listener, node, token).await;
+            });
+            commit.join();
+        });
+        let (addr, (commits, counters)) = rx.recv_timeout(TIMEOUT).expect("node started");
+        TestNode {
+            addr,
+            commits,
+            counters,
+            shutdown,
+            thread: Some(thread),
+        }
+    }
+
+    /// Starts on a plain listener and an implicit-TLS one, both bound
+    /// beforehand (see [`TestNode::start_on`]).
+    pub fn start_with_nntps(
+        config: Config,
+        nntp: std::net::TcpListener,
+        nntps: std::net::TcpListener,
+    ) -> TestNode {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let shutdown = CancellationToken::new();
+        let token = shutdown.clone();
+        let thread = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let (node, commit) = Node::open(config).expect("node opens");
+            let stats = (node.committer.stats(), node.counters.clone());
+            runtime.block_on(async move {
+                let tokio_listener = |l: std::net::TcpListener| {
+                    l.set_nonblocking(true).expect("nonblocking");
+                    tokio::net::TcpListener::from_std(l).expect("listener")
+                };
+                let listeners = tidings::server::Listeners {
+                    nntp: tokio_listener(nntp),
+                    nntps: Some(tokio_listener(nntps)),
+                };
+                tx.send((listeners.nntp.local_addr().expect("addr"), stats))
+                    .expect("send addr");
+                tidings::server::serve(listeners, node, token).await;
             });
             commit.join();
         });

@@ -1,4 +1,5 @@
-//! Commands every server must answer (RFC 3977 §3, §5, §7.1-7.2).
+//! Commands every server must answer (RFC 3977 §3, §5, §7.1-7.2), and
+//! STARTTLS where it is advertised (RFC 4642).
 
 use super::{expect, fail, Case, CaseResult, Need, Side};
 use crate::capabilities::Capabilities;
@@ -84,6 +85,14 @@ pub const CASES: &[Case] = &[
         needs_group: false,
         rfc: "RFC 3977 §5.4",
         run: quit,
+    },
+    Case {
+        name: "starttls-is-382",
+        side: Side::Transit,
+        need: Need::Cap("STARTTLS"),
+        needs_group: false,
+        rfc: "RFC 4642 §2.2.2",
+        run: starttls,
     },
 ];
 
@@ -203,4 +212,14 @@ fn quit(ctx: &mut Ctx) -> CaseResult {
             ctx.timeout.as_secs()
         ))
     }
+}
+
+/// Only the go-ahead is checked: the suite has no TLS stack, so after the
+/// 382 it drops the connection instead of starting the handshake.
+fn starttls(ctx: &mut Ctx) -> CaseResult {
+    let mut c = ctx.transit()?;
+    let st = c.command("STARTTLS")?;
+    expect(&st, &[382], "STARTTLS")?;
+    c.abort();
+    Ok(())
 }
