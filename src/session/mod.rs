@@ -285,12 +285,14 @@ impl Session {
                 out,
             ),
             Frame::Block(article) => match self.awaiting.take().inspect(|awaiting| {
-                if !matches!(awaiting, Awaiting::Post) {
-                    self.node
-                        .counters
-                        .bodies_received
-                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
+                let id = match awaiting {
+                    Awaiting::Ihave { id, .. } | Awaiting::Takethis { id: Ok(id) } => id.as_slice(),
+                    _ => return,
+                };
+                self.node.counters.bodies_received.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // Its own target, so tests and operators can count transfers
+                // without turning on every debug line.
+                debug!(target: "tidings::bodies", message_id = %String::from_utf8_lossy(id), "article body received");
             }) {
                 Some(Awaiting::Post) => {
                     self.respond(self.post_article(article).await, pending, out)

@@ -87,34 +87,7 @@ impl TestNode {
     /// Starts on a listener bound beforehand, so peers can be configured
     /// with each other's addresses before any of them runs.
     pub fn start_on(config: Config, listener: std::net::TcpListener) -> TestNode {
-        let (tx, rx) = std::sync::mpsc::channel();
-        let shutdown = CancellationToken::new();
-        let token = shutdown.clone();
-        let thread = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("runtime");
-            let (node, commit) = Node::open(config).expect("node opens");
-            let stats = (node.committer.stats(), node.counters.clone());
-            runtime.block_on(async move {
-                listener.set_nonblocking(true).expect("nonblocking");
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                tx.send((listener.local_addr().expect("addr"), stats))
-                    .expect("send addr");
-                tidings::server::run(listener, node, token).await;
-            });
-            commit.join();
-        });
-        let (addr, (commits, counters)) = rx.recv_timeout(TIMEOUT).expect("node started");
-        TestNode {
-            addr,
-            commits,
-            counters,
-            shutdown,
-            thread: Some(thread),
-        }
+        TestNode::launch(config, listener, None)
     }
 
     /// Starts on a plain listener and an implicit-TLS one, both bound
@@ -123,6 +96,14 @@ impl TestNode {
         config: Config,
         nntp: std::net::TcpListener,
         nntps: std::net::TcpListener,
+    ) -> TestNode {
+        TestNode::launch(config, nntp, Some(nntps))
+    }
+
+    fn launch(
+        config: Config,
+        nntp: std::net::TcpListener,
+        nntps: Option<std::net::TcpListener>,
     ) -> TestNode {
         let (tx, rx) = std::sync::mpsc::channel();
         let shutdown = CancellationToken::new();
@@ -142,7 +123,7 @@ impl TestNode {
                 };
                 let listeners = tidings::server::Listeners {
                     nntp: tokio_listener(nntp),
-                    nntps: Some(tokio_listener(nntps)),
+                    nntps: nntps.map(tokio_listener),
                 };
                 tx.send((listeners.nntp.local_addr().expect("addr"), stats))
                     .expect("send addr");
@@ -349,6 +330,8 @@ pub fn temp_dir() -> tempfile::TempDir {
 pub struct NodeProcess {
     child: Child,
     pub addr: SocketAddr,
+    /// Every line the node logged so far.
+    log: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl NodeProcess {
@@ -356,7 +339,7 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["serve", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env("RUST_LOG", "info,tidings::bodies=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -364,12 +347,17 @@ impl NodeProcess {
             .expect("spawn tidings serve");
         let stderr = child.stderr.take().expect("stderr");
         let (tx, rx) = std::sync::mpsc::channel();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = log.clone();
         // Keeps reading after the address so the node never blocks on a
         // full stderr pipe.
         std::thread::spawn(move || {
             let mut tx = Some(tx);
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
+                kept.lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(line.clone());
                 if !line.contains("listening for NNTP") {
                     continue;
                 }
@@ -383,7 +371,7 @@ impl NodeProcess {
             }
         });
         match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) if addr.ip().is_loopback() => NodeProcess { child, addr },
+            Ok(addr) if addr.ip().is_loopback() => NodeProcess { child, addr, log },
             other => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -394,6 +382,14 @@ impl NodeProcess {
 }
 
 impl NodeProcess {
+    /// How many logged lines contain all of `needles`.
+    pub fn log_count(&self, needles: &[&str]) -> usize {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .filter(|line| needles.iter().all(|n| line.contains(n)))
+            .count()
+    }
+
     /// SIGKILL: the node gets no chance to flush or clean up.
     pub fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
