@@ -71,6 +71,7 @@ fn prepare_rate() {
             node_key: &key,
             lookup: &NoHistory,
             hop_limit: 64,
+            stores: &tidings::proto::wildmat::Wildmat::any(),
             now: chrono::Utc::now(),
         };
         std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));

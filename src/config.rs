@@ -209,6 +209,11 @@ pub struct NodeConfig {
     /// key may sign.
     #[serde(default = "everything")]
     pub boards: String,
+    /// Boards (wildmat) this node stores when a newgroup control message
+    /// creates them; others are not created here (and so not stored or
+    /// relayed by this node). `[[group]]` boards are always stored.
+    #[serde(default = "everything")]
+    pub store: String,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -318,6 +323,7 @@ impl Default for NodeConfig {
             key: default_key(),
             posting: true,
             boards: everything(),
+            store: everything(),
         }
     }
 }
@@ -449,6 +455,7 @@ impl Config {
             })
         };
         wildmat("node.boards", &self.node.boards)?;
+        wildmat("node.store", &self.node.store)?;
         let mut names = std::collections::HashSet::new();
         for peer in &self.peers {
             if !is_path_identity(&peer.name) || !names.insert(&peer.name) {

@@ -63,6 +63,8 @@ pub struct Node {
     pub verifier: Verifier,
     pub feeds: Arc<Feeds>,
     pub counters: Arc<Counters>,
+    /// `[node] store`, parsed.
+    pub stores: crate::proto::wildmat::Wildmat,
     pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
@@ -118,6 +120,8 @@ impl Node {
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
         let feeds = Arc::new(Feeds::from_config(&config)?);
+        let stores = crate::proto::wildmat::Wildmat::parse(config.node.store.as_bytes())
+            .map_err(ConfigError::Invalid)?;
         let (committer, thread) = Committer::start(
             store.clone(),
             groups.clone(),
@@ -136,6 +140,7 @@ impl Node {
             trust,
             feeds,
             counters: Arc::default(),
+            stores,
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
@@ -156,6 +161,7 @@ impl Node {
             node_key: &self.key,
             lookup: &self.store,
             hop_limit: self.config.feed.hop_limit,
+            stores: &self.stores,
             now: chrono::Utc::now(),
         }
     }

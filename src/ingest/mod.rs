@@ -21,6 +21,7 @@ use crate::groups::Groups;
 use crate::proto::article::{self, Article};
 use crate::proto::control::{self, Control};
 use crate::proto::signing::{self, SigError};
+use crate::proto::wildmat::Wildmat;
 use crate::store::commit::{Disposition, Effect, Prepared};
 use crate::store::schema::HistoryEntry;
 use crate::store::Store;
@@ -113,6 +114,8 @@ pub struct Ingest<'a> {
     pub lookup: &'a dyn Lookup,
     /// Most Path entries an article may arrive with.
     pub hop_limit: usize,
+    /// Boards a newgroup control message may create here.
+    pub stores: &'a Wildmat,
     pub now: DateTime<Utc>,
 }
 
@@ -333,7 +336,7 @@ impl Ingest<'_> {
         source: &Source,
     ) -> Result<Vec<Effect>, String> {
         let local = *source == Source::Post;
-        authority::control(
+        let mut effects = authority::control(
             control,
             signer,
             standing,
@@ -341,7 +344,11 @@ impl Ingest<'_> {
             self.trust,
             self.lookup,
             local,
-        )
+        )?;
+        // A valid newgroup for a board this node does not store is kept
+        // (and relayed) as a control message, but creates nothing here.
+        effects.retain(|e| !matches!(e, Effect::NewGroup { name, .. } if !self.stores.matches(name.as_bytes())));
+        Ok(effects)
     }
 
     /// POST must name only carried groups (a typo should not vanish);

@@ -29,6 +29,7 @@ impl Lookup for History {
 
 struct Fixture {
     groups: Groups,
+    stores: crate::proto::wildmat::Wildmat,
     trust: Trust,
     history: History,
     node_key: SigningKey,
@@ -59,8 +60,10 @@ impl Fixture {
                 .map(|g| (g.to_string(), GroupRecord::new(0, String::new()))),
         );
         let trust = Trust::new(&config, key(NODE).verifying_key(), []).expect("trust");
+        let stores = crate::proto::wildmat::Wildmat::parse(b"*,!chan.nsfw.*").expect("wildmat");
         Fixture {
             groups,
+            stores,
             trust,
             history: History::default(),
             node_key: key(NODE),
@@ -75,6 +78,7 @@ impl Fixture {
             node_key: &self.node_key,
             lookup: &self.history,
             hop_limit: 64,
+            stores: &self.stores,
             now: Utc::now(),
         }
     }
@@ -401,4 +405,23 @@ fn long_paths_are_refused() {
     );
     let r = f.transit(&long).unwrap_err();
     assert!(r.reason.contains("more than the limit"), "{}", r.reason);
+}
+
+#[test]
+fn newgroups_outside_the_store_policy_create_nothing() {
+    let f = Fixture::new();
+    let p = f
+        .transit(&signed(
+            PEER,
+            "s1",
+            "chan.nsfw.x",
+            "Control: newgroup chan.nsfw.x\r\n",
+        ))
+        .expect("valid control");
+    assert!(p.effects.is_empty(), "{:?}", p.effects);
+    assert_eq!(
+        p.groups,
+        vec![CONTROL_GROUP.to_string()],
+        "the control message itself is kept"
+    );
 }
