@@ -72,6 +72,7 @@ fn prepare_rate() {
             lookup: &NoHistory,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
+            premoderate: None,
             now: chrono::Utc::now(),
         };
         std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));

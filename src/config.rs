@@ -214,6 +214,11 @@ pub struct NodeConfig {
     /// relayed by this node). `[[group]]` boards are always stored.
     #[serde(default = "everything")]
     pub store: String,
+    /// Boards (wildmat) whose new posts are held until the operator
+    /// approves them (`Control: local-approve <id>`), unless signed by a
+    /// moderator of the board. None by default.
+    #[serde(default)]
+    pub premoderate: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -324,6 +329,7 @@ impl Default for NodeConfig {
             posting: true,
             boards: everything(),
             store: everything(),
+            premoderate: None,
         }
     }
 }
@@ -456,6 +462,9 @@ impl Config {
         };
         wildmat("node.boards", &self.node.boards)?;
         wildmat("node.store", &self.node.store)?;
+        if let Some(premoderate) = &self.node.premoderate {
+            wildmat("node.premoderate", premoderate)?;
+        }
         let mut names = std::collections::HashSet::new();
         for peer in &self.peers {
             if !is_path_identity(&peer.name) || !names.insert(&peer.name) {

@@ -65,6 +65,8 @@ pub struct Node {
     pub counters: Arc<Counters>,
     /// `[node] store`, parsed.
     pub stores: crate::proto::wildmat::Wildmat,
+    /// `[node] premoderate`, parsed.
+    pub premoderate: Option<crate::proto::wildmat::Wildmat>,
     pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
@@ -120,6 +122,13 @@ impl Node {
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
         let feeds = Arc::new(Feeds::from_config(&config)?);
+        let premoderate = config
+            .node
+            .premoderate
+            .as_ref()
+            .map(|w| crate::proto::wildmat::Wildmat::parse(w.as_bytes()))
+            .transpose()
+            .map_err(ConfigError::Invalid)?;
         let stores = crate::proto::wildmat::Wildmat::parse(config.node.store.as_bytes())
             .map_err(ConfigError::Invalid)?;
         let (committer, thread) = Committer::start(
@@ -141,6 +150,7 @@ impl Node {
             feeds,
             counters: Arc::default(),
             stores,
+            premoderate,
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
@@ -162,6 +172,7 @@ impl Node {
             lookup: &self.store,
             hop_limit: self.config.feed.hop_limit,
             stores: &self.stores,
+            premoderate: self.premoderate.as_ref(),
             now: chrono::Utc::now(),
         }
     }

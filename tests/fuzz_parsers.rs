@@ -56,7 +56,8 @@ proptest! {
         let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), []).expect("trust");
         let ingest = Ingest { node: "n", groups: &groups, trust: &trust, node_key: &key, lookup: &NoHistory,
             hop_limit: 64,
-            stores: &tidings::proto::wildmat::Wildmat::any(), now: chrono::Utc::now() };
+            stores: &tidings::proto::wildmat::Wildmat::any(),
+            premoderate: None, now: chrono::Utc::now() };
         let source = if post { Source::Post } else { Source::Transit { offered_id: b"<x@y>".to_vec(), peer: None } };
         let _ = ingest.prepare(Bytes::from(raw), &source);
     }

@@ -508,3 +508,58 @@ fn a_rotated_node_key_keeps_the_old_keys_rights() {
     );
     assert_eq!(ihave(&mut c, &id, &rotate).0, 437);
 }
+
+#[test]
+fn premoderated_boards_hold_posts_until_the_operator_approves() {
+    let dir = temp_dir();
+    let mut cfg = config(dir.path());
+    cfg.node.premoderate = Some("test.two".into());
+    let node = TestNode::start(cfg);
+    let node_key = tidings::keys::read_secret_key(&dir.path().join("node.key")).expect("node key");
+    let mut c = Client::connect(node.addr);
+    let post = |c: &mut Client, subject: &str| -> String {
+        assert_eq!(c.cmd("POST").0, 340);
+        c.send_article(&format!(
+            "From: a@b\r\nNewsgroups: test.two\r\nSubject: {subject}\r\n\r\nx\r\n"
+        ));
+        let (code, text) = c.status();
+        assert_eq!(code, 240, "{text}");
+        assert!(text.contains("held for moderation"), "{text}");
+        text.split_whitespace()
+            .find(|w| w.starts_with('<'))
+            .expect("id")
+            .trim_end_matches(',')
+            .to_string()
+    };
+    let good = post(&mut c, "good");
+    let bad = post(&mut c, "bad");
+    assert_eq!(
+        c.cmd("GROUP test.two").1,
+        "0 1 0 test.two",
+        "held posts are not shown"
+    );
+    assert_eq!(c.cmd(&format!("STAT {good}")).0, 430);
+
+    let operator = |c: &mut Client, command: &str| {
+        let (_, text) = control(&node_key, command, "test.two", "");
+        assert_eq!(c.cmd("POST").0, 340);
+        c.send_article(&text);
+        assert_eq!(c.status().0, 240);
+    };
+    operator(&mut c, &format!("local-approve {good}"));
+    operator(&mut c, &format!("local-remove {bad}"));
+    assert_eq!(c.cmd("GROUP test.two").1, "1 1 1 test.two");
+    assert_eq!(c.cmd(&format!("STAT {good}")).0, 223);
+    assert_eq!(c.cmd(&format!("STAT {bad}")).0, 430);
+    assert_eq!(
+        c.cmd(&format!("IHAVE {bad}")).0,
+        435,
+        "a rejected post is not taken again"
+    );
+    // Other boards are not premoderated.
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article("From: a@b\r\nNewsgroups: test.one\r\nSubject: free\r\n\r\nx\r\n");
+    let (code, text) = c.status();
+    assert_eq!(code, 240);
+    assert!(!text.contains("held"), "{text}");
+}

@@ -194,5 +194,8 @@ pub fn control(
             }]
         }
         Control::LocalRmGroup(name) => vec![Effect::RmGroup { name: name.clone() }],
+        Control::LocalApprove(target) => vec![Effect::Approve {
+            message_id: target.clone(),
+        }],
     })
 }

@@ -116,6 +116,8 @@ pub struct Ingest<'a> {
     pub hop_limit: usize,
     /// Boards a newgroup control message may create here.
     pub stores: &'a Wildmat,
+    /// Boards whose new posts wait for the operator's approval.
+    pub premoderate: Option<&'a Wildmat>,
     pub now: DateTime<Utc>,
 }
 
@@ -287,7 +289,18 @@ impl Ingest<'_> {
                         reason,
                     });
                 }
-                (groups, effects, Disposition::File)
+                // Premoderated boards hold new posts (and their effects)
+                // until the operator approves, unless a moderator signed.
+                let held = self.premoderate.is_some_and(|boards| {
+                    groups
+                        .iter()
+                        .any(|g| boards.matches(g.as_bytes()) && !self.trust.moderates(&signer, g))
+                });
+                if held {
+                    (groups, Vec::new(), Disposition::Held)
+                } else {
+                    (groups, effects, Disposition::File)
+                }
             }
         };
 

@@ -79,6 +79,7 @@ impl Fixture {
             lookup: &self.history,
             hop_limit: 64,
             stores: &self.stores,
+            premoderate: None,
             now: Utc::now(),
         }
     }

@@ -13,6 +13,7 @@
 //! Control: move <message-id> <name>      move a thread to another board
 //! Control: local-remove <message-id>     remove here only (POST, node key)
 //! Control: local-rmgroup <name>          remove a board here only
+//! Control: local-approve <message-id>    release a post held for premoderation
 //! ```
 
 use ed25519_dalek::VerifyingKey;
@@ -25,19 +26,33 @@ pub enum Control {
     Passport(VerifyingKey),
     Revoke(VerifyingKey),
     Rotate(VerifyingKey),
-    NewGroup { name: String, hidden: bool },
-    ModGroup { name: String, hidden: Option<bool> },
+    NewGroup {
+        name: String,
+        hidden: bool,
+    },
+    ModGroup {
+        name: String,
+        hidden: Option<bool>,
+    },
     RmGroup(String),
     Cancel(Vec<u8>),
-    Move { message_id: Vec<u8>, to: String },
+    Move {
+        message_id: Vec<u8>,
+        to: String,
+    },
     LocalRemove(Vec<u8>),
     LocalRmGroup(String),
+    /// Release a post held for premoderation here.
+    LocalApprove(Vec<u8>),
 }
 
 impl Control {
     /// Whether the event stays on this node (never stored or relayed).
     pub fn is_local(&self) -> bool {
-        matches!(self, Control::LocalRemove(_) | Control::LocalRmGroup(_))
+        matches!(
+            self,
+            Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
+        )
     }
 }
 
@@ -107,6 +122,7 @@ pub fn parse(value: &[u8]) -> Result<Control, String> {
         }
         "local-remove" => Control::LocalRemove(message_id(words.next())?),
         "local-rmgroup" => Control::LocalRmGroup(group(words.next())?),
+        "local-approve" => Control::LocalApprove(message_id(words.next())?),
         other => return Err(format!("unknown control message {other:?}")),
     };
     if let Some(extra) = words.next() {

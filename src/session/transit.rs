@@ -296,6 +296,15 @@ async fn commit(
             };
             Reply::with(codes.ok, text)
         }
+        Ok(Stored::Held) => {
+            info!(message_id = %id, "article held for moderation");
+            let text = if post {
+                format!("Article received {id}, held for moderation")
+            } else {
+                format!("{prefix}held for moderation")
+            };
+            Reply::with(codes.ok, text)
+        }
         Ok(Stored::Applied) => Reply::with(
             codes.ok,
             format!("{prefix}control message applied on this node only"),

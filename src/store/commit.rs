@@ -49,6 +49,8 @@ pub enum Disposition {
     File,
     /// Kept out of sight until a passport for `key` arrives.
     Pending { key: [u8; 32] },
+    /// Kept out of sight until the operator approves it (premoderation).
+    Held,
     /// A local control message: only its effects are written.
     Local,
 }
@@ -90,7 +92,18 @@ pub enum Effect {
         message_id: Vec<u8>,
         to: String,
     },
+    /// File a post held for premoderation.
+    Approve {
+        message_id: Vec<u8>,
+    },
 }
+
+/// The `pending` key under which premoderated posts wait: no ed25519 key
+/// is all 0xFF, so it cannot collide with a signer's.
+pub const HELD: [u8; 32] = [0xFF; 32];
+
+/// How held posts are marked in history (instead of a signer's key hex).
+const HELD_MARK: &str = "held";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
@@ -98,6 +111,8 @@ pub enum Stored {
     Accepted { numbers: Vec<(String, u64)> },
     /// Durable, waiting for its signer's passport.
     Pending,
+    /// Durable, waiting for the operator's approval.
+    Held,
     /// A local control message whose effects are durable.
     Applied,
     /// History already knows this Message-ID (stored, rejected or removed).
@@ -475,6 +490,21 @@ impl Writer {
                 self.set_history(batch, id, entry);
                 Stored::Pending
             }
+            Disposition::Held => {
+                let mut value = batch.micros.to_be_bytes().to_vec();
+                value.extend_from_slice(&article.bytes);
+                batch.writes.put_cf(
+                    self.store.cf(schema::PENDING),
+                    schema::pending_key(&HELD, id),
+                    value,
+                );
+                let entry = HistoryEntry::Pending {
+                    micros: batch.micros,
+                    key: HELD_MARK.into(),
+                };
+                self.set_history(batch, id, entry);
+                Stored::Held
+            }
             Disposition::Local => Stored::Applied,
             Disposition::File => Stored::Accepted {
                 numbers: self.file(batch, article),
@@ -650,10 +680,14 @@ impl Writer {
                             .delete_cf(self.store.cf(schema::ARTICLES), message_id);
                     }
                     Some(HistoryEntry::Pending { key, .. }) => {
-                        if let Some(key) = hex::decode(&key)
-                            .ok()
-                            .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                        {
+                        let signer = if key == HELD_MARK {
+                            Some(HELD)
+                        } else {
+                            hex::decode(&key)
+                                .ok()
+                                .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                        };
+                        if let Some(key) = signer {
                             let pending = schema::pending_key(&key, message_id);
                             batch
                                 .writes
@@ -725,6 +759,7 @@ impl Writer {
                     tracing::info!(group = %name, "newsgroup removed");
                 }
             }
+            Effect::Approve { message_id } => self.approve(batch, message_id)?,
             Effect::Move { message_id, to } => {
                 let Some(entry @ HistoryEntry::Accepted { .. }) =
                     self.history(batch, message_id)?
@@ -772,6 +807,53 @@ impl Writer {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Files a held post as ingest would have, had it not been held.
+    fn approve(&mut self, batch: &mut Batch, id: &[u8]) -> Result<(), StoreError> {
+        if !matches!(self.history(batch, id)?, Some(HistoryEntry::Pending { key, .. }) if key == HELD_MARK)
+        {
+            return Ok(());
+        }
+        let pending_key = schema::pending_key(&HELD, id);
+        let Some(value) = self
+            .store
+            .db()
+            .get_cf(self.store.cf(schema::PENDING), &pending_key)?
+        else {
+            return Ok(());
+        };
+        let bytes = Bytes::copy_from_slice(value.get(8..).unwrap_or_default());
+        let Ok(article) = crate::proto::article::Article::parse(bytes.clone()) else {
+            return Ok(());
+        };
+        let newsgroups: Vec<String> = article
+            .newsgroups()
+            .iter()
+            .map(|g| String::from_utf8_lossy(g).into_owned())
+            .collect();
+        let prepared = Prepared {
+            message_id: id.to_vec(),
+            groups: newsgroups
+                .iter()
+                .filter(|g| self.records.contains_key(*g))
+                .cloned()
+                .collect(),
+            overview: crate::ingest::overview_record(&article),
+            path: article.header_unfolded("Path").unwrap_or_default(),
+            newsgroups,
+            bytes,
+            effects: Vec::new(),
+            disposition: Disposition::File,
+            released: true,
+        };
+        batch
+            .writes
+            .delete_cf(self.store.cf(schema::PENDING), pending_key);
+        self.file(batch, &prepared);
+        batch.synced_articles += 1;
+        tracing::info!(message_id = %String::from_utf8_lossy(id), "held post approved");
         Ok(())
     }
 
