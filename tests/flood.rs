@@ -248,3 +248,94 @@ fn a_node_that_was_down_catches_up_from_the_outboxes() {
         "each article was transferred to the restarted node once"
     );
 }
+
+/// A plain NNTP peer (no STREAMING, no XPEER, like INN before MODE
+/// STREAM): the feeder falls back to IHAVE, and retries after a 436.
+#[test]
+fn peers_without_streaming_are_fed_by_ihave() {
+    use std::io::{BufRead, Write};
+    let fake = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let fake_addr = fake.local_addr().expect("addr");
+    let (got_tx, got_rx) = std::sync::mpsc::channel::<(String, Vec<String>)>();
+    std::thread::spawn(move || {
+        let mut deferred_once = false;
+        for stream in fake.incoming().flatten() {
+            let _ = stream.set_read_timeout(Some(TIMEOUT));
+            let Ok(mut writer) = stream.try_clone() else {
+                return;
+            };
+            let _ = writer.write_all(b"200 plain.test ready\r\n");
+            let mut lines = std::io::BufReader::new(stream).lines();
+            while let Some(Ok(line)) = lines.next() {
+                let reply = if line == "CAPABILITIES" {
+                    "101 caps\r\nVERSION 2\r\nIHAVE\r\n.\r\n".to_string()
+                } else if let Some(id) = line.strip_prefix("IHAVE ") {
+                    if !deferred_once {
+                        deferred_once = true;
+                        "436 busy, later\r\n".to_string()
+                    } else {
+                        let _ = writer.write_all(b"335 send it\r\n");
+                        let body: Vec<String> = lines
+                            .by_ref()
+                            .map_while(Result::ok)
+                            .take_while(|l| l != ".")
+                            .collect();
+                        let _ = got_tx.send((id.to_string(), body));
+                        "235 thanks\r\n".to_string()
+                    }
+                } else {
+                    "500 what\r\n".to_string()
+                };
+                if writer.write_all(reply.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+
+    let dir = temp_dir();
+    let mut config = Config::default();
+    config.node.name = "feeder.test".into();
+    config.node.data_dir = dir.path().to_path_buf();
+    config.groups = vec![GroupConfig {
+        name: "test.flood".into(),
+        description: String::new(),
+    }];
+    config.peers = vec![PeerConfig {
+        name: "plain.test".into(),
+        key: hex::encode(SigningKey::from_bytes(&[5; 32]).verifying_key().as_bytes()),
+        passports: false,
+        boards: None,
+        address: Some(fake_addr.to_string()),
+        send: "test.*".into(),
+        accept: tidings::config::RIGHTS
+            .iter()
+            .map(|r| r.to_string())
+            .collect(),
+        tls: false,
+    }];
+    let node = TestNode::start(config);
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article("From: a@b\r\nNewsgroups: test.flood\r\nSubject: plain\r\n\r\nby ihave\r\n");
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    let id = text
+        .split_whitespace()
+        .find(|w| w.starts_with('<'))
+        .expect("id")
+        .to_string();
+    let (offered, body) = got_rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("fed by IHAVE after a retry");
+    assert_eq!(offered, id);
+    assert!(
+        body.iter().any(|l| l.starts_with("Path: feeder.test!")),
+        "{body:?}"
+    );
+    assert!(
+        body.iter().any(|l| l.starts_with("Tidings-Signature: ")),
+        "{body:?}"
+    );
+    assert_eq!(body.last().map(String::as_str), Some("by ihave"));
+}
