@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use ed25519_dalek::SigningKey;
@@ -115,43 +115,19 @@ impl Mesh {
     }
 }
 
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    started.elapsed()
-}
-
 fn has(addr: SocketAddr, id: &str) -> bool {
     Client::connect(addr).cmd(&format!("STAT {id}")).0 == 223
 }
 
 fn count(addr: SocketAddr) -> u64 {
-    let (_, text) = Client::connect(addr).cmd("GROUP test.flood");
-    text.split(' ')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+    Client::connect(addr).count("test.flood")
 }
 
 #[test]
 fn a_post_reaches_every_node_once_by_a_real_route() {
     let mesh = Mesh::start();
     let mut c = Client::connect(mesh.node(0).addr);
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article("From: a@b\r\nNewsgroups: test.flood\r\nSubject: flood\r\n\r\nto everyone\r\n");
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{text}");
-    let id = text
-        .split_whitespace()
-        .find(|w| w.starts_with('<'))
-        .expect("id")
-        .to_string();
+    let id = c.post("test.flood", "flood", "to everyone\r\n");
 
     let took = wait_until(Duration::from_secs(2), "the post on all 5 nodes", || {
         (0..NODES).all(|i| has(mesh.node(i).addr, &id))
@@ -316,15 +292,7 @@ fn peers_without_streaming_are_fed_by_ihave() {
     }];
     let node = TestNode::start(config);
     let mut c = Client::connect(node.addr);
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article("From: a@b\r\nNewsgroups: test.flood\r\nSubject: plain\r\n\r\nby ihave\r\n");
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{text}");
-    let id = text
-        .split_whitespace()
-        .find(|w| w.starts_with('<'))
-        .expect("id")
-        .to_string();
+    let id = c.post("test.flood", "plain", "by ihave\r\n");
     let (offered, body) = got_rx
         .recv_timeout(Duration::from_secs(10))
         .expect("fed by IHAVE after a retry");

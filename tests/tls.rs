@@ -301,17 +301,6 @@ fn peer_config(dir: &std::path::Path, i: usize, keys: &[SigningKey], other: Sock
     config
 }
 
-fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(
-            started.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn peers_configured_for_tls_feed_each_other_over_it() {
     let dirs = [temp_dir(), temp_dir()];
@@ -333,15 +322,7 @@ fn peers_configured_for_tls_feed_each_other_over_it() {
         .collect();
 
     let mut c = Client::connect(nodes[0].addr);
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article("From: a@b\r\nNewsgroups: test.tls\r\nSubject: tls\r\n\r\nover TLS\r\n");
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{text}");
-    let id = text
-        .split_whitespace()
-        .find(|w| w.starts_with('<'))
-        .expect("id")
-        .to_string();
+    let id = c.post("test.tls", "tls", "over TLS\r\n");
     wait_until(Duration::from_secs(5), "the post at node b", || {
         Client::connect(nodes[1].addr).cmd(&format!("STAT {id}")).0 == 223
     });

@@ -259,6 +259,30 @@ impl Client {
         assert_eq!(code, 281, "{text}");
     }
 
+    /// POSTs a plain article and returns the Message-ID the 240 names.
+    pub fn post(&mut self, group: &str, subject: &str, body: &str) -> String {
+        assert_eq!(self.cmd("POST").0, 340);
+        self.send_article(&format!(
+            "From: a@b\r\nNewsgroups: {group}\r\nSubject: {subject}\r\n\r\n{body}"
+        ));
+        let (code, text) = self.status();
+        assert_eq!(code, 240, "{text}");
+        text.split_whitespace()
+            .find(|w| w.starts_with('<'))
+            .expect("240 names the Message-ID")
+            .trim_end_matches(',')
+            .to_string()
+    }
+
+    /// The article count GROUP reports (0 for an unknown group).
+    pub fn count(&mut self, group: &str) -> u64 {
+        let (_, text) = self.cmd(&format!("GROUP {group}"));
+        text.split(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    }
+
     /// True once the server has closed the connection.
     pub fn closed(&mut self) -> bool {
         let mut buf = [0u8; 1];
@@ -402,4 +426,18 @@ impl Drop for NodeProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Polls `done` until it holds; fails the test after `limit`. Returns how
+/// long it took.
+pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
+    let started = std::time::Instant::now();
+    while !done() {
+        assert!(
+            started.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    started.elapsed()
 }
