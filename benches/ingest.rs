@@ -21,6 +21,10 @@ use tidings::store::schema::GroupRecord;
 use tidings::trust::Trust;
 use tokio_util::sync::CancellationToken;
 
+// The same allocator as the `tidings` binary, so the figure is the node's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()

@@ -81,7 +81,32 @@ pub fn key_hex(key: &VerifyingKey) -> String {
 /// Parses a public key written as 64 hex digits.
 pub fn parse_key(text: &str) -> Option<VerifyingKey> {
     let bytes: [u8; 32] = hex::decode(text.trim()).ok()?.try_into().ok()?;
-    VerifyingKey::from_bytes(&bytes).ok()
+    decompress(bytes)
+}
+
+/// Keys seen lately, per thread: decompressing a key (a field square
+/// root) costs about as much as a third of a verification, and most
+/// articles come from few keys.
+const KEY_CACHE: usize = 4096;
+
+fn decompress(bytes: [u8; 32]) -> Option<VerifyingKey> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<[u8; 32], VerifyingKey>> = RefCell::new(HashMap::new());
+    }
+    CACHE.with(|cache| {
+        if let Some(key) = cache.borrow().get(&bytes) {
+            return Some(*key);
+        }
+        let key = VerifyingKey::from_bytes(&bytes).ok()?;
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= KEY_CACHE {
+            cache.clear();
+        }
+        cache.insert(bytes, key);
+        Some(key)
+    })
 }
 
 impl SignatureField {
