@@ -129,6 +129,7 @@ fn end_to_end() {
         window: 64,
         // The node's own key: trusted, so every article is filed.
         key: Some(tidings::keys::read_secret_key(&key_path).expect("node key")),
+        peer: None,
     };
     let outcome = loadgen::run(&load).expect("load ran");
     println!(

@@ -21,6 +21,9 @@ pub struct Load {
     /// Signs every article (the target must trust the key); articles are
     /// built and signed before the clock starts.
     pub key: Option<ed25519_dalek::SigningKey>,
+    /// Authenticate with XPEER as this configured peer, whose node key is
+    /// `key` (protocol-spec/peering.md §2).
+    pub peer: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -150,6 +153,42 @@ fn wires(load: &Load, tag: &str, count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// XPEER challenge and response, so a node that takes transit only from
+/// peers accepts the load.
+fn xpeer(
+    reader: &mut BufReader<TcpStream>,
+    writer: &mut TcpStream,
+    server: &str,
+    peer: &str,
+    key: &ed25519_dalek::SigningKey,
+) -> std::io::Result<()> {
+    let mut line = String::new();
+    writer.write_all(format!("XPEER {peer}\r\n").as_bytes())?;
+    reader.read_line(&mut line)?;
+    let challenge = match line.strip_prefix("381 ") {
+        Some(challenge) => challenge.trim().to_string(),
+        None => {
+            return Err(std::io::Error::other(format!(
+                "XPEER refused: {}",
+                line.trim()
+            )))
+        }
+    };
+    let message = crate::proto::signing::peer_challenge_message(server, peer, &challenge);
+    let signature = ed25519_dalek::Signer::sign(key, &message);
+    writer
+        .write_all(format!("XPEER {peer} {}\r\n", hex::encode(signature.to_bytes())).as_bytes())?;
+    line.clear();
+    reader.read_line(&mut line)?;
+    if !line.starts_with("281") {
+        return Err(std::io::Error::other(format!(
+            "XPEER refused: {}",
+            line.trim()
+        )));
+    }
+    Ok(())
+}
+
 fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> std::io::Result<Outcome> {
     let socket = TcpStream::connect(load.target)?;
     socket.set_nodelay(true)?;
@@ -158,6 +197,14 @@ fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> std::io::Result<Out
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut writer = socket;
+    if let (Some(peer), Some(key)) = (&load.peer, &load.key) {
+        let server = line
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        xpeer(&mut reader, &mut writer, &server, peer, key)?;
+    }
     writer.write_all(b"MODE STREAM\r\n")?;
     line.clear();
     reader.read_line(&mut line)?;

@@ -60,6 +60,10 @@ enum Command {
         /// trust it, e.g. its own DATA_DIR/node.key).
         #[arg(long, value_name = "FILE")]
         key: Option<PathBuf>,
+        /// Authenticate with XPEER as this configured peer (its node key
+        /// is --key); needed unless the node has [listen] open_transit.
+        #[arg(long, value_name = "NAME")]
+        peer: Option<String>,
     },
     /// Create a secret key file (mode 0600) and print its public key.
     Keygen {
@@ -142,6 +146,7 @@ fn run() -> anyhow::Result<()> {
             group,
             window,
             key,
+            peer,
         } => {
             let load = tidings::loadgen::Load {
                 target,
@@ -153,6 +158,7 @@ fn run() -> anyhow::Result<()> {
                 key: key
                     .map(|path| tidings::keys::read_secret_key(&path))
                     .transpose()?,
+                peer,
             };
             let outcome = tidings::loadgen::run(&load)?;
             println!("{outcome}");

@@ -114,3 +114,25 @@ fn a_peer_without_the_board_right_cannot_announce_boards() {
     c.send_article(&article(&post, "test.one", "x\r\n"));
     assert_eq!(c.status().0, 235);
 }
+
+#[test]
+fn the_load_generator_authenticates_as_a_peer() {
+    let (_dir, node) = node();
+    let load = tidings::loadgen::Load {
+        target: node.addr,
+        connections: 2,
+        articles: 200,
+        size: 512,
+        group: "test.one".into(),
+        window: 16,
+        key: Some(author()),
+        peer: Some("tests.peer".into()),
+    };
+    let outcome = tidings::loadgen::run(&load).expect("load ran");
+    assert_eq!(
+        (outcome.accepted, outcome.refused, outcome.other),
+        (200, 0, 0),
+        "{outcome}"
+    );
+    assert_eq!(Client::connect(node.addr).count("test.one"), 200);
+}
