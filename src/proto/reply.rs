@@ -85,6 +85,11 @@ impl Reply {
     }
 }
 
+/// One line of a multi-line block, dot-stuffed, with its CRLF.
+pub fn put_line(out: &mut BytesMut, line: &[u8]) {
+    put_stuffed_line(out, line);
+}
+
 fn put_stuffed_line(out: &mut BytesMut, line: &[u8]) {
     if line.first() == Some(&b'.') {
         out.put_u8(b'.');

@@ -10,6 +10,7 @@
 
 mod info;
 mod list;
+mod paged;
 mod peer;
 mod reader;
 mod starttls;
@@ -387,12 +388,21 @@ impl Session {
             Command::NewGroups { since } => Ok(self.newgroups(since)),
             Command::NewNews { groups, since } => self.newnews(&groups, since),
             Command::Group(name) => self.group(&name),
-            Command::ListGroup { group, range } => self.listgroup(group.as_deref(), range),
+            Command::ListGroup { group, range } => {
+                let answer = self.listgroup(group.as_deref(), range);
+                return self.answer(answer, pending, out, writer).await;
+            }
             Command::Retrieve { part, target } => self.retrieve(part, target),
             Command::Next => self.step(Towards::Next),
             Command::Last => self.step(Towards::Previous),
-            Command::Over(selection) => self.over(selection),
-            Command::Hdr { field, selection } => self.hdr(&field, selection),
+            Command::Over(selection) => {
+                let answer = self.over(selection);
+                return self.answer(answer, pending, out, writer).await;
+            }
+            Command::Hdr { field, selection } => {
+                let answer = self.hdr(&field, selection);
+                return self.answer(answer, pending, out, writer).await;
+            }
             Command::Check(id) => Ok(self.check(id)),
             Command::Takethis(id) => {
                 codec.expect_block();

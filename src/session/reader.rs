@@ -5,6 +5,59 @@ use bytes::Bytes;
 
 use super::list::OVERVIEW_FMT;
 use super::{Handled, Selected, Session, Stop};
+
+/// Lines fetched per page of a long answer: bounds the memory one reader
+/// can make the node use, whatever the size of the group.
+pub(super) const PAGE: usize = 1000;
+
+/// How a long answer renders each overview record.
+pub(super) enum Render {
+    Numbers,
+    Over,
+    Hdr {
+        name: String,
+        overview_index: Option<usize>,
+    },
+}
+
+/// A multi-line answer over a range of article numbers, written a page
+/// at a time instead of built whole.
+pub(super) struct Pages {
+    pub status: Reply,
+    pub group: String,
+    pub next: u64,
+    pub hi: u64,
+    pub render: Render,
+    /// OVER and HDR answer 423 to an empty range; LISTGROUP lists nothing.
+    pub refuse_empty: bool,
+    pub done: bool,
+}
+
+impl Pages {
+    fn new(
+        status: Reply,
+        group: String,
+        range: Range,
+        render: Render,
+        refuse_empty: bool,
+    ) -> Pages {
+        let hi = range.hi.unwrap_or(u64::MAX);
+        Pages {
+            status,
+            group,
+            next: range.lo,
+            hi,
+            render,
+            refuse_empty,
+            done: range.lo > hi,
+        }
+    }
+}
+
+pub(super) enum Answer {
+    Now(Reply),
+    Paged(Pages),
+}
 use crate::ingest::{overview_message_id, overview_record};
 use crate::proto::article::{unfold, Article};
 use crate::proto::command::{ArticleRef, Part, Selection};
@@ -55,19 +108,24 @@ impl Session {
     }
 
     /// LISTGROUP (RFC 3977 §6.1.2).
-    pub(super) fn listgroup(&mut self, group: Option<&[u8]>, range: Option<Range>) -> Handled {
+    pub(super) fn listgroup(
+        &mut self,
+        group: Option<&[u8]>,
+        range: Option<Range>,
+    ) -> Result<Answer, Stop> {
         let name = match group {
             Some(name) => String::from_utf8_lossy(name).into_owned(),
             None => self.selected_name()?.to_string(),
         };
         let status = self.select(&name)?;
         let range = range.unwrap_or(Range { lo: 1, hi: None });
-        let numbers = self
-            .node
-            .store
-            .numbers(&name, range.lo, range.hi.unwrap_or(u64::MAX))?;
-        let lines = numbers.iter().map(|n| n.to_string().into_bytes()).collect();
-        Ok(Reply::lines(Code::GROUP_SELECTED, status.text, lines))
+        Ok(Answer::Paged(Pages::new(
+            status,
+            name,
+            range,
+            Render::Numbers,
+            false,
+        )))
     }
 
     /// Resolves a number in the selected group; `missing` is the refusal
@@ -155,87 +213,107 @@ impl Session {
         Ok(Reply::with(Code::ARTICLE_EXISTS, format!("{number} {id}")))
     }
 
-    /// Overview records `(number, record)` for a selection.
-    fn overview_records(&self, selection: Selection) -> Result<Vec<(u64, Vec<u8>)>, Stop> {
+    /// Overview records `(number, record)` for a single-article selection.
+    fn overview_record_of(&self, selection: &Selection) -> Result<(u64, Vec<u8>), Stop> {
         let store = &self.node.store;
         match selection {
             Selection::MessageId(id) => {
-                let raw = store.article(&id)?.ok_or(Code::NO_SUCH_MSGID)?;
-                let article = Article::parse(Bytes::from(raw)).map_err(|_| corrupt(&id))?;
-                Ok(vec![(0, overview_record(&article))])
+                let raw = store.article(id)?.ok_or(Code::NO_SUCH_MSGID)?;
+                let article = Article::parse(Bytes::from(raw)).map_err(|_| corrupt(id))?;
+                Ok((0, overview_record(&article)))
             }
-            Selection::Current => {
+            Selection::Current | Selection::Range(_) => {
                 let number = self.current()?;
                 let record = store
                     .overview(self.selected_name()?, number)?
                     .ok_or(Code::CURRENT_INVALID)?;
-                Ok(vec![(number, record)])
-            }
-            Selection::Range(range) => {
-                let records = store.overview_range(
-                    self.selected_name()?,
-                    range.lo,
-                    range.hi.unwrap_or(u64::MAX),
-                )?;
-                if records.is_empty() {
-                    return Err(Stop::Refuse(Reply::with(
-                        Code::NO_SUCH_NUMBER,
-                        "No articles in that range",
-                    )));
-                }
-                Ok(records)
+                Ok((number, record))
             }
         }
     }
 
+    /// OVER, XOVER and HDR share this: a range is answered page by page,
+    /// one article by a single line.
+    fn lines_of(
+        &self,
+        selection: Selection,
+        status: Reply,
+        render: Render,
+    ) -> Result<Answer, Stop> {
+        if let Selection::Range(range) = selection {
+            let group = self.selected_name()?.to_string();
+            return Ok(Answer::Paged(Pages::new(
+                status, group, range, render, true,
+            )));
+        }
+        let (number, record) = self.overview_record_of(&selection)?;
+        let line = self.render(&render, number, &record)?;
+        Ok(Answer::Now(Reply::lines(
+            status.code,
+            status.text,
+            vec![line],
+        )))
+    }
+
     /// OVER and XOVER (RFC 3977 §8.3).
-    pub(super) fn over(&self, selection: Selection) -> Handled {
-        let lines = self
-            .overview_records(selection)?
-            .into_iter()
-            .map(|(number, record)| {
-                let mut line = number.to_string().into_bytes();
-                line.push(b'\t');
-                line.extend_from_slice(&record);
-                line
-            })
-            .collect();
-        Ok(Reply::lines(
-            Code::OVERVIEW_FOLLOWS,
-            Code::OVERVIEW_FOLLOWS.canonical_text(),
-            lines,
-        ))
+    pub(super) fn over(&self, selection: Selection) -> Result<Answer, Stop> {
+        let status = Reply::new(Code::OVERVIEW_FOLLOWS);
+        self.lines_of(selection, status, Render::Over)
     }
 
     /// HDR (RFC 3977 §8.5). Overview fields come from the overview; any
     /// other header is read from the article.
-    pub(super) fn hdr(&self, field: &[u8], selection: Selection) -> Handled {
-        let records = self.overview_records(selection)?;
-        let field = String::from_utf8_lossy(field).to_ascii_lowercase();
+    pub(super) fn hdr(&self, field: &[u8], selection: Selection) -> Result<Answer, Stop> {
+        let name = String::from_utf8_lossy(field).to_ascii_lowercase();
         let overview_index = OVERVIEW_FMT.iter().position(|f| {
-            f.to_ascii_lowercase().trim_end_matches(':') == field.trim_end_matches(':')
+            f.to_ascii_lowercase().trim_end_matches(':') == name.trim_end_matches(':')
         });
-        let mut lines = Vec::with_capacity(records.len());
-        for (number, record) in records {
-            let value = match overview_index {
-                Some(i) => record
-                    .split(|&b| b == b'\t')
-                    .nth(i)
-                    .unwrap_or_default()
-                    .to_vec(),
-                // Metadata items other than :bytes and :lines do not exist.
-                None if field.starts_with(':') => Vec::new(),
-                None => self.header_of(overview_message_id(&record).unwrap_or_default(), &field)?,
-            };
-            let mut line = format!("{number} ").into_bytes();
-            line.extend(value.into_iter().map(|b| if b == b'\t' { b' ' } else { b }));
-            lines.push(line);
-        }
-        Ok(Reply::lines(
-            Code::HDR_FOLLOWS,
-            Code::HDR_FOLLOWS.canonical_text(),
-            lines,
-        ))
+        self.lines_of(
+            selection,
+            Reply::new(Code::HDR_FOLLOWS),
+            Render::Hdr {
+                name,
+                overview_index,
+            },
+        )
+    }
+
+    /// One line of a LISTGROUP, OVER or HDR answer.
+    pub(super) fn render(
+        &self,
+        render: &Render,
+        number: u64,
+        record: &[u8],
+    ) -> Result<Vec<u8>, Stop> {
+        Ok(match render {
+            Render::Numbers => number.to_string().into_bytes(),
+            Render::Over => {
+                let mut line = number.to_string().into_bytes();
+                line.push(b'\t');
+                line.extend_from_slice(record);
+                line
+            }
+            Render::Hdr {
+                name,
+                overview_index,
+            } => {
+                let value = match overview_index {
+                    Some(i) => record
+                        .split(|&b| b == b'\t')
+                        .nth(*i)
+                        .unwrap_or_default()
+                        .to_vec(),
+                    // Metadata items other than :bytes and :lines do not exist.
+                    None if name.starts_with(':') => Vec::new(),
+                    None => {
+                        self.header_of(overview_message_id(record).unwrap_or_default(), name)?
+                    }
+                };
+                let mut line = format!("{number} ").into_bytes();
+                line.extend(value.into_iter().map(|b| if b == b'\t' { b' ' } else { b }));
+                line
+            }
+        })
     }
 
     /// The unfolded value of one header of a stored article, empty if absent.

@@ -182,6 +182,23 @@ impl Store {
         Ok(out)
     }
 
+    /// At most `limit` overview records of `group` from `lo` to `hi`, in
+    /// order: one page of a long OVER, HDR or LISTGROUP.
+    pub fn overview_page(
+        &self,
+        group: &str,
+        lo: u64,
+        hi: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let mut out = Vec::new();
+        self.scan_group(group, lo, hi, Direction::Forward, |number, value| {
+            out.push((number, value.to_vec()));
+            out.len() < limit
+        })?;
+        Ok(out)
+    }
+
     /// Article numbers of `group` in `lo..=hi`, in order.
     pub fn numbers(&self, group: &str, lo: u64, hi: u64) -> Result<Vec<u64>> {
         let mut out = Vec::new();

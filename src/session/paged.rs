@@ -1,0 +1,102 @@
+//! Long answers (OVER, HDR, LISTGROUP over a range) written a page at a
+//! time, so one reader asking for a million overview lines costs a page
+//! of memory, not a million lines.
+
+use bytes::{BufMut, BytesMut};
+use futures::future::BoxFuture;
+use futures::stream::FuturesOrdered;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+
+use super::reader::{Answer, Pages, PAGE};
+use super::{Next, Session, Stop, FLUSH_AT};
+use crate::proto::reply::put_line;
+use crate::proto::{Code, Reply};
+
+impl Session {
+    /// Sends an answer: at once, or page by page.
+    pub(super) async fn answer<W: AsyncWrite + Unpin>(
+        &mut self,
+        answer: Result<Answer, Stop>,
+        pending: &mut FuturesOrdered<BoxFuture<'static, Reply>>,
+        out: &mut BytesMut,
+        writer: &mut W,
+    ) -> Next {
+        let pages = match answer {
+            Ok(Answer::Paged(pages)) => pages,
+            Ok(Answer::Now(reply)) | Err(Stop::Refuse(reply)) => {
+                return self.respond(reply, pending, out)
+            }
+            Err(Stop::Fault(e)) => {
+                tracing::error!(error = %e, "storage fault while answering a command");
+                return self.respond(Reply::new(Code::INTERNAL_FAULT), pending, out);
+            }
+        };
+        match self.write_pages(pages, out, writer).await {
+            Ok(next) => next,
+            // The status line is out; the only honest end is to close.
+            Err(e) => {
+                tracing::error!(error = %e, "answer cut short");
+                Next::Close
+            }
+        }
+    }
+
+    /// The next page of lines; empty when the range is exhausted.
+    fn page(&self, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
+        if pages.done {
+            return Ok(Vec::new());
+        }
+        let records = self
+            .node
+            .store
+            .overview_page(&pages.group, pages.next, pages.hi, PAGE)?;
+        match records.last() {
+            Some((last, _)) if records.len() == PAGE && *last < pages.hi => pages.next = last + 1,
+            _ => pages.done = true,
+        }
+        records
+            .iter()
+            .map(|(number, record)| self.render(&pages.render, *number, record))
+            .collect()
+    }
+
+    async fn write_pages<W: AsyncWrite + Unpin>(
+        &mut self,
+        mut pages: Pages,
+        out: &mut BytesMut,
+        writer: &mut W,
+    ) -> Result<Next, String> {
+        let first = match self.page(&mut pages) {
+            Ok(lines) => lines,
+            Err(Stop::Refuse(reply)) => {
+                reply.encode(out);
+                return Ok(Next::Continue);
+            }
+            Err(Stop::Fault(e)) => return Err(e.to_string()),
+        };
+        if first.is_empty() && pages.refuse_empty {
+            Reply::with(Code::NO_SUCH_NUMBER, "No articles in that range").encode(out);
+            return Ok(Next::Continue);
+        }
+        pages.status.encode(out);
+        let mut lines = first;
+        loop {
+            for line in &lines {
+                put_line(out, line);
+            }
+            if out.len() >= FLUSH_AT {
+                writer.write_all(out).await.map_err(|e| e.to_string())?;
+                out.clear();
+            }
+            if pages.done {
+                break;
+            }
+            lines = self.page(&mut pages).map_err(|stop| match stop {
+                Stop::Fault(e) => e.to_string(),
+                Stop::Refuse(reply) => reply.text,
+            })?;
+        }
+        out.put_slice(b".\r\n");
+        Ok(Next::Continue)
+    }
+}
