@@ -178,19 +178,32 @@ fn long_ranges_are_answered_page_by_page_in_full() {
     let mut wire = String::new();
     for i in 0..total {
         let id = unique_id(&format!("page{i}"));
-        wire.push_str(&format!("TAKETHIS {id}\r\n{}.\r\n", article(&id, "test.one", "x\r\n")));
+        wire.push_str(&format!(
+            "TAKETHIS {id}\r\n{}.\r\n",
+            article(&id, "test.one", "x\r\n")
+        ));
     }
     c.send(wire.as_bytes());
     for _ in 0..total {
         assert_eq!(c.status().0, 239);
     }
-    assert_eq!(c.cmd("GROUP test.one").1, format!("{total} 1 {total} test.one"));
+    assert_eq!(
+        c.cmd("GROUP test.one").1,
+        format!("{total} 1 {total} test.one")
+    );
     assert_eq!(c.cmd("OVER 1-").0, 224);
     let over = c.block();
     assert_eq!(over.len(), total);
-    assert!(over.iter().enumerate().all(|(i, l)| l.starts_with(&format!("{}\t", i + 1))));
+    assert!(over
+        .iter()
+        .enumerate()
+        .all(|(i, l)| l.starts_with(&format!("{}\t", i + 1))));
     assert_eq!(c.cmd("LISTGROUP test.one 999-2001").0, 211);
-    let numbers: Vec<u64> = c.block().iter().map(|n| n.parse().expect("number")).collect();
+    let numbers: Vec<u64> = c
+        .block()
+        .iter()
+        .map(|n| n.parse().expect("number"))
+        .collect();
     assert_eq!(numbers, (999..=2001).collect::<Vec<u64>>());
     assert_eq!(c.cmd("HDR Subject 1000-").0, 225);
     assert_eq!(c.block().len(), total - 999);

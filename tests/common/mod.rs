@@ -441,3 +441,34 @@ pub fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -
     }
     started.elapsed()
 }
+
+/// The Path of `id` as `addr` serves it, checked to be a real route from
+/// `to` back to `from` over `edges` (pairs of node names, either way).
+pub fn assert_route(
+    addr: SocketAddr,
+    id: &str,
+    from: &str,
+    to: &str,
+    edges: &[(String, String)],
+) -> String {
+    let mut c = Client::connect(addr);
+    assert_eq!(c.cmd(&format!("HEAD {id}")).0, 221);
+    let path = c
+        .block()
+        .into_iter()
+        .find_map(|l| l.strip_prefix("Path: ").map(str::to_string))
+        .expect("Path");
+    let hops: Vec<&str> = path.split('!').take_while(|h| *h != ".POSTED").collect();
+    assert_eq!(
+        (hops.first().copied(), hops.last().copied()),
+        (Some(to), Some(from)),
+        "{path}"
+    );
+    for pair in hops.windows(2) {
+        let edge = |(a, b): &(String, String)| {
+            (a == pair[0] && b == pair[1]) || (b == pair[0] && a == pair[1])
+        };
+        assert!(edges.iter().any(edge), "{path} is not a route");
+    }
+    path
+}
