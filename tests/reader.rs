@@ -208,5 +208,15 @@ fn long_ranges_are_answered_page_by_page_in_full() {
     assert_eq!(c.cmd("HDR Subject 1000-").0, 225);
     assert_eq!(c.block().len(), total - 999);
     assert_eq!(c.cmd("OVER 5000-6000").0, 423);
+    assert_eq!(c.cmd("NEWNEWS test.* 20000101 000000 GMT").0, 230);
+    let ids = c.block();
+    assert_eq!(ids.len(), total);
+    assert_eq!(
+        ids.iter().collect::<std::collections::HashSet<_>>().len(),
+        total,
+        "no id twice across pages"
+    );
+    assert_eq!(c.cmd("NEWNEWS other.* 20000101 000000 GMT").0, 230);
+    assert!(c.block().is_empty());
     assert_eq!(c.cmd("DATE").0, 111, "still in sync");
 }

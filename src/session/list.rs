@@ -2,7 +2,8 @@
 
 use chrono::{DateTime, Utc};
 
-use super::{Handled, Session};
+use super::reader::{Answer, Cursor, Pages};
+use super::Session;
 use crate::proto::command::ListKind;
 use crate::proto::wildmat::Wildmat;
 use crate::proto::{Code, Reply};
@@ -85,19 +86,18 @@ impl Session {
 
     /// NEWNEWS (RFC 3977 §7.4): articles by arrival time here, not by their
     /// Date header, filed in at least one group the wildmat matches.
-    pub(super) fn newnews(&self, groups: &Wildmat, since: DateTime<Utc>) -> Handled {
-        let mut lines = Vec::new();
+    pub(super) fn newnews(&self, groups: Wildmat, since: DateTime<Utc>) -> Answer {
         let since = u64::try_from(since.timestamp_micros()).unwrap_or(0);
-        self.node.store.arrivals_since(since, |id, filed_in| {
-            if filed_in.split(|&b| b == b',').any(|g| groups.matches(g)) {
-                lines.push(id.to_vec());
-            }
-            true
-        })?;
-        Ok(Reply::lines(
-            Code::NEWNEWS_FOLLOWS,
-            Code::NEWNEWS_FOLLOWS.canonical_text(),
-            lines,
-        ))
+        let cursor = Cursor::Arrivals {
+            from: since.to_be_bytes().to_vec(),
+            groups,
+        };
+        let status = Reply::new(Code::NEWNEWS_FOLLOWS);
+        Answer::Paged(Pages {
+            status,
+            cursor,
+            refuse_empty: false,
+            done: false,
+        })
     }
 }

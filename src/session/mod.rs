@@ -386,7 +386,10 @@ impl Session {
             Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
             Command::List(kind) => Ok(self.list(kind)),
             Command::NewGroups { since } => Ok(self.newgroups(since)),
-            Command::NewNews { groups, since } => self.newnews(&groups, since),
+            Command::NewNews { groups, since } => {
+                let answer = Ok(self.newnews(groups, since));
+                return self.answer(answer, pending, out, writer).await;
+            }
             Command::Group(name) => self.group(&name),
             Command::ListGroup { group, range } => {
                 let answer = self.listgroup(group.as_deref(), range);

@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::reader::{Answer, Pages, PAGE};
+use super::reader::{Answer, Cursor, Pages, PAGE};
 use super::{Next, Session, Stop, FLUSH_AT};
 use crate::proto::reply::put_line;
 use crate::proto::{Code, Reply};
@@ -41,23 +41,51 @@ impl Session {
         }
     }
 
-    /// The next page of lines; empty when the range is exhausted.
+    /// The next page of lines (maybe none that match); `pages.done` once
+    /// the source is exhausted.
     fn page(&self, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
         if pages.done {
             return Ok(Vec::new());
         }
-        let records = self
-            .node
-            .store
-            .overview_page(&pages.group, pages.next, pages.hi, PAGE)?;
-        match records.last() {
-            Some((last, _)) if records.len() == PAGE && *last < pages.hi => pages.next = last + 1,
-            _ => pages.done = true,
+        match &mut pages.cursor {
+            Cursor::Overview {
+                group,
+                next,
+                hi,
+                render,
+            } => {
+                let records = self.node.store.overview_page(group, *next, *hi, PAGE)?;
+                match records.last() {
+                    Some((last, _)) if records.len() == PAGE && *last < *hi => *next = last + 1,
+                    _ => pages.done = true,
+                }
+                records
+                    .iter()
+                    .map(|(number, record)| self.render(render, *number, record))
+                    .collect()
+            }
+            Cursor::Arrivals { from, groups } => {
+                let entries = self.node.store.arrivals_page(from, PAGE)?;
+                match entries.last() {
+                    Some(last) if entries.len() == PAGE => {
+                        // The smallest key after the last one.
+                        *from = last.key.clone();
+                        from.push(0);
+                    }
+                    _ => pages.done = true,
+                }
+                Ok(entries
+                    .into_iter()
+                    .filter(|entry| {
+                        entry
+                            .filed_in
+                            .split(|&b| b == b',')
+                            .any(|g| groups.matches(g))
+                    })
+                    .map(|entry| entry.message_id)
+                    .collect())
+            }
         }
-        records
-            .iter()
-            .map(|(number, record)| self.render(&pages.render, *number, record))
-            .collect()
     }
 
     async fn write_pages<W: AsyncWrite + Unpin>(

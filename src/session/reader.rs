@@ -20,15 +20,29 @@ pub(super) enum Render {
     },
 }
 
-/// A multi-line answer over a range of article numbers, written a page
-/// at a time instead of built whole.
+/// Where the next page of a long answer comes from.
+pub(super) enum Cursor {
+    /// Overview records of a group, by number.
+    Overview {
+        group: String,
+        next: u64,
+        hi: u64,
+        render: Render,
+    },
+    /// The arrival log from a key on, keeping articles filed in a group the
+    /// wildmat matches (NEWNEWS).
+    Arrivals {
+        from: Vec<u8>,
+        groups: crate::proto::wildmat::Wildmat,
+    },
+}
+
+/// A multi-line answer written a page at a time instead of built whole.
 pub(super) struct Pages {
     pub status: Reply,
-    pub group: String,
-    pub next: u64,
-    pub hi: u64,
-    pub render: Render,
-    /// OVER and HDR answer 423 to an empty range; LISTGROUP lists nothing.
+    pub cursor: Cursor,
+    /// OVER and HDR answer 423 to an empty range; LISTGROUP and NEWNEWS
+    /// list nothing.
     pub refuse_empty: bool,
     pub done: bool,
 }
@@ -42,12 +56,15 @@ impl Pages {
         refuse_empty: bool,
     ) -> Pages {
         let hi = range.hi.unwrap_or(u64::MAX);
-        Pages {
-            status,
+        let cursor = Cursor::Overview {
             group,
             next: range.lo,
             hi,
             render,
+        };
+        Pages {
+            status,
+            cursor,
             refuse_empty,
             done: range.lo > hi,
         }

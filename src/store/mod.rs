@@ -32,6 +32,15 @@ pub enum StoreError {
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
+/// One entry of the arrival log.
+pub struct Arrival {
+    /// Its key, to continue a scan after it.
+    pub key: Vec<u8>,
+    pub message_id: Vec<u8>,
+    /// The groups it was filed in here, comma-separated.
+    pub filed_in: Vec<u8>,
+}
+
 /// An article waiting to be offered to a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
@@ -268,25 +277,27 @@ impl Store {
         Ok(())
     }
 
-    /// Articles that arrived at or after `since_micros`, oldest first, with
-    /// the groups each was filed in; `visit` returns false to stop.
-    pub fn arrivals_since(
-        &self,
-        since_micros: u64,
-        mut visit: impl FnMut(&[u8], &[u8]) -> bool,
-    ) -> Result<()> {
-        let start = since_micros.to_be_bytes();
-        let mode = IteratorMode::From(&start, Direction::Forward);
+    /// Up to `limit` entries of the arrival log from key `from` on (an
+    /// arrival key, or just a big-endian time): `(key, message-id,
+    /// groups it was filed in)`, oldest first. Used a page at a time.
+    pub fn arrivals_page(&self, from: &[u8], limit: usize) -> Result<Vec<Arrival>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(from, Direction::Forward);
         for item in self.db.iterator_cf(self.cf(schema::ARRIVAL), mode) {
             let (key, groups) = item?;
             let Some((_, id)) = schema::split_arrival_key(&key) else {
                 continue;
             };
-            if !visit(id, &groups) {
+            out.push(Arrival {
+                key: key.to_vec(),
+                message_id: id.to_vec(),
+                filed_in: groups.to_vec(),
+            });
+            if out.len() >= limit {
                 break;
             }
         }
-        Ok(())
+        Ok(out)
     }
 
     /// Up to `limit` entries of `peer`'s outbox with sequence numbers at
