@@ -172,8 +172,7 @@ fn sign_article(crlf: &[u8], key: &SigningKey, domain: &str) -> Result<Bytes> {
     signing::sign(&article, key).map_err(|e| anyhow!("cannot sign: {e}"))
 }
 
-/// `<hex micros>.<8 random bytes hex>.<key>@domain`: the time orders a
-/// user's IDs, the random part keeps two posts in one microsecond apart.
+/// `<hex micros>.<8 random bytes hex>.<key>@domain`, as the node makes them.
 fn new_message_id(key: &SigningKey, domain: &str) -> Result<String> {
     if domain.is_empty()
         || !domain
@@ -182,10 +181,7 @@ fn new_message_id(key: &SigningKey, domain: &str) -> Result<String> {
     {
         bail!("domain {domain:?} cannot be the right part of a Message-ID");
     }
-    let mut random = [0u8; 8];
-    getrandom::getrandom(&mut random).map_err(|e| anyhow!("no randomness: {e}"))?;
-    let micros = chrono::Utc::now().timestamp_micros();
-    let unique = format!("{micros:x}.{}", hex::encode(random));
+    let unique = tidings::ingest::rewrite::unique(chrono::Utc::now());
     let id = signing::new_message_id(&key.verifying_key(), &unique, domain);
     String::from_utf8(id).context("Message-ID is not UTF-8")
 }

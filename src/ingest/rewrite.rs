@@ -56,8 +56,9 @@ pub fn complete_post(
     out.freeze()
 }
 
-/// A locally unique token for new Message-IDs: time and randomness.
-fn unique(now: DateTime<Utc>) -> String {
+/// A locally unique token for new Message-IDs: the time orders one key's
+/// IDs, eight random bytes keep two made in one microsecond apart.
+pub fn unique(now: DateTime<Utc>) -> String {
     let mut random = [0u8; 8];
     // Without the OS RNG the timestamp and a counter still keep IDs unique.
     if getrandom::getrandom(&mut random).is_err() {
