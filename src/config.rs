@@ -173,6 +173,23 @@ pub struct PeerConfig {
     pub tls: bool,
 }
 
+impl PeerConfig {
+    /// A peer with the defaults a config file gives: no address, sends
+    /// everything, accepts all rights, its key trusted for nothing more.
+    pub fn new(name: impl Into<String>, key: impl Into<String>) -> PeerConfig {
+        PeerConfig {
+            name: name.into(),
+            key: key.into(),
+            passports: false,
+            boards: None,
+            address: None,
+            send: everything(),
+            accept: all_rights(),
+            tls: false,
+        }
+    }
+}
+
 /// What a peer connection may announce (protocol-spec/peering.md §3).
 pub const RIGHTS: &[&str] = &["articles", "boards", "passports"];
 

@@ -175,17 +175,8 @@ mod tests {
     fn trust() -> Trust {
         let mut config = Config::default();
         config.peers.push(PeerConfig {
-            name: "peer".into(),
-            key: hex::encode(key(2).as_bytes()),
-            passports: false,
             boards: Some("chan.*".into()),
-            address: None,
-            send: "*".into(),
-            accept: crate::config::RIGHTS
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
-            tls: false,
+            ..PeerConfig::new("peer", hex::encode(key(2).as_bytes()))
         });
         config.moderators.push(ModeratorConfig {
             key: hex::encode(key(3).as_bytes()),

@@ -54,19 +54,13 @@ impl Mesh {
         config.peers = (0..NODES)
             .filter(|&j| j != i)
             .map(|j| PeerConfig {
-                name: name(j),
-                key: hex::encode(self.keys[j].verifying_key().as_bytes()),
-                passports: false,
-                boards: None,
                 address: neighbours(i)
                     .contains(&j)
                     .then(|| self.addrs[j].to_string()),
-                send: "*".into(),
-                accept: tidings::config::RIGHTS
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect(),
-                tls: false,
+                ..PeerConfig::new(
+                    name(j),
+                    hex::encode(self.keys[j].verifying_key().as_bytes()),
+                )
             })
             .collect();
         config
@@ -165,19 +159,12 @@ fn a_node_that_was_down_catches_up_from_the_outboxes() {
     let ids: Vec<String> = (0..1000).map(|_| unique_id_for("flood", &key)).collect();
     let mut c = Client::connect(mesh.node(0).addr);
     c.xpeer(&name(0), &name(1), &mesh.keys[1]);
-    let mut wire = String::new();
-    for id in &ids {
-        wire.push_str(&format!("TAKETHIS {id}\r\n"));
-        wire.push_str(
-            &sign_with(&article_text(id, "test.flood", "catch me up\r\n"), &key)
-                .replace("\r\n.", "\r\n.."),
-        );
-        wire.push_str(".\r\n");
-    }
-    c.send(wire.as_bytes());
-    for _ in &ids {
-        assert_eq!(c.status().0, 239);
-    }
+    c.stream_accepted(ids.iter().map(|id| {
+        (
+            id.clone(),
+            sign_with(&article_text(id, "test.flood", "catch me up\r\n"), &key),
+        )
+    }));
     for i in [0, 1, 3, 4] {
         wait_until(
             Duration::from_secs(30),
@@ -259,17 +246,12 @@ fn peers_without_streaming_are_fed_by_ihave() {
         description: String::new(),
     }];
     config.peers = vec![PeerConfig {
-        name: "plain.test".into(),
-        key: hex::encode(SigningKey::from_bytes(&[5; 32]).verifying_key().as_bytes()),
-        passports: false,
-        boards: None,
         address: Some(fake_addr.to_string()),
         send: "test.*".into(),
-        accept: tidings::config::RIGHTS
-            .iter()
-            .map(|r| r.to_string())
-            .collect(),
-        tls: false,
+        ..PeerConfig::new(
+            "plain.test",
+            hex::encode(SigningKey::from_bytes(&[5; 32]).verifying_key().as_bytes()),
+        )
     }];
     let node = TestNode::start(config);
     let mut c = Client::connect(node.addr);

@@ -17,14 +17,8 @@ fn node() -> (tempfile::TempDir, TestNode) {
     let mut config = config(dir.path());
     config.listen.open_transit = false;
     config.peers.push(PeerConfig {
-        name: "limited.peer".into(),
-        key: hex_key(&SigningKey::from_bytes(&[51; 32])),
-        passports: false,
-        boards: None,
-        address: None,
-        send: "*".into(),
         accept: vec!["articles".into()],
-        tls: false,
+        ..PeerConfig::new("limited.peer", hex_key(&SigningKey::from_bytes(&[51; 32])))
     });
     let node = TestNode::start(config);
     (dir, node)

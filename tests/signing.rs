@@ -429,28 +429,11 @@ fn an_article_and_its_cancel_in_one_pipeline_keep_counts_right() {
     let first = unique_id("first");
     let second = unique_id("second");
     let (cid, cancel) = control(&author(), &format!("cancel {first}"), "test.one", "");
-    let mut wire = String::new();
-    for (id, text) in [
-        (&first, article(&first, "test.one", "a\r\n")),
-        (&second, article(&second, "test.one", "b\r\n")),
-        (&cid, cancel),
-    ] {
-        wire.push_str(&format!("TAKETHIS {id}\r\n"));
-        let mut stuffed = String::new();
-        for line in text.split_terminator("\r\n") {
-            if line.starts_with('.') {
-                stuffed.push('.');
-            }
-            stuffed.push_str(line);
-            stuffed.push_str("\r\n");
-        }
-        wire.push_str(&stuffed);
-        wire.push_str(".\r\n");
-    }
-    c.send(wire.as_bytes());
-    for _ in 0..3 {
-        assert_eq!(c.status().0, 239);
-    }
+    c.stream_accepted([
+        (first.clone(), article(&first, "test.one", "a\r\n")),
+        (second.clone(), article(&second, "test.one", "b\r\n")),
+        (cid, cancel),
+    ]);
     assert_eq!(c.cmd("GROUP test.one").1, "1 2 2 test.one");
     assert_eq!(c.cmd("LISTGROUP").0, 211);
     assert_eq!(c.block(), vec!["2"]);

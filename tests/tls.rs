@@ -286,17 +286,12 @@ fn peer_config(dir: &std::path::Path, i: usize, keys: &[SigningKey], other: Sock
         description: String::new(),
     }];
     config.peers = vec![PeerConfig {
-        name: peer_name(j),
-        key: hex::encode(keys[j].verifying_key().as_bytes()),
-        passports: false,
-        boards: None,
         address: Some(other.to_string()),
-        send: "*".into(),
-        accept: tidings::config::RIGHTS
-            .iter()
-            .map(|r| r.to_string())
-            .collect(),
         tls: true,
+        ..PeerConfig::new(
+            peer_name(j),
+            hex::encode(keys[j].verifying_key().as_bytes()),
+        )
     }];
     config
 }

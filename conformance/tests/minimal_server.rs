@@ -2,15 +2,15 @@
 //! little it offers right: nothing may fail, everything it does not
 //! advertise must be skipped, and the report must keep its shape.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::Duration;
 
 use conformance::{run, Options};
 
-/// Command lines longer than this are refused once their line ends.
-const MAX_LINE: usize = 512;
+mod mock;
+use mock::Lines;
 
 fn serve(listener: TcpListener) {
     for stream in listener.incoming().flatten() {
@@ -25,42 +25,24 @@ fn serve(listener: TcpListener) {
 /// including over-long or NUL-bearing lines.
 fn session(mut s: TcpStream) -> std::io::Result<()> {
     s.write_all(b"200 minimal ready\r\n")?;
-    let mut line = Vec::new();
-    let mut overlong = false;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
-        }
-        for &b in &buf[..n] {
-            if b != b'\n' {
-                if line.len() < MAX_LINE {
-                    line.push(b);
-                } else {
-                    overlong = true;
+    let mut lines = Lines::new(s.try_clone()?);
+    while let Some((text, overlong)) = lines.next(false)? {
+        let reply: &[u8] = if overlong || text.contains('\0') {
+            b"500 line refused\r\n"
+        } else {
+            match text.trim().to_ascii_uppercase().as_str() {
+                "CAPABILITIES" => b"101 caps\r\nVERSION 2\r\nIMPLEMENTATION minimal\r\n.\r\n",
+                "HELP" => b"100 help\r\n..dot-stuffed help line\r\n.\r\n",
+                "QUIT" => {
+                    s.write_all(b"205 bye\r\n")?;
+                    return Ok(());
                 }
-                continue;
+                _ => b"500 unknown\r\n",
             }
-            let cmd = String::from_utf8_lossy(&line).trim().to_ascii_uppercase();
-            let reply: &[u8] = if overlong || line.contains(&0) {
-                b"500 line refused\r\n"
-            } else {
-                match cmd.as_str() {
-                    "CAPABILITIES" => b"101 caps\r\nVERSION 2\r\nIMPLEMENTATION minimal\r\n.\r\n",
-                    "HELP" => b"100 help\r\n..dot-stuffed help line\r\n.\r\n",
-                    "QUIT" => {
-                        s.write_all(b"205 bye\r\n")?;
-                        return Ok(());
-                    }
-                    _ => b"500 unknown\r\n",
-                }
-            };
-            s.write_all(reply)?;
-            line.clear();
-            overlong = false;
-        }
+        };
+        s.write_all(reply)?;
     }
+    Ok(())
 }
 
 #[test]

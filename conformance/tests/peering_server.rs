@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process;
@@ -22,10 +22,10 @@ use conformance::ctx::NEEDS_PEER;
 use conformance::peering::signed_bytes;
 use conformance::signing::Signer;
 use conformance::{run, Options, Summary};
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
 
-/// Command lines longer than this are refused once their line ends.
-const MAX_LINE: usize = 512;
+mod mock;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use mock::Lines;
 
 /// The name the greeting gives, which signatures bind.
 const SERVER: &str = "mock.test";
@@ -97,51 +97,32 @@ struct Session {
 fn session(mut s: TcpStream, shared: &Shared) -> std::io::Result<()> {
     s.write_all(format!("200 {SERVER} peering mock ready\r\n").as_bytes())?;
     let mut state = Session::default();
-    let mut line = Vec::new();
-    let mut overlong = false;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
+    let mut input = Lines::new(s.try_clone()?);
+    while let Some((text, overlong)) = input.next(state.receiving.is_some())? {
+        if let Some(r) = &mut state.receiving {
+            if text == "." {
+                let reply = judge(r, shared);
+                s.write_all(reply.as_bytes())?;
+                state.receiving = None;
+            } else {
+                r.lines
+                    .push(text.strip_prefix('.').unwrap_or(&text).to_string());
+            }
+            continue;
         }
-        for &b in &buf[..n] {
-            if b != b'\n' {
-                if line.len() < MAX_LINE || state.receiving.is_some() {
-                    line.push(b);
-                } else {
-                    overlong = true;
-                }
-                continue;
-            }
-            let text = String::from_utf8_lossy(&line)
-                .trim_end_matches('\r')
-                .to_string();
-            line.clear();
-            if let Some(r) = &mut state.receiving {
-                if text == "." {
-                    let reply = judge(r, shared);
-                    s.write_all(reply.as_bytes())?;
-                    state.receiving = None;
-                } else {
-                    r.lines
-                        .push(text.strip_prefix('.').unwrap_or(&text).to_string());
-                }
-                continue;
-            }
-            if std::mem::take(&mut overlong) || text.contains('\0') {
-                s.write_all(b"500 line refused\r\n")?;
-                continue;
-            }
-            match command(&text, &mut state, shared) {
-                Some(reply) => s.write_all(reply.as_bytes())?,
-                None => {
-                    s.write_all(b"205 bye\r\n")?;
-                    return Ok(());
-                }
+        if overlong || text.contains('\0') {
+            s.write_all(b"500 line refused\r\n")?;
+            continue;
+        }
+        match command(&text, &mut state, shared) {
+            Some(reply) => s.write_all(reply.as_bytes())?,
+            None => {
+                s.write_all(b"205 bye\r\n")?;
+                return Ok(());
             }
         }
     }
+    Ok(())
 }
 
 /// The reply to one command line; `None` for QUIT.

@@ -6,7 +6,7 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process;
@@ -18,8 +18,8 @@ use conformance::article::{header_value, Article};
 use conformance::signing;
 use conformance::{run, Options, Summary};
 
-/// Command lines longer than this are refused once their line ends.
-const MAX_LINE: usize = 512;
+mod mock;
+use mock::Lines;
 
 /// Message-IDs stored or cancelled: offers of them get 435.
 type Seen = Arc<Mutex<HashSet<String>>>;
@@ -37,64 +37,45 @@ fn serve(listener: TcpListener) {
 
 fn session(mut s: TcpStream, seen: Seen) -> std::io::Result<()> {
     s.write_all(b"200 signing mock ready\r\n")?;
-    let mut line = Vec::new();
-    let mut overlong = false;
+    let mut input = Lines::new(s.try_clone()?);
     // The Message-ID offered and the lines received so far, after 335.
     let mut receiving: Option<(String, Vec<String>)> = None;
-    let mut buf = [0u8; 64 * 1024];
-    loop {
-        let n = s.read(&mut buf)?;
-        if n == 0 {
-            return Ok(());
+    while let Some((text, overlong)) = input.next(receiving.is_some())? {
+        if let Some((id, lines)) = &mut receiving {
+            if text == "." {
+                let reply = judge(id, lines, &seen);
+                s.write_all(reply)?;
+                receiving = None;
+            } else {
+                lines.push(text.strip_prefix('.').unwrap_or(&text).to_string());
+            }
+            continue;
         }
-        for &b in &buf[..n] {
-            if b != b'\n' {
-                if line.len() < MAX_LINE || receiving.is_some() {
-                    line.push(b);
-                } else {
-                    overlong = true;
-                }
-                continue;
-            }
-            let text = String::from_utf8_lossy(&line)
-                .trim_end_matches('\r')
-                .to_string();
-            line.clear();
-            if let Some((id, lines)) = &mut receiving {
-                if text == "." {
-                    let reply = judge(id, lines, &seen);
-                    s.write_all(reply)?;
-                    receiving = None;
-                } else {
-                    lines.push(text.strip_prefix('.').unwrap_or(&text).to_string());
-                }
-                continue;
-            }
-            if std::mem::take(&mut overlong) || text.contains('\0') {
-                s.write_all(b"500 line refused\r\n")?;
-                continue;
-            }
-            let mut words = text.split_ascii_whitespace();
-            let verb = words.next().unwrap_or("").to_ascii_uppercase();
-            let reply: &[u8] = match (verb.as_str(), words.next()) {
-                ("CAPABILITIES", None) => {
-                    b"101 caps\r\nVERSION 2\r\nIMPLEMENTATION signing mock\r\nIHAVE\r\nX-TIDINGS-SIGNED 1\r\n.\r\n"
-                }
-                ("HELP", None) => b"100 help\r\nIHAVE\r\n.\r\n",
-                ("QUIT", None) => {
-                    s.write_all(b"205 bye\r\n")?;
-                    return Ok(());
-                }
-                ("IHAVE", Some(id)) if seen.lock().unwrap().contains(id) => b"435 already seen\r\n",
-                ("IHAVE", Some(id)) => {
-                    receiving = Some((id.to_string(), Vec::new()));
-                    b"335 send it\r\n"
-                }
-                _ => b"500 unknown\r\n",
-            };
-            s.write_all(reply)?;
+        if overlong || text.contains('\0') {
+            s.write_all(b"500 line refused\r\n")?;
+            continue;
         }
+        let mut words = text.split_ascii_whitespace();
+        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match (verb.as_str(), words.next()) {
+            ("CAPABILITIES", None) => {
+                b"101 caps\r\nVERSION 2\r\nIMPLEMENTATION signing mock\r\nIHAVE\r\nX-TIDINGS-SIGNED 1\r\n.\r\n"
+            }
+            ("HELP", None) => b"100 help\r\nIHAVE\r\n.\r\n",
+            ("QUIT", None) => {
+                s.write_all(b"205 bye\r\n")?;
+                return Ok(());
+            }
+            ("IHAVE", Some(id)) if seen.lock().unwrap().contains(id) => b"435 already seen\r\n",
+            ("IHAVE", Some(id)) => {
+                receiving = Some((id.to_string(), Vec::new()));
+                b"335 send it\r\n"
+            }
+            _ => b"500 unknown\r\n",
+        };
+        s.write_all(reply)?;
     }
+    Ok(())
 }
 
 /// 235 for an article signed by the key its Message-ID (the one offered)

@@ -86,17 +86,9 @@ mod tests {
             ("c.example", "*"),
         ] {
             config.peers.push(PeerConfig {
-                name: name.into(),
-                key: String::new(),
-                passports: false,
-                boards: None,
                 address: Some("127.0.0.1:1".into()),
                 send: send.into(),
-                accept: crate::config::RIGHTS
-                    .iter()
-                    .map(|r| r.to_string())
-                    .collect(),
-                tls: false,
+                ..PeerConfig::new(name, String::new())
             });
         }
         let feeds = Feeds::from_config(&config).expect("valid");

@@ -39,17 +39,8 @@ impl Fixture {
     fn new() -> Fixture {
         let mut config = Config::default();
         config.peers.push(PeerConfig {
-            name: "peer".into(),
-            key: key_hex(&key(PEER).verifying_key()),
-            passports: false,
             boards: Some("chan.*".into()),
-            address: None,
-            send: "*".into(),
-            accept: crate::config::RIGHTS
-                .iter()
-                .map(|r| r.to_string())
-                .collect(),
-            tls: false,
+            ..PeerConfig::new("peer", key_hex(&key(PEER).verifying_key()))
         });
         config.moderators.push(ModeratorConfig {
             key: key_hex(&key(MODERATOR).verifying_key()),

@@ -42,17 +42,12 @@ pub fn config(data_dir: &Path) -> Config {
     config.listen.open_transit = true;
     config.limits.max_article_bytes = 64 * 1024;
     config.peers = vec![PeerConfig {
-        name: "tests.peer".into(),
-        key: hex::encode(author().verifying_key().as_bytes()),
         passports: true,
         boards: Some("*".into()),
-        address: None,
-        send: "*".into(),
-        accept: tidings::config::RIGHTS
-            .iter()
-            .map(|r| r.to_string())
-            .collect(),
-        tls: false,
+        ..PeerConfig::new(
+            "tests.peer",
+            hex::encode(author().verifying_key().as_bytes()),
+        )
     }];
     config.groups = vec![
         GroupConfig {
@@ -233,16 +228,24 @@ impl Client {
 
     /// Sends an article (CRLF lines) dot-stuffed and terminated.
     pub fn send_article(&mut self, article: &str) {
+        self.send(stuffed(article).as_bytes());
+    }
+
+    /// Sends every `(id, article)` with TAKETHIS in one write and expects
+    /// 239 for each, in order.
+    pub fn stream_accepted(&mut self, articles: impl IntoIterator<Item = (String, String)>) {
         let mut wire = String::new();
-        for line in article.split_terminator("\r\n") {
-            if line.starts_with('.') {
-                wire.push('.');
-            }
-            wire.push_str(line);
-            wire.push_str("\r\n");
+        let mut count = 0;
+        for (id, text) in articles {
+            wire.push_str(&format!("TAKETHIS {id}\r\n"));
+            wire.push_str(&stuffed(&text));
+            count += 1;
         }
-        wire.push_str(".\r\n");
         self.send(wire.as_bytes());
+        for _ in 0..count {
+            let (code, text) = self.status();
+            assert_eq!(code, 239, "{text}");
+        }
     }
 
     /// Authenticates as peer `name` with its node `key` (peering.md §2);
@@ -291,6 +294,20 @@ impl Client {
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// An article (CRLF lines) dot-stuffed and terminated for the wire.
+pub fn stuffed(article: &str) -> String {
+    let mut wire = String::new();
+    for line in article.split_terminator("\r\n") {
+        if line.starts_with('.') {
+            wire.push('.');
+        }
+        wire.push_str(line);
+        wire.push_str("\r\n");
+    }
+    wire.push_str(".\r\n");
+    wire
+}
 
 /// A Message-ID no other test uses, bound to the author's key.
 pub fn unique_id(tag: &str) -> String {

@@ -1,0 +1,57 @@
+//! What the mock servers of these tests share: reading command lines the
+//! way an NNTP server does.
+
+use std::io::Read;
+use std::net::TcpStream;
+
+/// Longest command line a mock takes (RFC 3977 §3.1).
+pub const MAX_LINE: usize = 512;
+
+/// Lines from a client, LF-terminated with a CR trimmed. A line longer than
+/// [`MAX_LINE`] is cut there and flagged, unless the caller is reading an
+/// article, where lines may be longer.
+pub struct Lines {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl Lines {
+    pub fn new(stream: TcpStream) -> Lines {
+        Lines {
+            stream,
+            buf: vec![0; 64 * 1024],
+            start: 0,
+            end: 0,
+        }
+    }
+
+    /// The next line and whether it was too long; None at end of input.
+    pub fn next(&mut self, article: bool) -> std::io::Result<Option<(String, bool)>> {
+        let mut line = Vec::new();
+        let mut overlong = false;
+        loop {
+            if self.start == self.end {
+                self.end = self.stream.read(&mut self.buf)?;
+                self.start = 0;
+                if self.end == 0 {
+                    return Ok(None);
+                }
+            }
+            let b = self.buf[self.start];
+            self.start += 1;
+            if b == b'\n' {
+                let text = String::from_utf8_lossy(&line)
+                    .trim_end_matches('\r')
+                    .to_string();
+                return Ok(Some((text, overlong)));
+            }
+            if line.len() < MAX_LINE || article {
+                line.push(b);
+            } else {
+                overlong = true;
+            }
+        }
+    }
+}
