@@ -81,31 +81,7 @@ enum Command {
     /// Check the signature of the article on stdin; exit 1 unless valid.
     Verify,
     /// Sign the body on stdin as a new article and POST it; print its Message-ID.
-    Post {
-        #[arg(long, value_name = "HOST:PORT")]
-        server: String,
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
-        #[arg(long)]
-        group: String,
-        #[arg(long)]
-        subject: String,
-        /// Default: "tidings user <KEYPREFIX@tidings.invalid>".
-        #[arg(long, value_name = "NAME <ADDR>")]
-        from: Option<String>,
-        /// Message-IDs this article follows up, space separated.
-        #[arg(long, value_name = "IDS")]
-        references: Option<String>,
-        /// Make it a control message, e.g. "passport <key hex>" signed with
-        /// the node key, or "cancel <message-id>" with the author's key.
-        #[arg(long, value_name = "COMMAND")]
-        control: Option<String>,
-        /// Make it an edit replacing this Message-ID.
-        #[arg(long, value_name = "MESSAGE-ID")]
-        supersedes: Option<String>,
-        #[arg(long, default_value = tools::DEFAULT_DOMAIN)]
-        domain: String,
-    },
+    Post(tools::Post),
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -172,27 +148,7 @@ fn run() -> anyhow::Result<()> {
         Command::Keygen { out } => tools::keygen(&out),
         Command::Sign { key, domain } => tools::sign(&key, &domain),
         Command::Verify => tools::verify(),
-        Command::Post {
-            server,
-            key,
-            group,
-            subject,
-            from,
-            references,
-            control,
-            supersedes,
-            domain,
-        } => tools::post(&tools::Post {
-            server,
-            key,
-            group,
-            subject,
-            from,
-            references,
-            control,
-            supersedes,
-            domain,
-        }),
+        Command::Post(request) => tools::post(&request),
     }
 }
 

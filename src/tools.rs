@@ -68,17 +68,31 @@ pub fn verify() -> Result<()> {
 }
 
 /// What `tidings post` needs besides the body on stdin.
+#[derive(clap::Args)]
 pub struct Post {
+    #[arg(long, value_name = "HOST:PORT")]
     pub server: String,
+    #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
+    #[arg(long)]
     pub group: String,
+    #[arg(long)]
     pub subject: String,
+    /// Default: "tidings user <KEYPREFIX@tidings.invalid>".
+    #[arg(long, value_name = "NAME <ADDR>")]
     pub from: Option<String>,
+    /// Message-IDs this article follows up, space separated.
+    #[arg(long, value_name = "IDS")]
     pub references: Option<String>,
-    /// A control message (protocol-spec/signing.md §5), e.g. "cancel <id>".
+    /// Make it a control message, e.g. "passport <key hex>" signed with
+    /// the node key, or "cancel <message-id>" with the author's key.
+    #[arg(long, value_name = "COMMAND")]
     pub control: Option<String>,
-    /// The Message-ID this post edits (replaces).
+    /// Make it an edit replacing this Message-ID.
+    #[arg(long, value_name = "MESSAGE-ID")]
     pub supersedes: Option<String>,
+    /// Right part of the Message-ID made for the article.
+    #[arg(long, default_value = DEFAULT_DOMAIN)]
     pub domain: String,
 }
 
