@@ -38,6 +38,8 @@ pub struct NntpCodec {
     mode: Mode,
     max_line: usize,
     max_block: usize,
+    /// The limit of the block being read: `max_block` for articles.
+    block_limit: usize,
     /// How far the current partial command line has been searched.
     scanned: usize,
     /// Discarding the rest of an overlong command line.
@@ -57,6 +59,7 @@ impl NntpCodec {
             mode: Mode::Line,
             max_line,
             max_block,
+            block_limit: max_block,
             scanned: 0,
             discarding_line: false,
             block: BytesMut::new(),
@@ -65,8 +68,15 @@ impl NntpCodec {
         }
     }
 
-    /// The next frame is a block. Returns to line mode after it by itself.
+    /// The next frame is an article. Returns to line mode after it by itself.
     pub fn expect_block(&mut self) {
+        self.expect_block_up_to(self.max_block);
+    }
+
+    /// The next frame is a block of at most `limit` octets that is not an
+    /// article (a list of entries or Message-IDs).
+    pub fn expect_block_up_to(&mut self, limit: usize) {
+        self.block_limit = limit;
         self.mode = Mode::Block;
         self.block.clear();
         self.block_discarded = None;
@@ -131,8 +141,8 @@ impl NntpCodec {
                 // ".\r" must stay buffered since they may be the terminator.
                 let may_be_terminator =
                     self.at_line_start && src.len() <= 2 && src.first() == Some(&b'.');
-                let over =
-                    self.block_discarded.is_some() || self.block.len() + src.len() > self.max_block;
+                let over = self.block_discarded.is_some()
+                    || self.block.len() + src.len() > self.block_limit;
                 if over && !may_be_terminator && !src.is_empty() {
                     self.start_discarding_block(src.len());
                     src.clear();
@@ -163,7 +173,7 @@ impl NntpCodec {
                 continue;
             }
             let content = content.strip_prefix(b".").unwrap_or(content);
-            if self.block.len() + content.len() + 2 > self.max_block {
+            if self.block.len() + content.len() + 2 > self.block_limit {
                 self.start_discarding_block(line.len());
                 continue;
             }

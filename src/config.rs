@@ -65,6 +65,14 @@ pub struct FeedConfig {
     /// Articles offered per round trip to a peer (CHECK / TAKETHIS window).
     #[serde(default = "default_window")]
     pub window: usize,
+    /// Whether to catch up with a peer (protocol-spec/sync.md) each time
+    /// its feed connects; `tidings sync` works either way.
+    #[serde(default = "yes")]
+    pub catch_up: bool,
+    /// Also catch up with every peer this often while connected, seconds;
+    /// 0 turns it off. Cheap when nothing differs: one line a group.
+    #[serde(default = "default_catch_up_every")]
+    pub catch_up_every_secs: u64,
 }
 
 impl Default for FeedConfig {
@@ -73,6 +81,8 @@ impl Default for FeedConfig {
             outbox_days: default_retention_days(),
             hop_limit: default_hop_limit(),
             window: default_window(),
+            catch_up: true,
+            catch_up_every_secs: default_catch_up_every(),
         }
     }
 }
@@ -82,6 +92,9 @@ fn default_retention_days() -> u64 {
 }
 fn default_hop_limit() -> usize {
     64
+}
+fn default_catch_up_every() -> u64 {
+    3600
 }
 fn default_window() -> usize {
     256

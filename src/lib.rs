@@ -9,6 +9,7 @@
 //!   wildmats, argument grammars.
 //! - [`ingest`]: accept or reject an article and build what is stored.
 //! - [`feed`]: per-peer outboxes drained by one outgoing connection each.
+//! - [`sync`]: catch-up with a peer by set reconciliation ([`reconcile`]).
 //! - [`store`]: RocksDB column families, reads, and the group committer.
 //! - [`verify`]: batched signature verification shared by all connections.
 //! - [`trust`]: which keys may sign what; [`release`]: pending verification.
@@ -27,10 +28,12 @@ pub mod loadgen;
 pub mod node;
 pub mod precommit;
 pub mod proto;
+pub mod reconcile;
 pub mod release;
 pub mod server;
 pub mod session;
 pub mod store;
+pub mod sync;
 pub mod tls;
 pub mod trust;
 pub mod verify;

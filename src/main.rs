@@ -1,5 +1,6 @@
 //! The `tidings` command line.
 
+mod sync_command;
 mod tools;
 
 use std::path::PathBuf;
@@ -82,6 +83,15 @@ enum Command {
     Verify,
     /// Sign the body on stdin as a new article and POST it; print its Message-ID.
     Post(tools::Post),
+    /// Catch up with a configured peer now, through the running node
+    /// (XSYNC on its NNTP port), showing progress and a summary.
+    Sync {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The `[[peer]]` name, which needs an `address`.
+        #[arg(long, value_name = "NAME")]
+        peer: String,
+    },
 }
 
 fn load(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -149,6 +159,7 @@ fn run() -> anyhow::Result<()> {
         Command::Sign { key, domain } => tools::sign(&key, &domain),
         Command::Verify => tools::verify(),
         Command::Post(request) => tools::post(&request),
+        Command::Sync { config, peer } => sync_command::run(&load(config.as_ref())?, &peer),
     }
 }
 

@@ -47,6 +47,8 @@ pub enum OpenError {
 pub struct Counters {
     /// Article bodies received by IHAVE or TAKETHIS, wanted or not.
     pub bodies_received: std::sync::atomic::AtomicU64,
+    /// Article bodies fetched from peers by a catch-up (ARTICLE).
+    pub bodies_fetched: std::sync::atomic::AtomicU64,
     /// TLS handshakes completed by incoming connections (STARTTLS or the
     /// implicit-TLS port).
     pub tls_sessions: std::sync::atomic::AtomicU64,

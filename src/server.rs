@@ -43,6 +43,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     let mut next_id: u64 = 0;
     for index in 0..node.feeds.peers.len() {
         tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
+        tracker.spawn(crate::sync::run(node.clone(), index, shutdown.clone()));
     }
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));
@@ -72,6 +73,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         };
         next_id += 1;
         let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
         let span = tracing::info_span!("conn", id = next_id, %peer, implicit_tls);
         let permit = limit.clone().try_acquire_owned();
         let node = node.clone();
@@ -83,7 +85,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
                 };
                 match permit {
                     Ok(permit) => {
-                        session::serve(stream, implicit_tls, node, peer, shutdown).await;
+                        session::serve(stream, implicit_tls, node, peer, local, shutdown).await;
                         drop(permit);
                     }
                     Err(_) => refuse(stream).await,

@@ -111,6 +111,94 @@ fn signing_vectors_match() {
 
 /// Writes every vector file. Run by hand after a deliberate change.
 #[test]
+fn sync_item_and_fingerprint_vectors_match() {
+    use tidings::proto::reconcile::{item_hash, Digest, Tag};
+    let base = vectors().join("sync");
+    let b64 = |bytes: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes)
+    };
+    let items = std::fs::read_to_string(base.join("items.tsv")).expect("items");
+    let mut checked = 0;
+    for line in items.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let hash = item_hash(fields[0].as_bytes());
+        assert_eq!(hex::encode(hash), fields[1], "{line}");
+        assert_eq!(b64(&Tag::of(&hash).0), fields[2], "{line}");
+        checked += 1;
+    }
+    assert!(checked >= 6);
+    let sets = std::fs::read_to_string(base.join("fingerprints.tsv")).expect("fingerprints");
+    for line in sets.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+        let fields: Vec<&str> = line.split('\t').collect();
+        let mut digest = Digest::default();
+        for id in fields.get(4).unwrap_or(&"").split_whitespace() {
+            digest.add(&Digest::of(&item_hash(id.as_bytes())));
+        }
+        assert_eq!(digest.count.to_string(), fields[1], "{line}");
+        assert_eq!(hex::encode(digest.sum), fields[2], "{line}");
+        assert_eq!(b64(&digest.fingerprint().0), fields[3], "{line}");
+    }
+}
+
+/// Replays each example exchange: the server's answers to the client's
+/// blocks are exactly the lines in the file, and the client's next block
+/// is what it would send.
+#[test]
+fn sync_exchange_vectors_replay() {
+    use tidings::proto::reconcile::Entry;
+    use tidings::reconcile::{open, respond, MemorySet, Role};
+    let base = vectors().join("sync");
+    let mut replayed = 0;
+    for name in ["exchange-list.txt", "exchange-split.txt", "exchange-leaf.txt"] {
+        let text = std::fs::read_to_string(base.join(name)).expect("exchange");
+        let set = |who: &str| {
+            let mut set = MemorySet::default();
+            let line = text
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("# {who}: ")))
+                .expect("members");
+            for id in line.split_whitespace() {
+                set.insert(id.as_bytes());
+            }
+            set
+        };
+        let (client, server) = (set("client"), set("server"));
+        let entry_lines = |prefix: &str, round: &str| -> Vec<String> {
+            round
+                .lines()
+                .filter_map(|l| l.strip_prefix(prefix))
+                .filter(|l| !l.starts_with("XRECONCILE") && !l.starts_with("290") && *l != ".")
+                .map(str::to_string)
+                .collect()
+        };
+        let encode = |entries: &[Entry]| -> Vec<String> {
+            entries
+                .iter()
+                .map(|e| {
+                    let mut line = Vec::new();
+                    e.encode(&mut line);
+                    String::from_utf8(line).expect("ascii").trim_end().to_string()
+                })
+                .collect()
+        };
+        let mut stack = vec![open(&client).expect("open")];
+        for round in text.split("# round ").skip(1) {
+            let sent = entry_lines("C: ", round);
+            let block = stack.split_off(stack.len().saturating_sub(256));
+            assert_eq!(encode(&block), sent, "{name}: client block");
+            let answer = respond(&server, Role::Server, &block).expect("server");
+            assert_eq!(encode(&answer.reply), entry_lines("S: ", round), "{name}: server");
+            let step = respond(&client, Role::Client, &answer.reply).expect("client");
+            stack.extend(step.reply);
+            replayed += 1;
+        }
+        assert!(stack.is_empty(), "{name}: the exchange ends where the file does");
+    }
+    assert!(replayed >= 5);
+}
+
+#[test]
 #[ignore]
 fn write_vectors() {
     let key = author();

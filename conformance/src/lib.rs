@@ -11,6 +11,8 @@
 //!   the spec alone.
 //! - `peering`: the tidings XPEER challenge-response (signed bytes), from
 //!   the spec alone.
+//! - `reconcile`: tidings set reconciliation (hashes, fingerprints, entry
+//!   lines, the rules of each side), from the spec alone.
 //! - `ctx`: what a case gets (connections, capabilities, test group).
 //! - `cases`: the cases, one module per capability group.
 //! - `runner`: discovery, the run loop and the report.
@@ -26,6 +28,7 @@ pub mod client;
 pub mod clock;
 pub mod ctx;
 pub mod peering;
+pub mod reconcile;
 mod runner;
 pub mod signing;
 pub mod wire;

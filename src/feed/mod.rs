@@ -7,11 +7,15 @@
 //! only if its name is not in the article's Path (RFC 5537 §3.3) and its
 //! `send` wildmat matches one of the article's newsgroups.
 
+pub mod link;
 mod peer;
 
-use tokio::sync::Notify;
+use std::collections::HashMap;
+
+use tokio::sync::{Mutex, Notify};
 
 pub use peer::run;
+pub(crate) use peer::{jitter, wire};
 
 use crate::config::{Config, ConfigError};
 use crate::ingest::rewrite::path_contains;
@@ -25,31 +29,53 @@ pub struct FeedPeer {
     pub tls: bool,
     /// Woken when the committer adds to this peer's outbox.
     pub wake: Notify,
+    /// Woken when a catch-up with this peer is due (crate::sync).
+    pub resync: Notify,
+    /// Held while a catch-up with this peer runs, so there is one at a time.
+    pub syncing: Mutex<()>,
 }
 
 #[derive(Default)]
 pub struct Feeds {
     pub peers: Vec<FeedPeer>,
+    /// Every configured peer's `send` wildmat, address or not: what we
+    /// send it is also what it may reconcile with us.
+    sends: HashMap<String, Wildmat>,
 }
 
 impl Feeds {
     /// Every configured peer with an address is fed.
     pub fn from_config(config: &Config) -> Result<Feeds, ConfigError> {
         let mut peers = Vec::new();
+        let mut sends = HashMap::new();
         for peer in &config.peers {
+            let send = Wildmat::parse(peer.send.as_bytes()).map_err(ConfigError::Invalid)?;
+            sends.insert(peer.name.clone(), send.clone());
             let Some(address) = &peer.address else {
                 continue;
             };
-            let send = Wildmat::parse(peer.send.as_bytes()).map_err(ConfigError::Invalid)?;
             peers.push(FeedPeer {
                 name: peer.name.clone(),
                 address: address.clone(),
                 send,
                 tls: peer.tls,
                 wake: Notify::new(),
+                resync: Notify::new(),
+                syncing: Mutex::new(()),
             });
         }
-        Ok(Feeds { peers })
+        Ok(Feeds { peers, sends })
+    }
+
+    /// Whether we send `peer` the articles of `group`.
+    pub fn sends(&self, peer: &str, group: &str) -> bool {
+        self.sends
+            .get(peer)
+            .is_some_and(|send| send.matches(group.as_bytes()))
+    }
+
+    pub fn peer(&self, name: &str) -> Option<&FeedPeer> {
+        self.peers.iter().find(|p| p.name == name)
     }
 
     /// The peers that should be offered an article with this Path and

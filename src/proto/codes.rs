@@ -46,6 +46,9 @@ codes! {
     TAKETHIS_OK = 239, "";
     POST_OK = 240, "Article received OK";
     AUTH_ACCEPTED = 281, "Authentication accepted";
+    RECONCILE_FOLLOWS = 290, "Reconciliation entries follow";
+    SENDME_FOLLOWS = 291, "Send these articles";
+    SYNC_FOLLOWS = 292, "Catch-up progress follows";
     IHAVE_SEND = 335, "Send article; end with <CR-LF>.<CR-LF>";
     POST_SEND = 340, "Send article; end with <CR-LF>.<CR-LF>";
     AUTH_CONTINUE = 381, "";

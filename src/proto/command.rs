@@ -89,6 +89,14 @@ pub enum Command {
     },
     /// STARTTLS (RFC 4642): switch this connection to TLS.
     StartTls,
+    /// XIHAVE (protocol-spec/sync.md §4): a block of Message-IDs follows at
+    /// once, as an article follows TAKETHIS; a bad argument is carried as
+    /// the reason to give once the block is read.
+    Xihave(Result<(), String>),
+    /// XRECONCILE newsgroup (sync.md §3): a block of entries follows at once.
+    Xreconcile(Result<String, String>),
+    /// XSYNC peer (sync.md §5): catch up with a configured peer now.
+    Xsync(String),
 }
 
 /// One row of the command table.
@@ -289,6 +297,20 @@ pub static COMMANDS: &[Spec] = &[
         parse: takethis,
     },
     Spec {
+        name: "XIHAVE",
+        syntax: "XIHAVE, then message-ids, one a line, ending with \".\"",
+        summary: "offer many articles; the reply names those wanted (tidings)",
+        min_args: 0,
+        max_args: usize::MAX,
+        parse: |a| {
+            Ok(Command::Xihave(if a.is_empty() {
+                Ok(())
+            } else {
+                Err("XIHAVE takes no arguments".into())
+            }))
+        },
+    },
+    Spec {
         name: "XOVER",
         syntax: "XOVER [range]",
         summary: "same as OVER (RFC 2980)",
@@ -303,6 +325,26 @@ pub static COMMANDS: &[Spec] = &[
         min_args: 1,
         max_args: 2,
         parse: xpeer,
+    },
+    Spec {
+        name: "XRECONCILE",
+        syntax: "XRECONCILE newsgroup, then entries, ending with \".\"",
+        summary: "compare a newsgroup's articles by ranges (tidings)",
+        min_args: 0,
+        max_args: usize::MAX,
+        parse: xreconcile,
+    },
+    Spec {
+        name: "XSYNC",
+        syntax: "XSYNC peer",
+        summary: "catch up with a configured peer now (from this host only)",
+        min_args: 1,
+        max_args: 1,
+        parse: |a| {
+            std::str::from_utf8(a[0])
+                .map(|name| Command::Xsync(name.to_string()))
+                .map_err(|_| "peer name must be ASCII".into())
+        },
     },
 ];
 
@@ -493,6 +535,17 @@ fn takethis(args: &[&[u8]]) -> Result<Command, String> {
         _ => Err("TAKETHIS takes exactly one message-id".to_string()),
     };
     Ok(Command::Takethis(id))
+}
+
+fn xreconcile(args: &[&[u8]]) -> Result<Command, String> {
+    let group = match args {
+        [group] if grammar::is_newsgroup_name(group) => {
+            Ok(String::from_utf8_lossy(group).into_owned())
+        }
+        [_] => Err("not a newsgroup name".to_string()),
+        _ => Err("XRECONCILE takes exactly one newsgroup".to_string()),
+    };
+    Ok(Command::Xreconcile(group))
 }
 
 #[cfg(test)]

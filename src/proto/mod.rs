@@ -5,6 +5,7 @@ pub mod codes;
 pub mod command;
 pub mod control;
 pub mod grammar;
+pub mod reconcile;
 pub mod reply;
 pub mod signing;
 pub mod wildmat;

@@ -29,6 +29,7 @@ impl Session {
                 "OVER MSGID",
                 "HDR",
                 "X-TIDINGS-SIGNED 1",
+                "X-TIDINGS-SYNC 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

@@ -14,6 +14,7 @@ mod paged;
 mod peer;
 mod reader;
 mod starttls;
+mod sync;
 mod transit;
 
 use std::collections::HashMap;
@@ -77,6 +78,12 @@ enum Awaiting {
     /// An article that must be read to stay in sync, then answered with
     /// this refusal (TAKETHIS from a connection that may not send any).
     Refuse(Reply),
+    /// XRECONCILE's entries.
+    Reconcile {
+        group: Result<String, String>,
+    },
+    /// XIHAVE's Message-IDs.
+    Offer(Result<(), String>),
 }
 
 /// The newsgroup selected by GROUP or LISTGROUP, and the current article.
@@ -99,6 +106,10 @@ pub struct Session {
     challenge: Option<(String, String)>,
     /// Whether the connection runs over TLS (implicit port or STARTTLS).
     tls: bool,
+    /// The client's address, and ours on this connection: XSYNC is only
+    /// taken from this host.
+    remote: SocketAddr,
+    local: SocketAddr,
 }
 
 /// What the loop should do after a frame.
@@ -124,6 +135,7 @@ pub async fn serve(
     tls: bool,
     node: Arc<Node>,
     peer: SocketAddr,
+    local: SocketAddr,
     shutdown: CancellationToken,
 ) {
     let mut session = Session {
@@ -135,6 +147,8 @@ pub async fn serve(
         peer: None,
         challenge: None,
         tls,
+        remote: peer,
+        local,
     };
     let mut stream = stream;
     let mut out = BytesMut::with_capacity(256);
@@ -308,16 +322,31 @@ impl Session {
                     Next::Continue
                 }
                 Some(Awaiting::Refuse(reply)) => self.respond(reply, pending, out),
+                Some(Awaiting::Reconcile { group }) => {
+                    pending.push_back(self.reconcile(group, article));
+                    Next::Continue
+                }
+                Some(Awaiting::Offer(ok)) => self.respond(self.xihave(ok, article), pending, out),
                 None => Next::Continue,
             },
             Frame::BlockTooLarge { size } => {
                 let limit = self.node.config.limits.max_article_bytes;
                 let why = format!("article of {size}+ octets exceeds the limit of {limit}");
-                info!(reason = %why, "article rejected");
-                let reply = match self.awaiting.take() {
+                let awaiting = self.awaiting.take();
+                if !matches!(awaiting, Some(Awaiting::Reconcile { .. } | Awaiting::Offer(_))) {
+                    info!(reason = %why, "article rejected");
+                }
+                let reply = match awaiting {
                     Some(Awaiting::Post) => Reply::with(Code::POST_FAILED, why),
                     Some(Awaiting::Ihave { .. }) => Reply::with(Code::TRANSFER_REJECTED, why),
                     Some(Awaiting::Refuse(reply)) => reply,
+                    Some(Awaiting::Reconcile { .. } | Awaiting::Offer(_)) => Reply::with(
+                        Code::SYNTAX_ERROR,
+                        format!(
+                            "block of {size}+ octets exceeds the limit of {}",
+                            crate::proto::reconcile::MAX_BLOCK
+                        ),
+                    ),
                     Some(Awaiting::Takethis { id }) => {
                         let id = id.unwrap_or_default();
                         self.checked.remove(&id);
@@ -378,11 +407,25 @@ impl Session {
             {
                 Ok(Reply::new(Code::AUTH_REQUIRED))
             }
-            Command::Takethis(_) if !self.transit_allowed() => {
-                codec.expect_block();
+            Command::Takethis(_) | Command::Xihave(_) if !self.transit_allowed() => {
+                codec.expect_block_up_to(
+                    crate::proto::reconcile::MAX_BLOCK
+                        .max(self.node.config.limits.max_article_bytes),
+                );
                 self.awaiting = Some(Awaiting::Refuse(Reply::new(Code::AUTH_REQUIRED)));
                 return Next::Continue;
             }
+            Command::Xihave(ok) => {
+                codec.expect_block_up_to(crate::proto::reconcile::MAX_BLOCK);
+                self.awaiting = Some(Awaiting::Offer(ok));
+                return Next::Continue;
+            }
+            Command::Xreconcile(group) => {
+                codec.expect_block_up_to(crate::proto::reconcile::MAX_BLOCK);
+                self.awaiting = Some(Awaiting::Reconcile { group });
+                return Next::Continue;
+            }
+            Command::Xsync(name) => return self.xsync(name, out, writer).await,
             Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
             Command::List(kind) => Ok(self.list(kind)),
             Command::NewGroups { since } => Ok(self.newgroups(since)),

@@ -14,6 +14,7 @@ use bytes::Bytes;
 use rocksdb::{WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
+use super::members;
 use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
 use crate::feed::Feeds;
@@ -292,6 +293,8 @@ struct Batch {
     learnt: Vec<([u8; 32], KeyRecord)>,
     /// Peers whose outbox got entries.
     fed: Vec<String>,
+    /// Reconciliation set changes, digests added up until the write.
+    sets: members::Changes,
     synced_articles: u64,
     micros: u64,
 }
@@ -331,6 +334,7 @@ impl Writer {
             overview: HashMap::new(),
             learnt: Vec::new(),
             fed: Vec::new(),
+            sets: members::Changes::default(),
             synced_articles: 0,
             micros: self.next_micros(),
         };
@@ -346,6 +350,7 @@ impl Writer {
                 None => batch.writes.delete_cf(cf, name.as_bytes()),
             }
         }
+        batch.sets.write(&self.store, &mut batch.writes);
         let mut opts = WriteOptions::default();
         opts.set_sync(batch.synced_articles > 0 || !batch.learnt.is_empty());
         let written = self
@@ -542,6 +547,9 @@ impl Writer {
                 continue;
             };
             self.put_overview(batch, group, number, article.overview.clone());
+            batch
+                .sets
+                .add(&self.store, &mut batch.writes, group, &article.message_id);
             numbers.push((group.clone(), number));
         }
         let xref = numbers
@@ -631,12 +639,20 @@ impl Writer {
         Ok(in_batch.into_iter().chain(on_disk).min())
     }
 
-    /// Takes article `number` out of `group`'s overview and counters.
-    fn unfile(&mut self, batch: &mut Batch, group: &str, number: u64) -> Result<(), StoreError> {
+    /// Takes article `number`, `id`, out of `group`'s overview, set and
+    /// counters.
+    fn unfile(
+        &mut self,
+        batch: &mut Batch,
+        group: &str,
+        number: u64,
+        id: &[u8],
+    ) -> Result<(), StoreError> {
         batch.writes.delete_cf(
             self.store.cf(schema::OVERVIEW),
             schema::overview_key(group, number),
         );
+        batch.sets.remove(&self.store, &mut batch.writes, group, id);
         batch.overview.insert((group.to_string(), number), None);
         let Some(record) = self.records.get(group).cloned() else {
             return Ok(());
@@ -666,7 +682,7 @@ impl Writer {
                     Some(HistoryEntry::Removed { .. }) => return Ok(()),
                     Some(entry @ HistoryEntry::Accepted { .. }) => {
                         for (group, number) in entry.numbers() {
-                            self.unfile(batch, group, number)?;
+                            self.unfile(batch, group, number, message_id)?;
                         }
                         if let HistoryEntry::Accepted {
                             micros: arrived, ..
@@ -756,6 +772,7 @@ impl Writer {
                     let cf = self.store.cf(schema::OVERVIEW);
                     batch.writes.delete_range_cf(cf, &start, &end);
                     batch.writes.delete_cf(cf, &end);
+                    batch.sets.clear(&self.store, &mut batch.writes, name);
                     tracing::info!(group = %name, "newsgroup removed");
                 }
             }
@@ -781,11 +798,14 @@ impl Writer {
                     .overview_of(batch, &first_group, first_number)?
                     .unwrap_or_default();
                 for (group, number) in &numbers {
-                    self.unfile(batch, group, *number)?;
+                    self.unfile(batch, group, *number, message_id)?;
                 }
                 let mut xref = String::new();
                 if let Some(number) = self.number(batch, to) {
                     self.put_overview(batch, to, number, overview);
+                    batch
+                        .sets
+                        .add(&self.store, &mut batch.writes, to, message_id);
                     xref = format!("{to}:{number}");
                 }
                 let arrived = match entry {

@@ -11,6 +11,8 @@
 //! | `keys`        | public key (32 bytes)        | [`KeyRecord`]: passports, rotations |
 //! | `pending`     | public key, message-id       | arrival micros(u64 BE), article     |
 //! | `outbox`      | peer NUL seq(u64 BE)         | queued micros(u64 BE), message-id   |
+//! | `members`     | group NUL sha256(message-id) | message-id                          |
+//! | `digests`     | group NUL depth(u8) prefix   | count(u64 LE), sum of hashes (merge)|
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -23,9 +25,12 @@ pub const GROUPS: &str = "groups";
 pub const KEYS: &str = "keys";
 pub const PENDING: &str = "pending";
 pub const OUTBOX: &str = "outbox";
+/// Each group's set for reconciliation (store/members.rs).
+pub const MEMBERS: &str = "members";
+pub const DIGESTS: &str = "digests";
 
 pub const ALL: &[&str] = &[
-    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, OUTBOX,
+    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, OUTBOX, MEMBERS, DIGESTS,
 ];
 
 /// A peer's outbox entries sort by sequence number under its name.
@@ -40,7 +45,10 @@ pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
 pub const SCHEMA_KEY: &[u8] = b"schema-version";
-pub const SCHEMA_VERSION: &[u8] = b"1";
+pub const SCHEMA_VERSION: &[u8] = b"2";
+/// Version 1 had no `members` and `digests`; they are built from history
+/// when such a store is opened.
+pub const SCHEMA_WITHOUT_SETS: &[u8] = b"1";
 
 pub fn overview_key(group: &str, number: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(group.len() + 9);

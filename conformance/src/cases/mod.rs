@@ -21,6 +21,7 @@ pub mod post;
 pub mod reader;
 pub mod signed;
 pub mod streaming;
+pub mod sync;
 
 /// Which kind of connection a case uses on a mode-switching server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,7 +61,8 @@ pub struct Suite {
 
 /// In run order: reader cases before POST so the empty-group case sees the
 /// groups before this run posts into them; PEER before the transit groups,
-/// whose connections all depend on XPEER on a server that requires it.
+/// whose connections all depend on XPEER on a server that requires it;
+/// SYNC last, so the test group already holds what the others posted.
 pub const SUITES: &[Suite] = &[
     Suite {
         label: "BASE",
@@ -97,6 +99,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "SIGNED",
         cases: signed::CASES,
+    },
+    Suite {
+        label: "SYNC",
+        cases: sync::CASES,
     },
 ];
 

@@ -112,7 +112,7 @@ pub const CASES: &[Case] = &[
 
 /// A copy of `article` with one body byte changed (the case of its first
 /// letter), so the signature it carries no longer verifies (§2).
-fn tamper(article: &Article) -> Article {
+pub(super) fn tamper(article: &Article) -> Article {
     let mut copy = article.clone();
     for line in &mut copy.body {
         if let Some(i) = line.find(|c: char| c.is_ascii_alphabetic()) {

@@ -1,0 +1,385 @@
+//! One catch-up run over one connection: reconcile each group, fetch what
+//! is missing here, send what is missing there.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Bytes, BytesMut};
+use tokio::sync::watch;
+use tracing::{debug, info};
+
+use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
+use crate::feed::link::{connect, Link, LinkError};
+use crate::feed::{wire, FeedPeer};
+use crate::ingest::{Remember, Source};
+use crate::node::Node;
+use crate::precommit::Claim;
+use crate::proto::reconcile::{Entry, MAX_ENTRIES};
+use crate::reconcile::{self, Members, ReconcileError, Role};
+use crate::store::commit::Stored;
+use crate::store::members::GroupSet;
+
+/// Entries sent in one XRECONCILE block.
+const PER_ROUND: usize = 256;
+/// Articles asked for (ARTICLE) or offered (XIHAVE) in one pipelined batch.
+const BATCH: usize = 256;
+
+const _: () = assert!(PER_ROUND <= MAX_ENTRIES);
+
+/// A run's state: the link, what it found, and when it last said so.
+struct Run<'a> {
+    node: &'a Arc<Node>,
+    peer: &'a FeedPeer,
+    link: Link,
+    progress: Progress,
+    report: &'a watch::Sender<Progress>,
+    started: Instant,
+    logged: Instant,
+    /// Message-IDs already asked for in this run (crossposts are listed
+    /// in every group they are in).
+    asked: HashSet<Vec<u8>>,
+    offered: HashSet<Vec<u8>>,
+    /// Whether the peer lets us send (XIHAVE gave 480 otherwise).
+    may_send: bool,
+}
+
+pub(super) async fn run(
+    node: &Arc<Node>,
+    peer: &FeedPeer,
+    report: &watch::Sender<Progress>,
+    started: Instant,
+) -> Result<Progress, SyncError> {
+    let (link, capabilities, _) = connect(node, peer).await?;
+    if !capabilities.has(CAPABILITY) {
+        return Err(SyncError::Unsupported);
+    }
+    let pull = node.trust.accepts(&peer.name, "articles");
+    let groups: Vec<String> = node
+        .groups
+        .all()
+        .into_iter()
+        .map(|(name, _)| name)
+        .filter(|name| pull || node.feeds.sends(&peer.name, name))
+        .collect();
+    let mut run = Run {
+        node,
+        peer,
+        link,
+        progress: Progress {
+            groups: groups.len(),
+            ..Progress::default()
+        },
+        report,
+        started,
+        logged: started,
+        asked: HashSet::new(),
+        offered: HashSet::new(),
+        may_send: true,
+    };
+    run.tell();
+    for group in &groups {
+        let push = node.feeds.sends(&peer.name, group);
+        run.group(group, pull, push).await?;
+        run.progress.groups_done += 1;
+        run.tell();
+    }
+    let _ = run.link.send(b"QUIT\r\n").await;
+    run.tell();
+    Ok(run.progress)
+}
+
+impl Run<'_> {
+    /// Publishes the progress, and logs it now and then.
+    fn tell(&mut self) {
+        self.progress.bytes_in = self.link.received;
+        self.progress.bytes_out = self.link.sent;
+        self.progress.seconds = self.started.elapsed().as_secs_f64();
+        self.report.send_replace(self.progress.clone());
+        if self.logged.elapsed() >= LOG_EVERY {
+            self.logged = Instant::now();
+            info!(peer = %self.peer.name, progress = %self.progress.to_line(), "catch-up running");
+        }
+    }
+
+    async fn group(&mut self, group: &str, pull: bool, push: bool) -> Result<(), SyncError> {
+        let set = GroupSet {
+            store: &self.node.store,
+            group,
+        };
+        self.progress.compared += set.digest(&crate::proto::reconcile::Prefix::ROOT)?.count;
+        let mut stack = vec![reconcile::open(&set)?];
+        let (mut need, mut have) = (Vec::new(), Vec::new());
+        while !stack.is_empty() {
+            let block = stack.split_off(stack.len().saturating_sub(PER_ROUND));
+            let Some(answer) = self.reconcile(group, &block).await? else {
+                debug!(peer = %self.peer.name, %group, "peer does not share this group");
+                return Ok(());
+            };
+            let step = reconcile::respond(&set, Role::Client, &answer).map_err(|e| match e {
+                ReconcileError::Store(e) => SyncError::Store(e),
+                ReconcileError::Protocol(why) => SyncError::Protocol(why),
+            })?;
+            stack.extend(step.reply);
+            if pull {
+                need.extend(step.need);
+            }
+            if push && self.may_send {
+                have.extend(step.have);
+            }
+            if need.len() >= BATCH {
+                self.fetch(std::mem::take(&mut need)).await?;
+            }
+            if have.len() >= BATCH {
+                self.offer(std::mem::take(&mut have)).await?;
+            }
+            self.tell();
+        }
+        self.fetch(need).await?;
+        self.offer(have).await?;
+        Ok(())
+    }
+
+    /// One XRECONCILE round; None when the peer does not share the group.
+    async fn reconcile(
+        &mut self,
+        group: &str,
+        block: &[Entry],
+    ) -> Result<Option<Vec<Entry>>, SyncError> {
+        let mut out = format!("XRECONCILE {group}\r\n").into_bytes();
+        for entry in block {
+            entry.encode(&mut out);
+        }
+        out.extend_from_slice(b".\r\n");
+        self.link.send(&out).await?;
+        let (code, line) = self.link.code().await?;
+        match code {
+            290 => {}
+            411 | 502 => return Ok(None),
+            _ => return Err(SyncError::Protocol(format!("XRECONCILE: {line}"))),
+        }
+        let mut entries = Vec::new();
+        for line in self.link.block().await? {
+            entries.push(Entry::parse(line.as_bytes()).map_err(SyncError::Protocol)?);
+        }
+        Ok(Some(entries))
+    }
+
+    /// Fetches the articles we lack, a pipelined batch at a time, and files
+    /// them as if the peer had sent them. Filing runs alongside the reading,
+    /// and what was read is filed even when the link fails mid-batch.
+    async fn fetch(&mut self, ids: Vec<Vec<u8>>) -> Result<(), SyncError> {
+        let mut wanted = Vec::new();
+        for id in ids {
+            // What history refuses offers of (stored, refused for good,
+            // removed, pending) is never fetched again; a copy refused only
+            // for the record (unverified) does not stop the genuine one.
+            let known = self.node.store.history(&id)?.is_some_and(|e| e.blocks());
+            if known || !self.asked.insert(id.clone()) {
+                continue;
+            }
+            // Claimed like an article being received, so a peer's CHECK
+            // meanwhile is told to wait (431) instead of sending it too;
+            // one being received from a peer right now is left to it.
+            if let Some(claim) = self.node.precommit.claim(&id) {
+                wanted.push((id, claim));
+            }
+        }
+        self.progress.missing += wanted.len() as u64;
+        let max_article = self.node.config.limits.max_article_bytes;
+        let mut batches = Vec::new();
+        while !wanted.is_empty() {
+            batches.push(wanted.drain(..wanted.len().min(BATCH)).collect::<Vec<_>>());
+        }
+        // The next batch is asked for before this one is read, and filing
+        // runs behind the reading, so neither side waits for the other.
+        let mut filing = VecDeque::new();
+        let mut failed = None;
+        let mut batches = batches.into_iter().peekable();
+        if let Some(first) = batches.peek() {
+            self.ask(first).await?;
+        }
+        while let Some(batch) = batches.next() {
+            if let Some(next) = batches.peek() {
+                if let Err(e) = self.ask(next).await {
+                    failed = Some(e.into());
+                    break;
+                }
+            }
+            for (id, claim) in batch {
+                match self.article(&id, max_article).await {
+                    Ok(Some(text)) => {
+                        let (node, peer) = (self.node.clone(), self.peer.name.clone());
+                        filing.push_back(tokio::spawn(file(node, peer, id, text, claim)));
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        failed = Some(e);
+                        break;
+                    }
+                }
+            }
+            if failed.is_some() {
+                break;
+            }
+            while filing.len() > 2 * BATCH {
+                if let Some(task) = filing.pop_front() {
+                    self.filed(task.await)?;
+                }
+            }
+            self.tell();
+        }
+        // What was read is filed, even when the link failed meanwhile.
+        for task in filing {
+            if let Err(e) = self.filed(task.await) {
+                failed.get_or_insert(e);
+            }
+        }
+        self.tell();
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Sends one batch's ARTICLE commands in one write.
+    async fn ask(&mut self, batch: &[(Vec<u8>, Claim)]) -> Result<(), LinkError> {
+        let mut out = Vec::new();
+        for (id, _) in batch {
+            out.extend_from_slice(b"ARTICLE ");
+            out.extend_from_slice(id);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.link.send(&out).await
+    }
+
+    fn filed(
+        &mut self,
+        outcome: Result<Result<bool, SyncError>, tokio::task::JoinError>,
+    ) -> Result<(), SyncError> {
+        match outcome {
+            Ok(Ok(true)) => self.progress.fetched += 1,
+            Ok(Ok(false)) => {}
+            Ok(Err(e)) => return Err(e),
+            Err(e) => return Err(SyncError::Protocol(format!("filing task: {e}"))),
+        }
+        Ok(())
+    }
+
+    /// One pipelined ARTICLE reply: the article, or None when the peer no
+    /// longer has it or it is larger than we take.
+    async fn article(&mut self, id: &[u8], limit: usize) -> Result<Option<Vec<u8>>, SyncError> {
+        let (code, line) = self.link.code().await?;
+        match code {
+            220 => {}
+            // Removed there since it was listed.
+            430 => return Ok(None),
+            _ => return Err(SyncError::Protocol(format!("ARTICLE: {line}"))),
+        }
+        let text = self.link.text(limit).await?;
+        let shown = String::from_utf8_lossy(id);
+        if text.is_none() {
+            info!(peer = %self.peer.name, message_id = %shown, limit, "fetched article larger than limits.max_article_bytes; skipped");
+            return Ok(None);
+        }
+        self.node
+            .counters
+            .bodies_fetched
+            .fetch_add(1, Ordering::Relaxed);
+        // The same target as bodies received by TAKETHIS, so transfers can
+        // be counted whichever way they came.
+        debug!(target: "tidings::bodies", message_id = %shown, "article body received (fetched)");
+        Ok(text)
+    }
+
+    /// Offers what the peer lacks (XIHAVE) and sends what it asks for.
+    async fn offer(&mut self, ids: Vec<Vec<u8>>) -> Result<(), SyncError> {
+        let ids: Vec<Vec<u8>> = ids
+            .into_iter()
+            .filter(|id| self.offered.insert(id.clone()))
+            .collect();
+        for batch in ids.chunks(BATCH) {
+            if !self.may_send {
+                return Ok(());
+            }
+            let mut out = b"XIHAVE\r\n".to_vec();
+            for id in batch {
+                out.extend_from_slice(id);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b".\r\n");
+            self.link.send(&out).await?;
+            let (code, line) = self.link.code().await?;
+            match code {
+                291 => {}
+                480 | 502 => {
+                    info!(peer = %self.peer.name, reply = %line, "peer takes no articles from us on this connection");
+                    self.may_send = false;
+                    return Ok(());
+                }
+                _ => return Err(SyncError::Protocol(format!("XIHAVE: {line}"))),
+            }
+            let wanted = self.link.block().await?;
+            self.progress.wanted += wanted.len() as u64;
+            let mut out = BytesMut::new();
+            let mut sent = 0;
+            for id in &wanted {
+                let Some(article) = wire(self.node, id.as_bytes())? else {
+                    continue;
+                };
+                out.extend_from_slice(b"TAKETHIS ");
+                out.extend_from_slice(id.as_bytes());
+                out.extend_from_slice(b"\r\n");
+                out.extend_from_slice(&article);
+                sent += 1;
+            }
+            self.link.send(&out).await?;
+            for _ in 0..sent {
+                let (code, line) = self.link.code().await?;
+                match code {
+                    239 => self.progress.sent += 1,
+                    439 => debug!(reply = %line, "peer refused an article"),
+                    _ => return Err(SyncError::Protocol(format!("TAKETHIS: {line}"))),
+                }
+            }
+            self.tell();
+        }
+        Ok(())
+    }
+}
+
+/// Files one fetched article with the peer's rights, as TAKETHIS from it
+/// would; true when it was stored (or is waiting for a passport or the
+/// moderator). A refusal is remembered so it is never fetched again. The
+/// claim is held until then.
+async fn file(
+    node: Arc<Node>,
+    peer: String,
+    id: Vec<u8>,
+    text: Vec<u8>,
+    _claim: Claim,
+) -> Result<bool, SyncError> {
+    let source = Source::Transit {
+        offered_id: id,
+        peer: Some(peer),
+    };
+    match node.prepare(Bytes::from(text), source).await {
+        Ok(prepared) => match node.committer.store(prepared).await {
+            Ok(Stored::Accepted { .. } | Stored::Pending | Stored::Held) => Ok(true),
+            Ok(Stored::Applied | Stored::Duplicate) => Ok(false),
+            Err(e) => Err(SyncError::NotStored(e)),
+        },
+        Err(rejection) => {
+            debug!(reason = %rejection.reason, "fetched article refused");
+            if let (remember @ (Remember::Record | Remember::Block), Some(id)) =
+                (rejection.remember, rejection.message_id)
+            {
+                node.committer
+                    .remember_rejection(id, rejection.reason, remember == Remember::Block)
+                    .await;
+            }
+            Ok(false)
+        }
+    }
+}
