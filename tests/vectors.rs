@@ -120,7 +120,10 @@ fn sync_item_and_fingerprint_vectors_match() {
     };
     let items = std::fs::read_to_string(base.join("items.tsv")).expect("items");
     let mut checked = 0;
-    for line in items.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in items
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let fields: Vec<&str> = line.split('\t').collect();
         let hash = item_hash(fields[0].as_bytes());
         assert_eq!(hex::encode(hash), fields[1], "{line}");
@@ -129,7 +132,10 @@ fn sync_item_and_fingerprint_vectors_match() {
     }
     assert!(checked >= 6);
     let sets = std::fs::read_to_string(base.join("fingerprints.tsv")).expect("fingerprints");
-    for line in sets.lines().filter(|l| !l.starts_with('#') && !l.is_empty()) {
+    for line in sets
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
         let fields: Vec<&str> = line.split('\t').collect();
         let mut digest = Digest::default();
         for id in fields.get(4).unwrap_or(&"").split_whitespace() {
@@ -150,7 +156,11 @@ fn sync_exchange_vectors_replay() {
     use tidings::reconcile::{open, respond, MemorySet, Role};
     let base = vectors().join("sync");
     let mut replayed = 0;
-    for name in ["exchange-list.txt", "exchange-split.txt", "exchange-leaf.txt"] {
+    for name in [
+        "exchange-list.txt",
+        "exchange-split.txt",
+        "exchange-leaf.txt",
+    ] {
         let text = std::fs::read_to_string(base.join(name)).expect("exchange");
         let set = |who: &str| {
             let mut set = MemorySet::default();
@@ -178,7 +188,10 @@ fn sync_exchange_vectors_replay() {
                 .map(|e| {
                     let mut line = Vec::new();
                     e.encode(&mut line);
-                    String::from_utf8(line).expect("ascii").trim_end().to_string()
+                    String::from_utf8(line)
+                        .expect("ascii")
+                        .trim_end()
+                        .to_string()
                 })
                 .collect()
         };
@@ -188,12 +201,19 @@ fn sync_exchange_vectors_replay() {
             let block = stack.split_off(stack.len().saturating_sub(256));
             assert_eq!(encode(&block), sent, "{name}: client block");
             let answer = respond(&server, Role::Server, &block).expect("server");
-            assert_eq!(encode(&answer.reply), entry_lines("S: ", round), "{name}: server");
+            assert_eq!(
+                encode(&answer.reply),
+                entry_lines("S: ", round),
+                "{name}: server"
+            );
             let step = respond(&client, Role::Client, &answer.reply).expect("client");
             stack.extend(step.reply);
             replayed += 1;
         }
-        assert!(stack.is_empty(), "{name}: the exchange ends where the file does");
+        assert!(
+            stack.is_empty(),
+            "{name}: the exchange ends where the file does"
+        );
     }
     assert!(replayed >= 5);
 }
