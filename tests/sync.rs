@@ -368,7 +368,10 @@ fn a_catch_up_killed_half_way_resumes_where_it_stopped() {
     let output = sync_command(&pair).wait_with_output().expect("sync ran");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let rest = COUNT as u64 - arrived;
-    eprintln!("killed with {arrived} of {COUNT} stored; the rerun: {}", stdout.trim());
+    eprintln!(
+        "killed with {arrived} of {COUNT} stored; the rerun: {}",
+        stdout.trim()
+    );
     assert_eq!(
         fetched_of_missing(&stdout),
         (rest, rest),

@@ -326,7 +326,10 @@ impl Session {
                     pending.push_back(self.reconcile(group, article));
                     Next::Continue
                 }
-                Some(Awaiting::Offer(ok)) => self.respond(self.xihave(ok, article), pending, out),
+                Some(Awaiting::Offer(ok)) => {
+                    let reply = self.xihave(ok, article);
+                    self.respond(reply, pending, out)
+                }
                 None => Next::Continue,
             },
             Frame::BlockTooLarge { size } => {

@@ -83,39 +83,48 @@ impl Session {
     }
 
     /// XIHAVE's answer: the offered Message-IDs we would take, in the
-    /// order offered.
-    pub(super) fn xihave(&self, ok: Result<(), String>, block: Bytes) -> Reply {
+    /// order offered. Each is claimed as CHECK's 238 claims it, until its
+    /// TAKETHIS, so no other connection sends it meanwhile; one being
+    /// received elsewhere right now is not asked for.
+    pub(super) fn xihave(&mut self, ok: Result<(), String>, block: Bytes) -> Reply {
         if let Err(why) = ok {
             return Reply::with(Code::SYNTAX_ERROR, why);
         }
-        let mut wanted = Vec::new();
-        for (n, id) in lines(&block).enumerate() {
-            if n == MAX_OFFER {
-                return Reply::with(
-                    Code::SYNTAX_ERROR,
-                    format!("more than {MAX_OFFER} message-ids in one offer"),
-                );
-            }
-            if !is_message_id(id) {
-                return Reply::with(
-                    Code::SYNTAX_ERROR,
-                    format!("line {} is not a message-id", n + 1),
-                );
-            }
+        let offered: Vec<&[u8]> = lines(&block).collect();
+        if offered.len() > MAX_OFFER {
+            return Reply::with(
+                Code::SYNTAX_ERROR,
+                format!("more than {MAX_OFFER} message-ids in one offer"),
+            );
+        }
+        if let Some(n) = offered.iter().position(|id| !is_message_id(id)) {
+            return Reply::with(
+                Code::SYNTAX_ERROR,
+                format!("line {} is not a message-id", n + 1),
+            );
+        }
+        let mut wanted: Vec<Vec<u8>> = Vec::new();
+        for id in offered {
             // As CHECK: a refusal kept for the record only (an unverified
             // copy) does not stop the genuine article.
             match self.node.store.history(id) {
-                Ok(entry) if entry.as_ref().is_none_or(|e| !e.blocks()) => {
-                    if !wanted.iter().any(|w: &Vec<u8>| w == id) {
-                        wanted.push(id.to_vec());
-                    }
-                }
+                Ok(Some(entry)) if entry.blocks() => continue,
                 Ok(_) => {}
                 Err(e) => {
                     tracing::error!(error = %e, "history lookup failed");
                     return Reply::new(Code::INTERNAL_FAULT);
                 }
             }
+            if wanted.iter().any(|w| w == id) {
+                continue;
+            }
+            if !self.checked.contains_key(id) {
+                let Some(claim) = self.node.precommit.claim(id) else {
+                    continue;
+                };
+                self.checked.insert(id.to_vec(), claim);
+            }
+            wanted.push(id.to_vec());
         }
         let text = format!("{} of these wanted; send them with TAKETHIS", wanted.len());
         Reply::lines(Code::SENDME_FOLLOWS, text, wanted)
