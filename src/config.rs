@@ -157,8 +157,21 @@ fn default_pending_days() -> u64 {
 pub struct PeerConfig {
     /// The peer's Path identity.
     pub name: String,
-    /// The peer's node public key, 64 hex digits.
+    /// The peer's node public key, 64 hex digits. Empty for a plain NNTP
+    /// peer (INN), which is known by `hosts` instead.
+    #[serde(default)]
     pub key: String,
+    /// Addresses whose connections are this peer without XPEER, as INN's
+    /// incoming.conf does: for plain NNTP peers, on networks where the
+    /// address can be trusted.
+    #[serde(default)]
+    pub hosts: Vec<std::net::IpAddr>,
+    /// What to do with unsigned articles this peer sends: "refuse" them
+    /// (the default; every tidings node signs), or "accept" them as they
+    /// are, unsigned, with this peer's rights (a plain NNTP peer such as
+    /// INN). Control messages and Supersedes must be signed either way.
+    #[serde(default)]
+    pub unsigned: Unsigned,
     /// Whether passport announcements and revocations signed by this key
     /// are believed.
     #[serde(default)]
@@ -186,6 +199,15 @@ pub struct PeerConfig {
     pub tls: bool,
 }
 
+/// A peer's `unsigned` policy.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Unsigned {
+    #[default]
+    Refuse,
+    Accept,
+}
+
 impl PeerConfig {
     /// A peer with the defaults a config file gives: no address, sends
     /// everything, accepts all rights, its key trusted for nothing more.
@@ -193,6 +215,8 @@ impl PeerConfig {
         PeerConfig {
             name: name.into(),
             key: key.into(),
+            hosts: Vec::new(),
+            unsigned: Unsigned::Refuse,
             passports: false,
             boards: None,
             address: None,
@@ -503,7 +527,16 @@ impl Config {
                     peer.name
                 ));
             }
-            key(&format!("peer {:?} key", peer.name), &peer.key)?;
+            if peer.key.is_empty() {
+                if peer.hosts.is_empty() {
+                    return invalid(format!(
+                        "peer {:?} needs a key (a tidings node) or hosts (a plain NNTP peer such as INN)",
+                        peer.name
+                    ));
+                }
+            } else {
+                key(&format!("peer {:?} key", peer.name), &peer.key)?;
+            }
             wildmat(&format!("peer {:?} send", peer.name), &peer.send)?;
             if let Some(right) = peer.accept.iter().find(|r| !RIGHTS.contains(&r.as_str())) {
                 return invalid(format!(

@@ -34,11 +34,20 @@ pub enum Standing {
     Unknown,
 }
 
+/// A configured peer as trust sees it.
+struct Peer {
+    /// None for a plain NNTP peer, known by its addresses.
+    key: Option<VerifyingKey>,
+    /// What its connections may announce.
+    accept: Vec<String>,
+    hosts: Vec<std::net::IpAddr>,
+    takes_unsigned: bool,
+}
+
 pub struct Trust {
     own: VerifyingKey,
-    /// Configured peers by name: their key and what their connections may
-    /// announce.
-    peers: HashMap<String, (VerifyingKey, Vec<String>)>,
+    /// Configured peers by name.
+    peers: HashMap<String, Peer>,
     nodes: HashMap<[u8; 32], NodeRights>,
     moderators: Vec<(VerifyingKey, Wildmat)>,
     learnt: RwLock<HashMap<[u8; 32], KeyRecord>>,
@@ -67,18 +76,34 @@ impl Trust {
             },
         );
         for peer in &config.peers {
-            let key =
-                parse_key(&peer.key).ok_or_else(|| invalid(format!("peer {} key", peer.name)))?;
-            let boards = peer.boards.as_deref().map(wildmat).transpose()?;
-            nodes.insert(
-                key.to_bytes(),
-                NodeRights {
-                    name: peer.name.clone(),
-                    passports: peer.passports,
-                    boards,
+            let key = if peer.key.is_empty() {
+                None
+            } else {
+                Some(
+                    parse_key(&peer.key)
+                        .ok_or_else(|| invalid(format!("peer {} key", peer.name)))?,
+                )
+            };
+            if let Some(key) = key {
+                let boards = peer.boards.as_deref().map(wildmat).transpose()?;
+                nodes.insert(
+                    key.to_bytes(),
+                    NodeRights {
+                        name: peer.name.clone(),
+                        passports: peer.passports,
+                        boards,
+                    },
+                );
+            }
+            peers.insert(
+                peer.name.clone(),
+                Peer {
+                    key,
+                    accept: peer.accept.clone(),
+                    hosts: peer.hosts.clone(),
+                    takes_unsigned: peer.unsigned == crate::config::Unsigned::Accept,
                 },
             );
-            peers.insert(peer.name.clone(), (key, peer.accept.clone()));
         }
         let mut moderators = Vec::new();
         for m in &config.moderators {
@@ -136,14 +161,30 @@ impl Trust {
 
     /// The configured key of the peer called `name`.
     pub fn peer_key(&self, name: &str) -> Option<VerifyingKey> {
-        self.peers.get(name).map(|(key, _)| *key)
+        self.peers.get(name).and_then(|peer| peer.key)
     }
 
     /// Whether the peer's connection may announce `right` (peering.md §3).
     pub fn accepts(&self, name: &str, right: &str) -> bool {
         self.peers
             .get(name)
-            .is_some_and(|(_, accept)| accept.iter().any(|r| r == right))
+            .is_some_and(|peer| peer.accept.iter().any(|r| r == right))
+    }
+
+    /// Whether unsigned articles from the peer are taken (`unsigned =
+    /// "accept"`).
+    pub fn takes_unsigned(&self, name: &str) -> bool {
+        self.peers.get(name).is_some_and(|peer| peer.takes_unsigned)
+    }
+
+    /// The peer whose `hosts` include `ip`: a connection from there is that
+    /// peer without XPEER.
+    pub fn peer_at(&self, ip: std::net::IpAddr) -> Option<&str> {
+        let ip = ip.to_canonical();
+        self.peers
+            .iter()
+            .find(|(_, peer)| peer.hosts.iter().any(|h| h.to_canonical() == ip))
+            .map(|(name, _)| name.as_str())
     }
 
     /// Whether `key` moderates `group`.

@@ -130,3 +130,43 @@ fn the_load_generator_authenticates_as_a_peer() {
     );
     assert_eq!(Client::connect(node.addr).count("test.one"), 200);
 }
+
+/// A plain NNTP peer (INN) cannot XPEER: it is known by its address, and
+/// its unsigned articles are taken only because its entry says so.
+#[test]
+fn a_plain_peer_is_known_by_its_host_and_may_send_unsigned() {
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    config.listen.open_transit = false;
+    config.peers.push(PeerConfig {
+        hosts: vec!["127.0.0.1".parse().expect("ip")],
+        unsigned: tidings::config::Unsigned::Accept,
+        ..PeerConfig::new("inn.example", "")
+    });
+    let node = TestNode::start(config);
+    let mut c = Client::connect(node.addr);
+    // No XPEER needed from the plain peer's host.
+    let id = "<plain.1@inn.example>";
+    let text = article_text(id, "test.one", "from INN\r\n")
+        .replace("Path: elsewhere!", "Path: inn.example!");
+    c.send(format!("TAKETHIS {id}\r\n").as_bytes());
+    c.send_article(&text);
+    let (code, reply) = c.status();
+    assert_eq!(code, 239, "{reply}");
+    assert_eq!(c.cmd("HEAD <plain.1@inn.example>").0, 221);
+    let path = c
+        .block()
+        .into_iter()
+        .find_map(|l| l.strip_prefix("Path: ").map(str::to_string))
+        .expect("Path");
+    assert_eq!(path, "test.node!inn.example!not-for-mail");
+    // A keyed peer on the same host still proves itself with XPEER.
+    let mut k = Client::connect(node.addr);
+    k.xpeer("test.node", "tests.peer", &author());
+    let unsigned = "<plain.2@elsewhere.example>";
+    k.send(format!("TAKETHIS {unsigned}\r\n").as_bytes());
+    k.send_article(&article_text(unsigned, "test.one", "unsigned\r\n"));
+    let (code, reply) = k.status();
+    assert_eq!(code, 439, "{reply}");
+    assert!(reply.contains("not signed"), "{reply}");
+}

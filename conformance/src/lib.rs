@@ -15,7 +15,10 @@
 //!   lines, the rules of each side), from the spec alone.
 //! - `ctx`: what a case gets (connections, capabilities, test group).
 //! - `cases`: the cases, one module per capability group.
+//! - `deviations`: known deviations of named servers (by IMPLEMENTATION),
+//!   reported as `DEVIATION` instead of `FAIL`.
 //! - `runner`: discovery, the run loop and the report.
+//! - `report`: the results as a markdown table.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -27,8 +30,10 @@ pub mod cases;
 pub mod client;
 pub mod clock;
 pub mod ctx;
+pub mod deviations;
 pub mod peering;
 pub mod reconcile;
+mod report;
 mod runner;
 pub mod signing;
 pub mod wire;
@@ -58,25 +63,79 @@ pub struct Options {
     pub peer_name: Option<String>,
 }
 
+/// The verdict on one case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    Fail,
+    Skip,
+    /// Failed in the way recorded as a known deviation of this server
+    /// (`deviations::KNOWN`); not a failure.
+    Deviation,
+}
+
+impl Verdict {
+    /// As it begins a report line.
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Pass => "PASS",
+            Verdict::Fail => "FAIL",
+            Verdict::Skip => "SKIP",
+            Verdict::Deviation => "DEVIATION",
+        }
+    }
+}
+
+/// What happened to one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The capability group, as in `[IHAVE]`.
+    pub suite: &'static str,
+    pub case: &'static str,
+    /// The RFC or spec section the case checks.
+    pub reference: &'static str,
+    pub verdict: Verdict,
+    /// Why it failed or was skipped; for a deviation, the failure.
+    pub detail: String,
+    /// The deviation that explains a `Deviation` verdict.
+    pub deviation: Option<&'static deviations::Deviation>,
+}
+
 /// The outcome of a run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     pub passed: usize,
     pub failed: usize,
     pub skipped: usize,
+    /// Cases that failed as a known deviation of this server records.
+    pub deviations: usize,
     /// The report line of each failed case.
     pub failures: Vec<String>,
     /// Set when the first connection failed, so nothing could be tested.
     pub unreachable: Option<String>,
+    /// The arguments of the server's IMPLEMENTATION capability, if any.
+    pub implementation: Option<String>,
+    /// Every case in run order.
+    pub outcomes: Vec<Outcome>,
 }
 
 impl Summary {
     /// The last line of every report.
     pub fn totals_line(&self) -> String {
         format!(
-            "{} passed, {} failed, {} skipped",
-            self.passed, self.failed, self.skipped
+            "{} passed, {} failed, {} skipped, {} known deviation{}",
+            self.passed,
+            self.failed,
+            self.skipped,
+            self.deviations,
+            if self.deviations == 1 { "" } else { "s" }
         )
+    }
+
+    /// The results as a markdown table, with a heading naming the server
+    /// and, after the totals, the text of each deviation.
+    pub fn markdown(&self, target: &str) -> String {
+        report::markdown(self, target)
     }
 }
 

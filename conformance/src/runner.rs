@@ -1,5 +1,6 @@
 //! Discovers what the server offers, then runs every case and reports one
-//! line each, ending with the `N passed, N failed, N skipped` line.
+//! line each, ending with the `N passed, N failed, N skipped, N known
+//! deviations` line.
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -9,9 +10,10 @@ use crate::capabilities::Capabilities;
 use crate::cases::{expect, Case, CaseError, Need, Side, SUITES};
 use crate::client::{Client, ClientError};
 use crate::ctx::Ctx;
+use crate::deviations;
 use crate::signing::Signer;
 use crate::wire::ActiveLine;
-use crate::{Options, Summary};
+use crate::{Options, Outcome, Summary, Verdict};
 
 pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
     let transcript = Arc::new(Mutex::new(Vec::new()));
@@ -24,10 +26,18 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
         None => None,
         Some(Ok(s)) => Some(s),
         Some(Err(e)) => {
-            let line = format!("FAIL  [SIGNED] key-file-is-usable (--key): {e}");
-            emit(out, &line);
-            summary.failed += 1;
-            summary.failures.push(line);
+            record(
+                out,
+                &mut summary,
+                Outcome {
+                    suite: "SIGNED",
+                    case: "key-file-is-usable",
+                    reference: "--key",
+                    verdict: Verdict::Fail,
+                    detail: e.to_string(),
+                    deviation: None,
+                },
+            );
             None
         }
     };
@@ -40,17 +50,34 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
     );
 
     if let Err(e) = discover(&mut ctx, opts) {
-        let line = format!("FAIL  [BASE] connect (RFC 3977 §5.1): {e}");
-        emit(out, &line);
-        summary.failed += 1;
-        summary.failures.push(line);
+        record(
+            out,
+            &mut summary,
+            Outcome {
+                suite: "BASE",
+                case: "connect",
+                reference: "RFC 3977 §5.1",
+                verdict: Verdict::Fail,
+                detail: e.clone(),
+                deviation: None,
+            },
+        );
         summary.unreachable = Some(e);
         emit(out, &summary.totals_line());
         return summary;
     }
+    // The name deviations are keyed by; a mode-switching server may give
+    // it only after MODE READER.
+    summary.implementation = [&ctx.transit_caps, &ctx.reader_caps]
+        .iter()
+        .find_map(|c| c.args("IMPLEMENTATION").filter(|a| !a.is_empty()))
+        .map(|a| a.join(" "));
     let discovery_log = ctx.take_transcript();
     if opts.verbose {
         emit(out, &format!("# target {}", ctx.target));
+        if let Some(i) = &summary.implementation {
+            emit(out, &format!("# implementation: {i}"));
+        }
         emit(
             out,
             &format!("# capabilities: {}", ctx.transit_caps.labels().join(" ")),
@@ -82,24 +109,33 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
     for suite in SUITES {
         for case in suite.cases {
             let result = run_case(&mut ctx, case);
-            let head = format!("[{}] {} ({})", suite.label, case.name, case.rfc);
-            let line = match &result {
-                Ok(()) => {
-                    summary.passed += 1;
-                    format!("PASS  {head}")
-                }
+            let (verdict, detail, deviation) = match result {
+                Ok(()) => (Verdict::Pass, String::new(), None),
+                Err(CaseError::Skip(why)) => (Verdict::Skip, why, None),
                 Err(CaseError::Fail(why)) => {
-                    summary.failed += 1;
-                    let line = format!("FAIL  {head}: {why}");
-                    summary.failures.push(line.clone());
-                    line
-                }
-                Err(CaseError::Skip(why)) => {
-                    summary.skipped += 1;
-                    format!("SKIP  {head}: {why}")
+                    match deviations::find(
+                        summary.implementation.as_deref(),
+                        suite.label,
+                        case.name,
+                        &why,
+                    ) {
+                        Some(d) => (Verdict::Deviation, why, Some(d)),
+                        None => (Verdict::Fail, why, None),
+                    }
                 }
             };
-            emit(out, &line);
+            record(
+                out,
+                &mut summary,
+                Outcome {
+                    suite: suite.label,
+                    case: case.name,
+                    reference: case.rfc,
+                    verdict,
+                    detail,
+                    deviation,
+                },
+            );
             let log = ctx.take_transcript();
             if opts.verbose {
                 for l in log {
@@ -203,6 +239,36 @@ fn list_active(ctx: &Ctx) -> Result<Vec<ActiveLine>, CaseError> {
         .iter()
         .filter_map(|l| ActiveLine::parse(l))
         .collect())
+}
+
+/// Counts an outcome, writes its report line and keeps it.
+fn record(out: &mut dyn Write, summary: &mut Summary, outcome: Outcome) {
+    let line = report_line(&outcome);
+    match outcome.verdict {
+        Verdict::Pass => summary.passed += 1,
+        Verdict::Skip => summary.skipped += 1,
+        Verdict::Deviation => summary.deviations += 1,
+        Verdict::Fail => {
+            summary.failed += 1;
+            summary.failures.push(line.clone());
+        }
+    }
+    emit(out, &line);
+    summary.outcomes.push(outcome);
+}
+
+/// `PASS  [SUITE] case (reference)`, with the reason after a colon for
+/// the other verdicts; a deviation also says whose and from what.
+fn report_line(o: &Outcome) -> String {
+    let head = format!("[{}] {} ({})", o.suite, o.case, o.reference);
+    match (o.verdict, o.deviation) {
+        (Verdict::Pass, _) => format!("PASS  {head}"),
+        (Verdict::Deviation, Some(d)) => format!(
+            "DEVIATION {head}: {}; known deviation of {} from {} (\"{}\"): {}",
+            o.detail, d.implementation, d.reference, d.text, d.behaviour
+        ),
+        (v, _) => format!("{:<4}  {head}: {}", v.label(), o.detail),
+    }
 }
 
 /// Writes one report line. A broken output stream cannot be reported

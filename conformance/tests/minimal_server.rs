@@ -72,7 +72,7 @@ fn minimal_server_passes_or_skips_everything() {
         lines.last().copied(),
         Some(
             format!(
-                "{} passed, 0 failed, {} skipped",
+                "{} passed, 0 failed, {} skipped, 0 known deviations",
                 summary.passed, summary.skipped
             )
             .as_str()
@@ -110,5 +110,8 @@ fn unreachable_target_is_reported() {
     let out = String::from_utf8(out).unwrap();
     assert!(summary.unreachable.is_some());
     assert_eq!(summary.failed, 1);
-    assert_eq!(out.lines().last(), Some("0 passed, 1 failed, 0 skipped"));
+    assert_eq!(
+        out.lines().last(),
+        Some("0 passed, 1 failed, 0 skipped, 0 known deviations")
+    );
 }

@@ -194,7 +194,13 @@ impl Ingest<'_> {
         let refuse = |reason: String, id: Option<Vec<u8>>, remember: Remember| {
             refusal(source, reason, id, remember)
         };
-        let signer = verified.map_err(|e| refuse(e.to_string(), id.clone(), Remember::Record))?;
+        let signer = match verified {
+            Ok(signer) => signer,
+            Err(SigError::Missing) if self.takes_unsigned(source) => {
+                return self.decide_unsigned(article, source);
+            }
+            Err(e) => return Err(refuse(e.to_string(), id.clone(), Remember::Record)),
+        };
         // From here on the article is exactly what its Message-ID names, so
         // refusing it may block the ID.
         let id = article.message_id().unwrap_or_default();
@@ -234,17 +240,8 @@ impl Ingest<'_> {
                 return Err(refuse(reason, None, Remember::No));
             }
         }
-        if let Some(path) = article.header_unfolded("Path") {
-            if *source != Source::Released && rewrite::path_contains(&path, self.node.as_bytes()) {
-                return Err(block(format!("Path already contains {}: loop", self.node)));
-            }
-            let hops = path.split(|&b| b == b'!').count();
-            if *source != Source::Released && hops > self.hop_limit {
-                return Err(block(format!(
-                    "Path has {hops} entries, more than the limit of {}",
-                    self.hop_limit
-                )));
-            }
+        if *source != Source::Released {
+            self.check_path(&article).map_err(&block)?;
         }
 
         let (groups, effects, disposition) = match (&control, &standing) {
@@ -304,11 +301,81 @@ impl Ingest<'_> {
             }
         };
 
+        self.prepared(&article, source, id, groups, effects, disposition)
+    }
+
+    /// Whether `source` is a plain peer whose unsigned articles are taken.
+    fn takes_unsigned(&self, source: &Source) -> bool {
+        matches!(source, Source::Transit { peer: Some(peer), .. } if self.trust.takes_unsigned(peer))
+    }
+
+    /// An unsigned article from a plain NNTP peer configured with `unsigned
+    /// = "accept"` (peering.md §4): taken as it is, on the peer's word, as
+    /// INN takes articles. Nothing unsigned may change state here, so
+    /// control messages and Supersedes are refused.
+    fn decide_unsigned(&self, article: Article, source: &Source) -> Result<Prepared, Rejection> {
+        let id = article.message_id().unwrap_or_default();
+        // Unsigned, the bytes prove nothing: refusals are kept for the
+        // record only, so a genuine copy can still come.
+        let record = |reason: String| refusal(source, reason, Some(id.clone()), Remember::Record);
+        article
+            .check(article::TRANSIT_REQUIRED)
+            .map_err(|e| record(e.to_string()))?;
+        if let Some(name) = ["Control", "Supersedes"]
+            .into_iter()
+            .find(|h| article.header(h).is_some())
+        {
+            return Err(record(format!(
+                "{name} articles must be signed, even from a peer whose unsigned articles are taken"
+            )));
+        }
+        self.check_path(&article).map_err(&record)?;
+        let groups = self.carried_groups(&article, source).map_err(&record)?;
+        let disposition = if self
+            .premoderate
+            .is_some_and(|boards| groups.iter().any(|g| boards.matches(g.as_bytes())))
+        {
+            Disposition::Held
+        } else {
+            Disposition::File
+        };
+        self.prepared(&article, source, id, groups, Vec::new(), disposition)
+    }
+
+    /// Refuses an article whose Path shows a loop or too many hops.
+    fn check_path(&self, article: &Article) -> Result<(), String> {
+        let Some(path) = article.header_unfolded("Path") else {
+            return Ok(());
+        };
+        if rewrite::path_contains(&path, self.node.as_bytes()) {
+            return Err(format!("Path already contains {}: loop", self.node));
+        }
+        let hops = path.split(|&b| b == b'!').count();
+        if hops > self.hop_limit {
+            return Err(format!(
+                "Path has {hops} entries, more than the limit of {}",
+                self.hop_limit
+            ));
+        }
+        Ok(())
+    }
+
+    /// The stored form of an accepted article and what filing it needs.
+    fn prepared(
+        &self,
+        article: &Article,
+        source: &Source,
+        id: Vec<u8>,
+        groups: Vec<String>,
+        effects: Vec<Effect>,
+        disposition: Disposition,
+    ) -> Result<Prepared, Rejection> {
         let bytes = match source {
             Source::Released => article.raw().clone(),
-            _ => rewrite::rewrite(&article, self.node, *source == Source::Post),
+            _ => rewrite::rewrite(article, self.node, *source == Source::Post),
         };
-        let stored = Article::parse(bytes.clone()).map_err(|e| block(e.to_string()))?;
+        let stored = Article::parse(bytes.clone())
+            .map_err(|e| refusal(source, e.to_string(), Some(id.clone()), Remember::Block))?;
         Ok(Prepared {
             path: stored.header_unfolded("Path").unwrap_or_default(),
             newsgroups: stored

@@ -42,6 +42,11 @@ impl Fixture {
             boards: Some("chan.*".into()),
             ..PeerConfig::new("peer", key_hex(&key(PEER).verifying_key()))
         });
+        config.peers.push(PeerConfig {
+            hosts: vec!["127.0.0.1".parse().expect("ip")],
+            unsigned: crate::config::Unsigned::Accept,
+            ..PeerConfig::new("inn.example", "")
+        });
         config.moderators.push(ModeratorConfig {
             key: key_hex(&key(MODERATOR).verifying_key()),
             groups: "misc.*".into(),
@@ -416,4 +421,52 @@ fn newgroups_outside_the_store_policy_create_nothing() {
         vec![CONTROL_GROUP.to_string()],
         "the control message itself is kept"
     );
+}
+
+#[test]
+fn a_plain_peer_s_unsigned_articles_are_taken_only_where_configured() {
+    let f = Fixture::new();
+    let plain = |extra: &str, n: u32| {
+        Bytes::from(format!(
+            "Path: inn.example!not-for-mail\r\nFrom: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <plain{n}@inn.example>\r\n{extra}\r\nbody\r\n"
+        ))
+    };
+    let from = |peer: Option<&str>, raw: &Bytes| {
+        f.ingest().prepare(
+            raw.clone(),
+            &Source::Transit {
+                offered_id: id_of(raw),
+                peer: peer.map(str::to_string),
+            },
+        )
+    };
+    let p = from(Some("inn.example"), &plain("", 1)).expect("taken from the plain peer");
+    assert_eq!(p.groups, vec!["misc.test".to_string()]);
+    assert_eq!(p.disposition, Disposition::File);
+    let text = String::from_utf8(p.bytes.to_vec()).unwrap();
+    assert!(
+        text.starts_with("Path: here.example!inn.example!not-for-mail\r\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains(signing::HEADER),
+        "stored as it came, unsigned"
+    );
+
+    // Not from a keyed peer, nor from nobody.
+    for peer in [Some("peer"), None] {
+        let r = from(peer, &plain("", 2)).expect_err("refused");
+        assert!(r.reason.contains("not signed"), "{}", r.reason);
+    }
+    // Nothing unsigned changes state, and loops are caught as usual.
+    let r = from(Some("inn.example"), &plain("Control: cancel <x@y>\r\n", 3)).expect_err("control");
+    assert!(r.reason.contains("must be signed"), "{}", r.reason);
+    assert_eq!(r.remember, Remember::Record);
+    let looped = Bytes::from(
+        String::from_utf8(plain("", 4).to_vec())
+            .unwrap()
+            .replace("Path: inn.example!", "Path: inn.example!here.example!"),
+    );
+    let r = from(Some("inn.example"), &looped).expect_err("loop");
+    assert!(r.reason.contains("loop"), "{}", r.reason);
 }

@@ -100,8 +100,11 @@ pub struct Session {
     awaiting: Option<Awaiting>,
     /// Resolves once the last pipelined article has been queued for commit.
     last_turn: Option<tokio::sync::oneshot::Receiver<()>>,
-    /// The configured peer this connection proved to be (XPEER).
+    /// The configured peer this connection proved to be (XPEER), or comes
+    /// from (a plain peer's `hosts`).
     peer: Option<String>,
+    /// `peer` is known by address only; XPEER may still name another.
+    peer_by_address: bool,
     /// The peer name and challenge of a first XPEER line.
     challenge: Option<(String, String)>,
     /// Whether the connection runs over TLS (implicit port or STARTTLS).
@@ -138,13 +141,19 @@ pub async fn serve(
     local: SocketAddr,
     shutdown: CancellationToken,
 ) {
+    // A plain NNTP peer (INN) is known by its address (peering.md §4).
+    let by_address = node.trust.peer_at(peer.ip()).map(str::to_string);
+    if let Some(name) = &by_address {
+        debug!(%peer, name, "connection from a peer's configured host");
+    }
     let mut session = Session {
         node,
         selected: None,
         checked: HashMap::new(),
         awaiting: None,
         last_turn: None,
-        peer: None,
+        peer_by_address: by_address.is_some(),
+        peer: by_address,
         challenge: None,
         tls,
         remote: peer,

@@ -15,7 +15,7 @@ impl Session {
     }
 
     pub(super) fn xpeer(&mut self, name: String, signature: Option<[u8; 64]>) -> Reply {
-        if let Some(peer) = &self.peer {
+        if let (Some(peer), false) = (&self.peer, self.peer_by_address) {
             return Reply::with(
                 Code::NOT_PERMITTED,
                 format!("already authenticated as {peer}"),
@@ -52,6 +52,7 @@ impl Session {
                 info!(peer = %name, "peer authenticated");
                 let reply = Reply::with(Code::AUTH_ACCEPTED, format!("Peer {name} authenticated"));
                 self.peer = Some(name);
+                self.peer_by_address = false;
                 reply
             }
             Err(_) => Reply::with(Code::AUTH_REJECTED, "signature does not verify"),

@@ -71,12 +71,12 @@ pub const CASES: &[Case] = &[
         run: mode_reader,
     },
     Case {
-        name: "mode-reader-then-advertises-reader",
+        name: "reader-commands-are-401-until-mode-reader",
         side: Side::Transit,
         need: Need::Cap("MODE-READER"),
         needs_group: false,
-        rfc: "RFC 3977 §3.4.2",
-        run: mode_reader_caps,
+        rfc: "RFC 3977 §3.2.1, §3.4.2, §5.3",
+        run: mode_switch,
     },
     Case {
         name: "quit-is-205-and-closes",
@@ -183,9 +183,41 @@ fn mode_reader(ctx: &mut Ctx) -> CaseResult {
     expect(&st, &[200, 201], "MODE READER")
 }
 
-/// After switching, READER is advertised and MODE-READER no longer is.
-fn mode_reader_caps(ctx: &mut Ctx) -> CaseResult {
+/// A mode-switching server (RFC 3977 §3.4.2). Before MODE READER the
+/// reader commands are 401 with MODE-READER as its first argument, the
+/// capability that would make them available (§3.2.1); POST may instead be
+/// 440, posting not permitted in this state (§6.3.1). (A server that also
+/// advertises READER before the switch has nothing to refuse.) MODE READER
+/// is 200 or 201 (§5.3); after it, on the same connection, CAPABILITIES
+/// lists READER and no longer MODE-READER, and DATE works.
+fn mode_switch(ctx: &mut Ctx) -> CaseResult {
     let mut c = ctx.transit()?;
+    if !ctx.transit_caps.has("READER") {
+        let group = ctx.unused_name("nonexistent");
+        for (cmd, codes) in [
+            ("DATE".to_string(), &[401][..]),
+            (format!("GROUP {group}"), &[401]),
+            ("POST".to_string(), &[401, 440]),
+        ] {
+            let what = format!("{cmd} before MODE READER");
+            let st = c.command(&cmd)?;
+            if st.code == 340 {
+                c.abort();
+                return fail(format!("{what}: 340, yet READER is not advertised"));
+            }
+            expect(&st, codes, &what)?;
+            if st.code == 401
+                && !st
+                    .arg(0)
+                    .is_some_and(|a| a.eq_ignore_ascii_case("MODE-READER"))
+            {
+                return fail(format!(
+                    "{what}: \"{st}\" does not name MODE-READER, the capability \
+                     that makes the command available (RFC 3977 §3.2.1)"
+                ));
+            }
+        }
+    }
     let st = c.command("MODE READER")?;
     expect(&st, &[200, 201], "MODE READER")?;
     let st = c.command("CAPABILITIES")?;
@@ -197,7 +229,9 @@ fn mode_reader_caps(ctx: &mut Ctx) -> CaseResult {
     if caps.has("MODE-READER") {
         return fail("CAPABILITIES after MODE READER still lists MODE-READER");
     }
-    Ok(())
+    let st = c.command("DATE")?;
+    expect(&st, &[111], "DATE after MODE READER")?;
+    date_near_now(&st, "DATE after MODE READER")
 }
 
 fn quit(ctx: &mut Ctx) -> CaseResult {

@@ -149,10 +149,12 @@ fn header_without_colon(ctx: &mut Ctx) -> CaseResult {
     rejected(ctx, &msgid, a, "article with a header line without colon")
 }
 
-/// RFC 3977 does not spell this check out; tidings makes it so a peer
-/// cannot announce one id and store an article under another (which would
-/// defeat the duplicate check of §6.3.2). INN 2.7.1 answers 235 and files
-/// the article under the header's id, so this case fails there.
+/// IHAVE offers "an article with the specified message-id" (§6.3.2), so
+/// an article naming another id is not the one offered; tidings refuses it
+/// so a peer cannot announce one id and store an article under another
+/// (which would defeat the duplicate check of §6.3.2). INN 2.7.1 answers
+/// 235 and files the article under the header's id: a known deviation
+/// (`crate::deviations`), reported as DEVIATION there.
 fn msgid_mismatch(ctx: &mut Ctx) -> CaseResult {
     let group = ctx.group()?;
     let offered = ctx.new_msgid();
