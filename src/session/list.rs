@@ -20,6 +20,20 @@ pub const OVERVIEW_FMT: &[&str] = &[
     ":lines",
 ];
 
+/// What LIST OVERVIEW.FMT says: the same fields, with the byte and line
+/// counts under their older names, which RFC 3977 §8.4.2 still allows and
+/// INN sends. slrn only uses XOVER when it sees exactly these; with the
+/// newer names it fetches every header with HEAD instead.
+const OVERVIEW_FMT_LISTED: &[&str] = &[
+    "Subject:",
+    "From:",
+    "Date:",
+    "Message-ID:",
+    "References:",
+    "Bytes:",
+    "Lines:",
+];
+
 impl Session {
     fn active_line(&self, name: &str, record: &GroupRecord) -> Vec<u8> {
         let status = if self.node.config.node.posting {
@@ -53,7 +67,7 @@ impl Session {
                 .iter()
                 .map(|(name, record)| format!("{name}\t{}", record.description).into_bytes())
                 .collect(),
-            ListKind::OverviewFmt => OVERVIEW_FMT.iter().map(|f| f.as_bytes().to_vec()).collect(),
+            ListKind::OverviewFmt => OVERVIEW_FMT_LISTED.iter().map(|f| f.as_bytes().to_vec()).collect(),
             // A lone ":" means any header can be asked for (RFC 3977 §8.6).
             ListKind::Headers => [":", ":bytes", ":lines"]
                 .iter()
