@@ -67,7 +67,10 @@ impl Session {
                 .iter()
                 .map(|(name, record)| format!("{name}\t{}", record.description).into_bytes())
                 .collect(),
-            ListKind::OverviewFmt => OVERVIEW_FMT_LISTED.iter().map(|f| f.as_bytes().to_vec()).collect(),
+            ListKind::OverviewFmt => OVERVIEW_FMT_LISTED
+                .iter()
+                .map(|f| f.as_bytes().to_vec())
+                .collect(),
             // A lone ":" means any header can be asked for (RFC 3977 §8.6).
             ListKind::Headers => [":", ":bytes", ":lines"]
                 .iter()
