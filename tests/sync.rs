@@ -35,7 +35,22 @@ fn node_config(dir: &Path, name: &str) -> (Config, SigningKey) {
 /// Streams `count` signed articles into `group` on `addr`, in batches so
 /// replies never back up; returns their Message-IDs.
 fn load(addr: std::net::SocketAddr, group: &str, count: usize) -> Vec<String> {
+    stream_into(Client::connect(addr), group, count)
+}
+
+/// Like [`load`], on a connection authenticated as tests.peer to `server`.
+fn load_as_peer(
+    addr: std::net::SocketAddr,
+    server: &str,
+    group: &str,
+    count: usize,
+) -> Vec<String> {
     let mut c = Client::connect(addr);
+    c.xpeer(server, "tests.peer", &author());
+    stream_into(c, group, count)
+}
+
+fn stream_into(mut c: Client, group: &str, count: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for start in (0..count).step_by(500) {
         let batch: Vec<(String, String)> = (start..count.min(start + 500))
@@ -116,30 +131,6 @@ fn a_node_down_longer_than_outbox_retention_converges_on_restart() {
         .bodies_received
         .load(std::sync::atomic::Ordering::Relaxed);
     assert_eq!(bodies, 400 + 50, "B's bodies: its own 400 and A's 50");
-}
-
-/// Like [`load`], on a connection authenticated as tests.peer.
-fn load_as_peer(
-    addr: std::net::SocketAddr,
-    server: &str,
-    group: &str,
-    count: usize,
-) -> Vec<String> {
-    let mut c = Client::connect(addr);
-    c.xpeer(server, "tests.peer", &author());
-    let mut ids = Vec::new();
-    for start in (0..count).step_by(500) {
-        let batch: Vec<(String, String)> = (start..count.min(start + 500))
-            .map(|i| {
-                let id = unique_id(&format!("peer{i}"));
-                let text = article(&id, group, &format!("article {i}\r\n"));
-                (id, text)
-            })
-            .collect();
-        ids.extend(batch.iter().map(|(id, _)| id.clone()));
-        c.stream_accepted(batch);
-    }
-    ids
 }
 
 #[test]

@@ -55,28 +55,18 @@ impl Link {
     }
 
     pub async fn line(&mut self) -> Result<String, LinkError> {
-        let line = self.raw_line(MAX_REPLY_LINE).await?;
+        let line = self.raw_line().await?;
         Ok(String::from_utf8_lossy(&line).trim_end().to_string())
     }
 
-    /// One line with its line ending, at most `limit` octets: a hostile
-    /// peer cannot make us buffer more.
-    pub async fn raw_line(&mut self, limit: usize) -> Result<Vec<u8>, LinkError> {
+    /// One line with its line ending, at most MAX_REPLY_LINE octets: a
+    /// hostile peer cannot make us buffer more.
+    async fn raw_line(&mut self) -> Result<Vec<u8>, LinkError> {
         let mut line = Vec::new();
-        let mut limited = (&mut self.stream).take(limit as u64);
-        let read = limited.read_until(b'\n', &mut line);
-        match tokio::time::timeout(REPLY_TIMEOUT, read).await {
-            Err(_) => Err(LinkError::Timeout),
-            Ok(Err(e)) => Err(e.into()),
-            Ok(Ok(0)) => Err(LinkError::Closed),
-            Ok(Ok(n)) => {
-                self.received += n as u64;
-                if !line.ends_with(b"\n") {
-                    return Err(LinkError::TooLong(limit));
-                }
-                Ok(line)
-            }
+        if !self.piece(&mut line).await? {
+            return Err(LinkError::TooLong(MAX_REPLY_LINE));
         }
+        Ok(line)
     }
 
     /// The data block of a multi-line reply, dot-stuffing undone and
