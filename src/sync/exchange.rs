@@ -1,7 +1,7 @@
 //! One catch-up run over one connection: reconcile each group, fetch what
 //! is missing here, send what is missing there.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -37,10 +37,6 @@ struct Run<'a> {
     report: &'a watch::Sender<Progress>,
     started: Instant,
     logged: Instant,
-    /// Message-IDs already asked for in this run (crossposts are listed
-    /// in every group they are in).
-    asked: HashSet<Vec<u8>>,
-    offered: HashSet<Vec<u8>>,
     /// Whether the peer lets us send (XIHAVE gave 480 otherwise).
     may_send: bool,
 }
@@ -74,8 +70,6 @@ pub(super) async fn run(
         report,
         started,
         logged: started,
-        asked: HashSet::new(),
-        offered: HashSet::new(),
         may_send: true,
     };
     run.tell();
@@ -175,13 +169,14 @@ impl Run<'_> {
             // What history refuses offers of (stored, refused for good,
             // removed, pending) is never fetched again; a copy refused only
             // for the record (unverified) does not stop the genuine one.
-            let known = self.node.store.history(&id)?.is_some_and(|e| e.blocks());
-            if known || !self.asked.insert(id.clone()) {
+            if self.node.store.history(&id)?.is_some_and(|e| e.blocks()) {
                 continue;
             }
             // Claimed like an article being received, so a peer's CHECK
             // meanwhile is told to wait (431) instead of sending it too;
-            // one being received from a peer right now is left to it.
+            // one being received from a peer right now is left to it. A
+            // crosspost listed again in a later group is claimed or in
+            // history by then, so a run keeps no list of its own.
             if let Some(claim) = self.node.precommit.claim(&id) {
                 wanted.push((id, claim));
             }
@@ -295,10 +290,6 @@ impl Run<'_> {
 
     /// Offers what the peer lacks (XIHAVE) and sends what it asks for.
     async fn offer(&mut self, ids: Vec<Vec<u8>>) -> Result<(), SyncError> {
-        let ids: Vec<Vec<u8>> = ids
-            .into_iter()
-            .filter(|id| self.offered.insert(id.clone()))
-            .collect();
         for batch in ids.chunks(BATCH) {
             if !self.may_send {
                 return Ok(());
