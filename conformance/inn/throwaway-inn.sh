@@ -274,9 +274,16 @@ cmd_start() {
   fi
   port_in_use "$port" && die "127.0.0.1:$port is already in use"
 
+  # Only a directory this script made (or an empty one) is reused: DIR=/
+  # or a real home would otherwise lose its etc/.
+  [ "$dir" != / ] || die "refusing to use / as an INN directory"
+  if [ -n "$(ls -A "$dir")" ] && [ ! -e "$dir/.throwaway-inn" ]; then
+    die "$dir is not empty and was not made by this script"
+  fi
   # A fresh INN every time: state left over from an earlier run goes.
   rm -rf "${dir:?}/etc" "$dir/db" "$dir/spool" "$dir/run" "$dir/log" \
     "$dir/tmp" "$dir/http" "$dir/inn.conf"
+  touch "$dir/.throwaway-inn"
   mkdir -p "$dir"/{etc/filter,db,run,log,tmp,http} \
     "$dir"/spool/{articles,overview,incoming/bad,outgoing,archive,innfeed}
   write_inn_conf "$dir" "$port" "$pathhost"
