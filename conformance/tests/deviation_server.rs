@@ -8,13 +8,12 @@ use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use conformance::article::{header_value, Article};
-use conformance::{run, Options, Summary, Verdict};
+use conformance::{Summary, Verdict};
 
 mod mock;
-use mock::Lines;
+use mock::{run_suite, Lines};
 
 const CASE: &str = "ihave-message-id-mismatch-is-437";
 
@@ -96,20 +95,12 @@ fn judge(lines: &[String], seen: &Seen) -> &'static [u8] {
 }
 
 fn run_as(implementation: &'static str) -> (Summary, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || serve(listener, implementation));
-    let opts = Options {
-        target,
-        group: Some("test.conformance".into()),
-        timeout: Duration::from_secs(5),
-        verbose: false,
-        key: None,
-        peer_name: None,
-    };
-    let mut out = Vec::new();
-    let summary = run(&opts, &mut out);
-    (summary, String::from_utf8(out).unwrap())
+    run_suite(
+        move |listener| serve(listener, implementation),
+        Some("test.conformance"),
+        None,
+        None,
+    )
 }
 
 #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 use conformance::{run, Options};
 
 mod mock;
-use mock::Lines;
+use mock::{run_suite, Lines};
 
 fn serve(listener: TcpListener) {
     for stream in listener.incoming().flatten() {
@@ -47,21 +47,7 @@ fn session(mut s: TcpStream) -> std::io::Result<()> {
 
 #[test]
 fn minimal_server_passes_or_skips_everything() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || serve(listener));
-
-    let opts = Options {
-        target,
-        group: None,
-        timeout: Duration::from_secs(5),
-        verbose: false,
-        key: None,
-        peer_name: None,
-    };
-    let mut out = Vec::new();
-    let summary = run(&opts, &mut out);
-    let out = String::from_utf8(out).unwrap();
+    let (summary, out) = run_suite(serve, None, None, None);
 
     assert_eq!(summary.failed, 0, "{out}");
     assert!(summary.unreachable.is_none());

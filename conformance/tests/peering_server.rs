@@ -15,17 +15,16 @@ use std::process;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use conformance::article::header_value;
 use conformance::ctx::NEEDS_PEER;
 use conformance::peering::signed_bytes;
 use conformance::signing::Signer;
-use conformance::{run, Options, Summary};
+use conformance::Summary;
 
 mod mock;
 use ed25519_dalek::{Signature, Verifier, VerifyingKey};
-use mock::Lines;
+use mock::{run_suite, Lines};
 
 /// The name the greeting gives, which signatures bind.
 const SERVER: &str = "mock.test";
@@ -259,9 +258,6 @@ fn run_against_mock(
     peer_name: Option<&str>,
     key: Option<[u8; 32]>,
 ) -> (Summary, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || serve(listener, flaws));
     let key_path = key.map(|secret| {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let path = std::env::temp_dir().join(format!(
@@ -272,20 +268,16 @@ fn run_against_mock(
         fs::write(&path, format!("{}\n", hex::encode(secret))).unwrap();
         path
     });
-    let opts = Options {
-        target,
-        group: Some("conf.test".to_string()),
-        timeout: Duration::from_secs(5),
-        verbose: false,
-        key: key_path.clone(),
-        peer_name: peer_name.map(str::to_string),
-    };
-    let mut out = Vec::new();
-    let summary = run(&opts, &mut out);
+    let outcome = run_suite(
+        move |listener| serve(listener, flaws),
+        Some("conf.test"),
+        key_path.clone(),
+        peer_name,
+    );
     if let Some(path) = key_path {
         fs::remove_file::<PathBuf>(path).unwrap();
     }
-    (summary, String::from_utf8(out).unwrap())
+    outcome
 }
 
 const PEER_CASES: [&str; 6] = [

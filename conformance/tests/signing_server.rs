@@ -12,14 +12,13 @@ use std::path::PathBuf;
 use std::process;
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
 
 use conformance::article::{header_value, Article};
 use conformance::signing;
-use conformance::{run, Options, Summary};
+use conformance::Summary;
 
 mod mock;
-use mock::Lines;
+use mock::{run_suite, Lines};
 
 /// Message-IDs stored or cancelled: offers of them get 435.
 type Seen = Arc<Mutex<HashSet<String>>>;
@@ -103,20 +102,7 @@ fn judge(id: &str, lines: &[String], seen: &Seen) -> &'static [u8] {
 }
 
 fn run_against_mock(key: Option<PathBuf>) -> (Summary, String) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let target = listener.local_addr().unwrap().to_string();
-    thread::spawn(move || serve(listener));
-    let opts = Options {
-        target,
-        group: Some("conf.test".to_string()),
-        timeout: Duration::from_secs(5),
-        verbose: false,
-        key,
-        peer_name: None,
-    };
-    let mut out = Vec::new();
-    let summary = run(&opts, &mut out);
-    (summary, String::from_utf8(out).unwrap())
+    run_suite(serve, Some("conf.test"), key, None)
 }
 
 #[test]

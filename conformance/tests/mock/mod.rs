@@ -1,8 +1,37 @@
 //! What the mock servers of these tests share: reading command lines the
-//! way an NNTP server does.
+//! way an NNTP server does, and running the suite against a mock.
+#![allow(dead_code)]
 
 use std::io::Read;
-use std::net::TcpStream;
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use conformance::{run, Options, Summary};
+
+/// Runs the suite against a mock that `serve` runs on a fresh loopback
+/// listener (on its own thread): the summary and the report.
+pub fn run_suite(
+    serve: impl FnOnce(TcpListener) + Send + 'static,
+    group: Option<&str>,
+    key: Option<PathBuf>,
+    peer_name: Option<&str>,
+) -> (Summary, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = listener.local_addr().unwrap().to_string();
+    std::thread::spawn(move || serve(listener));
+    let opts = Options {
+        target,
+        group: group.map(str::to_string),
+        timeout: Duration::from_secs(5),
+        verbose: false,
+        key,
+        peer_name: peer_name.map(str::to_string),
+    };
+    let mut out = Vec::new();
+    let summary = run(&opts, &mut out);
+    (summary, String::from_utf8(out).unwrap())
+}
 
 /// Longest command line a mock takes (RFC 3977 §3.1).
 pub const MAX_LINE: usize = 512;
