@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use super::post::post;
 use super::signed::tamper;
-use super::streaming::{streaming, takethis};
+use super::streaming::{check, streaming, takethis};
 use super::{expect, fail, skip, wait_present, Case, CaseError, CaseResult, Need, Side};
 use crate::article::Article;
 use crate::client::Client;
@@ -146,6 +146,14 @@ pub const CASES: &[Case] = &[
         needs_group: true,
         rfc: "tidings sync.md §4",
         run: xihave_unknown_only,
+    },
+    Case {
+        name: "xihave-claims-until-takethis",
+        side: Side::Transit,
+        need: SYNC,
+        needs_group: true,
+        rfc: "tidings sync.md §4; RFC 4644 §2.4",
+        run: xihave_claims,
     },
     Case {
         name: "xihave-bad-line-is-501",
@@ -695,6 +703,37 @@ fn xihave_bad_line(ctx: &mut Ctx) -> CaseResult {
     let st = xihave_raw(&mut c, &[&id, "not-a-message-id"])?;
     expect(&st, &[501], "XIHAVE with a line that is not a message-id")?;
     ctx.probe(&mut c, "501 after XIHAVE's block")
+}
+
+/// A wanted id is claimed for the connection that was told to send it, as
+/// CHECK's 238 claims it: meanwhile another connection is told to wait
+/// (431 to CHECK) and is not asked for it by XIHAVE.
+fn xihave_claims(ctx: &mut Ctx) -> CaseResult {
+    if !ctx.transit_caps.has("STREAMING") {
+        return skip("server does not advertise STREAMING");
+    }
+    let (id, article) = ctx.transit_article()?;
+    let mut first = streaming(ctx)?;
+    let mut second = streaming(ctx)?;
+    let wanted = xihave(&mut first, &[&id], &format!("XIHAVE {id}"))?;
+    if wanted != [id.clone()] {
+        return fail(format!("XIHAVE of the new {id}: got {wanted:?}"));
+    }
+    let what = format!("XIHAVE {id} on a second connection while the first is to send it");
+    let elsewhere = xihave(&mut second, &[&id], &what)?;
+    if !elsewhere.is_empty() {
+        return fail(format!(
+            "{what}: expected nothing wanted, got {elsewhere:?}"
+        ));
+    }
+    check(
+        &mut second,
+        &id,
+        &[431],
+        "while another connection is to send it",
+    )?;
+    takethis(&mut first, &id, &article, &[239], &format!("TAKETHIS {id}"))?;
+    check(&mut second, &id, &[438], "after it was taken")
 }
 
 /// The wanted article goes by TAKETHIS (RFC 4644), and then it is no
