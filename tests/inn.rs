@@ -102,6 +102,42 @@ fn path_on(c: &mut Client, id: &str) -> String {
         .expect("Path")
 }
 
+/// A tidings node peered with `inn`: INN cannot XPEER or sign, so it is
+/// known by its address and its unsigned articles are taken.
+fn peered_with(inn: &Inn, data: &Path) -> tidings::config::Config {
+    let mut config = config(data);
+    config.node.name = TIDINGS.into();
+    config.listen.open_transit = false;
+    config.groups.push(GroupConfig {
+        name: GROUP.into(),
+        description: "shared with INN".into(),
+    });
+    config.peers.push(PeerConfig {
+        hosts: vec!["127.0.0.1".parse().expect("ip")],
+        unsigned: Unsigned::Accept,
+        address: Some(inn.addr.to_string()),
+        send: GROUP.into(),
+        ..PeerConfig::new(INN, "")
+    });
+    config
+}
+
+/// Posts a plain article to INN as a reader; returns its Message-ID.
+fn post_on_inn(inn: &Inn, subject: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let id = format!("<{subject}.{nanos}@inn.interop>");
+    let mut c = inn.reader();
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&format!(
+        "From: INN user <user@inn.interop>\r\nNewsgroups: {GROUP}\r\nSubject: {subject}\r\nMessage-ID: {id}\r\n\r\nposted on INN\r\n"
+    ));
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    id
+}
+
 #[test]
 fn articles_flow_both_ways_between_inn_and_tidings() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
@@ -109,23 +145,7 @@ fn articles_flow_both_ways_between_inn_and_tidings() {
     let inn_server = Inn::start();
 
     let dir = temp_dir();
-    let mut config = config(dir.path());
-    config.node.name = TIDINGS.into();
-    config.listen.open_transit = false;
-    config.groups.push(GroupConfig {
-        name: GROUP.into(),
-        description: "shared with INN".into(),
-    });
-    // INN cannot XPEER or sign: it is known by its address, and its
-    // unsigned articles are taken.
-    config.peers.push(PeerConfig {
-        hosts: vec!["127.0.0.1".parse().expect("ip")],
-        unsigned: Unsigned::Accept,
-        address: Some(inn_server.addr.to_string()),
-        send: GROUP.into(),
-        ..PeerConfig::new(INN, "")
-    });
-    let node = TestNode::start_on(config, listener);
+    let node = TestNode::start_on(peered_with(&inn_server, dir.path()), listener);
     inn(&[
         "feed",
         inn_server.dir(),
@@ -135,17 +155,7 @@ fn articles_flow_both_ways_between_inn_and_tidings() {
     ]);
 
     // INN to tidings: a post on INN arrives by innfeed.
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let from_inn = format!("<from-inn.{nanos}@inn.interop>");
-    let mut on_inn = inn_server.reader();
-    assert_eq!(on_inn.cmd("POST").0, 340);
-    on_inn.send_article(&format!(
-        "From: INN user <user@inn.interop>\r\nNewsgroups: {GROUP}\r\nSubject: hello from INN\r\nMessage-ID: {from_inn}\r\n\r\nposted on INN\r\n"
-    ));
-    let (code, text) = on_inn.status();
-    assert_eq!(code, 240, "{text}");
+    let from_inn = post_on_inn(&inn_server, "from-inn");
     let mut on_tidings = Client::connect(node.addr);
     wait_until(Duration::from_secs(30), "INN's post on tidings", || {
         on_tidings.cmd(&format!("STAT {from_inn}")).0 == 223
@@ -187,4 +197,41 @@ fn articles_flow_both_ways_between_inn_and_tidings() {
     let (code, text) = on_inn.cmd(&format!("GROUP {GROUP}"));
     assert_eq!(code, 211);
     assert!(text.starts_with("2 "), "{text}");
+}
+
+/// What INN took before the peering existed (no innfeed to us, no outbox
+/// of ours) reaches a new tidings node by the catch-up on connect: INN has
+/// no X-TIDINGS-SYNC, so the node lists each group with NEWNEWS as a
+/// reader and fetches what it lacks.
+#[test]
+fn a_new_node_catches_up_from_inn_with_newnews() {
+    let inn_server = Inn::start();
+    let ids: Vec<String> = (0..3)
+        .map(|i| post_on_inn(&inn_server, &format!("before-{i}")))
+        .collect();
+    let dir = temp_dir();
+    let node = TestNode::start(peered_with(&inn_server, dir.path()));
+    let mut c = Client::connect(node.addr);
+    wait_until(Duration::from_secs(30), "INN's articles on tidings", || {
+        c.count(GROUP) == 3
+    });
+    for id in &ids {
+        let path = path_on(&mut c, id);
+        assert!(path.starts_with(&format!("{TIDINGS}!{INN}!")), "{path}");
+    }
+    let counters = &node.counters;
+    assert_eq!(
+        counters
+            .bodies_fetched
+            .load(std::sync::atomic::Ordering::Relaxed),
+        3,
+        "fetched by the catch-up"
+    );
+    assert_eq!(
+        counters
+            .bodies_received
+            .load(std::sync::atomic::Ordering::Relaxed),
+        0,
+        "nothing was fed"
+    );
 }

@@ -216,6 +216,50 @@ pub async fn connect(
     node: &Node,
     peer: &FeedPeer,
 ) -> Result<(Link, Capabilities, bool), LinkError> {
+    let (mut link, capabilities, greeting) = open(node, peer).await?;
+    if capabilities.has("X-TIDINGS-PEER") {
+        // The server's Path identity is the greeting's first word.
+        let server = greeting
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_string();
+        authenticate(node, &mut link, &server).await?;
+    }
+    let streaming = capabilities.has("STREAMING");
+    if streaming {
+        link.send(b"MODE STREAM\r\n").await?;
+        let (code, line) = link.code().await?;
+        if code != 203 {
+            return Err(LinkError::Reply(line));
+        }
+    }
+    Ok((link, capabilities, streaming))
+}
+
+/// Connects to the peer as a newsreader would (MODE READER on a
+/// mode-switching server such as INN, RFC 3977 §5.3): for catching up from
+/// a plain NNTP peer with NEWNEWS and ARTICLE. Returns the reader
+/// capabilities.
+pub async fn connect_reader(
+    node: &Node,
+    peer: &FeedPeer,
+) -> Result<(Link, Capabilities), LinkError> {
+    let (mut link, mut capabilities, _) = open(node, peer).await?;
+    if capabilities.has("MODE-READER") {
+        link.send(b"MODE READER\r\n").await?;
+        let (code, line) = link.code().await?;
+        if code != 200 && code != 201 {
+            return Err(LinkError::Reply(line));
+        }
+        capabilities = link.capabilities().await?;
+    }
+    Ok((link, capabilities))
+}
+
+/// TCP, the greeting, CAPABILITIES, and STARTTLS when the peer entry asks
+/// for TLS; returns the greeting line too.
+async fn open(node: &Node, peer: &FeedPeer) -> Result<(Link, Capabilities, String), LinkError> {
     let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&peer.address))
         .await
         .map_err(|_| LinkError::Timeout)??;
@@ -235,24 +279,7 @@ pub async fn connect(
         // only the list read over TLS counts (RFC 4642 §2.2.2).
         capabilities = link.capabilities().await?;
     }
-    if capabilities.has("X-TIDINGS-PEER") {
-        // The server's Path identity is the greeting's first word.
-        let server = greeting
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
-        authenticate(node, &mut link, &server).await?;
-    }
-    let streaming = capabilities.has("STREAMING");
-    if streaming {
-        link.send(b"MODE STREAM\r\n").await?;
-        let (code, line) = link.code().await?;
-        if code != 203 {
-            return Err(LinkError::Reply(line));
-        }
-    }
-    Ok((link, capabilities, streaming))
+    Ok((link, capabilities, greeting))
 }
 
 /// XPEER (protocol-spec/peering.md §2): prove we hold our node key.

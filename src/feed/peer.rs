@@ -67,9 +67,10 @@ pub(crate) fn jitter(base: Duration) -> Duration {
 
 /// One connection's life: connect, then offer the outbox until shutdown.
 async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), LinkError> {
-    let (mut link, capabilities, streaming) = connect(node, peer).await?;
-    if node.config.feed.catch_up && capabilities.has(crate::sync::CAPABILITY) {
-        // Every (re)connect is a chance that we missed something: catch up.
+    let (mut link, _, streaming) = connect(node, peer).await?;
+    if node.config.feed.catch_up {
+        // Every (re)connect is a chance that we missed something: catch up
+        // (by reconciliation, or with NEWNEWS from a plain NNTP peer).
         peer.resync.notify_one();
     }
     info!(peer = %peer.name, address = %peer.address, streaming, tls = peer.tls, "feeding peer");

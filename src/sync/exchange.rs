@@ -11,7 +11,7 @@ use tokio::sync::watch;
 use tracing::{debug, info};
 
 use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
-use crate::feed::link::{connect, Link, LinkError};
+use crate::feed::link::{connect, connect_reader, Link, LinkError};
 use crate::feed::{wire, FeedPeer};
 use crate::ingest::{Remember, Source};
 use crate::node::Node;
@@ -47,11 +47,21 @@ pub(super) async fn run(
     report: &watch::Sender<Progress>,
     started: Instant,
 ) -> Result<Progress, SyncError> {
-    let (link, capabilities, _) = connect(node, peer).await?;
-    if !capabilities.has(CAPABILITY) {
-        return Err(SyncError::Unsupported);
-    }
+    let (mut link, capabilities, _) = connect(node, peer).await?;
     let pull = node.trust.accepts(&peer.name, "articles");
+    let reconciles = capabilities.has(CAPABILITY);
+    if !reconciles {
+        // A plain NNTP peer: read what it has as a newsreader would.
+        let _ = link.send(b"QUIT\r\n").await;
+        if !pull {
+            return Err(SyncError::Unsupported);
+        }
+        let (reader, capabilities) = connect_reader(node, peer).await?;
+        if !capabilities.has("NEWNEWS") {
+            return Err(SyncError::Unsupported);
+        }
+        link = reader;
+    }
     let groups: Vec<String> = node
         .groups
         .all()
@@ -74,8 +84,12 @@ pub(super) async fn run(
     };
     run.tell();
     for group in &groups {
-        let push = node.feeds.sends(&peer.name, group);
-        run.group(group, pull, push).await?;
+        if reconciles {
+            let push = node.feeds.sends(&peer.name, group);
+            run.group(group, pull, push).await?;
+        } else {
+            run.newnews(group).await?;
+        }
         run.progress.groups_done += 1;
         run.tell();
     }
@@ -132,6 +146,37 @@ impl Run<'_> {
         }
         self.fetch(need).await?;
         self.offer(have).await?;
+        Ok(())
+    }
+
+    /// Catch-up from a peer without X-TIDINGS-SYNC (INN): every id it lists
+    /// for the group with NEWNEWS since the epoch (RFC 3977 §7.4), fetched
+    /// when missing here. Its traffic grows with the peer's store, not the
+    /// difference; our own articles reach such a peer through its outbox.
+    async fn newnews(&mut self, group: &str) -> Result<(), SyncError> {
+        let set = GroupSet {
+            store: &self.node.store,
+            group,
+        };
+        self.progress.compared += set.digest(&crate::proto::reconcile::Prefix::ROOT)?.count;
+        self.link
+            .send(format!("NEWNEWS {group} 19700101 000000 GMT\r\n").as_bytes())
+            .await?;
+        let (code, line) = self.link.code().await?;
+        if code != 230 {
+            return Err(SyncError::Protocol(format!("NEWNEWS: {line}")));
+        }
+        let listed: Vec<Vec<u8>> = self
+            .link
+            .block()
+            .await?
+            .into_iter()
+            .map(String::into_bytes)
+            .filter(|id| crate::proto::grammar::is_message_id(id))
+            .collect();
+        for batch in listed.chunks(BATCH * 4) {
+            self.fetch(batch.to_vec()).await?;
+        }
         Ok(())
     }
 
