@@ -34,17 +34,7 @@ fn serve(listener: TcpListener, implementation: &'static str) {
 fn session(mut s: TcpStream, implementation: &str, seen: Seen) -> std::io::Result<()> {
     s.write_all(b"200 deviation mock ready\r\n")?;
     let mut input = Lines::new(s.try_clone()?);
-    let mut receiving: Option<Vec<String>> = None;
-    while let Some((text, overlong)) = input.next(receiving.is_some())? {
-        if let Some(lines) = &mut receiving {
-            if text == "." {
-                s.write_all(judge(lines, &seen))?;
-                receiving = None;
-            } else {
-                lines.push(text.strip_prefix('.').unwrap_or(&text).to_string());
-            }
-            continue;
-        }
+    while let Some((text, overlong)) = input.next(false)? {
         if overlong || text.contains('\0') {
             s.write_all(b"500 line refused\r\n")?;
             continue;
@@ -64,8 +54,11 @@ fn session(mut s: TcpStream, implementation: &str, seen: Seen) -> std::io::Resul
                 "435 already seen\r\n".to_string()
             }
             ("IHAVE", Some(_)) => {
-                receiving = Some(Vec::new());
-                "335 send it\r\n".to_string()
+                s.write_all(b"335 send it\r\n")?;
+                let Some(lines) = input.article()? else {
+                    return Ok(());
+                };
+                judge(&lines, &seen).to_string()
             }
             _ => "500 unknown\r\n".to_string(),
         };
@@ -76,22 +69,22 @@ fn session(mut s: TcpStream, implementation: &str, seen: Seen) -> std::io::Resul
 
 /// 437 without a Message-ID header or with a header line lacking its
 /// colon; otherwise 235, filed under the header's id whatever was offered.
-fn judge(lines: &[String], seen: &Seen) -> &'static [u8] {
+fn judge(lines: &[String], seen: &Seen) -> &'static str {
     let Some(article) = Article::from_lines(lines) else {
-        return b"437 no body\r\n";
+        return "437 no body\r\n";
     };
     if article.headers.iter().any(|l| !l.contains(':')) {
-        return b"437 header without colon\r\n";
+        return "437 header without colon\r\n";
     }
     let Some(id) = article
         .headers
         .iter()
         .find_map(|l| header_value(l, "Message-ID"))
     else {
-        return b"437 no Message-ID\r\n";
+        return "437 no Message-ID\r\n";
     };
     seen.lock().unwrap().insert(id.trim().to_string());
-    b"235 Article transferred OK\r\n"
+    "235 Article transferred OK\r\n"
 }
 
 fn run_as(implementation: &'static str) -> (Summary, String) {

@@ -37,19 +37,7 @@ fn serve(listener: TcpListener) {
 fn session(mut s: TcpStream, seen: Seen) -> std::io::Result<()> {
     s.write_all(b"200 signing mock ready\r\n")?;
     let mut input = Lines::new(s.try_clone()?);
-    // The Message-ID offered and the lines received so far, after 335.
-    let mut receiving: Option<(String, Vec<String>)> = None;
-    while let Some((text, overlong)) = input.next(receiving.is_some())? {
-        if let Some((id, lines)) = &mut receiving {
-            if text == "." {
-                let reply = judge(id, lines, &seen);
-                s.write_all(reply)?;
-                receiving = None;
-            } else {
-                lines.push(text.strip_prefix('.').unwrap_or(&text).to_string());
-            }
-            continue;
-        }
+    while let Some((text, overlong)) = input.next(false)? {
         if overlong || text.contains('\0') {
             s.write_all(b"500 line refused\r\n")?;
             continue;
@@ -67,8 +55,11 @@ fn session(mut s: TcpStream, seen: Seen) -> std::io::Result<()> {
             }
             ("IHAVE", Some(id)) if seen.lock().unwrap().contains(id) => b"435 already seen\r\n",
             ("IHAVE", Some(id)) => {
-                receiving = Some((id.to_string(), Vec::new()));
-                b"335 send it\r\n"
+                s.write_all(b"335 send it\r\n")?;
+                let Some(lines) = input.article()? else {
+                    return Ok(());
+                };
+                judge(id, &lines, &seen)
             }
             _ => b"500 unknown\r\n",
         };

@@ -83,4 +83,17 @@ impl Lines {
             }
         }
     }
+
+    /// The lines of an article up to its terminating ".", dot-stuffing
+    /// undone; None if the client went away first.
+    pub fn article(&mut self) -> std::io::Result<Option<Vec<String>>> {
+        let mut lines = Vec::new();
+        while let Some((text, _)) = self.next(true)? {
+            if text == "." {
+                return Ok(Some(lines));
+            }
+            lines.push(text.strip_prefix('.').unwrap_or(&text).to_string());
+        }
+        Ok(None)
+    }
 }
