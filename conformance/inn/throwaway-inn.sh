@@ -76,36 +76,64 @@ innd_pid() {
   echo "$pid"
 }
 
-# Installs inn2 if missing. Its post-install script runs innconfval and
-# makehistory on /etc/news/inn.conf, which fail without a domain (the
-# machine's name is rarely a FQDN in a container), so a minimal inn.conf
-# comes first; dpkg keeps it as the conffile (a local change). Only that
-# system-wide INN ever reads it, never a throwaway one.
+# Whether dpkg says PACKAGE is fully installed (not absent, unpacked or
+# half-configured).
+installed() {
+  [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]
+}
+
+# Writes /etc/news/inn.conf as the package's own default (shipped by
+# inn2-inews) with a `domain:` line. inn2's post-install runs innconfval,
+# which fails on a machine whose name is not fully qualified (most
+# containers) unless inn.conf names a domain; and a file written before
+# the install is kept as the conffile, so it must be the full default
+# (mta, pathnews, hismethod, ovmethod...), not a few lines. Only the
+# system-wide INN ever reads this file, never a throwaway one.
+write_system_inn_conf() {
+  local tmp deb
+  tmp=$(mktemp -d)
+  (cd "$tmp" && apt-get download -qq inn2-inews 2>/dev/null) ||
+    { rm -rf "$tmp"; die "apt-get download inn2-inews failed"; }
+  deb=$(ls "$tmp"/inn2-inews_*.deb)
+  mkdir -p /etc/news
+  dpkg-deb --fsys-tarfile "$deb" | tar -xO ./etc/news/inn.conf |
+    sed -E 's/^#?[[:space:]]*domain:.*$/domain:                      test.invalid/' \
+      >"$tmp/inn.conf"
+  grep -q '^domain:' "$tmp/inn.conf" || echo 'domain: test.invalid' >>"$tmp/inn.conf"
+  install -m 644 "$tmp/inn.conf" /etc/news/inn.conf
+  rm -rf "$tmp"
+}
+
+# Whether /etc/news/inn.conf has what inn2's post-install insists on.
+system_inn_conf_ok() {
+  local key
+  for key in domain mta pathnews hismethod ovmethod pathhost; do
+    grep -Eq "^$key:[[:space:]]*[^[:space:]]" /etc/news/inn.conf 2>/dev/null || return 1
+  done
+}
+
+# Installs inn2 if missing, and repairs an install a previous run left
+# half done (a refused inn.conf leaves inn2 half-configured, and every
+# later apt-get then fails on it).
 cmd_install() {
-  if dpkg -s inn2 >/dev/null 2>&1 && [ -x $BIN/innd ]; then
+  if installed inn2 && installed inn2-inews && [ -x $BIN/innd ]; then
     return 0
   fi
   [ "$(id -u)" -eq 0 ] || die "install needs root"
-  mkdir -p /etc/news
-  if ! grep -q '^domain:' /etc/news/inn.conf 2>/dev/null; then
-    cat >/etc/news/inn.conf <<'EOF'
-# Written by throwaway-inn.sh install so that inn2's post-install works
-# on a machine without a fully qualified name. The throwaway INNs of the
-# conformance suite do not use this file.
-domain:          test.invalid
-pathhost:        inn.test.invalid
-server:          127.0.0.1
-bindaddress:     127.0.0.1
-port:            11190
-EOF
-  fi
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # The post-install may still fail to start the system INN (no init
-  # system); configuring again is what matters.
-  apt-get install -y -qq -o Dpkg::Options::=--force-confold inn2 || true
+  if ! system_inn_conf_ok; then
+    [ -e /etc/news/inn.conf ] && cp /etc/news/inn.conf "/etc/news/inn.conf.before-tidings.$$"
+    write_system_inn_conf
+  fi
+  # A package left unpacked or half-configured is configured first (with
+  # the inn.conf above), so that apt-get does not refuse to run.
+  dpkg --configure -a --force-confold || true
+  # The post-install does not start the system INN without an init system
+  # and a resolvable FQDN; that is fine, the throwaway INNs start their own.
+  apt-get install -y -qq -o Dpkg::Options::=--force-confold inn2
   dpkg --configure -a
-  [ -x $BIN/innd ] || die "inn2 did not install"
+  installed inn2 && [ -x $BIN/innd ] || die "inn2 did not install"
 }
 
 write_inn_conf() {
