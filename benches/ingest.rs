@@ -38,6 +38,10 @@ impl tidings::ingest::Lookup for NoHistory {
     fn history(&self, _: &[u8]) -> Option<tidings::store::schema::HistoryEntry> {
         None
     }
+
+    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 fn prepare_rate() {
@@ -46,7 +50,8 @@ fn prepare_rate() {
         GroupRecord::new(0, String::new()),
     )]);
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
-    let trust = Trust::new(&Config::default(), key.verifying_key(), []).expect("trust");
+    let peers = tidings::peers::Peers::default();
+    let trust = Trust::new(&Config::default(), key.verifying_key(), &peers, []).expect("trust");
     let id = String::from_utf8(signing::new_message_id(
         &key.verifying_key(),
         "1",
@@ -72,6 +77,7 @@ fn prepare_rate() {
             node: "bench.node",
             groups: &groups,
             trust: &trust,
+            peers: &peers,
             node_key: &key,
             lookup: &NoHistory,
             hop_limit: 64,
@@ -109,7 +115,7 @@ fn end_to_end() {
             .enable_all()
             .build()
             .expect("runtime");
-        let (node, commit) = Node::open(config).expect("node");
+        let (node, commit) = Node::open(config.validated().expect("valid")).expect("node");
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await

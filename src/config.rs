@@ -309,6 +309,20 @@ pub struct Limits {
     /// before the server stops reading from it.
     #[serde(default = "default_max_pipeline")]
     pub max_pipeline: usize,
+    /// Octets of article text one connection may have waiting for their
+    /// commit before the server stops reading from it (at least one
+    /// article always proceeds).
+    #[serde(default = "default_max_pipeline_bytes")]
+    pub max_pipeline_bytes: usize,
+    /// Message-IDs one connection may hold claimed (CHECK answered 238,
+    /// XIHAVE asked for) before it sends them; more are answered "try
+    /// later". Bounds the pre-commit table a peer can fill.
+    #[serde(default = "default_max_claims")]
+    pub max_claims: usize,
+    /// Seconds after which a claim lapses, so a peer that offers and never
+    /// sends cannot keep an article from other peers.
+    #[serde(default = "default_claim_expiry_secs")]
+    pub claim_expiry_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -367,6 +381,15 @@ fn default_idle_timeout_secs() -> u64 {
 fn default_max_pipeline() -> usize {
     1024
 }
+fn default_max_pipeline_bytes() -> usize {
+    32 << 20
+}
+fn default_max_claims() -> usize {
+    10_000
+}
+fn default_claim_expiry_secs() -> u64 {
+    60
+}
 fn default_cache_mib() -> usize {
     64
 }
@@ -403,6 +426,9 @@ impl Default for Limits {
             max_article_bytes: default_max_article_bytes(),
             idle_timeout_secs: default_idle_timeout_secs(),
             max_pipeline: default_max_pipeline(),
+            max_pipeline_bytes: default_max_pipeline_bytes(),
+            max_claims: default_max_claims(),
+            claim_expiry_secs: default_claim_expiry_secs(),
         }
     }
 }
@@ -481,6 +507,16 @@ impl Config {
         }
         if self.limits.idle_timeout_secs < 180 {
             return invalid("limits.idle_timeout_secs must be at least 180 (RFC 3977 §3.1)".into());
+        }
+        if self.limits.max_pipeline_bytes < self.limits.max_article_bytes {
+            return invalid(
+                "limits.max_pipeline_bytes must be at least limits.max_article_bytes".into(),
+            );
+        }
+        if self.limits.max_claims == 0 || self.limits.claim_expiry_secs == 0 {
+            return invalid(
+                "limits.max_claims and limits.claim_expiry_secs must be at least 1".into(),
+            );
         }
         if self.limits.max_pipeline == 0 || self.storage.commit_batch == 0 {
             return invalid(
@@ -580,6 +616,13 @@ impl Config {
         Ok(())
     }
 
+    /// The configuration once [`Config::validate`] accepted it: what a node
+    /// opens with.
+    pub fn validated(self) -> Result<Valid, ConfigError> {
+        self.validate()?;
+        Ok(Valid(self))
+    }
+
     /// The key file's path, resolved against the data directory.
     pub fn key_path(&self) -> PathBuf {
         self.in_data_dir(&self.node.key)
@@ -600,6 +643,20 @@ impl Config {
         } else {
             self.node.data_dir.join(path)
         }
+    }
+}
+
+/// A configuration that passed [`Config::validate`]; only
+/// [`Config::validated`] makes one, so a node never runs on limits that
+/// validation forbids.
+#[derive(Debug, Clone)]
+pub struct Valid(Config);
+
+impl std::ops::Deref for Valid {
+    type Target = Config;
+
+    fn deref(&self) -> &Config {
+        &self.0
     }
 }
 

@@ -18,6 +18,7 @@
 //! - [`tls`]: rustls for STARTTLS, the implicit-TLS port and feed links.
 //! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
 
+pub mod clock;
 pub mod codec;
 pub mod config;
 pub mod feed;
@@ -26,6 +27,7 @@ pub mod ingest;
 pub mod keys;
 pub mod loadgen;
 pub mod node;
+pub mod peers;
 pub mod precommit;
 pub mod proto;
 pub mod reconcile;

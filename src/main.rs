@@ -167,7 +167,7 @@ fn serve(config: Config) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (node, commit_thread) = Node::open(config)?;
+    let (node, commit_thread) = Node::open(config.validated()?)?;
     runtime.block_on(async {
         let addr = node.config.listen.nntp;
         let nntp = tokio::net::TcpListener::bind(addr)

@@ -1,6 +1,7 @@
 //! A node's shared state, opened once at start and handed to every
-//! connection: configuration, store, boards, trust, the committer, the
-//! pre-commit table and TLS.
+//! connection: configuration, store, boards, peers, trust, the committer,
+//! the pre-commit table and TLS; and [`Node::ingest`], the one way in for
+//! an article, whatever brought it.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,16 +9,16 @@ use tokio::sync::mpsc;
 
 use ed25519_dalek::SigningKey;
 
-use crate::config::{Config, ConfigError};
-use crate::feed::Feeds;
+use crate::clock::Clock;
+use crate::config::{ConfigError, Valid};
 use crate::groups::Groups;
 use crate::ingest::{Ingest, CONTROL_GROUP};
-use crate::ingest::{Rejection, Source};
+use crate::ingest::{Rejection, Remember, Source};
 use crate::keys;
+use crate::peers::Peers;
 use crate::precommit::PreCommit;
-use crate::store::commit::Prepared;
-use crate::store::commit::{CommitThread, Committer};
-use crate::store::schema::GroupRecord;
+use crate::store::commit::{CommitThread, Committer, Published, Stored};
+use crate::store::schema::{GroupRecord, KeyRecord};
 use crate::store::{Store, StoreError};
 use crate::tls::{Tls, TlsError};
 use crate::trust::Trust;
@@ -55,7 +56,7 @@ pub struct Counters {
 }
 
 pub struct Node {
-    pub config: Config,
+    pub config: Valid,
     pub store: Store,
     pub groups: Arc<Groups>,
     pub committer: Committer,
@@ -63,8 +64,10 @@ pub struct Node {
     pub key: SigningKey,
     pub trust: Arc<Trust>,
     pub verifier: Verifier,
-    pub feeds: Arc<Feeds>,
+    pub peers: Arc<Peers>,
     pub counters: Arc<Counters>,
+    /// Wall-clock time for everything the node stamps or expires.
+    pub clock: Clock,
     /// `[node] store`, parsed.
     pub stores: crate::proto::wildmat::Wildmat,
     /// `[node] premoderate`, parsed.
@@ -78,7 +81,16 @@ impl Node {
     /// Opens the store, creates configured groups that are missing and
     /// starts the committer. The returned thread handle must be joined
     /// after the last connection closes, so queued writes finish.
-    pub fn open(config: Config) -> Result<(Arc<Node>, CommitThread), OpenError> {
+    pub fn open(config: Valid) -> Result<(Arc<Node>, CommitThread), OpenError> {
+        Node::open_with_clock(config, Clock::system())
+    }
+
+    /// [`Node::open`] with a clock of the caller's, for tests that move
+    /// time.
+    pub fn open_with_clock(
+        config: Valid,
+        clock: Clock,
+    ) -> Result<(Arc<Node>, CommitThread), OpenError> {
         let dir = &config.node.data_dir;
         std::fs::create_dir_all(dir).map_err(|source| OpenError::DataDir {
             path: dir.display().to_string(),
@@ -96,7 +108,7 @@ impl Node {
         }
         let store = Store::open(&dir.join("db"), config.storage.block_cache_mib)?;
         let mut records: Vec<(String, GroupRecord)> = store.groups()?;
-        let now = chrono::Utc::now().timestamp();
+        let now = clock.now().timestamp();
         let control = crate::config::GroupConfig {
             name: CONTROL_GROUP.into(),
             description: "Control messages (passports, cancels, board changes)".into(),
@@ -117,13 +129,14 @@ impl Node {
             }
         }
         let groups = Arc::new(Groups::new(records));
+        let peers = Arc::new(Peers::from_config(&config.peers)?);
         let trust = Arc::new(Trust::new(
             &config,
             key.verifying_key(),
+            &peers,
             store.learnt_keys()?,
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
-        let feeds = Arc::new(Feeds::from_config(&config)?);
         let premoderate = config
             .node
             .premoderate
@@ -133,24 +146,49 @@ impl Node {
             .map_err(ConfigError::Invalid)?;
         let stores = crate::proto::wildmat::Wildmat::parse(config.node.store.as_bytes())
             .map_err(ConfigError::Invalid)?;
+        let publish = {
+            let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
+            Box::new(move |published: Published| {
+                for (name, record) in published.groups {
+                    match record {
+                        Some(record) => groups.publish(&name, record),
+                        None => groups.remove(&name),
+                    }
+                }
+                for peer in &published.outboxes {
+                    peers.wake(peer);
+                }
+                for (key, record) in published.keys {
+                    trust.learn(key, record.clone());
+                    if let KeyRecord::Passport { .. } = record {
+                        // The release task may be gone at shutdown; pending
+                        // articles are released again at the next start.
+                        let _ = released_tx.send(key);
+                    }
+                }
+            })
+        };
         let (committer, thread) = Committer::start(
             store.clone(),
-            groups.clone(),
-            trust.clone(),
-            feeds.clone(),
-            released_tx,
+            publish,
             config.storage.commit_batch,
+            clock.clone(),
         )?;
+        let precommit = Arc::new(PreCommit::new(
+            config.limits.max_claims,
+            std::time::Duration::from_secs(config.limits.claim_expiry_secs),
+        ));
         let node = Node {
             config,
             store,
             groups,
             committer,
-            precommit: Arc::default(),
+            precommit,
             key,
             trust,
-            feeds,
+            peers,
             counters: Arc::default(),
+            clock,
             stores,
             premoderate,
             tls,
@@ -165,29 +203,76 @@ impl Node {
     }
 
     /// The ingest rules as they stand now.
-    pub fn ingest(&self) -> Ingest<'_> {
+    pub fn ingest_rules(&self) -> Ingest<'_> {
         Ingest {
             node: self.name(),
             groups: &self.groups,
             trust: &self.trust,
+            peers: &self.peers,
             node_key: &self.key,
             lookup: &self.store,
             hop_limit: self.config.feed.hop_limit,
             stores: &self.stores,
             premoderate: self.premoderate.as_ref(),
-            now: chrono::Utc::now(),
+            now: self.clock.now(),
         }
     }
 
-    /// Parses, verifies (batched with other connections) and decides one
-    /// article.
-    pub async fn prepare(&self, raw: bytes::Bytes, source: Source) -> Result<Prepared, Rejection> {
-        let parsed = self.ingest().parse(raw, &source)?;
-        let verified = match parsed.claimed.clone() {
-            Ok(claimed) => self.verifier.verify(claimed).await,
-            Err(e) => Err(e),
+    /// The one way in for an article, whatever brought it (POST, IHAVE,
+    /// TAKETHIS, catch-up, release of a pending post, approval): parse,
+    /// verify (batched with other connections'), decide, then either hand
+    /// the records to the committer and wait until they are durable, or
+    /// remember the refusal as the rejection says and answer once it is
+    /// written. `turn`, for a pipelined stream, makes articles reach the
+    /// committer in the order they came while they are verified in
+    /// parallel.
+    pub async fn ingest(&self, raw: bytes::Bytes, source: Source, turn: Option<Turn>) -> Ingested {
+        let parsed = self.ingest_rules().parse(raw, &source);
+        let decided = match parsed {
+            Err(rejection) => Err(rejection),
+            Ok(parsed) => {
+                let verified = match parsed.claimed.clone() {
+                    Ok(claimed) => self.verifier.verify(claimed).await,
+                    Err(e) => Err(e),
+                };
+                // Decided after the verification wait, with the trust and
+                // boards as they stand now.
+                self.ingest_rules().decide(parsed, verified)
+            }
         };
-        self.ingest().decide(parsed, verified)
+        let done = match turn {
+            Some(Turn { wait, done }) => {
+                if let Some(wait) = wait {
+                    // An error only means the previous article is done with.
+                    let _ = wait.await;
+                }
+                Some(done)
+            }
+            None => None,
+        };
+        match decided {
+            Err(rejection) => {
+                drop(done);
+                if let (remember @ (Remember::Record | Remember::Block), Some(id)) =
+                    (rejection.remember, rejection.message_id.clone())
+                {
+                    let blocks = remember == Remember::Block;
+                    self.committer
+                        .remember_rejection(id, rejection.reason.clone(), blocks)
+                        .await;
+                }
+                Ingested::Refused(rejection)
+            }
+            Ok(prepared) => {
+                let message_id = prepared.message_id.clone();
+                let committed = self.committer.submit(prepared);
+                drop(done);
+                match committed.await {
+                    Ok(stored) => Ingested::Stored { message_id, stored },
+                    Err(fault) => Ingested::Fault { message_id, fault },
+                }
+            }
+        }
     }
 
     /// The queue of keys whose pending articles can be released; there is
@@ -197,6 +282,38 @@ impl Node {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .take()
+    }
+}
+
+/// What became of an article given to [`Node::ingest`].
+#[derive(Debug)]
+pub enum Ingested {
+    /// Durable (or known already: [`Stored::Duplicate`]).
+    Stored { message_id: Vec<u8>, stored: Stored },
+    /// Refused; remembered in history as the rejection asked.
+    Refused(Rejection),
+    /// Decided, but the write failed: nothing was stored.
+    Fault {
+        message_id: Vec<u8>,
+        fault: Arc<StoreError>,
+    },
+}
+
+/// A pipelined article's place in its connection's order: wait for the
+/// previous one to be queued, then let the next one go.
+pub struct Turn {
+    wait: Option<tokio::sync::oneshot::Receiver<()>>,
+    done: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Turn {
+    /// The next turn after `last` (None for the first), and what the turn
+    /// after it will wait for.
+    pub fn after(
+        last: Option<tokio::sync::oneshot::Receiver<()>>,
+    ) -> (Turn, tokio::sync::oneshot::Receiver<()>) {
+        let (done, next) = tokio::sync::oneshot::channel();
+        (Turn { wait: last, done }, next)
     }
 }
 

@@ -41,7 +41,13 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     let limit = Arc::new(Semaphore::new(node.config.limits.max_connections));
     let tracker = TaskTracker::new();
     let mut next_id: u64 = 0;
-    for index in 0..node.feeds.peers.len() {
+    for (index, _) in node
+        .peers
+        .all()
+        .iter()
+        .enumerate()
+        .filter(|(_, p)| p.address.is_some())
+    {
         tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
         tracker.spawn(crate::sync::run(node.clone(), index, shutdown.clone()));
     }

@@ -9,6 +9,7 @@ use std::sync::RwLock;
 use ed25519_dalek::VerifyingKey;
 
 use crate::config::{Config, ConfigError};
+use crate::peers::Peers;
 use crate::proto::signing::parse_key;
 use crate::proto::wildmat::Wildmat;
 use crate::store::schema::KeyRecord;
@@ -34,20 +35,8 @@ pub enum Standing {
     Unknown,
 }
 
-/// A configured peer as trust sees it.
-struct Peer {
-    /// None for a plain NNTP peer, known by its addresses.
-    key: Option<VerifyingKey>,
-    /// What its connections may announce.
-    accept: Vec<String>,
-    hosts: Vec<std::net::IpAddr>,
-    takes_unsigned: bool,
-}
-
 pub struct Trust {
     own: VerifyingKey,
-    /// Configured peers by name.
-    peers: HashMap<String, Peer>,
     nodes: HashMap<[u8; 32], NodeRights>,
     moderators: Vec<(VerifyingKey, Wildmat)>,
     learnt: RwLock<HashMap<[u8; 32], KeyRecord>>,
@@ -58,15 +47,17 @@ pub struct Trust {
 const MAX_ROTATIONS: usize = 16;
 
 impl Trust {
+    /// Node keys come from our own key and the keyed peers, with the rights
+    /// their entries give; moderators from `[[moderator]]`.
     pub fn new(
         config: &Config,
         own: VerifyingKey,
+        peers: &Peers,
         learnt: impl IntoIterator<Item = ([u8; 32], KeyRecord)>,
     ) -> Result<Trust, ConfigError> {
         let invalid = |m: String| ConfigError::Invalid(m);
         let wildmat = |text: &str| Wildmat::parse(text.as_bytes()).map_err(invalid);
         let mut nodes = HashMap::new();
-        let mut peers = HashMap::new();
         nodes.insert(
             own.to_bytes(),
             NodeRights {
@@ -75,35 +66,17 @@ impl Trust {
                 boards: Some(wildmat(&config.node.boards)?),
             },
         );
-        for peer in &config.peers {
-            let key = if peer.key.is_empty() {
-                None
-            } else {
-                Some(
-                    parse_key(&peer.key)
-                        .ok_or_else(|| invalid(format!("peer {} key", peer.name)))?,
-                )
-            };
-            if let Some(key) = key {
-                let boards = peer.boards.as_deref().map(wildmat).transpose()?;
+        for peer in peers.all() {
+            if let Some(key) = peer.key {
                 nodes.insert(
                     key.to_bytes(),
                     NodeRights {
                         name: peer.name.clone(),
                         passports: peer.passports,
-                        boards,
+                        boards: peer.boards.clone(),
                     },
                 );
             }
-            peers.insert(
-                peer.name.clone(),
-                Peer {
-                    key,
-                    accept: peer.accept.clone(),
-                    hosts: peer.hosts.clone(),
-                    takes_unsigned: peer.unsigned == crate::config::Unsigned::Accept,
-                },
-            );
         }
         let mut moderators = Vec::new();
         for m in &config.moderators {
@@ -112,7 +85,6 @@ impl Trust {
         }
         Ok(Trust {
             own,
-            peers,
             nodes,
             moderators,
             learnt: RwLock::new(learnt.into_iter().collect()),
@@ -160,34 +132,6 @@ impl Trust {
     }
 
     /// The configured key of the peer called `name`.
-    pub fn peer_key(&self, name: &str) -> Option<VerifyingKey> {
-        self.peers.get(name).and_then(|peer| peer.key)
-    }
-
-    /// Whether the peer's connection may announce `right` (peering.md §3).
-    pub fn accepts(&self, name: &str, right: &str) -> bool {
-        self.peers
-            .get(name)
-            .is_some_and(|peer| peer.accept.iter().any(|r| r == right))
-    }
-
-    /// Whether unsigned articles from the peer are taken (`unsigned =
-    /// "accept"`).
-    pub fn takes_unsigned(&self, name: &str) -> bool {
-        self.peers.get(name).is_some_and(|peer| peer.takes_unsigned)
-    }
-
-    /// The peer whose `hosts` include `ip`: a connection from there is that
-    /// peer without XPEER.
-    pub fn peer_at(&self, ip: std::net::IpAddr) -> Option<&str> {
-        let ip = ip.to_canonical();
-        self.peers
-            .iter()
-            .find(|(_, peer)| peer.hosts.iter().any(|h| h.to_canonical() == ip))
-            .map(|(name, _)| name.as_str())
-    }
-
-    /// Whether `key` moderates `group`.
     pub fn moderates(&self, key: &VerifyingKey, group: &str) -> bool {
         self.moderators
             .iter()
@@ -223,7 +167,8 @@ mod tests {
             key: hex::encode(key(3).as_bytes()),
             groups: "chan.b".into(),
         });
-        Trust::new(&config, key(1), []).expect("valid")
+        let peers = Peers::from_config(&config.peers).expect("valid");
+        Trust::new(&config, key(1), &peers, []).expect("valid")
     }
 
     #[test]

@@ -18,6 +18,10 @@ impl tidings::ingest::Lookup for NoHistory {
     fn history(&self, _: &[u8]) -> Option<tidings::store::schema::HistoryEntry> {
         None
     }
+
+    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Bytes biased towards the protocol's special characters.
@@ -53,8 +57,9 @@ proptest! {
     fn ingest_never_panics(raw in nntp_bytes(2000), post in any::<bool>()) {
         let groups = Groups::new([("a.b".to_string(), GroupRecord::new(0, String::new()))]);
         let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
-        let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), []).expect("trust");
-        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, node_key: &key, lookup: &NoHistory,
+        let peers = tidings::peers::Peers::default();
+        let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), &peers, []).expect("trust");
+        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, peers: &peers, node_key: &key, lookup: &NoHistory,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
             premoderate: None, now: chrono::Utc::now() };

@@ -146,12 +146,18 @@ fn catch_up_respects_rights_history_and_the_send_wildmat() {
     let b_node = TestNode::start(b);
 
     // A refuses Paths longer than 5 entries, pulls from B on demand only,
-    // and sends B test.one but not test.two; its outbox keeps nothing (as
-    // after a long outage), so only the catch-up sends.
+    // and sends B test.one but not test.two. Its own posts are made before
+    // the peering exists, so no outbox holds them and only the catch-up
+    // sends.
     a.feed.hop_limit = 5;
-    a.feed.outbox_days = 0;
     a.limits.max_article_bytes = 4096;
     a.feed.catch_up = false;
+    let alone = TestNode::start(a.clone());
+    let mut ca = Client::connect(alone.addr);
+    let a_one = ca.post("test.one", "from A", "to be sent\r\n");
+    let a_two = ca.post("test.two", "from A", "not to be sent\r\n");
+    drop(ca);
+    alone.stop();
     a.peers.push(PeerConfig {
         address: Some(b_node.addr.to_string()),
         send: "test.one".into(),
@@ -178,8 +184,6 @@ fn catch_up_respects_rights_history_and_the_send_wildmat() {
     let body = format!("{}\r\n", "x".repeat(70)).repeat(120);
     Client::connect(b_node.addr).stream_accepted([(big.clone(), article(&big, "test.one", &body))]);
     let mut ca = Client::connect(a_node.addr);
-    let a_one = ca.post("test.one", "from A", "to be sent\r\n");
-    let a_two = ca.post("test.two", "from A", "not to be sent\r\n");
 
     let first = xsync(a_node.addr, "b.rights");
     assert_eq!(first.missing, 33, "{first:?}");

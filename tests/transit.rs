@@ -175,3 +175,54 @@ fn check_of_an_id_in_flight_elsewhere_is_deferred() {
     assert_eq!(first.status().0, 239);
     assert_eq!(second.cmd(&format!("CHECK {id}")).0, 438);
 }
+
+#[test]
+fn a_peer_that_checks_and_never_sends_holds_ids_only_until_the_claims_lapse() {
+    let dir = temp_dir();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_claims = 1000;
+    cfg.limits.claim_expiry_secs = 1;
+    let node = TestNode::start(cfg);
+    let mut hoarder = Client::connect(node.addr);
+    let ids: Vec<String> = (0..1500).map(|i| unique_id(&format!("hoard{i}"))).collect();
+    let mut wire = String::new();
+    for id in &ids {
+        wire.push_str(&format!("CHECK {id}\r\n"));
+    }
+    hoarder.send(wire.as_bytes());
+    let replies: Vec<u16> = ids.iter().map(|_| hoarder.status().0).collect();
+    assert!(replies[..1000].iter().all(|&c| c == 238), "up to the limit");
+    assert!(
+        replies[1000..].iter().all(|&c| c == 431),
+        "past max_claims the hoarder is told to wait"
+    );
+
+    // Another peer is kept off a hoarded id only until the claim lapses,
+    // and gets the ids the hoarder could not claim at once.
+    let mut other = Client::connect(node.addr);
+    assert_eq!(other.cmd(&format!("CHECK {}", ids[1200])).0, 238);
+    assert_eq!(other.cmd(&format!("CHECK {}", ids[0])).0, 431);
+    wait_until(TIMEOUT, "the hoarder's claim to lapse", || {
+        other.cmd(&format!("CHECK {}", ids[0])).0 == 238
+    });
+    other.send(
+        format!(
+            "TAKETHIS {id}\r\n{}.\r\n",
+            article(&ids[0], "test.one", "x\r\n"),
+            id = ids[0]
+        )
+        .as_bytes(),
+    );
+    assert_eq!(other.status().0, 239);
+    // The hoarder's late TAKETHIS is a duplicate, not a second copy.
+    hoarder.send(
+        format!(
+            "TAKETHIS {id}\r\n{}.\r\n",
+            article(&ids[0], "test.one", "x\r\n"),
+            id = ids[0]
+        )
+        .as_bytes(),
+    );
+    assert_eq!(hoarder.status().0, 439);
+    assert_eq!(other.count("test.one"), 1);
+}

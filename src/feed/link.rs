@@ -32,6 +32,8 @@ pub enum LinkError {
     Handshake(std::io::Error),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("the peer has no address to connect to")]
+    NoAddress,
     #[error("the peer's reply is longer than {0} octets")]
     TooLong(usize),
 }
@@ -260,7 +262,8 @@ pub async fn connect_reader(
 /// TCP, the greeting, CAPABILITIES, and STARTTLS when the peer entry asks
 /// for TLS; returns the greeting line too.
 async fn open(node: &Node, peer: &FeedPeer) -> Result<(Link, Capabilities, String), LinkError> {
-    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(&peer.address))
+    let address = peer.address.as_deref().ok_or(LinkError::NoAddress)?;
+    let stream = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(address))
         .await
         .map_err(|_| LinkError::Timeout)??;
     stream.set_nodelay(true)?;

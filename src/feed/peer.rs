@@ -8,7 +8,9 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
@@ -18,7 +20,6 @@ use super::link::{connect, Link, LinkError};
 use super::FeedPeer;
 use crate::node::Node;
 use crate::proto::reply::put_stuffed_text;
-use crate::store::commit::now_micros;
 use crate::store::OutboxEntry;
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// With nothing to send, the connection is checked this often.
@@ -26,9 +27,9 @@ const IDLE_PROBE: Duration = Duration::from_secs(60);
 /// An ID the peer asked us to offer later waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Feeds `node.feeds.peers[index]` until `shutdown`.
+/// Feeds `node.peers.all()[index]` until `shutdown`.
 pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
-    let Some(peer) = node.feeds.peers.get(index) else {
+    let Some(peer) = node.peers.all().get(index) else {
         return;
     };
     let mut backoff = Duration::from_millis(100);
@@ -73,7 +74,7 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
         // (by reconciliation, or with NEWNEWS from a plain NNTP peer).
         peer.resync.notify_one();
     }
-    info!(peer = %peer.name, address = %peer.address, streaming, tls = peer.tls, "feeding peer");
+    info!(peer = %peer.name, address = %peer.address.as_deref().unwrap_or_default(), streaming, tls = peer.tls, "feeding peer");
     let retention = node.config.feed.outbox_days.saturating_mul(86_400_000_000);
     let window = node.config.feed.window;
     let mut deferred: HashMap<Vec<u8>, Instant> = HashMap::new();
@@ -89,7 +90,7 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
             let Some(last) = entries.last() else { break };
             from = last.seq + 1;
             for entry in entries {
-                if now_micros().saturating_sub(entry.queued) > retention {
+                if node.clock.now_micros().saturating_sub(entry.queued) > retention {
                     warn!(peer = %peer.name, message_id = %String::from_utf8_lossy(&entry.message_id), "dropped from outbox after retention");
                     done.push(entry.seq);
                 } else if !deferred.contains_key(&entry.message_id) {

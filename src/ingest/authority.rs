@@ -180,7 +180,7 @@ pub fn control(
                 to: to.clone(),
             }]
         }
-        Control::LocalRemove(_) | Control::LocalRmGroup(_)
+        Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
             if !local || signer != trust.own_key() =>
         {
             return Err(
@@ -194,8 +194,7 @@ pub fn control(
             }]
         }
         Control::LocalRmGroup(name) => vec![Effect::RmGroup { name: name.clone() }],
-        Control::LocalApprove(target) => vec![Effect::Approve {
-            message_id: target.clone(),
-        }],
+        // The held post is decided again by ingest, which adds the effect.
+        Control::LocalApprove(_) => Vec::new(),
     })
 }

@@ -18,11 +18,12 @@ use ed25519_dalek::{SigningKey, VerifyingKey};
 pub use rewrite::{overview_message_id, overview_record};
 
 use crate::groups::Groups;
+use crate::peers::{Peers, Right};
 use crate::proto::article::{self, Article};
 use crate::proto::control::{self, Control};
 use crate::proto::signing::{self, SigError};
 use crate::proto::wildmat::Wildmat;
-use crate::store::commit::{Disposition, Effect, Prepared};
+use crate::store::commit::{Disposition, Effect, Prepared, Waited};
 use crate::store::schema::HistoryEntry;
 use crate::store::Store;
 use crate::trust::{Standing, Trust};
@@ -45,6 +46,17 @@ pub enum Source {
     /// An article that waited for its signer's passport, already in its
     /// stored form, decided again now that the key is known.
     Released,
+    /// A post held for premoderation, in its stored form, decided again
+    /// because the operator approved it: it is filed, with its effects.
+    Approved,
+}
+
+impl Source {
+    /// An article already in its stored form (Path and all), coming out
+    /// of a waiting room.
+    fn waited(&self) -> bool {
+        matches!(self, Source::Released | Source::Approved)
+    }
 }
 
 /// How a refusal is remembered in history.
@@ -66,9 +78,12 @@ pub struct Rejection {
     pub remember: Remember,
 }
 
-/// History lookups ingest needs (the targets of cancels and moves).
+/// Store lookups ingest needs (the targets of cancels, moves and
+/// approvals).
 pub trait Lookup {
     fn history(&self, message_id: &[u8]) -> Option<HistoryEntry>;
+    /// A post held for premoderation, as stored.
+    fn held(&self, message_id: &[u8]) -> Option<Vec<u8>>;
 }
 
 impl Lookup for Store {
@@ -77,6 +92,16 @@ impl Lookup for Store {
             tracing::error!(error = %e, "history lookup failed");
             None
         })
+    }
+
+    fn held(&self, message_id: &[u8]) -> Option<Vec<u8>> {
+        match Store::held(self, message_id) {
+            Ok(held) => held.map(|(_, bytes)| bytes),
+            Err(e) => {
+                tracing::error!(error = %e, "held post lookup failed");
+                None
+            }
+        }
     }
 }
 
@@ -109,6 +134,8 @@ pub struct Ingest<'a> {
     pub node: &'a str,
     pub groups: &'a Groups,
     pub trust: &'a Trust,
+    /// Who gets what we accept, and what each peer may announce.
+    pub peers: &'a Peers,
     /// Signs what local clients POST unsigned.
     pub node_key: &'a SigningKey,
     pub lookup: &'a dyn Lookup,
@@ -127,7 +154,7 @@ impl Ingest<'_> {
     pub fn parse(&self, raw: Bytes, source: &Source) -> Result<Parsed, Rejection> {
         let offered = match source {
             Source::Transit { offered_id, .. } => Some(offered_id.as_slice()),
-            Source::Post | Source::Released => None,
+            Source::Post | Source::Released | Source::Approved => None,
         };
         let refuse = |reason: String, remember: Remember| refusal(source, reason, None, remember);
         let article = Article::parse(raw).map_err(|e| refuse(e.to_string(), Remember::No))?;
@@ -196,7 +223,11 @@ impl Ingest<'_> {
         };
         let signer = match verified {
             Ok(signer) => signer,
-            Err(SigError::Missing) if self.takes_unsigned(source) => {
+            // A held unsigned post came from a peer whose unsigned articles
+            // are taken, or it would not have been held.
+            Err(SigError::Missing)
+                if self.takes_unsigned(source) || *source == Source::Approved =>
+            {
                 return self.decide_unsigned(article, source);
             }
             Err(e) => return Err(refuse(e.to_string(), id.clone(), Remember::Record)),
@@ -207,7 +238,9 @@ impl Ingest<'_> {
         let block = |reason: String| refuse(reason, Some(id.clone()), Remember::Block);
         let required: &[&str] = match source {
             Source::Post => &["Date", "From", "Message-ID", "Newsgroups", "Subject"],
-            Source::Transit { .. } | Source::Released => article::TRANSIT_REQUIRED,
+            Source::Transit { .. } | Source::Released | Source::Approved => {
+                article::TRANSIT_REQUIRED
+            }
         };
         article.check(required).map_err(|e| block(e.to_string()))?;
 
@@ -229,26 +262,31 @@ impl Ingest<'_> {
         {
             let right = match &control {
                 Some(Control::NewGroup { .. } | Control::ModGroup { .. } | Control::RmGroup(_)) => {
-                    "boards"
+                    Right::Boards
                 }
-                Some(Control::Passport(_) | Control::Revoke(_) | Control::Rotate(_)) => "passports",
-                _ => "articles",
+                Some(Control::Passport(_) | Control::Revoke(_) | Control::Rotate(_)) => {
+                    Right::Passports
+                }
+                _ => Right::Articles,
             };
-            if !self.trust.accepts(peer, right) {
+            if !self.peers.accepts(peer, right) {
                 // Another peer may bring it; do not block the ID.
-                let reason = format!("peer {peer} may not announce {right} here");
+                let reason = format!("peer {peer} may not announce {} here", right.name());
                 return Err(refuse(reason, None, Remember::No));
             }
         }
-        if *source != Source::Released {
+        if !source.waited() {
             self.check_path(&article).map_err(&block)?;
         }
 
         let (groups, effects, disposition) = match (&control, &standing) {
             (Some(c), _) if c.is_local() => {
-                let effects = self
+                let mut effects = self
                     .control_effects(c, &signer, &standing, &article, source)
-                    .map_err(block)?;
+                    .map_err(&block)?;
+                if let Control::LocalApprove(target) = c {
+                    effects.push(self.approval(target).map_err(&block)?);
+                }
                 (Vec::new(), effects, Disposition::Local)
             }
             (Some(_), Standing::Unknown) => (
@@ -288,11 +326,12 @@ impl Ingest<'_> {
                 }
                 // Premoderated boards hold new posts (and their effects)
                 // until the operator approves, unless a moderator signed.
-                let held = self.premoderate.is_some_and(|boards| {
-                    groups
-                        .iter()
-                        .any(|g| boards.matches(g.as_bytes()) && !self.trust.moderates(&signer, g))
-                });
+                let held = *source != Source::Approved
+                    && self.premoderate.is_some_and(|boards| {
+                        groups.iter().any(|g| {
+                            boards.matches(g.as_bytes()) && !self.trust.moderates(&signer, g)
+                        })
+                    });
                 if held {
                     (groups, Vec::new(), Disposition::Held)
                 } else {
@@ -301,12 +340,34 @@ impl Ingest<'_> {
             }
         };
 
-        self.prepared(&article, source, id, groups, effects, disposition)
+        let from = match source {
+            Source::Released => Waited::Pending {
+                key: signer.to_bytes(),
+            },
+            Source::Approved => Waited::Held,
+            Source::Post | Source::Transit { .. } => Waited::Nowhere,
+        };
+        self.prepared(&article, source, id, groups, effects, disposition, from)
+    }
+
+    /// A held post decided again for `local-approve`: filed, with the
+    /// effects it would have had (an edit removes what it replaces).
+    fn approval(&self, target: &[u8]) -> Result<Effect, String> {
+        let shown = String::from_utf8_lossy(target);
+        let Some(bytes) = self.lookup.held(target) else {
+            return Err(format!("{shown} is not held for moderation here"));
+        };
+        let article = self
+            .prepare(Bytes::from(bytes), &Source::Approved)
+            .map_err(|r| format!("{shown} cannot be approved: {}", r.reason))?;
+        Ok(Effect::Approve {
+            article: Box::new(article),
+        })
     }
 
     /// Whether `source` is a plain peer whose unsigned articles are taken.
     fn takes_unsigned(&self, source: &Source) -> bool {
-        matches!(source, Source::Transit { peer: Some(peer), .. } if self.trust.takes_unsigned(peer))
+        matches!(source, Source::Transit { peer: Some(peer), .. } if self.peers.takes_unsigned(peer))
     }
 
     /// An unsigned article from a plain NNTP peer configured with `unsigned
@@ -329,17 +390,25 @@ impl Ingest<'_> {
                 "{name} articles must be signed, even from a peer whose unsigned articles are taken"
             )));
         }
-        self.check_path(&article).map_err(&record)?;
+        if !source.waited() {
+            self.check_path(&article).map_err(&record)?;
+        }
         let groups = self.carried_groups(&article, source).map_err(&record)?;
-        let disposition = if self
-            .premoderate
-            .is_some_and(|boards| groups.iter().any(|g| boards.matches(g.as_bytes())))
+        let disposition = if *source != Source::Approved
+            && self
+                .premoderate
+                .is_some_and(|boards| groups.iter().any(|g| boards.matches(g.as_bytes())))
         {
             Disposition::Held
         } else {
             Disposition::File
         };
-        self.prepared(&article, source, id, groups, Vec::new(), disposition)
+        let from = if *source == Source::Approved {
+            Waited::Held
+        } else {
+            Waited::Nowhere
+        };
+        self.prepared(&article, source, id, groups, Vec::new(), disposition, from)
     }
 
     /// Refuses an article whose Path shows a loop or too many hops.
@@ -360,7 +429,9 @@ impl Ingest<'_> {
         Ok(())
     }
 
-    /// The stored form of an accepted article and what filing it needs.
+    /// The stored form of an accepted article and what filing it needs,
+    /// the peers it goes to included.
+    #[allow(clippy::too_many_arguments)]
     fn prepared(
         &self,
         article: &Article,
@@ -369,27 +440,34 @@ impl Ingest<'_> {
         groups: Vec<String>,
         effects: Vec<Effect>,
         disposition: Disposition,
+        from: Waited,
     ) -> Result<Prepared, Rejection> {
-        let bytes = match source {
-            Source::Released => article.raw().clone(),
-            _ => rewrite::rewrite(article, self.node, *source == Source::Post),
+        let (bytes, stored) = if source.waited() {
+            (article.raw().clone(), None)
+        } else {
+            let bytes = rewrite::rewrite(article, self.node, *source == Source::Post);
+            let stored = Article::parse(bytes.clone())
+                .map_err(|e| refusal(source, e.to_string(), Some(id.clone()), Remember::Block))?;
+            (bytes, Some(stored))
         };
-        let stored = Article::parse(bytes.clone())
-            .map_err(|e| refusal(source, e.to_string(), Some(id.clone()), Remember::Block))?;
+        let stored = stored.as_ref().unwrap_or(article);
+        let outboxes = match disposition {
+            Disposition::File => self.peers.wanting(
+                &stored.header_unfolded("Path").unwrap_or_default(),
+                &stored.newsgroups(),
+            ),
+            // Routed when it is filed, to the peers there are then.
+            Disposition::Pending { .. } | Disposition::Held | Disposition::Local => Vec::new(),
+        };
         Ok(Prepared {
-            path: stored.header_unfolded("Path").unwrap_or_default(),
-            newsgroups: stored
-                .newsgroups()
-                .iter()
-                .map(|g| String::from_utf8_lossy(g).into_owned())
-                .collect(),
             message_id: id,
-            overview: overview_record(&stored),
+            overview: overview_record(stored),
             bytes,
             groups,
             effects,
             disposition,
-            released: *source == Source::Released,
+            from,
+            outboxes,
         })
     }
 

@@ -100,11 +100,7 @@ pub fn rewrite(article: &Article, node: &str, injecting: bool) -> Bytes {
     out.freeze()
 }
 
-/// Path entries are separated by "!" (RFC 5537 §3.1.3).
-pub fn path_contains(path: &[u8], node: &[u8]) -> bool {
-    path.split(|&b| b == b'!')
-        .any(|entry| entry.eq_ignore_ascii_case(node))
-}
+pub use crate::proto::article::path_contains;
 
 /// The overview fields after the article number (RFC 3977 §8.3): Subject,
 /// From, Date, Message-ID, References, :bytes, :lines.

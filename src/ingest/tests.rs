@@ -25,12 +25,17 @@ impl Lookup for History {
     fn history(&self, id: &[u8]) -> Option<HistoryEntry> {
         self.0.get(id).cloned()
     }
+
+    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 struct Fixture {
     groups: Groups,
     stores: crate::proto::wildmat::Wildmat,
     trust: Trust,
+    peers: Peers,
     history: History,
     node_key: SigningKey,
 }
@@ -55,12 +60,14 @@ impl Fixture {
             ["misc.test", "misc.other", CONTROL_GROUP]
                 .map(|g| (g.to_string(), GroupRecord::new(0, String::new()))),
         );
-        let trust = Trust::new(&config, key(NODE).verifying_key(), []).expect("trust");
+        let peers = Peers::from_config(&config.peers).expect("peers");
+        let trust = Trust::new(&config, key(NODE).verifying_key(), &peers, []).expect("trust");
         let stores = crate::proto::wildmat::Wildmat::parse(b"*,!chan.nsfw.*").expect("wildmat");
         Fixture {
             groups,
             stores,
             trust,
+            peers,
             history: History::default(),
             node_key: key(NODE),
         }
@@ -71,6 +78,7 @@ impl Fixture {
             node: "here.example",
             groups: &self.groups,
             trust: &self.trust,
+            peers: &self.peers,
             node_key: &self.node_key,
             lookup: &self.history,
             hop_limit: 64,

@@ -297,6 +297,13 @@ pub const TRANSIT_REQUIRED: &[&str] = &[
 /// What a POSTing client must supply; the server adds the rest.
 pub const POST_REQUIRED: &[&str] = &["From", "Newsgroups", "Subject"];
 
+/// Whether a Path names `node`; entries are separated by "!" (RFC 5537
+/// §3.1.3) and compared without regard to case.
+pub fn path_contains(path: &[u8], node: &[u8]) -> bool {
+    path.split(|&b| b == b'!')
+        .any(|entry| entry.eq_ignore_ascii_case(node))
+}
+
 /// Removes folding CRLFs and trailing whitespace.
 pub fn unfold(value: &[u8]) -> Vec<u8> {
     let mut out: Vec<u8> = value

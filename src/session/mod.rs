@@ -33,7 +33,7 @@ use tracing::{debug, info};
 
 use crate::codec::{Frame, NntpCodec};
 use crate::node::Node;
-use crate::precommit::Claim;
+use crate::precommit::{Claim, Claimant};
 use crate::proto::command::{self, Command, ParseError};
 use crate::proto::{Code, Reply};
 use crate::store::{StoreError, Towards};
@@ -97,6 +97,11 @@ pub struct Session {
     selected: Option<Selected>,
     /// IDs this connection answered 238 to, held until their TAKETHIS.
     checked: HashMap<Vec<u8>, Claim>,
+    /// This connection's share of the pre-commit table.
+    claimant: Claimant,
+    /// Octets of pipelined articles not answered yet; with `max_pipeline`
+    /// it bounds what one connection makes the node hold.
+    in_flight: Arc<std::sync::atomic::AtomicUsize>,
     awaiting: Option<Awaiting>,
     /// Resolves once the last pipelined article has been queued for commit.
     last_turn: Option<tokio::sync::oneshot::Receiver<()>>,
@@ -142,11 +147,13 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     // A plain NNTP peer (INN) is known by its address (peering.md §4).
-    let by_address = node.trust.peer_at(peer.ip()).map(str::to_string);
+    let by_address = node.peers.at(peer.ip()).map(str::to_string);
     if let Some(name) = &by_address {
         debug!(%peer, name, "connection from a peer's configured host");
     }
     let mut session = Session {
+        claimant: node.precommit.claimant(),
+        in_flight: Arc::default(),
         node,
         selected: None,
         checked: HashMap::new(),
@@ -191,6 +198,8 @@ impl Session {
         let max_article = self.node.config.limits.max_article_bytes;
         let idle = Duration::from_secs(self.node.config.limits.idle_timeout_secs);
         let max_pipeline = self.node.config.limits.max_pipeline;
+        let max_pipeline_bytes = self.node.config.limits.max_pipeline_bytes;
+        let in_flight = self.in_flight.clone();
         let (read_half, mut writer) = tokio::io::split(stream);
         let mut frames = FramedRead::new(
             read_half,
@@ -214,7 +223,9 @@ impl Session {
                     reply.encode(&mut out);
                     if close { Next::Close } else { Next::Continue }
                 }
-                frame = tokio::time::timeout(idle, frames.next()), if pending.len() < max_pipeline => {
+                frame = tokio::time::timeout(idle, frames.next()),
+                    if pending.len() < max_pipeline
+                        && in_flight.load(std::sync::atomic::Ordering::Relaxed) < max_pipeline_bytes => {
                     match frame {
                         Err(_) => {
                             Reply::with(Code::SERVICE_UNAVAILABLE, "idle timeout, closing connection").encode(&mut out);

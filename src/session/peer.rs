@@ -21,7 +21,7 @@ impl Session {
                 format!("already authenticated as {peer}"),
             );
         }
-        let Some(key) = self.node.trust.peer_key(&name) else {
+        let Some(key) = self.node.peers.get(&name).and_then(|p| p.key) else {
             self.challenge = None;
             return Reply::with(Code::AUTH_REJECTED, format!("unknown peer {name}"));
         };

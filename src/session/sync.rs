@@ -55,7 +55,7 @@ impl Session {
             ));
         }
         if let Some(peer) = &self.peer {
-            if !self.node.feeds.sends(peer, &group) {
+            if !self.node.peers.sends(peer, &group) {
                 return ready(Reply::with(
                     Code::NOT_PERMITTED,
                     format!("{group} is not sent to {peer}"),
@@ -119,7 +119,7 @@ impl Session {
                 continue;
             }
             if !self.checked.contains_key(id) {
-                let Some(claim) = self.node.precommit.claim(id) else {
+                let Ok(claim) = self.claimant.claim(id) else {
                     continue;
                 };
                 self.checked.insert(id.to_vec(), claim);
@@ -146,7 +146,12 @@ impl Session {
             return Next::Continue;
         }
         let node = self.node.clone();
-        let Some(index) = node.feeds.peers.iter().position(|p| p.name == name) else {
+        let Some(index) = node
+            .peers
+            .all()
+            .iter()
+            .position(|p| p.name == name && p.address.is_some())
+        else {
             Reply::with(
                 Code::NOT_PERMITTED,
                 format!("no [[peer]] named {name} with an address"),
@@ -195,7 +200,7 @@ async fn run_sync(
     index: usize,
     report: watch::Sender<Progress>,
 ) -> Result<Progress, String> {
-    let Some(peer) = node.feeds.peers.get(index) else {
+    let Some(peer) = node.peers.all().get(index) else {
         return Err("peer gone".into());
     };
     sync_peer(&node, peer, &report)

@@ -9,13 +9,12 @@ use futures::future::BoxFuture;
 use tracing::info;
 
 use super::{Awaiting, Session};
-use crate::ingest::{Rejection, Remember, Source};
-use crate::node::Node;
+use crate::ingest::Source;
+use crate::node::{Ingested, Node, Turn};
+use crate::precommit::Busy;
 use crate::proto::{Code, Reply};
 use crate::store::commit::Stored;
 use crate::store::schema::HistoryEntry;
-use crate::store::StoreError;
-use tokio::sync::oneshot;
 
 /// The codes one way of transfer answers with.
 struct Codes {
@@ -79,12 +78,9 @@ impl Session {
             Ok(Some(_)) => return Err(Reply::with(Code::NOT_WANTED, "already seen")),
             Ok(None) => {}
         }
-        match self.node.precommit.claim(&id) {
-            None => Err(Reply::with(
-                Code::TRANSFER_LATER,
-                "being received from another connection, try later",
-            )),
-            Some(claim) => Ok((Reply::new(Code::IHAVE_SEND), Awaiting::Ihave { id, claim })),
+        match self.claimant.claim(&id) {
+            Err(busy) => Err(Reply::with(Code::TRANSFER_LATER, busy_text(busy))),
+            Ok(claim) => Ok((Reply::new(Code::IHAVE_SEND), Awaiting::Ihave { id, claim })),
         }
     }
 
@@ -107,12 +103,9 @@ impl Session {
         if self.checked.contains_key(&id) {
             return Reply::with(Code::CHECK_SEND, text);
         }
-        match self.node.precommit.claim(&id) {
-            None => Reply::with(
-                Code::CHECK_LATER,
-                format!("{text} being received from another connection"),
-            ),
-            Some(claim) => {
+        match self.claimant.claim(&id) {
+            Err(busy) => Reply::with(Code::CHECK_LATER, format!("{text} {}", busy_text(busy))),
+            Ok(claim) => {
                 self.checked.insert(id, claim);
                 Reply::with(Code::CHECK_SEND, text)
             }
@@ -166,7 +159,7 @@ impl Session {
         let claim = self
             .checked
             .remove(&id)
-            .or_else(|| self.node.precommit.claim(&id));
+            .or_else(|| self.claimant.claim(&id).ok());
         match self.known(&id) {
             Err(()) => return ready(Reply::with(Code::SERVICE_UNAVAILABLE, "storage fault")),
             Ok(Some(_)) => {
@@ -182,11 +175,9 @@ impl Session {
         // Articles are verified in parallel but reach the committer in the
         // order they came, so numbers follow the stream and a cancel never
         // overtakes the article it cancels.
-        let (done, next_turn) = oneshot::channel();
-        let turn = Turn {
-            wait: self.last_turn.replace(next_turn),
-            done,
-        };
+        let (turn, next_turn) = Turn::after(self.last_turn.take());
+        self.last_turn = Some(next_turn);
+        let in_flight = InFlight::new(&self.in_flight, article.len());
         Box::pin(async move {
             let source = Source::Transit {
                 offered_id: id,
@@ -202,6 +193,7 @@ impl Session {
             )
             .await;
             drop(claim);
+            drop(in_flight);
             // "239 <id> " would end in a space; keep it tidy.
             Reply {
                 text: reply.text.trim_end().to_string(),
@@ -211,15 +203,40 @@ impl Session {
     }
 }
 
-/// A pipelined article's place in its connection's order: wait for the
-/// previous one to be queued, then let the next one go.
-pub(super) struct Turn {
-    wait: Option<oneshot::Receiver<()>>,
-    done: oneshot::Sender<()>,
+fn busy_text(busy: Busy) -> &'static str {
+    match busy {
+        Busy::Elsewhere => "being received from another connection, try later",
+        Busy::TooMany => "this connection holds too many unsent offers, try later",
+    }
 }
 
-/// Verifies, decides and commits one article; `prefix` goes before the
-/// reason (streaming replies start with the Message-ID).
+/// An article's octets counted against its connection's pipeline budget
+/// until it is answered.
+struct InFlight {
+    counter: Arc<std::sync::atomic::AtomicUsize>,
+    bytes: usize,
+}
+
+impl InFlight {
+    fn new(counter: &Arc<std::sync::atomic::AtomicUsize>, bytes: usize) -> InFlight {
+        counter.fetch_add(bytes, std::sync::atomic::Ordering::Relaxed);
+        InFlight {
+            counter: counter.clone(),
+            bytes,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.counter
+            .fetch_sub(self.bytes, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Ingests one article and turns the outcome into this command's reply;
+/// `prefix` goes before the reason (streaming replies start with the
+/// Message-ID).
 async fn transfer(
     node: Arc<Node>,
     article: Bytes,
@@ -228,97 +245,61 @@ async fn transfer(
     prefix: String,
     turn: Option<Turn>,
 ) -> Reply {
-    let prepared = node.prepare(article, source).await;
-    let done = match turn {
-        Some(Turn { wait, done }) => {
-            if let Some(wait) = wait {
-                // An error only means the previous article is done with.
-                let _ = wait.await;
-            }
-            Some(done)
-        }
-        None => None,
-    };
-    match prepared {
-        Err(rejection) => {
-            drop(done);
-            refuse(&node, rejection, codes.rejected, prefix).await
-        }
-        Ok(prepared) => {
-            let id = id_text(&prepared.message_id);
-            let committed = node.committer.submit(prepared);
-            drop(done);
-            commit(committed, id, codes, prefix).await
-        }
-    }
-}
-
-/// The refusal reply, sent once a rejection worth remembering is in history.
-async fn refuse(node: &Node, rejection: Rejection, code: Code, prefix: String) -> Reply {
-    info!(reason = %rejection.reason, "article rejected");
-    if let (remember @ (Remember::Record | Remember::Block), Some(id)) =
-        (rejection.remember, rejection.message_id)
-    {
-        let blocks = remember == Remember::Block;
-        node.committer
-            .remember_rejection(id, rejection.reason.clone(), blocks)
-            .await;
-    }
-    Reply::with(code, format!("{prefix}{}", rejection.reason))
-}
-
-/// Waits for the commit and turns its outcome into the reply.
-async fn commit(
-    committed: impl std::future::Future<Output = Result<Stored, Arc<StoreError>>>,
-    id: String,
-    codes: Codes,
-    prefix: String,
-) -> Reply {
     let post = codes.ok == Code::POST_OK;
-    match committed.await {
-        Ok(Stored::Accepted { numbers }) => {
-            info!(message_id = %id, ?numbers, "article accepted");
-            Reply::with(
-                codes.ok,
-                if post {
-                    format!("Article received {id}")
-                } else {
-                    prefix
-                },
-            )
+    match node.ingest(article, source, turn).await {
+        Ingested::Refused(rejection) => {
+            info!(reason = %rejection.reason, "article rejected");
+            Reply::with(codes.rejected, format!("{prefix}{}", rejection.reason))
         }
-        Ok(Stored::Pending) => {
-            info!(message_id = %id, "article pending: signed by a key not known here yet");
-            let text = if post {
-                format!("Article received {id}, pending verification: its signing key is not known here yet")
-            } else {
-                format!("{prefix}pending verification")
-            };
-            Reply::with(codes.ok, text)
-        }
-        Ok(Stored::Held) => {
-            info!(message_id = %id, "article held for moderation");
-            let text = if post {
-                format!("Article received {id}, held for moderation")
-            } else {
-                format!("{prefix}held for moderation")
-            };
-            Reply::with(codes.ok, text)
-        }
-        Ok(Stored::Applied) => Reply::with(
-            codes.ok,
-            format!("{prefix}control message applied on this node only"),
-        ),
-        Ok(Stored::Duplicate) => Reply::with(
-            codes.rejected,
-            format!("{prefix}duplicate: {id} is already known"),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, message_id = %id, "article not stored");
+        Ingested::Fault { message_id, fault } => {
+            let id = id_text(&message_id);
+            tracing::error!(error = %fault, message_id = %id, "article not stored");
             Reply::with(
                 codes.later,
                 format!("{prefix}storage fault, article not stored; try again later"),
             )
+        }
+        Ingested::Stored { message_id, stored } => {
+            let id = id_text(&message_id);
+            match stored {
+                Stored::Accepted { numbers } => {
+                    info!(message_id = %id, ?numbers, "article accepted");
+                    Reply::with(
+                        codes.ok,
+                        if post {
+                            format!("Article received {id}")
+                        } else {
+                            prefix
+                        },
+                    )
+                }
+                Stored::Pending => {
+                    info!(message_id = %id, "article pending: signed by a key not known here yet");
+                    let text = if post {
+                        format!("Article received {id}, pending verification: its signing key is not known here yet")
+                    } else {
+                        format!("{prefix}pending verification")
+                    };
+                    Reply::with(codes.ok, text)
+                }
+                Stored::Held => {
+                    info!(message_id = %id, "article held for moderation");
+                    let text = if post {
+                        format!("Article received {id}, held for moderation")
+                    } else {
+                        format!("{prefix}held for moderation")
+                    };
+                    Reply::with(codes.ok, text)
+                }
+                Stored::Applied => Reply::with(
+                    codes.ok,
+                    format!("{prefix}control message applied on this node only"),
+                ),
+                Stored::Duplicate => Reply::with(
+                    codes.rejected,
+                    format!("{prefix}duplicate: {id} is already known"),
+                ),
+            }
         }
     }
 }

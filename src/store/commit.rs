@@ -1,9 +1,13 @@
-//! Group commit: one thread owns every article write. Sessions hand it
-//! prepared articles; it drains whatever is queued (up to a batch limit),
-//! assigns article numbers, writes one RocksDB batch with a synced WAL, and
-//! only then answers each session. Many connections share each fsync, and
-//! because one thread decides, two copies of an article arriving at once
-//! cannot both be stored.
+//! Group commit: one thread owns every article write. Ingest hands it
+//! finished records (the article, where to file it, which peers' outboxes
+//! get it, the effects of its control message, all decided above); it
+//! drains whatever is queued (up to a batch limit), assigns article
+//! numbers, writes one RocksDB batch with a synced WAL, and only then
+//! answers each submitter. Many connections share each fsync, and because
+//! one thread writes, two copies of an article arriving at once cannot both
+//! be stored. What a durable batch changed (group counters, learnt keys,
+//! fed outboxes) is reported through the [`Publish`] callback the node
+//! wires; this module imports nothing above the store.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,12 +21,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::members;
 use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
-use crate::feed::Feeds;
-use crate::groups::Groups;
-use crate::trust::Trust;
+use crate::clock::Clock;
 
 /// An article that passed every check, ready to be filed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Prepared {
     pub message_id: Vec<u8>,
     /// The article as stored and served, CRLF lines.
@@ -36,12 +38,23 @@ pub struct Prepared {
     /// same atomic write as the article.
     pub effects: Vec<Effect>,
     pub disposition: Disposition,
-    /// It comes out of `pending`: its own Pending history entry is expected.
-    pub released: bool,
-    /// Its Path (after our identity was prepended) and every group its
-    /// Newsgroups header names, for choosing the peers to forward it to.
-    pub path: Vec<u8>,
-    pub newsgroups: Vec<String>,
+    /// Where it waited before, if anywhere: that entry is taken out in the
+    /// same write.
+    pub from: Waited,
+    /// The peers whose outboxes get it when it is filed (routing is
+    /// decided by ingest).
+    pub outboxes: Vec<String>,
+}
+
+/// Where an article waited before this commit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Waited {
+    /// It is new here.
+    Nowhere,
+    /// In `pending`, for the passport of `key`.
+    Pending { key: [u8; 32] },
+    /// In `held`, for the operator.
+    Held,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,18 +106,28 @@ pub enum Effect {
         message_id: Vec<u8>,
         to: String,
     },
-    /// File a post held for premoderation.
+    /// File a post held for premoderation, as ingest decided it again on
+    /// approval (with its own effects and outboxes); nothing happens if it
+    /// is no longer held when the batch is written.
     Approve {
-        message_id: Vec<u8>,
+        article: Box<Prepared>,
     },
 }
 
-/// The `pending` key under which premoderated posts wait: no ed25519 key
-/// is all 0xFF, so it cannot collide with a signer's.
-pub const HELD: [u8; 32] = [0xFF; 32];
+/// What a durable batch changed, for the node to publish: readers must not
+/// see a number, a key or a board before it is on disk.
+#[derive(Debug, Default)]
+pub struct Published {
+    /// Groups whose record changed (None: removed).
+    pub groups: Vec<(String, Option<GroupRecord>)>,
+    /// Keys learnt from passports, revocations and rotations.
+    pub keys: Vec<([u8; 32], KeyRecord)>,
+    /// Peers whose outbox got entries.
+    pub outboxes: Vec<String>,
+}
 
-/// How held posts are marked in history (instead of a signer's key hex).
-const HELD_MARK: &str = "held";
+/// Told about every durable batch, on the commit thread: keep it short.
+pub type Publish = Box<dyn Fn(Published) + Send>;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stored {
@@ -131,7 +154,12 @@ enum Job {
         done: oneshot::Sender<()>,
     },
     /// Drop a pending article whose passport never came.
-    Expire { key: [u8; 32], message_id: Vec<u8> },
+    Expire {
+        key: [u8; 32],
+        message_id: Vec<u8>,
+        reason: String,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// The sessions' handle to the commit thread.
@@ -164,35 +192,26 @@ impl CommitThread {
 
 impl Committer {
     /// Starts the commit thread. It stops once every `Committer` clone is
-    /// dropped and the queue is empty.
-    /// `released` receives every key a committed passport made known, so
-    /// the articles waiting for it can be decided again.
+    /// dropped and the queue is empty. `publish` hears of every durable
+    /// batch's changes.
     pub fn start(
         store: Store,
-        groups: Arc<Groups>,
-        trust: Arc<Trust>,
-        feeds: Arc<Feeds>,
-        released: mpsc::UnboundedSender<[u8; 32]>,
+        publish: Publish,
         batch_limit: usize,
+        clock: Clock,
     ) -> Result<(Committer, CommitThread), StoreError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        let records: HashMap<String, GroupRecord> = groups.all().into_iter().collect();
+        let records: HashMap<String, GroupRecord> = store.groups()?.into_iter().collect();
         let stats = Arc::new(CommitStats::default());
-        let mut outbox_seq = HashMap::new();
-        for peer in &feeds.peers {
-            outbox_seq.insert(peer.name.clone(), store.outbox_last(&peer.name)?);
-        }
         let mut writer = Writer {
             store,
-            groups,
             records,
             batch_limit,
             last_micros: 0,
             stats: stats.clone(),
-            trust,
-            released,
-            feeds,
-            outbox_seq,
+            publish,
+            outbox_seq: HashMap::new(),
+            clock,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
@@ -233,7 +252,8 @@ impl Committer {
     /// `blocks` says whether offers of the ID are refused from now on.
     pub async fn remember_rejection(&self, message_id: Vec<u8>, reason: String, blocks: bool) {
         let (done, written) = oneshot::channel();
-        let micros = now_micros();
+        // Stamped by the writer, whose clock orders history.
+        let micros = 0;
         let entry = if blocks {
             HistoryEntry::Rejected { micros, reason }
         } else {
@@ -253,31 +273,35 @@ impl Committer {
         }
     }
 
-    /// Drops a pending article whose passport never came.
-    pub fn expire(&self, key: [u8; 32], message_id: Vec<u8>) {
-        let _ = self.tx.send(Job::Expire { key, message_id });
+    /// Drops a pending article (its passport never came, or it was refused
+    /// once it did), remembering why; resolves once that is written.
+    pub async fn expire(&self, key: [u8; 32], message_id: Vec<u8>, reason: String) {
+        let (done, written) = oneshot::channel();
+        let queued = self.tx.send(Job::Expire {
+            key,
+            message_id,
+            reason,
+            done,
+        });
+        // The queue only closes at shutdown, when this is moot.
+        if queued.is_ok() {
+            let _ = written.await;
+        }
     }
 }
 
 struct Writer {
     store: Store,
-    groups: Arc<Groups>,
-    /// The authoritative counters; `groups` gets copies after each write.
+    /// The authoritative counters; published after each durable write.
     records: HashMap<String, GroupRecord>,
     batch_limit: usize,
     last_micros: u64,
     stats: Arc<CommitStats>,
-    trust: Arc<Trust>,
-    released: mpsc::UnboundedSender<[u8; 32]>,
-    feeds: Arc<Feeds>,
-    /// The last outbox sequence number used per peer.
+    publish: Publish,
+    /// The last outbox sequence number used per peer, read from the store
+    /// the first time a peer is fed.
     outbox_seq: HashMap<String, u64>,
-}
-
-pub fn now_micros() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
+    clock: Clock,
 }
 
 /// One commit's writes, and what to publish or undo after it.
@@ -296,6 +320,10 @@ struct Batch {
     /// Reconciliation set changes, digests added up until the write.
     sets: members::Changes,
     synced_articles: u64,
+    /// Whether something in the batch is acknowledged once written (an
+    /// article, or a local control message's effects): then the write is
+    /// synced before anyone hears of it.
+    acknowledged: bool,
     micros: u64,
 }
 
@@ -322,7 +350,7 @@ impl Writer {
     fn next_micros(&mut self) -> u64 {
         // Arrival times never go backwards, even if the clock does, so the
         // arrival log stays in arrival order.
-        self.last_micros = now_micros().max(self.last_micros);
+        self.last_micros = self.clock.now_micros().max(self.last_micros);
         self.last_micros
     }
 
@@ -336,6 +364,7 @@ impl Writer {
             fed: Vec::new(),
             sets: members::Changes::default(),
             synced_articles: 0,
+            acknowledged: false,
             micros: self.next_micros(),
         };
         let outcomes: Vec<Result<Stored, Arc<StoreError>>> = jobs
@@ -352,14 +381,15 @@ impl Writer {
         }
         batch.sets.write(&self.store, &mut batch.writes);
         let mut opts = WriteOptions::default();
-        opts.set_sync(batch.synced_articles > 0 || !batch.learnt.is_empty());
+        // Keys are only learnt from acknowledged articles' effects.
+        opts.set_sync(batch.acknowledged);
         let written = self
             .store
             .db()
             .write_opt(std::mem::take(&mut batch.writes), &opts)
             .map_err(|e| Arc::new(StoreError::from(e)));
         match &written {
-            Ok(()) => self.publish(&batch),
+            Ok(()) => self.publish(&mut batch),
             Err(e) => {
                 tracing::error!(error = %e, "group commit failed; articles in it are not acknowledged");
                 // Numbers handed out in the failed batch were never stored;
@@ -384,36 +414,31 @@ impl Writer {
                 Job::Reject { done, .. } => {
                     let _ = done.send(());
                 }
-                Job::Expire { .. } => {}
+                Job::Expire { done, .. } => {
+                    let _ = done.send(());
+                }
             }
         }
     }
 
-    /// Makes a durable batch visible: counters, boards, keys.
-    fn publish(&self, batch: &Batch) {
-        if batch.synced_articles > 0 {
+    /// Reports a durable batch: counters here, the rest to the node.
+    fn publish(&mut self, batch: &mut Batch) {
+        if batch.acknowledged {
             self.stats.synced_writes.fetch_add(1, Ordering::Relaxed);
             self.stats
                 .articles
                 .fetch_add(batch.synced_articles, Ordering::Relaxed);
         }
-        for name in batch.before.keys() {
-            match self.records.get(name) {
-                Some(record) => self.groups.publish(name, record.clone()),
-                None => self.groups.remove(name),
-            }
-        }
-        for peer in &batch.fed {
-            self.feeds.wake(peer);
-        }
-        for (key, record) in &batch.learnt {
-            self.trust.learn(*key, record.clone());
-            if let KeyRecord::Passport { .. } = record {
-                // The release task may be gone at shutdown; pending
-                // articles are released again at the next start.
-                let _ = self.released.send(*key);
-            }
-        }
+        let groups = batch
+            .before
+            .keys()
+            .map(|name| (name.clone(), self.records.get(name).cloned()))
+            .collect();
+        (self.publish)(Published {
+            groups,
+            keys: std::mem::take(&mut batch.learnt),
+            outboxes: std::mem::take(&mut batch.fed),
+        });
     }
 
     fn history(&self, batch: &Batch, id: &[u8]) -> Result<Option<HistoryEntry>, StoreError> {
@@ -436,17 +461,33 @@ impl Writer {
                 message_id, entry, ..
             } => {
                 if self.history(batch, message_id)?.is_none() {
-                    self.set_history(batch, message_id, entry.clone());
+                    let entry = match entry {
+                        HistoryEntry::Rejected { reason, .. } => HistoryEntry::Rejected {
+                            micros: batch.micros,
+                            reason: reason.clone(),
+                        },
+                        HistoryEntry::Refused { reason, .. } => HistoryEntry::Refused {
+                            micros: batch.micros,
+                            reason: reason.clone(),
+                        },
+                        other => other.clone(),
+                    };
+                    self.set_history(batch, message_id, entry);
                 }
                 Ok(Stored::Duplicate)
             }
-            Job::Expire { key, message_id } => {
+            Job::Expire {
+                key,
+                message_id,
+                reason,
+                ..
+            } => {
                 if let Some(HistoryEntry::Pending { .. }) = self.history(batch, message_id)? {
                     batch.writes.delete_cf(
                         self.store.cf(schema::PENDING),
                         schema::pending_key(key, message_id),
                     );
-                    let reason = "its signer's passport never arrived".to_string();
+                    let reason = reason.clone();
                     self.set_history(
                         batch,
                         message_id,
@@ -468,25 +509,29 @@ impl Writer {
         article: &Prepared,
     ) -> Result<Stored, StoreError> {
         let id = &article.message_id;
-        match self.history(batch, id)? {
-            Some(HistoryEntry::Pending { .. }) if article.released => {}
-            Some(entry) if entry.blocks() => return Ok(Stored::Duplicate),
-            _ => {}
+        match (self.history(batch, id)?, &article.from) {
+            (Some(HistoryEntry::Pending { .. }), Waited::Pending { .. }) => {}
+            (Some(HistoryEntry::Held { .. }), Waited::Held) => {}
+            // It left the waiting room meanwhile (released, approved or
+            // removed by an earlier job): nothing to do.
+            (_, Waited::Pending { .. } | Waited::Held) => return Ok(Stored::Duplicate),
+            (Some(entry), Waited::Nowhere) if entry.blocks() => return Ok(Stored::Duplicate),
+            (_, Waited::Nowhere) => {}
         }
-        if let (true, Some(key)) = (article.released, crate::proto::signing::message_id_key(id)) {
-            batch.writes.delete_cf(
-                self.store.cf(schema::PENDING),
-                schema::pending_key(&key.to_bytes(), id),
-            );
+        match &article.from {
+            Waited::Nowhere => {}
+            Waited::Pending { key } => batch
+                .writes
+                .delete_cf(self.store.cf(schema::PENDING), schema::pending_key(key, id)),
+            Waited::Held => batch.writes.delete_cf(self.store.cf(schema::HELD), id),
         }
+        batch.acknowledged = true;
         let outcome = match &article.disposition {
             Disposition::Pending { key } => {
-                let mut value = batch.micros.to_be_bytes().to_vec();
-                value.extend_from_slice(&article.bytes);
                 batch.writes.put_cf(
                     self.store.cf(schema::PENDING),
                     schema::pending_key(key, id),
-                    value,
+                    schema::waiting_value(batch.micros, &article.bytes),
                 );
                 let entry = HistoryEntry::Pending {
                     micros: batch.micros,
@@ -496,16 +541,13 @@ impl Writer {
                 Stored::Pending
             }
             Disposition::Held => {
-                let mut value = batch.micros.to_be_bytes().to_vec();
-                value.extend_from_slice(&article.bytes);
                 batch.writes.put_cf(
-                    self.store.cf(schema::PENDING),
-                    schema::pending_key(&HELD, id),
-                    value,
+                    self.store.cf(schema::HELD),
+                    id,
+                    schema::waiting_value(batch.micros, &article.bytes),
                 );
-                let entry = HistoryEntry::Pending {
+                let entry = HistoryEntry::Held {
                     micros: batch.micros,
-                    key: HELD_MARK.into(),
                 };
                 self.set_history(batch, id, entry);
                 Stored::Held
@@ -518,8 +560,12 @@ impl Writer {
         if outcome != Stored::Applied {
             batch.synced_articles += 1;
         }
-        for effect in &article.effects {
-            self.effect(batch, effect)?;
+        // A post that waits keeps its effects for when it is filed: ingest
+        // works them out again then, as things stand at that time.
+        if matches!(outcome, Stored::Accepted { .. } | Stored::Applied) {
+            for effect in &article.effects {
+                self.effect(batch, effect)?;
+            }
         }
         Ok(outcome)
     }
@@ -578,17 +624,27 @@ impl Writer {
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
-        let feeds = self.feeds.clone();
-        for peer in feeds.wanting(&article.path, &article.newsgroups) {
-            let seq = self.outbox_seq.entry(peer.name.clone()).or_insert(0);
+        for peer in &article.outboxes {
+            let seq = match self.outbox_seq.get_mut(peer) {
+                Some(seq) => seq,
+                None => {
+                    // An unreadable outbox leaves this peer to catch-up,
+                    // rather than failing the article for everyone.
+                    let last = self.store.outbox_last(peer).unwrap_or_else(|e| {
+                        tracing::error!(%peer, error = %e, "cannot read the outbox's last entry");
+                        0
+                    });
+                    self.outbox_seq.entry(peer.clone()).or_insert(last)
+                }
+            };
             *seq += 1;
             batch.writes.put_cf(
                 self.store.cf(schema::OUTBOX),
-                schema::outbox_key(&peer.name, *seq),
+                schema::outbox_key(peer, *seq),
                 schema::outbox_value(micros, &article.message_id),
             );
-            if !batch.fed.contains(&peer.name) {
-                batch.fed.push(peer.name.clone());
+            if !batch.fed.contains(peer) {
+                batch.fed.push(peer.clone());
             }
         }
         numbers
@@ -617,7 +673,9 @@ impl Writer {
     }
 
     /// The lowest article number in `group` above `after`, as this batch
-    /// leaves the group.
+    /// leaves the group. The store is read from `after` on and only as far
+    /// as the first number this batch did not delete, so removing a big
+    /// group's lowest article costs one short seek, not a scan of the group.
     fn next_number(
         &self,
         batch: &Batch,
@@ -631,11 +689,9 @@ impl Writer {
             .filter(|((g, n), entry)| g == group && *n > after && entry.is_some())
             .map(|((_, n), _)| *n)
             .min();
-        let on_disk = self
-            .store
-            .numbers(group, after + 1, high)?
-            .into_iter()
-            .find(|n| !matches!(batch.overview.get(&(group.to_string(), *n)), Some(None)));
+        let on_disk = self.store.first_number(group, after + 1, high, |n| {
+            !matches!(batch.overview.get(&(group.to_string(), n)), Some(None))
+        })?;
         Ok(in_batch.into_iter().chain(on_disk).min())
     }
 
@@ -696,19 +752,20 @@ impl Writer {
                             .delete_cf(self.store.cf(schema::ARTICLES), message_id);
                     }
                     Some(HistoryEntry::Pending { key, .. }) => {
-                        let signer = if key == HELD_MARK {
-                            Some(HELD)
-                        } else {
-                            hex::decode(&key)
-                                .ok()
-                                .and_then(|k| <[u8; 32]>::try_from(k).ok())
-                        };
+                        let signer = hex::decode(&key)
+                            .ok()
+                            .and_then(|k| <[u8; 32]>::try_from(k).ok());
                         if let Some(key) = signer {
                             let pending = schema::pending_key(&key, message_id);
                             batch
                                 .writes
                                 .delete_cf(self.store.cf(schema::PENDING), pending);
                         }
+                    }
+                    Some(HistoryEntry::Held { .. }) => {
+                        batch
+                            .writes
+                            .delete_cf(self.store.cf(schema::HELD), message_id);
                     }
                     // Not here yet, or refused: either way it is refused if
                     // it ever arrives.
@@ -776,7 +833,11 @@ impl Writer {
                     tracing::info!(group = %name, "newsgroup removed");
                 }
             }
-            Effect::Approve { message_id } => self.approve(batch, message_id)?,
+            Effect::Approve { article } => {
+                if let Stored::Accepted { .. } = self.store_article(batch, article)? {
+                    tracing::info!(message_id = %String::from_utf8_lossy(&article.message_id), "held post approved");
+                }
+            }
             Effect::Move { message_id, to } => {
                 let Some(entry @ HistoryEntry::Accepted { .. }) =
                     self.history(batch, message_id)?
@@ -830,57 +891,153 @@ impl Writer {
         Ok(())
     }
 
-    /// Files a held post as ingest would have, had it not been held.
-    fn approve(&mut self, batch: &mut Batch, id: &[u8]) -> Result<(), StoreError> {
-        if !matches!(self.history(batch, id)?, Some(HistoryEntry::Pending { key, .. }) if key == HELD_MARK)
-        {
-            return Ok(());
-        }
-        let pending_key = schema::pending_key(&HELD, id);
-        let Some(value) = self
-            .store
-            .db()
-            .get_cf(self.store.cf(schema::PENDING), &pending_key)?
-        else {
-            return Ok(());
-        };
-        let bytes = Bytes::copy_from_slice(value.get(8..).unwrap_or_default());
-        let Ok(article) = crate::proto::article::Article::parse(bytes.clone()) else {
-            return Ok(());
-        };
-        let newsgroups: Vec<String> = article
-            .newsgroups()
-            .iter()
-            .map(|g| String::from_utf8_lossy(g).into_owned())
-            .collect();
-        let prepared = Prepared {
-            message_id: id.to_vec(),
-            groups: newsgroups
-                .iter()
-                .filter(|g| self.records.contains_key(*g))
-                .cloned()
-                .collect(),
-            overview: crate::ingest::overview_record(&article),
-            path: article.header_unfolded("Path").unwrap_or_default(),
-            newsgroups,
-            bytes,
-            effects: Vec::new(),
-            disposition: Disposition::File,
-            released: true,
-        };
-        batch
-            .writes
-            .delete_cf(self.store.cf(schema::PENDING), pending_key);
-        self.file(batch, &prepared);
-        batch.synced_articles += 1;
-        tracing::info!(message_id = %String::from_utf8_lossy(id), "held post approved");
-        Ok(())
-    }
-
     fn learn(&self, batch: &mut Batch, key: [u8; 32], record: KeyRecord) {
         batch
             .writes
             .put_cf(self.store.cf(schema::KEYS), key, record.encode());
         batch.learnt.push((key, record));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc as std_mpsc;
+
+    struct Fixture {
+        committer: Option<Committer>,
+        thread: Option<CommitThread>,
+        published: std_mpsc::Receiver<Published>,
+        store: Store,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new(groups: &[&str]) -> Fixture {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let store = Store::open(dir.path(), 8).expect("store");
+            for group in groups {
+                store
+                    .put_group(group, &GroupRecord::new(0, String::new()))
+                    .expect("group");
+            }
+            let (tx, published) = std_mpsc::channel();
+            let publish: Publish = Box::new(move |p| {
+                let _ = tx.send(p);
+            });
+            let (committer, thread) =
+                Committer::start(store.clone(), publish, 64, Clock::manual(1_000_000))
+                    .expect("starts");
+            Fixture {
+                committer: Some(committer),
+                thread: Some(thread),
+                published,
+                store,
+                _dir: dir,
+            }
+        }
+
+        fn committer(&self) -> &Committer {
+            self.committer.as_ref().expect("running")
+        }
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            drop(self.committer.take());
+            if let Some(thread) = self.thread.take() {
+                thread.join();
+            }
+        }
+    }
+
+    fn article(id: &str, groups: &[&str], outboxes: &[&str]) -> Prepared {
+        Prepared {
+            message_id: id.as_bytes().to_vec(),
+            bytes: Bytes::from(format!("Message-ID: {id}\r\n\r\nbody\r\n")),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            overview: b"s\tf\td\tid\t\t10\t1".to_vec(),
+            effects: Vec::new(),
+            disposition: Disposition::File,
+            from: Waited::Nowhere,
+            outboxes: outboxes.iter().map(|p| p.to_string()).collect(),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_filed_article_goes_to_the_outboxes_ingest_chose_and_is_published() {
+        let f = Fixture::new(&["g.one"]);
+        let stored = f
+            .committer()
+            .store(article("<a@x>", &["g.one"], &["peer.b"]))
+            .await
+            .expect("stored");
+        assert_eq!(
+            stored,
+            Stored::Accepted {
+                numbers: vec![("g.one".into(), 1)]
+            }
+        );
+        let outbox = f.store.outbox("peer.b", 0, 10).expect("outbox");
+        assert_eq!(outbox.len(), 1);
+        assert_eq!(outbox[0].message_id, b"<a@x>");
+        assert!(f.store.outbox("peer.c", 0, 10).expect("outbox").is_empty());
+        let published = f.published.recv().expect("published");
+        assert_eq!(published.outboxes, vec!["peer.b".to_string()]);
+        assert_eq!(published.groups.len(), 1);
+        assert_eq!(published.groups[0].1.as_ref().map(|r| r.count), Some(1));
+    }
+
+    #[tokio::test]
+    async fn a_local_control_message_is_synced_before_its_answer() {
+        let f = Fixture::new(&["g.one"]);
+        let before = f.committer().stats().synced_writes.load(Ordering::Relaxed);
+        let mut local = article("<control@x>", &[], &[]);
+        local.disposition = Disposition::Local;
+        local.effects = vec![Effect::Remove {
+            message_id: b"<gone@x>".to_vec(),
+            reason: "removed by the operator".into(),
+        }];
+        let stored = f.committer().store(local).await.expect("applied");
+        assert_eq!(stored, Stored::Applied);
+        assert_eq!(
+            f.committer().stats().synced_writes.load(Ordering::Relaxed),
+            before + 1,
+            "a batch holding only a local control message is a synced write"
+        );
+        assert!(matches!(
+            f.store.history(b"<gone@x>").expect("history"),
+            Some(HistoryEntry::Removed { .. })
+        ));
+    }
+
+    #[tokio::test]
+    async fn removing_the_lowest_article_moves_low_past_every_removed_number() {
+        let f = Fixture::new(&["g.one"]);
+        for i in 0..5 {
+            f.committer()
+                .store(article(&format!("<{i}@x>"), &["g.one"], &[]))
+                .await
+                .expect("stored");
+        }
+        let mut cancel = article("<cancel@x>", &[], &[]);
+        cancel.disposition = Disposition::Local;
+        cancel.effects = ["<0@x>", "<1@x>", "<3@x>"]
+            .iter()
+            .map(|id| Effect::Remove {
+                message_id: id.as_bytes().to_vec(),
+                reason: "cancelled".into(),
+            })
+            .collect();
+        f.committer().store(cancel).await.expect("applied");
+        let record = f
+            .store
+            .groups()
+            .expect("groups")
+            .into_iter()
+            .find(|(n, _)| n == "g.one")
+            .expect("g.one")
+            .1;
+        assert_eq!((record.low, record.high, record.count), (3, 5, 2));
     }
 }

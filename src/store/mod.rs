@@ -126,17 +126,23 @@ impl Store {
         match store.db.get(schema::SCHEMA_KEY)? {
             None => store.db.put(schema::SCHEMA_KEY, schema::SCHEMA_VERSION)?,
             Some(v) if v == schema::SCHEMA_VERSION => {}
-            Some(v) if v == schema::SCHEMA_WITHOUT_SETS => {
-                let written = members::rebuild(&store)?;
+            Some(v) if v == schema::SCHEMA_WITHOUT_SETS || v == schema::SCHEMA_HELD_IN_PENDING => {
+                if v == schema::SCHEMA_WITHOUT_SETS {
+                    let written = members::rebuild(&store)?;
+                    tracing::info!(
+                        memberships = written,
+                        "built reconciliation sets for an older store"
+                    );
+                }
+                let moved = store.move_held_out_of_pending()?;
+                if moved > 0 {
+                    tracing::info!(posts = moved, "moved held posts out of pending");
+                }
                 let mut opts = rocksdb::WriteOptions::default();
                 opts.set_sync(true);
                 store
                     .db
                     .put_opt(schema::SCHEMA_KEY, schema::SCHEMA_VERSION, &opts)?;
-                tracing::info!(
-                    memberships = written,
-                    "built reconciliation sets for an older store"
-                );
             }
             Some(v) => {
                 return Err(StoreError::Schema {
@@ -146,6 +152,32 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Schema 2 → 3: held posts leave `pending` (where the release pass
+    /// expired them as if their passport never came) for `held`.
+    fn move_held_out_of_pending(&self) -> Result<usize> {
+        let prefix = schema::HELD_IN_PENDING;
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut moved = 0;
+        let mode = IteratorMode::From(&prefix, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::PENDING), mode) {
+            let (key, value) = item?;
+            let Some(id) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            let micros = schema::split_waiting_value(&value).map_or(0, |(m, _)| m);
+            batch.put_cf(self.cf(schema::HELD), id, &value);
+            batch.delete_cf(self.cf(schema::PENDING), &key);
+            batch.put_cf(
+                self.cf(schema::HISTORY),
+                id,
+                HistoryEntry::Held { micros }.encode(),
+            );
+            moved += 1;
+        }
+        self.db.write(batch)?;
+        Ok(moved)
     }
 
     pub(crate) fn db(&self) -> &Arc<DB> {
@@ -250,6 +282,26 @@ impl Store {
             true
         })?;
         Ok(out)
+    }
+
+    /// The first article number of `group` in `lo..=hi` for which `keep`
+    /// holds, reading no further than that one.
+    pub fn first_number(
+        &self,
+        group: &str,
+        lo: u64,
+        hi: u64,
+        mut keep: impl FnMut(u64) -> bool,
+    ) -> Result<Option<u64>> {
+        let mut found = None;
+        self.scan_group(group, lo, hi, Direction::Forward, |number, _| {
+            if keep(number) {
+                found = Some(number);
+                return false;
+            }
+            true
+        })?;
+        Ok(found)
     }
 
     /// The first existing article after or before `from`, with its
@@ -402,30 +454,70 @@ impl Store {
         Ok(out)
     }
 
-    /// Pending articles, all or those signed by `key`.
-    pub fn pending(&self, key: Option<&[u8; 32]>) -> Result<Vec<PendingArticle>> {
+    /// Up to `limit` pending articles after the `pending` key `after`
+    /// (empty: from the start), all or only those signed by `key`: the
+    /// release pass reads them a page at a time.
+    pub fn pending_page(
+        &self,
+        key: Option<&[u8; 32]>,
+        after: &[u8],
+        limit: usize,
+    ) -> Result<Vec<PendingArticle>> {
         let mut out = Vec::new();
         let prefix: &[u8] = key.map_or(&[], |k| k.as_slice());
-        let mode = IteratorMode::From(prefix, Direction::Forward);
+        let from: &[u8] = if after.is_empty() { prefix } else { after };
+        let mode = IteratorMode::From(from, Direction::Forward);
         for item in self.db.iterator_cf(self.cf(schema::PENDING), mode) {
             let (k, value) = item?;
             if !k.starts_with(prefix) {
                 break;
             }
+            if !after.is_empty() && k.as_ref() <= after {
+                continue;
+            }
             let (Some(signer), Some(id)) = (k.get(..32), k.get(32..)) else {
                 continue;
             };
-            let Some((micros, article)) = value.split_at_checked(8) else {
+            let Some((micros, article)) = schema::split_waiting_value(&value) else {
                 continue;
             };
-            let micros = u64::from_be_bytes(micros.try_into().unwrap_or_default());
-            let signer: [u8; 32] = signer.try_into().unwrap_or_default();
+            let Ok(signer) = <[u8; 32]>::try_from(signer) else {
+                continue;
+            };
             out.push(PendingArticle {
                 signer,
                 message_id: id.to_vec(),
                 arrived: micros,
                 article: article.to_vec(),
             });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// A post held for premoderation: its arrival micros and bytes.
+    pub fn held(&self, message_id: &[u8]) -> Result<Option<(u64, Vec<u8>)>> {
+        let value = self.db.get_cf(self.cf(schema::HELD), message_id)?;
+        Ok(value.and_then(|v| {
+            schema::split_waiting_value(&v).map(|(micros, bytes)| (micros, bytes.to_vec()))
+        }))
+    }
+
+    /// Up to `limit` held posts' Message-IDs after `after`, in id order.
+    pub fn held_ids(&self, after: &[u8], limit: usize) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(after, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::HELD), mode) {
+            let (k, _) = item?;
+            if k.as_ref() == after {
+                continue;
+            }
+            out.push(k.to_vec());
+            if out.len() >= limit {
+                break;
+            }
         }
         Ok(out)
     }

@@ -10,6 +10,7 @@
 //! | `groups`      | group name                   | [`GroupRecord`]                     |
 //! | `keys`        | public key (32 bytes)        | [`KeyRecord`]: passports, rotations |
 //! | `pending`     | public key, message-id       | arrival micros(u64 BE), article     |
+//! | `held`        | message-id                   | arrival micros(u64 BE), article     |
 //! | `outbox`      | peer NUL seq(u64 BE)         | queued micros(u64 BE), message-id   |
 //! | `members`     | group NUL sha256(message-id) | message-id                          |
 //! | `digests`     | group NUL depth(u8) prefix   | count(u64 LE), sum of hashes (merge)|
@@ -24,13 +25,16 @@ pub const ARRIVAL: &str = "arrival";
 pub const GROUPS: &str = "groups";
 pub const KEYS: &str = "keys";
 pub const PENDING: &str = "pending";
+/// Posts held for premoderation, apart from those waiting for a passport:
+/// they wait for the operator, never for a clock.
+pub const HELD: &str = "held";
 pub const OUTBOX: &str = "outbox";
 /// Each group's set for reconciliation (store/members.rs).
 pub const MEMBERS: &str = "members";
 pub const DIGESTS: &str = "digests";
 
 pub const ALL: &[&str] = &[
-    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, OUTBOX, MEMBERS, DIGESTS,
+    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
 ];
 
 /// A peer's outbox entries sort by sequence number under its name.
@@ -45,10 +49,16 @@ pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
 pub const SCHEMA_KEY: &[u8] = b"schema-version";
-pub const SCHEMA_VERSION: &[u8] = b"2";
+pub const SCHEMA_VERSION: &[u8] = b"3";
 /// Version 1 had no `members` and `digests`; they are built from history
 /// when such a store is opened.
 pub const SCHEMA_WITHOUT_SETS: &[u8] = b"1";
+/// Version 2 kept held posts in `pending` under [`HELD_IN_PENDING`], with
+/// [`HELD_MARK_V2`] as their history key; opening such a store moves them
+/// to `held`.
+pub const SCHEMA_HELD_IN_PENDING: &[u8] = b"2";
+pub const HELD_IN_PENDING: [u8; 32] = [0xFF; 32];
+pub const HELD_MARK_V2: &str = "held";
 
 pub fn overview_key(group: &str, number: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(group.len() + 9);
@@ -94,6 +104,8 @@ pub enum HistoryEntry {
     Removed { micros: u64, reason: String },
     /// Signed by a key not known yet; the article waits in `pending`.
     Pending { micros: u64, key: String },
+    /// Held for premoderation; the article waits in `held` for the operator.
+    Held { micros: u64 },
 }
 
 impl HistoryEntry {
@@ -104,6 +116,7 @@ impl HistoryEntry {
             HistoryEntry::Refused { micros, reason } => (b'r', micros, reason),
             HistoryEntry::Removed { micros, reason } => (b'X', micros, reason),
             HistoryEntry::Pending { micros, key } => (b'P', micros, key),
+            HistoryEntry::Held { micros } => (b'H', micros, &String::new()),
         };
         let mut out = Vec::with_capacity(9 + text.len());
         out.push(tag);
@@ -132,6 +145,7 @@ impl HistoryEntry {
                 reason: text,
             },
             b'P' => HistoryEntry::Pending { micros, key: text },
+            b'H' => HistoryEntry::Held { micros },
             _ => return None,
         })
     }
@@ -195,6 +209,20 @@ impl KeyRecord {
             _ => return None,
         })
     }
+}
+
+/// The stored form of a waiting article (pending or held).
+pub fn waiting_value(micros: u64, article: &[u8]) -> Vec<u8> {
+    let mut value = Vec::with_capacity(8 + article.len());
+    value.extend_from_slice(&micros.to_be_bytes());
+    value.extend_from_slice(article);
+    value
+}
+
+/// Splits a waiting article's value into arrival micros and bytes.
+pub fn split_waiting_value(value: &[u8]) -> Option<(u64, &[u8])> {
+    let (micros, article) = value.split_at_checked(8)?;
+    Some((u64::from_be_bytes(micros.try_into().ok()?), article))
 }
 
 pub fn pending_key(key: &[u8; 32], message_id: &[u8]) -> Vec<u8> {
@@ -290,6 +318,7 @@ mod tests {
                 micros: 9,
                 key: "ab".into(),
             },
+            HistoryEntry::Held { micros: 10 },
         ] {
             assert_eq!(HistoryEntry::decode(&entry.encode()), Some(entry));
         }

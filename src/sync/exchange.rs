@@ -13,9 +13,10 @@ use tracing::{debug, info};
 use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
 use crate::feed::link::{connect, connect_reader, Link, LinkError};
 use crate::feed::{wire, FeedPeer};
-use crate::ingest::{Remember, Source};
-use crate::node::Node;
-use crate::precommit::Claim;
+use crate::ingest::Source;
+use crate::node::{Ingested, Node};
+use crate::peers::Right;
+use crate::precommit::{Claim, Claimant};
 use crate::proto::reconcile::{Entry, MAX_ENTRIES};
 use crate::reconcile::{self, Members, ReconcileError, Role};
 use crate::store::commit::Stored;
@@ -39,6 +40,8 @@ struct Run<'a> {
     logged: Instant,
     /// Whether the peer lets us send (XIHAVE gave 480 otherwise).
     may_send: bool,
+    /// This run's share of the pre-commit table.
+    claimant: Claimant,
 }
 
 pub(super) async fn run(
@@ -48,7 +51,7 @@ pub(super) async fn run(
     started: Instant,
 ) -> Result<Progress, SyncError> {
     let (mut link, capabilities, _) = connect(node, peer).await?;
-    let pull = node.trust.accepts(&peer.name, "articles");
+    let pull = node.peers.accepts(&peer.name, Right::Articles);
     let reconciles = capabilities.has(CAPABILITY);
     if !reconciles {
         // A plain NNTP peer: read what it has as a newsreader would.
@@ -67,7 +70,7 @@ pub(super) async fn run(
         .all()
         .into_iter()
         .map(|(name, _)| name)
-        .filter(|name| pull || node.feeds.sends(&peer.name, name))
+        .filter(|name| pull || node.peers.sends(&peer.name, name))
         .collect();
     let mut run = Run {
         node,
@@ -81,11 +84,12 @@ pub(super) async fn run(
         started,
         logged: started,
         may_send: true,
+        claimant: node.precommit.claimant(),
     };
     run.tell();
     for group in &groups {
         if reconciles {
-            let push = node.feeds.sends(&peer.name, group);
+            let push = node.peers.sends(&peer.name, group);
             run.group(group, pull, push).await?;
         } else {
             run.newnews(group).await?;
@@ -222,7 +226,7 @@ impl Run<'_> {
             // one being received from a peer right now is left to it. A
             // crosspost listed again in a later group is claimed or in
             // history by then, so a run keeps no list of its own.
-            if let Some(claim) = self.node.precommit.claim(&id) {
+            if let Ok(claim) = self.claimant.claim(&id) {
                 wanted.push((id, claim));
             }
         }
@@ -400,21 +404,14 @@ async fn file(
         offered_id: id,
         peer: Some(peer),
     };
-    match node.prepare(Bytes::from(text), source).await {
-        Ok(prepared) => match node.committer.store(prepared).await {
-            Ok(Stored::Accepted { .. } | Stored::Pending | Stored::Held) => Ok(true),
-            Ok(Stored::Applied | Stored::Duplicate) => Ok(false),
-            Err(e) => Err(SyncError::NotStored(e)),
-        },
-        Err(rejection) => {
+    match node.ingest(Bytes::from(text), source, None).await {
+        Ingested::Stored { stored, .. } => Ok(matches!(
+            stored,
+            Stored::Accepted { .. } | Stored::Pending | Stored::Held
+        )),
+        Ingested::Fault { fault, .. } => Err(SyncError::NotStored(fault)),
+        Ingested::Refused(rejection) => {
             debug!(reason = %rejection.reason, "fetched article refused");
-            if let (remember @ (Remember::Record | Remember::Block), Some(id)) =
-                (rejection.remember, rejection.message_id)
-            {
-                node.committer
-                    .remember_rejection(id, rejection.reason, remember == Remember::Block)
-                    .await;
-            }
             Ok(false)
         }
     }

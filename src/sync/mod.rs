@@ -152,11 +152,11 @@ pub async fn sync_peer(
     result
 }
 
-/// Catches up with `node.feeds.peers[index]` whenever its feeder connects
+/// Catches up with `node.peers.all()[index]` whenever its feeder connects
 /// and every `[feed] catch_up_every_secs` after, retrying with backoff
 /// until a run completes, until `shutdown`.
 pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
-    let Some(peer) = node.feeds.peers.get(index) else {
+    let Some(peer) = node.peers.all().get(index) else {
         return;
     };
     let feed = &node.config.feed;

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
+use tidings::clock::Clock;
 
 use ed25519_dalek::SigningKey;
 use tidings::config::{Config, GroupConfig, PeerConfig};
@@ -82,7 +83,18 @@ impl TestNode {
     /// Starts on a listener bound beforehand, so peers can be configured
     /// with each other's addresses before any of them runs.
     pub fn start_on(config: Config, listener: std::net::TcpListener) -> TestNode {
-        TestNode::launch(config, listener, None)
+        TestNode::launch(config, listener, None, Clock::system())
+    }
+
+    /// Starts with a clock the test moves (and a paused-free runtime: the
+    /// node's timers still run on real time).
+    pub fn start_with_clock(config: Config, clock: Clock) -> TestNode {
+        TestNode::launch(
+            config,
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
+            None,
+            clock,
+        )
     }
 
     /// Starts on a plain listener and an implicit-TLS one, both bound
@@ -92,13 +104,14 @@ impl TestNode {
         nntp: std::net::TcpListener,
         nntps: std::net::TcpListener,
     ) -> TestNode {
-        TestNode::launch(config, nntp, Some(nntps))
+        TestNode::launch(config, nntp, Some(nntps), Clock::system())
     }
 
     fn launch(
         config: Config,
         nntp: std::net::TcpListener,
         nntps: Option<std::net::TcpListener>,
+        clock: Clock,
     ) -> TestNode {
         let (tx, rx) = std::sync::mpsc::channel();
         let shutdown = CancellationToken::new();
@@ -109,7 +122,8 @@ impl TestNode {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let (node, commit) = Node::open(config).expect("node opens");
+            let config = config.validated().expect("valid config");
+            let (node, commit) = Node::open_with_clock(config, clock).expect("node opens");
             let stats = (node.committer.stats(), node.counters.clone());
             runtime.block_on(async move {
                 let tokio_listener = |l: std::net::TcpListener| {
