@@ -7,18 +7,19 @@
 //! only if its name is not in the article's Path (RFC 5537 §3.3) and its
 //! `send` wildmat matches one of the article's newsgroups.
 
-pub mod link;
 mod peer;
 
 use std::collections::HashMap;
 
 use tokio::sync::{Mutex, Notify};
 
-pub use peer::run;
-pub(crate) use peer::{jitter, wire};
+pub(crate) use peer::{jitter, takethis};
+pub use peer::{run, FeedError};
 
+use crate::client::{Identity, Remote};
 use crate::config::{Config, ConfigError};
 use crate::ingest::rewrite::path_contains;
+use crate::node::Node;
 use crate::proto::wildmat::Wildmat;
 
 pub struct FeedPeer {
@@ -33,6 +34,26 @@ pub struct FeedPeer {
     pub resync: Notify,
     /// Held while a catch-up with this peer runs, so there is one at a time.
     pub syncing: Mutex<()>,
+}
+
+impl FeedPeer {
+    /// The peer as the client calls it.
+    pub fn remote(&self) -> Remote<'_> {
+        Remote {
+            name: &self.name,
+            address: &self.address,
+            tls: self.tls,
+        }
+    }
+}
+
+/// We, as the client introduces us to peers.
+pub(crate) fn identity(node: &Node) -> Identity<'_> {
+    Identity {
+        name: node.name(),
+        key: &node.key,
+        tls: &node.tls.connector,
+    }
 }
 
 #[derive(Default)]

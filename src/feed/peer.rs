@@ -10,21 +10,29 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::link::{connect, Link, LinkError};
-use super::FeedPeer;
+use super::{identity, FeedPeer};
+use crate::client::{self, Client, ClientError, Command, Connected};
 use crate::node::Node;
-use crate::proto::reply::put_stuffed_text;
+use crate::proto::grammar::is_message_id;
+use crate::proto::Code;
 use crate::store::commit::now_micros;
-use crate::store::OutboxEntry;
+use crate::store::{OutboxEntry, StoreError};
+
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// With nothing to send, the connection is checked this often.
 const IDLE_PROBE: Duration = Duration::from_secs(60);
 /// An ID the peer asked us to offer later waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// Feeds `node.feeds.peers[index]` until `shutdown`.
 pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
@@ -66,8 +74,12 @@ pub(crate) fn jitter(base: Duration) -> Duration {
 }
 
 /// One connection's life: connect, then offer the outbox until shutdown.
-async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), LinkError> {
-    let (mut link, _, streaming) = connect(node, peer).await?;
+async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), FeedError> {
+    let Connected {
+        client: mut link,
+        streaming,
+        ..
+    } = client::connect(&peer.remote(), &identity(node)).await?;
     if node.config.feed.catch_up {
         // Every (re)connect is a chance that we missed something: catch up
         // (by reconciliation, or with NEWNEWS from a plain NNTP peer).
@@ -92,6 +104,10 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
                 if now_micros().saturating_sub(entry.queued) > retention {
                     warn!(peer = %peer.name, message_id = %String::from_utf8_lossy(&entry.message_id), "dropped from outbox after retention");
                     done.push(entry.seq);
+                } else if !is_message_id(&entry.message_id) {
+                    // No command can carry it; offering it would only fail.
+                    warn!(peer = %peer.name, message_id = %String::from_utf8_lossy(&entry.message_id), "dropped from outbox: not a message-id");
+                    done.push(entry.seq);
                 } else if !deferred.contains_key(&entry.message_id) {
                     batch.push(entry);
                 }
@@ -106,14 +122,14 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
             };
             tokio::select! {
                 () = shutdown.cancelled() => {
-                    let _ = link.send(b"QUIT\r\n").await;
+                    let _ = link.quit().await;
                     return Ok(());
                 }
                 () = peer.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {
                     if deferred.is_empty() {
-                        link.send(b"DATE\r\n").await?;
-                        link.code().await?;
+                        link.command(&Command::Date).await?;
+                        link.response().await?;
                     }
                 }
             }
@@ -142,104 +158,101 @@ enum Offer {
     Later,
 }
 
-/// The article as it goes on the wire, dot-stuffed and terminated; None
-/// when it is no longer stored (cancelled meanwhile).
-pub(crate) fn wire(node: &Node, id: &[u8]) -> Result<Option<BytesMut>, LinkError> {
-    let Some(article) = node.store.article(id)? else {
-        return Ok(None);
-    };
-    let mut out = BytesMut::with_capacity(article.len() + 64);
-    put_stuffed_text(&mut out, &article);
-    out.extend_from_slice(b".\r\n");
-    Ok(Some(out))
-}
-
-/// CHECK every entry in one write, TAKETHIS the wanted ones in another.
+/// CHECK every entry in one write, then TAKETHIS the wanted ones.
 async fn stream(
     node: &Node,
-    link: &mut Link,
+    link: &mut Client,
     batch: &[OutboxEntry],
-) -> Result<Vec<Offer>, LinkError> {
+) -> Result<Vec<Offer>, FeedError> {
     let mut checks = Vec::new();
     for entry in batch {
-        checks.extend_from_slice(b"CHECK ");
-        checks.extend_from_slice(&entry.message_id);
-        checks.extend_from_slice(b"\r\n");
+        Command::Check(&entry.message_id)
+            .encode(&mut checks)
+            .map_err(ClientError::from)?;
     }
     link.send(&checks).await?;
     let mut outcome = Vec::with_capacity(batch.len());
     let mut wanted = Vec::new();
-    for (i, _) in batch.iter().enumerate() {
-        let (code, line) = link.code().await?;
-        outcome.push(match code {
-            238 => {
-                wanted.push(i);
+    for entry in batch {
+        let response = link.response().await?;
+        outcome.push(match response.code {
+            Code::CHECK_SEND => {
+                wanted.push(entry.message_id.as_slice());
                 Offer::Done
             }
-            438 => Offer::Done,
-            431 => Offer::Later,
-            _ => return Err(LinkError::Reply(line)),
+            Code::CHECK_NOT_WANTED => Offer::Done,
+            Code::CHECK_LATER => Offer::Later,
+            _ => return Err(ClientError::unexpected("CHECK", response).into()),
         });
     }
-    let mut sent = Vec::new();
-    let mut takethis = BytesMut::new();
-    for i in wanted {
-        let id = &batch[i].message_id;
-        // Gone meanwhile (cancelled): nothing to send, and nothing to keep.
-        let Some(article) = wire(node, id)? else {
+    takethis(link, &wanted, |id| {
+        Ok::<_, FeedError>(node.store.article(id)?)
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// TAKETHIS each of `ids` with its article, from `article` (None: gone
+/// meanwhile, cancelled, so nothing to send), in one write, then reads
+/// the replies. Returns how many the peer took (239); a refusal (439) is
+/// final.
+pub(crate) async fn takethis<E: From<ClientError>>(
+    link: &mut Client,
+    ids: &[&[u8]],
+    mut article: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
+) -> Result<usize, E> {
+    let mut out = Vec::new();
+    let mut sent = 0;
+    for &id in ids {
+        let Some(text) = article(id)? else {
             continue;
         };
-        takethis.extend_from_slice(b"TAKETHIS ");
-        takethis.extend_from_slice(id);
-        takethis.extend_from_slice(b"\r\n");
-        takethis.extend_from_slice(&article);
-        sent.push(i);
+        Command::Takethis { id, article: &text }
+            .encode(&mut out)
+            .map_err(ClientError::from)?;
+        sent += 1;
     }
-    link.send(&takethis).await?;
-    for i in sent {
-        let (code, line) = link.code().await?;
-        match code {
-            239 => {}
-            439 => debug!(reply = %line, "peer refused an article"),
-            _ => {
-                outcome[i] = Offer::Later;
-                return Err(LinkError::Reply(line));
-            }
+    link.send(&out).await?;
+    let mut taken = 0;
+    for _ in 0..sent {
+        let response = link.response().await?;
+        match response.code {
+            Code::TAKETHIS_OK => taken += 1,
+            Code::TAKETHIS_REJECTED => debug!(reply = %response, "peer refused an article"),
+            _ => return Err(ClientError::unexpected("TAKETHIS", response).into()),
         }
     }
-    Ok(outcome)
+    Ok(taken)
 }
 
 /// For peers without STREAMING: one IHAVE at a time.
 async fn ihave(
     node: &Node,
-    link: &mut Link,
+    link: &mut Client,
     batch: &[OutboxEntry],
-) -> Result<Vec<Offer>, LinkError> {
+) -> Result<Vec<Offer>, FeedError> {
     let mut outcome = Vec::with_capacity(batch.len());
     for entry in batch {
-        let Some(article) = wire(node, &entry.message_id)? else {
+        // Gone meanwhile (cancelled): nothing to send, and nothing to keep.
+        let Some(article) = node.store.article(&entry.message_id)? else {
             outcome.push(Offer::Done);
             continue;
         };
-        let mut offer = b"IHAVE ".to_vec();
-        offer.extend_from_slice(&entry.message_id);
-        offer.extend_from_slice(b"\r\n");
-        link.send(&offer).await?;
-        let (code, line) = link.code().await?;
-        outcome.push(match code {
-            335 => {
-                link.send(&article).await?;
-                let (code, line) = link.code().await?;
-                match code {
-                    235 | 437 => Offer::Done,
-                    436 => Offer::Later,
-                    _ => return Err(LinkError::Reply(line)),
+        link.command(&Command::Ihave(&entry.message_id)).await?;
+        let response = link.response().await?;
+        outcome.push(match response.code {
+            Code::IHAVE_SEND => {
+                link.data(&article).await?;
+                let response = link.response().await?;
+                match response.code {
+                    Code::TRANSFER_OK | Code::TRANSFER_REJECTED => Offer::Done,
+                    Code::TRANSFER_LATER => Offer::Later,
+                    _ => return Err(ClientError::unexpected("IHAVE", response).into()),
                 }
             }
-            435 => Offer::Done,
-            436 => Offer::Later,
-            _ => return Err(LinkError::Reply(line)),
+            Code::NOT_WANTED => Offer::Done,
+            Code::TRANSFER_LATER => Offer::Later,
+            _ => return Err(ClientError::unexpected("IHAVE", response).into()),
         });
     }
     Ok(outcome)
