@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use tokio::sync::{Mutex, Notify};
 
-pub(crate) use peer::{jitter, takethis};
+pub(crate) use peer::{jitter, takethis, MAX_BATCH_BYTES};
 pub use peer::{run, FeedError};
 
 use crate::client::{Identity, Remote};

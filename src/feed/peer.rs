@@ -26,6 +26,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(60);
 const IDLE_PROBE: Duration = Duration::from_secs(60);
 /// An ID the peer asked us to offer later waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Octets of articles one TAKETHIS write may hold, so that a window of
+/// large articles is sent in parts instead of buffered whole (window ×
+/// max_article_bytes); an article larger than this still goes, alone.
+pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum FeedError {
     #[error(transparent)]
@@ -185,7 +190,7 @@ async fn stream(
             _ => return Err(ClientError::unexpected("CHECK", response).into()),
         });
     }
-    takethis(link, &wanted, |id| {
+    takethis(link, &wanted, MAX_BATCH_BYTES, |id| {
         Ok::<_, FeedError>(node.store.article(id)?)
     })
     .await?;
@@ -193,36 +198,57 @@ async fn stream(
 }
 
 /// TAKETHIS each of `ids` with its article, from `article` (None: gone
-/// meanwhile, cancelled, so nothing to send), in one write, then reads
-/// the replies. Returns how many the peer took (239); a refusal (439) is
-/// final.
+/// meanwhile, cancelled, so nothing to send), in writes holding at most
+/// `budget` octets of articles but at least one article; each write's
+/// replies are read before the next is made, so no more is held at once.
+/// Returns how many the peer took (239); a refusal (439) is final.
 pub(crate) async fn takethis<E: From<ClientError>>(
     link: &mut Client,
     ids: &[&[u8]],
+    budget: usize,
     mut article: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
 ) -> Result<usize, E> {
-    let mut out = Vec::new();
-    let mut sent = 0;
-    for &id in ids {
-        let Some(text) = article(id)? else {
-            continue;
-        };
-        Command::Takethis { id, article: &text }
-            .encode(&mut out)
-            .map_err(ClientError::from)?;
-        sent += 1;
-    }
-    link.send(&out).await?;
+    let mut ids = ids.iter().copied();
+    // An article read that did not fit the last write: the next one's first.
+    let mut carried: Option<(&[u8], Vec<u8>)> = None;
     let mut taken = 0;
-    for _ in 0..sent {
-        let response = link.response().await?;
-        match response.code {
-            Code::TAKETHIS_OK => taken += 1,
-            Code::TAKETHIS_REJECTED => debug!(reply = %response, "peer refused an article"),
-            _ => return Err(ClientError::unexpected("TAKETHIS", response).into()),
+    loop {
+        let mut out = Vec::new();
+        let mut sent = 0;
+        loop {
+            let (id, text) = match carried.take() {
+                Some(next) => next,
+                None => match ids.next() {
+                    None => break,
+                    Some(id) => match article(id)? {
+                        Some(text) => (id, text),
+                        None => continue,
+                    },
+                },
+            };
+            if sent > 0 && out.len() + text.len() > budget {
+                carried = Some((id, text));
+                break;
+            }
+            Command::Takethis { id, article: &text }
+                .encode(&mut out)
+                .map_err(ClientError::from)?;
+            sent += 1;
+        }
+        if sent == 0 {
+            return Ok(taken);
+        }
+        link.send(&out).await?;
+        drop(out);
+        for _ in 0..sent {
+            let response = link.response().await?;
+            match response.code {
+                Code::TAKETHIS_OK => taken += 1,
+                Code::TAKETHIS_REJECTED => debug!(reply = %response, "peer refused an article"),
+                _ => return Err(ClientError::unexpected("TAKETHIS", response).into()),
+            }
         }
     }
-    Ok(taken)
 }
 
 /// For peers without STREAMING: one IHAVE at a time.
@@ -256,4 +282,135 @@ async fn ihave(
         });
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+
+    /// Our end of the link, keeping a copy of every write.
+    struct Recorded {
+        inner: tokio::io::DuplexStream,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl AsyncRead for Recorded {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Recorded {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = &poll {
+                let mut writes = self.writes.lock().expect("not poisoned");
+                writes.push(buf[..*n].to_vec());
+            }
+            poll
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// A streaming peer: 239 for every article, 439 for `<refused@x>`.
+    async fn peer(theirs: tokio::io::DuplexStream) -> std::io::Result<usize> {
+        let mut theirs = BufReader::new(theirs);
+        let mut line = String::new();
+        let mut articles = 0;
+        loop {
+            line.clear();
+            if theirs.read_line(&mut line).await? == 0 {
+                return Ok(articles);
+            }
+            let Some(id) = line.trim_end().strip_prefix("TAKETHIS ") else {
+                continue;
+            };
+            let id = id.to_string();
+            loop {
+                line.clear();
+                theirs.read_line(&mut line).await?;
+                if line == ".\r\n" {
+                    break;
+                }
+            }
+            articles += 1;
+            let code = if id == "<refused@x>" { 439 } else { 239 };
+            theirs
+                .get_mut()
+                .write_all(format!("{code} {id}\r\n").as_bytes())
+                .await?;
+        }
+    }
+
+    #[tokio::test]
+    async fn takethis_writes_stay_within_the_byte_budget() {
+        const BUDGET: usize = 1000;
+        let small = "s".repeat(398) + "\r\n";
+        let big = "b".repeat(2998) + "\r\n";
+        let articles: HashMap<&[u8], &str> = HashMap::from([
+            (&b"<1@x>"[..], small.as_str()),
+            (b"<2@x>", small.as_str()),
+            (b"<big@x>", big.as_str()),
+            (b"<refused@x>", small.as_str()),
+            (b"<4@x>", small.as_str()),
+        ]);
+        let ids: [&[u8]; 7] = [
+            b"<1@x>",
+            b"<gone@x>",
+            b"<2@x>",
+            b"<big@x>",
+            b"<refused@x>",
+            b"<4@x>",
+            b"<gone@x>",
+        ];
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Recorded {
+            inner: ours,
+            writes: writes.clone(),
+        };
+        let peer = tokio::spawn(peer(theirs));
+        let mut link = Client::new(Box::new(recorded));
+        let taken = takethis(&mut link, &ids, BUDGET, |id| {
+            Ok::<_, ClientError>(articles.get(id).map(|a| a.as_bytes().to_vec()))
+        })
+        .await
+        .expect("sent");
+        assert_eq!(taken, 4, "all but the refused one, and none gone");
+        drop(link);
+        assert_eq!(peer.await.expect("peer").expect("peer io"), 5);
+        let writes = writes.lock().expect("not poisoned");
+        let per_write: Vec<usize> = writes
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).matches("TAKETHIS ").count())
+            .collect();
+        // Two small ones fill a write; the big one goes alone, over the
+        // budget; the rest follow it.
+        assert_eq!(per_write, [2, 1, 2]);
+        for write in writes.iter().filter(|w| w.len() < big.len()) {
+            assert!(write.len() <= BUDGET + 100, "{} octets", write.len());
+        }
+    }
 }

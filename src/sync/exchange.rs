@@ -13,7 +13,7 @@ use tracing::{debug, info, warn};
 
 use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
 use crate::client::{self, BlockLimit, Client, ClientError, Command, Connected};
-use crate::feed::{identity, takethis, FeedPeer};
+use crate::feed::{identity, takethis, FeedPeer, MAX_BATCH_BYTES};
 use crate::ingest::{Remember, Source};
 use crate::node::Node;
 use crate::precommit::Claim;
@@ -385,7 +385,7 @@ impl Run<'_> {
             self.progress.wanted += wanted.len() as u64;
             let wanted: Vec<&[u8]> = wanted.iter().map(Vec::as_slice).collect();
             let node = self.node;
-            self.progress.sent += takethis(&mut self.link, &wanted, |id| {
+            self.progress.sent += takethis(&mut self.link, &wanted, MAX_BATCH_BYTES, |id| {
                 Ok::<_, SyncError>(node.store.article(id)?)
             })
             .await? as u64;
