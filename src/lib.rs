@@ -10,6 +10,9 @@
 //! - [`ingest`]: accept or reject an article and build what is stored.
 //! - [`feed`]: per-peer outboxes drained by one outgoing connection each.
 //! - [`sync`]: catch-up with a peer by set reconciliation ([`reconcile`]).
+//! - [`client`]: the one outgoing NNTP client (typed replies, command
+//!   encoders, bounded reads), async for feeds and catch-up, blocking for
+//!   the tools.
 //! - [`store`]: RocksDB column families, reads, and the group committer.
 //! - [`verify`]: batched signature verification shared by all connections.
 //! - [`trust`]: which keys may sign what; [`release`]: pending verification.
@@ -18,6 +21,7 @@
 //! - [`tls`]: rustls for STARTTLS, the implicit-TLS port and feed links.
 //! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
 
+pub mod client;
 pub mod clock;
 pub mod codec;
 pub mod config;

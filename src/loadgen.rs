@@ -4,9 +4,12 @@
 //! one writer and one reader thread per connection, so it measures the
 //! server rather than its own scheduler.
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+use crate::client::{blocking, ClientError, Command};
+use crate::proto::Code;
 
 #[derive(Debug, Clone)]
 pub struct Load {
@@ -97,7 +100,7 @@ fn article(id: &str, group: &str, size: usize) -> Vec<u8> {
 
 /// Runs the load; every connection streams `articles / connections`. The
 /// articles are built (and signed) first; the clock covers the transfer.
-pub fn run(load: &Load) -> std::io::Result<Outcome> {
+pub fn run(load: &Load) -> Result<Outcome, ClientError> {
     let run_tag = format!(
         "{}.{}",
         std::process::id(),
@@ -116,7 +119,7 @@ pub fn run(load: &Load) -> std::io::Result<Outcome> {
         workers.push(std::thread::spawn(move || {
             let wires = wires(&load, &tag, per_connection);
             start.wait();
-            stream(&load, wires, per_connection)
+            stream(&load, wires?, per_connection)
         }));
     }
     start.wait();
@@ -136,84 +139,35 @@ pub fn run(load: &Load) -> std::io::Result<Outcome> {
 }
 
 /// The TAKETHIS stream of one connection, in writes of `window` articles.
-fn wires(load: &Load, tag: &str, count: usize) -> Vec<Vec<u8>> {
+fn wires(load: &Load, tag: &str, count: usize) -> Result<Vec<Vec<u8>>, ClientError> {
     let window = load.window.max(1);
     (0..count)
         .step_by(window)
         .map(|start| {
             let mut wire = Vec::with_capacity(window * (load.size + 400));
             for i in start..(start + window).min(count) {
-                let (id, bytes) = build(load, tag, i);
-                wire.extend_from_slice(format!("TAKETHIS {id}\r\n").as_bytes());
-                crate::proto::reply::put_stuffed_text_into(&mut wire, &bytes);
-                wire.extend_from_slice(b".\r\n");
+                let (id, article) = build(load, tag, i);
+                Command::Takethis {
+                    id: id.as_bytes(),
+                    article: &article,
+                }
+                .encode(&mut wire)?;
             }
-            wire
+            Ok(wire)
         })
         .collect()
 }
 
-/// XPEER challenge and response, so a node that takes transit only from
-/// peers accepts the load.
-fn xpeer(
-    reader: &mut BufReader<TcpStream>,
-    writer: &mut TcpStream,
-    server: &str,
-    peer: &str,
-    key: &ed25519_dalek::SigningKey,
-) -> std::io::Result<()> {
-    let mut line = String::new();
-    writer.write_all(format!("XPEER {peer}\r\n").as_bytes())?;
-    reader.read_line(&mut line)?;
-    let challenge = match line.strip_prefix("381 ") {
-        Some(challenge) => challenge.trim().to_string(),
-        None => {
-            return Err(std::io::Error::other(format!(
-                "XPEER refused: {}",
-                line.trim()
-            )))
-        }
-    };
-    let message = crate::proto::signing::peer_challenge_message(server, peer, &challenge);
-    let signature = ed25519_dalek::Signer::sign(key, &message);
-    writer
-        .write_all(format!("XPEER {peer} {}\r\n", hex::encode(signature.to_bytes())).as_bytes())?;
-    line.clear();
-    reader.read_line(&mut line)?;
-    if !line.starts_with("281") {
-        return Err(std::io::Error::other(format!(
-            "XPEER refused: {}",
-            line.trim()
-        )));
-    }
-    Ok(())
-}
-
-fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> std::io::Result<Outcome> {
-    let socket = TcpStream::connect(load.target)?;
-    socket.set_nodelay(true)?;
-    socket.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let mut reader = BufReader::new(socket.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut writer = socket;
+fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> Result<Outcome, ClientError> {
+    let mut server = blocking::Client::connect(load.target, Duration::from_secs(60))?;
+    let greeting = server.response()?;
     if let (Some(peer), Some(key)) = (&load.peer, &load.key) {
-        let server = line
-            .split_whitespace()
-            .nth(1)
-            .unwrap_or_default()
-            .to_string();
-        xpeer(&mut reader, &mut writer, &server, peer, key)?;
+        // XPEER, so a node that takes transit only from peers accepts the
+        // load; the server's name is its greeting's first word.
+        server.xpeer(greeting.first_word().unwrap_or_default(), peer, key)?;
     }
-    writer.write_all(b"MODE STREAM\r\n")?;
-    line.clear();
-    reader.read_line(&mut line)?;
-    if !line.starts_with("203") {
-        return Err(std::io::Error::other(format!(
-            "MODE STREAM refused: {}",
-            line.trim()
-        )));
-    }
+    server.expect(&Command::ModeStream, &[Code::STREAMING_OK])?;
+    let mut writer = server.writer()?;
     let sender = std::thread::spawn(move || -> std::io::Result<usize> {
         let mut bytes = 0;
         for wire in &wires {
@@ -224,16 +178,11 @@ fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> std::io::Result<Out
     });
     let mut outcome = Outcome::default();
     for _ in 0..count {
-        line.clear();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::other(
-                "server closed the connection mid-stream",
-            ));
-        }
-        match line.get(..3) {
-            Some("239") => outcome.accepted += 1,
-            Some("439") => outcome.refused += 1,
-            _ => outcome.other += 1,
+        match server.response() {
+            Ok(reply) if reply.code == Code::TAKETHIS_OK => outcome.accepted += 1,
+            Ok(reply) if reply.code == Code::TAKETHIS_REJECTED => outcome.refused += 1,
+            Ok(_) | Err(ClientError::Garbled(_)) => outcome.other += 1,
+            Err(e) => return Err(e),
         }
     }
     outcome.bytes = sender

@@ -9,6 +9,7 @@ use std::net::IpAddr;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{Mutex, Notify};
 
+use crate::client::Remote;
 use crate::config::{ConfigError, PeerConfig, Unsigned};
 use crate::proto::article::path_contains;
 use crate::proto::signing::parse_key;
@@ -71,6 +72,16 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The peer as the outgoing client dials it; a peer without an address
+    /// gives an empty one, which fails to connect.
+    pub fn remote(&self) -> Remote<'_> {
+        Remote {
+            name: &self.name,
+            address: self.address.as_deref().unwrap_or_default(),
+            tls: self.tls,
+        }
+    }
+
     pub fn from_config(config: &PeerConfig) -> Result<Peer, ConfigError> {
         let invalid = |what: &str, why: String| {
             ConfigError::Invalid(format!("peer {}: {what}: {why}", config.name))

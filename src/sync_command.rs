@@ -3,14 +3,16 @@
 //! prints the summary. The node does the work, so the store stays owned
 //! by one process.
 
-use std::io::{BufRead, BufReader, IsTerminal, Write};
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::io::IsTerminal;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use tidings::client::{blocking, Command};
 use tidings::config::Config;
+use tidings::proto::Code;
 use tidings::sync::Progress;
 
 /// Progress lines come every half second; silence this long means trouble.
@@ -30,36 +32,26 @@ fn local_address(config: &Config) -> SocketAddr {
 
 pub fn run(config: &Config, peer: &str) -> anyhow::Result<()> {
     let address = local_address(config);
-    let stream = TcpStream::connect(address)
+    // The command is checked before anything is sent: a peer name with a
+    // space or a line break in it would be another command.
+    let xsync = Command::Xsync(peer).to_bytes()?;
+    let mut node = blocking::Client::connect(address, READ_TIMEOUT)
         .with_context(|| format!("cannot reach the node at {address}; is it running?"))?;
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
-    let mut writer = stream.try_clone()?;
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    let mut next_line = |line: &mut String| -> anyhow::Result<()> {
-        line.clear();
-        if reader.read_line(line)? == 0 {
-            bail!("the node closed the connection");
-        }
-        let trimmed = line.trim_end().len();
-        line.truncate(trimmed);
-        Ok(())
-    };
-    next_line(&mut line)?;
-    if !line.starts_with("20") {
-        bail!("unexpected greeting: {line}");
+    let greeting = node.response()?;
+    if !matches!(greeting.code, Code::READY_POSTING | Code::READY_NO_POSTING) {
+        bail!("unexpected greeting: {greeting}");
     }
-    writer.write_all(format!("XSYNC {peer}\r\n").as_bytes())?;
-    next_line(&mut line)?;
-    if !line.starts_with("292") {
-        bail!("the node refused: {line}");
+    node.send(&xsync)?;
+    let answer = node.response()?;
+    if answer.code != Code::SYNC_FOLLOWS {
+        bail!("the node refused: {answer}");
     }
     let shown = Display::new();
     loop {
-        next_line(&mut line)?;
-        if line == "." {
+        let Some(line) = node.block_line()? else {
             bail!("the node ended the report without a summary");
-        }
+        };
+        let line = String::from_utf8_lossy(&line);
         if let Some(rest) = line.strip_prefix("progress ") {
             if let Some(progress) = Progress::parse(rest) {
                 shown.update(&progress);
@@ -68,7 +60,7 @@ pub fn run(config: &Config, peer: &str) -> anyhow::Result<()> {
             shown.finish();
             let summary = Progress::parse(rest).unwrap_or_default();
             println!("{}", summarize(peer, &summary));
-            let _ = writer.write_all(b"QUIT\r\n");
+            let _ = node.quit();
             return Ok(());
         } else if let Some(rest) = line.strip_prefix("failed ") {
             shown.finish();

@@ -7,8 +7,7 @@
 //! a mail client) and written with LF, the form Unix tools expect; the
 //! signature covers a canonical form that does not depend on either.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -16,9 +15,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use bytes::Bytes;
 use ed25519_dalek::SigningKey;
 
+use tidings::client::{blocking, ClientError, Command, Response};
 use tidings::keys;
 use tidings::proto::article::Article;
 use tidings::proto::signing;
+use tidings::proto::Code;
 
 /// Domain on the right of Message-IDs we make when the user names none:
 /// `.invalid` (RFC 2606) can never collide with a real host's IDs.
@@ -30,9 +31,6 @@ const MAX_INPUT: u64 = 16 << 20;
 
 /// Every network step of `post`; a silent server must not hang a script.
 const NET_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Longest reply line we read from a server (RFC 3977 §3.1 allows 512).
-const MAX_REPLY_LINE: u64 = 4096;
 
 /// `tidings keygen`: a new secret key file (mode 0600) and its public key
 /// on stdout, in the form a node's configuration takes.
@@ -256,100 +254,35 @@ fn draft(request: &Post, key: &SigningKey, body: &[u8]) -> Result<Vec<u8>> {
 /// POST over plain NNTP (RFC 3977 §6.3.1): greeting, POST, 340, the
 /// dot-stuffed article, 240, QUIT.
 fn nntp_post(server: &str, article: &[u8]) -> Result<()> {
-    let mut conn = Connection::open(server)?;
-    conn.expect(&[200, 201], "greeting")?;
-    conn.send(b"POST\r\n")?;
-    conn.expect(&[340], "POST")?;
-    conn.send(&dot_stuffed(article))?;
-    conn.expect(&[240], "the article")?;
+    let mut conn = blocking::Client::connect(server, NET_TIMEOUT)
+        .with_context(|| format!("cannot connect to {server}"))?;
+    let ready = [Code::READY_POSTING, Code::READY_NO_POSTING];
+    expect(server, "greeting", conn.response(), &ready)?;
+    conn.command(&Command::Post)
+        .with_context(|| format!("cannot write to {server}"))?;
+    expect(server, "POST", conn.response(), &[Code::POST_SEND])?;
+    conn.data(article)
+        .with_context(|| format!("cannot write to {server}"))?;
+    expect(server, "the article", conn.response(), &[Code::POST_OK])?;
     // The article is stored; a QUIT that goes wrong changes nothing.
-    let _ = conn.send(b"QUIT\r\n");
+    let _ = conn.quit();
     Ok(())
 }
 
-/// A CRLF article as a multi-line block: lines starting with "." get
-/// another, then the "." terminator line (RFC 3977 §3.1.1).
-fn dot_stuffed(article: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(article.len() + 64);
-    for line in article.split_inclusive(|&b| b == b'\n') {
-        if line.starts_with(b".") {
-            out.push(b'.');
+/// Fails, quoting the reply, unless its code is one of `codes`.
+fn expect(
+    server: &str,
+    after: &str,
+    reply: Result<Response, ClientError>,
+    codes: &[Code],
+) -> Result<()> {
+    match reply {
+        Ok(reply) if codes.contains(&reply.code) => Ok(()),
+        Ok(reply) => bail!("{server} refused {after}: {reply}"),
+        Err(ClientError::Closed) => {
+            bail!("{server} closed the connection instead of answering {after}")
         }
-        out.extend_from_slice(line);
-    }
-    if !out.is_empty() && !out.ends_with(b"\r\n") {
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b".\r\n");
-    out
-}
-
-struct Connection {
-    reader: BufReader<TcpStream>,
-    writer: TcpStream,
-    server: String,
-}
-
-impl Connection {
-    fn open(server: &str) -> Result<Connection> {
-        let addrs = server
-            .to_socket_addrs()
-            .with_context(|| format!("cannot resolve {server}"))?;
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect_timeout(&addr, NET_TIMEOUT) {
-                Ok(stream) => return Connection::wrap(stream, server),
-                Err(e) => last = Some(e),
-            }
-        }
-        match last {
-            Some(e) => Err(e).with_context(|| format!("cannot connect to {server}")),
-            None => bail!("{server} resolves to no address"),
-        }
-    }
-
-    fn wrap(stream: TcpStream, server: &str) -> Result<Connection> {
-        stream.set_read_timeout(Some(NET_TIMEOUT))?;
-        stream.set_write_timeout(Some(NET_TIMEOUT))?;
-        let writer = stream.try_clone()?;
-        Ok(Connection {
-            reader: BufReader::new(stream),
-            writer,
-            server: server.to_string(),
-        })
-    }
-
-    fn send(&mut self, bytes: &[u8]) -> Result<()> {
-        self.writer
-            .write_all(bytes)
-            .and_then(|()| self.writer.flush())
-            .with_context(|| format!("cannot write to {}", self.server))
-    }
-
-    /// Reads one reply line and fails, quoting it, unless its code is one
-    /// of `codes`.
-    fn expect(&mut self, codes: &[u16], after: &str) -> Result<()> {
-        let line = self.reply_line(after)?;
-        let code = line.get(..3).and_then(|c| c.parse::<u16>().ok());
-        match code {
-            Some(code) if codes.contains(&code) => Ok(()),
-            _ => bail!("{} refused {after}: {line}", self.server),
-        }
-    }
-
-    fn reply_line(&mut self, after: &str) -> Result<String> {
-        let mut line = Vec::new();
-        (&mut self.reader)
-            .take(MAX_REPLY_LINE)
-            .read_until(b'\n', &mut line)
-            .with_context(|| format!("no reply from {} to {after}", self.server))?;
-        if line.is_empty() {
-            bail!(
-                "{} closed the connection instead of answering {after}",
-                self.server
-            );
-        }
-        Ok(String::from_utf8_lossy(&line).trim_end().to_string())
+        Err(e) => Err(e).with_context(|| format!("no reply from {server} to {after}")),
     }
 }
 
@@ -362,14 +295,6 @@ mod tests {
         assert_eq!(to_crlf(b"a\nb\r\nc"), b"a\r\nb\r\nc\r\n");
         assert_eq!(to_crlf(b""), b"");
         assert_eq!(to_lf(b"a\r\n\r\nb\r\n"), b"a\n\nb\n");
-    }
-
-    #[test]
-    fn dot_stuffing() {
-        assert_eq!(
-            dot_stuffed(b"A: b\r\n\r\n.x\r\ny\r\n"),
-            b"A: b\r\n\r\n..x\r\ny\r\n.\r\n"
-        );
     }
 
     #[test]

@@ -7,10 +7,21 @@
 //! atomic write as the article, so an accepted article is forwarded even
 //! across crashes.
 
-pub mod link;
 mod peer;
 
-pub use peer::run;
-pub(crate) use peer::{jitter, wire};
+pub(crate) use peer::{jitter, takethis, MAX_BATCH_BYTES};
+pub use peer::{run, FeedError};
 
 pub use crate::peers::Peer as FeedPeer;
+
+use crate::client::Identity;
+use crate::node::Node;
+
+/// We, as the client introduces us to peers.
+pub(crate) fn identity(node: &Node) -> Identity<'_> {
+    Identity {
+        name: node.name(),
+        key: &node.key,
+        tls: &node.tls.connector,
+    }
+}

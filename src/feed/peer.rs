@@ -12,20 +12,33 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use bytes::BytesMut;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::link::{connect, Link, LinkError};
-use super::FeedPeer;
+use super::{identity, FeedPeer};
+use crate::client::{self, Client, ClientError, Command, Connected};
 use crate::node::Node;
-use crate::proto::reply::put_stuffed_text;
-use crate::store::OutboxEntry;
+use crate::proto::grammar::is_message_id;
+use crate::proto::Code;
+use crate::store::{OutboxEntry, StoreError};
+
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// With nothing to send, the connection is checked this often.
 const IDLE_PROBE: Duration = Duration::from_secs(60);
 /// An ID the peer asked us to offer later waits this long.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// Octets of articles one TAKETHIS write may hold, so that a window of
+/// large articles is sent in parts instead of buffered whole (window ×
+/// max_article_bytes); an article larger than this still goes, alone.
+pub(crate) const MAX_BATCH_BYTES: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FeedError {
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+}
 
 /// Feeds `node.peers.all()[index]` until `shutdown`.
 pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
@@ -67,8 +80,12 @@ pub(crate) fn jitter(base: Duration) -> Duration {
 }
 
 /// One connection's life: connect, then offer the outbox until shutdown.
-async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), LinkError> {
-    let (mut link, _, streaming) = connect(node, peer).await?;
+async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Result<(), FeedError> {
+    let Connected {
+        client: mut link,
+        streaming,
+        ..
+    } = client::connect(&peer.remote(), &identity(node)).await?;
     if node.config.feed.catch_up {
         // Every (re)connect is a chance that we missed something: catch up
         // (by reconciliation, or with NEWNEWS from a plain NNTP peer).
@@ -93,6 +110,10 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
                 if node.clock.now_micros().saturating_sub(entry.queued) > retention {
                     warn!(peer = %peer.name, message_id = %String::from_utf8_lossy(&entry.message_id), "dropped from outbox after retention");
                     done.push(entry.seq);
+                } else if !is_message_id(&entry.message_id) {
+                    // No command can carry it; offering it would only fail.
+                    warn!(peer = %peer.name, message_id = %String::from_utf8_lossy(&entry.message_id), "dropped from outbox: not a message-id");
+                    done.push(entry.seq);
                 } else if !deferred.contains_key(&entry.message_id) {
                     batch.push(entry);
                 }
@@ -107,14 +128,14 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
             };
             tokio::select! {
                 () = shutdown.cancelled() => {
-                    let _ = link.send(b"QUIT\r\n").await;
+                    let _ = link.quit().await;
                     return Ok(());
                 }
                 () = peer.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {
                     if deferred.is_empty() {
-                        link.send(b"DATE\r\n").await?;
-                        link.code().await?;
+                        link.command(&Command::Date).await?;
+                        link.response().await?;
                     }
                 }
             }
@@ -143,105 +164,254 @@ enum Offer {
     Later,
 }
 
-/// The article as it goes on the wire, dot-stuffed and terminated; None
-/// when it is no longer stored (cancelled meanwhile).
-pub(crate) fn wire(node: &Node, id: &[u8]) -> Result<Option<BytesMut>, LinkError> {
-    let Some(article) = node.store.article(id)? else {
-        return Ok(None);
-    };
-    let mut out = BytesMut::with_capacity(article.len() + 64);
-    put_stuffed_text(&mut out, &article);
-    out.extend_from_slice(b".\r\n");
-    Ok(Some(out))
-}
-
-/// CHECK every entry in one write, TAKETHIS the wanted ones in another.
+/// CHECK every entry in one write, then TAKETHIS the wanted ones.
 async fn stream(
     node: &Node,
-    link: &mut Link,
+    link: &mut Client,
     batch: &[OutboxEntry],
-) -> Result<Vec<Offer>, LinkError> {
+) -> Result<Vec<Offer>, FeedError> {
     let mut checks = Vec::new();
     for entry in batch {
-        checks.extend_from_slice(b"CHECK ");
-        checks.extend_from_slice(&entry.message_id);
-        checks.extend_from_slice(b"\r\n");
+        Command::Check(&entry.message_id)
+            .encode(&mut checks)
+            .map_err(ClientError::from)?;
     }
     link.send(&checks).await?;
     let mut outcome = Vec::with_capacity(batch.len());
     let mut wanted = Vec::new();
-    for (i, _) in batch.iter().enumerate() {
-        let (code, line) = link.code().await?;
-        outcome.push(match code {
-            238 => {
-                wanted.push(i);
+    for entry in batch {
+        let response = link.response().await?;
+        outcome.push(match response.code {
+            Code::CHECK_SEND => {
+                wanted.push(entry.message_id.as_slice());
                 Offer::Done
             }
-            438 => Offer::Done,
-            431 => Offer::Later,
-            _ => return Err(LinkError::Reply(line)),
+            Code::CHECK_NOT_WANTED => Offer::Done,
+            Code::CHECK_LATER => Offer::Later,
+            _ => return Err(ClientError::unexpected("CHECK", response).into()),
         });
     }
-    let mut sent = Vec::new();
-    let mut takethis = BytesMut::new();
-    for i in wanted {
-        let id = &batch[i].message_id;
-        // Gone meanwhile (cancelled): nothing to send, and nothing to keep.
-        let Some(article) = wire(node, id)? else {
-            continue;
-        };
-        takethis.extend_from_slice(b"TAKETHIS ");
-        takethis.extend_from_slice(id);
-        takethis.extend_from_slice(b"\r\n");
-        takethis.extend_from_slice(&article);
-        sent.push(i);
-    }
-    link.send(&takethis).await?;
-    for i in sent {
-        let (code, line) = link.code().await?;
-        match code {
-            239 => {}
-            439 => debug!(reply = %line, "peer refused an article"),
-            _ => {
-                outcome[i] = Offer::Later;
-                return Err(LinkError::Reply(line));
+    takethis(link, &wanted, MAX_BATCH_BYTES, |id| {
+        Ok::<_, FeedError>(node.store.article(id)?)
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// TAKETHIS each of `ids` with its article, from `article` (None: gone
+/// meanwhile, cancelled, so nothing to send), in writes holding at most
+/// `budget` octets of articles but at least one article; each write's
+/// replies are read before the next is made, so no more is held at once.
+/// Returns how many the peer took (239); a refusal (439) is final.
+pub(crate) async fn takethis<E: From<ClientError>>(
+    link: &mut Client,
+    ids: &[&[u8]],
+    budget: usize,
+    mut article: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, E>,
+) -> Result<usize, E> {
+    let mut ids = ids.iter().copied();
+    // An article read that did not fit the last write: the next one's first.
+    let mut carried: Option<(&[u8], Vec<u8>)> = None;
+    let mut taken = 0;
+    loop {
+        let mut out = Vec::new();
+        let mut sent = 0;
+        loop {
+            let (id, text) = match carried.take() {
+                Some(next) => next,
+                None => match ids.next() {
+                    None => break,
+                    Some(id) => match article(id)? {
+                        Some(text) => (id, text),
+                        None => continue,
+                    },
+                },
+            };
+            if sent > 0 && out.len() + text.len() > budget {
+                carried = Some((id, text));
+                break;
+            }
+            Command::Takethis { id, article: &text }
+                .encode(&mut out)
+                .map_err(ClientError::from)?;
+            sent += 1;
+        }
+        if sent == 0 {
+            return Ok(taken);
+        }
+        link.send(&out).await?;
+        drop(out);
+        for _ in 0..sent {
+            let response = link.response().await?;
+            match response.code {
+                Code::TAKETHIS_OK => taken += 1,
+                Code::TAKETHIS_REJECTED => debug!(reply = %response, "peer refused an article"),
+                _ => return Err(ClientError::unexpected("TAKETHIS", response).into()),
             }
         }
     }
-    Ok(outcome)
 }
 
 /// For peers without STREAMING: one IHAVE at a time.
 async fn ihave(
     node: &Node,
-    link: &mut Link,
+    link: &mut Client,
     batch: &[OutboxEntry],
-) -> Result<Vec<Offer>, LinkError> {
+) -> Result<Vec<Offer>, FeedError> {
     let mut outcome = Vec::with_capacity(batch.len());
     for entry in batch {
-        let Some(article) = wire(node, &entry.message_id)? else {
+        // Gone meanwhile (cancelled): nothing to send, and nothing to keep.
+        let Some(article) = node.store.article(&entry.message_id)? else {
             outcome.push(Offer::Done);
             continue;
         };
-        let mut offer = b"IHAVE ".to_vec();
-        offer.extend_from_slice(&entry.message_id);
-        offer.extend_from_slice(b"\r\n");
-        link.send(&offer).await?;
-        let (code, line) = link.code().await?;
-        outcome.push(match code {
-            335 => {
-                link.send(&article).await?;
-                let (code, line) = link.code().await?;
-                match code {
-                    235 | 437 => Offer::Done,
-                    436 => Offer::Later,
-                    _ => return Err(LinkError::Reply(line)),
+        link.command(&Command::Ihave(&entry.message_id)).await?;
+        let response = link.response().await?;
+        outcome.push(match response.code {
+            Code::IHAVE_SEND => {
+                link.data(&article).await?;
+                let response = link.response().await?;
+                match response.code {
+                    Code::TRANSFER_OK | Code::TRANSFER_REJECTED => Offer::Done,
+                    Code::TRANSFER_LATER => Offer::Later,
+                    _ => return Err(ClientError::unexpected("IHAVE", response).into()),
                 }
             }
-            435 => Offer::Done,
-            436 => Offer::Later,
-            _ => return Err(LinkError::Reply(line)),
+            Code::NOT_WANTED => Offer::Done,
+            Code::TRANSFER_LATER => Offer::Later,
+            _ => return Err(ClientError::unexpected("IHAVE", response).into()),
         });
     }
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::pin::Pin;
+    use std::sync::Mutex;
+    use std::task::{Context, Poll};
+    use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader, ReadBuf};
+
+    /// Our end of the link, keeping a copy of every write.
+    struct Recorded {
+        inner: tokio::io::DuplexStream,
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+    }
+
+    impl AsyncRead for Recorded {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_read(cx, buf)
+        }
+    }
+
+    impl AsyncWrite for Recorded {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+            if let Poll::Ready(Ok(n)) = &poll {
+                let mut writes = self.writes.lock().expect("not poisoned");
+                writes.push(buf[..*n].to_vec());
+            }
+            poll
+        }
+
+        fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_flush(cx)
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            Pin::new(&mut self.inner).poll_shutdown(cx)
+        }
+    }
+
+    /// A streaming peer: 239 for every article, 439 for `<refused@x>`.
+    async fn peer(theirs: tokio::io::DuplexStream) -> std::io::Result<usize> {
+        let mut theirs = BufReader::new(theirs);
+        let mut line = String::new();
+        let mut articles = 0;
+        loop {
+            line.clear();
+            if theirs.read_line(&mut line).await? == 0 {
+                return Ok(articles);
+            }
+            let Some(id) = line.trim_end().strip_prefix("TAKETHIS ") else {
+                continue;
+            };
+            let id = id.to_string();
+            loop {
+                line.clear();
+                theirs.read_line(&mut line).await?;
+                if line == ".\r\n" {
+                    break;
+                }
+            }
+            articles += 1;
+            let code = if id == "<refused@x>" { 439 } else { 239 };
+            theirs
+                .get_mut()
+                .write_all(format!("{code} {id}\r\n").as_bytes())
+                .await?;
+        }
+    }
+
+    #[tokio::test]
+    async fn takethis_writes_stay_within_the_byte_budget() {
+        const BUDGET: usize = 1000;
+        let small = "s".repeat(398) + "\r\n";
+        let big = "b".repeat(2998) + "\r\n";
+        let articles: HashMap<&[u8], &str> = HashMap::from([
+            (&b"<1@x>"[..], small.as_str()),
+            (b"<2@x>", small.as_str()),
+            (b"<big@x>", big.as_str()),
+            (b"<refused@x>", small.as_str()),
+            (b"<4@x>", small.as_str()),
+        ]);
+        let ids: [&[u8]; 7] = [
+            b"<1@x>",
+            b"<gone@x>",
+            b"<2@x>",
+            b"<big@x>",
+            b"<refused@x>",
+            b"<4@x>",
+            b"<gone@x>",
+        ];
+        let (ours, theirs) = tokio::io::duplex(1 << 20);
+        let writes = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Recorded {
+            inner: ours,
+            writes: writes.clone(),
+        };
+        let peer = tokio::spawn(peer(theirs));
+        let mut link = Client::new(Box::new(recorded));
+        let taken = takethis(&mut link, &ids, BUDGET, |id| {
+            Ok::<_, ClientError>(articles.get(id).map(|a| a.as_bytes().to_vec()))
+        })
+        .await
+        .expect("sent");
+        assert_eq!(taken, 4, "all but the refused one, and none gone");
+        drop(link);
+        assert_eq!(peer.await.expect("peer").expect("peer io"), 5);
+        let writes = writes.lock().expect("not poisoned");
+        let per_write: Vec<usize> = writes
+            .iter()
+            .map(|w| String::from_utf8_lossy(w).matches("TAKETHIS ").count())
+            .collect();
+        // Two small ones fill a write; the big one goes alone, over the
+        // budget; the rest follow it.
+        assert_eq!(per_write, [2, 1, 2]);
+        for write in writes.iter().filter(|w| w.len() < big.len()) {
+            assert!(write.len() <= BUDGET + 100, "{} octets", write.len());
+        }
+    }
 }

@@ -6,18 +6,21 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
+use chrono::DateTime;
 use tokio::sync::watch;
-use tracing::{debug, info};
+use tracing::{debug, info, warn};
 
 use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
-use crate::feed::link::{connect, connect_reader, Link, LinkError};
-use crate::feed::{wire, FeedPeer};
+use crate::client::{self, BlockLimit, Client, ClientError, Command, Connected};
+use crate::feed::{identity, takethis, FeedPeer, MAX_BATCH_BYTES};
 use crate::ingest::Source;
 use crate::node::{Ingested, Node};
 use crate::peers::Right;
 use crate::precommit::{Claim, Claimant};
-use crate::proto::reconcile::{Entry, MAX_ENTRIES};
+use crate::proto::grammar::is_message_id;
+use crate::proto::reconcile::{Entry, MAX_BLOCK, MAX_ENTRIES};
+use crate::proto::Code;
 use crate::reconcile::{self, Members, ReconcileError, Role};
 use crate::store::commit::Stored;
 use crate::store::members::GroupSet;
@@ -29,11 +32,27 @@ const BATCH: usize = 256;
 
 const _: () = assert!(PER_ROUND <= MAX_ENTRIES);
 
+/// The most an answer to one XRECONCILE block may hold: each entry we send
+/// is answered by at most 16 (an `S` by one for each sub-range, sync.md
+/// §3.5), and no entry comes near 4 KiB (an `H` line of IDS_PER_LINE ids
+/// stays near 2 KiB).
+const ANSWER_LIMIT: BlockLimit = BlockLimit {
+    lines: 16 * PER_ROUND,
+    bytes: 16 * PER_ROUND * 4096,
+};
+
+/// The most Message-IDs one NEWNEWS list from a plain NNTP peer may hold;
+/// a group with more is skipped (and logged), the run goes on.
+const NEWNEWS_LIMIT: BlockLimit = BlockLimit {
+    lines: 1 << 20,
+    bytes: 64 << 20,
+};
+
 /// A run's state: the link, what it found, and when it last said so.
 struct Run<'a> {
     node: &'a Arc<Node>,
     peer: &'a FeedPeer,
-    link: Link,
+    link: Client,
     progress: Progress,
     report: &'a watch::Sender<Progress>,
     started: Instant,
@@ -50,20 +69,25 @@ pub(super) async fn run(
     report: &watch::Sender<Progress>,
     started: Instant,
 ) -> Result<Progress, SyncError> {
-    let (mut link, capabilities, _) = connect(node, peer).await?;
+    let (remote, us) = (peer.remote(), identity(node));
+    let Connected {
+        client: mut link,
+        capabilities,
+        ..
+    } = client::connect(&remote, &us).await?;
     let pull = node.peers.accepts(&peer.name, Right::Articles);
     let reconciles = capabilities.has(CAPABILITY);
     if !reconciles {
         // A plain NNTP peer: read what it has as a newsreader would.
-        let _ = link.send(b"QUIT\r\n").await;
+        let _ = link.quit().await;
         if !pull {
             return Err(SyncError::Unsupported);
         }
-        let (reader, capabilities) = connect_reader(node, peer).await?;
-        if !capabilities.has("NEWNEWS") {
+        let reader = client::connect_reader(&remote, &us).await?;
+        if !reader.capabilities.has("NEWNEWS") {
             return Err(SyncError::Unsupported);
         }
-        link = reader;
+        link = reader.client;
     }
     let groups: Vec<String> = node
         .groups
@@ -97,7 +121,7 @@ pub(super) async fn run(
         run.progress.groups_done += 1;
         run.tell();
     }
-    let _ = run.link.send(b"QUIT\r\n").await;
+    let _ = run.link.quit().await;
     run.tell();
     Ok(run.progress)
 }
@@ -105,8 +129,8 @@ pub(super) async fn run(
 impl Run<'_> {
     /// Publishes the progress, and logs it now and then.
     fn tell(&mut self) {
-        self.progress.bytes_in = self.link.received;
-        self.progress.bytes_out = self.link.sent;
+        self.progress.bytes_in = self.link.received();
+        self.progress.bytes_out = self.link.sent();
         self.progress.seconds = self.started.elapsed().as_secs_f64();
         self.report.send_replace(self.progress.clone());
         if self.logged.elapsed() >= LOG_EVERY {
@@ -163,21 +187,21 @@ impl Run<'_> {
             group,
         };
         self.progress.compared += set.digest(&crate::proto::reconcile::Prefix::ROOT)?.count;
-        self.link
-            .send(format!("NEWNEWS {group} 19700101 000000 GMT\r\n").as_bytes())
-            .await?;
-        let (code, line) = self.link.code().await?;
-        if code != 230 {
-            return Err(SyncError::Protocol(format!("NEWNEWS: {line}")));
+        let command = Command::Newnews {
+            wildmat: group,
+            since: DateTime::UNIX_EPOCH,
+        };
+        self.link.command(&command).await?;
+        let response = self.link.response().await?;
+        if response.code != Code::NEWNEWS_FOLLOWS {
+            return Err(SyncError::Protocol(format!("NEWNEWS: {response}")));
         }
-        let listed: Vec<Vec<u8>> = self
-            .link
-            .block()
-            .await?
-            .into_iter()
-            .map(String::into_bytes)
-            .filter(|id| crate::proto::grammar::is_message_id(id))
-            .collect();
+        let Some(listed) = self.link.block(NEWNEWS_LIMIT).await? else {
+            let limit = NEWNEWS_LIMIT.lines;
+            warn!(peer = %self.peer.name, %group, limit, "NEWNEWS listed more message-ids than we take; group skipped");
+            return Ok(());
+        };
+        let listed: Vec<Vec<u8>> = listed.into_iter().filter(|id| is_message_id(id)).collect();
         for batch in listed.chunks(BATCH * 4) {
             self.fetch(batch.to_vec()).await?;
         }
@@ -190,21 +214,23 @@ impl Run<'_> {
         group: &str,
         block: &[Entry],
     ) -> Result<Option<Vec<Entry>>, SyncError> {
-        let mut out = format!("XRECONCILE {group}\r\n").into_bytes();
-        for entry in block {
-            entry.encode(&mut out);
+        let command = Command::Xreconcile {
+            group,
+            entries: block,
+        };
+        self.link.command(&command).await?;
+        let response = self.link.response().await?;
+        match response.code {
+            Code::RECONCILE_FOLLOWS => {}
+            Code::NO_SUCH_GROUP | Code::NOT_PERMITTED => return Ok(None),
+            _ => return Err(SyncError::Protocol(format!("XRECONCILE: {response}"))),
         }
-        out.extend_from_slice(b".\r\n");
-        self.link.send(&out).await?;
-        let (code, line) = self.link.code().await?;
-        match code {
-            290 => {}
-            411 | 502 => return Ok(None),
-            _ => return Err(SyncError::Protocol(format!("XRECONCILE: {line}"))),
-        }
+        let Some(lines) = self.link.block(ANSWER_LIMIT).await? else {
+            return Err(ClientError::BlockTooLarge(command.name()).into());
+        };
         let mut entries = Vec::new();
-        for line in self.link.block().await? {
-            entries.push(Entry::parse(line.as_bytes()).map_err(SyncError::Protocol)?);
+        for line in lines {
+            entries.push(Entry::parse(&line).map_err(SyncError::Protocol)?);
         }
         Ok(Some(entries))
     }
@@ -288,12 +314,10 @@ impl Run<'_> {
     }
 
     /// Sends one batch's ARTICLE commands in one write.
-    async fn ask(&mut self, batch: &[(Vec<u8>, Claim)]) -> Result<(), LinkError> {
+    async fn ask(&mut self, batch: &[(Vec<u8>, Claim)]) -> Result<(), ClientError> {
         let mut out = Vec::new();
         for (id, _) in batch {
-            out.extend_from_slice(b"ARTICLE ");
-            out.extend_from_slice(id);
-            out.extend_from_slice(b"\r\n");
+            Command::Article(id).encode(&mut out)?;
         }
         self.link.send(&out).await
     }
@@ -314,12 +338,12 @@ impl Run<'_> {
     /// One pipelined ARTICLE reply: the article, or None when the peer no
     /// longer has it or it is larger than we take.
     async fn article(&mut self, id: &[u8], limit: usize) -> Result<Option<Vec<u8>>, SyncError> {
-        let (code, line) = self.link.code().await?;
-        match code {
-            220 => {}
+        let response = self.link.response().await?;
+        match response.code {
+            Code::ARTICLE_FOLLOWS => {}
             // Removed there since it was listed.
-            430 => return Ok(None),
-            _ => return Err(SyncError::Protocol(format!("ARTICLE: {line}"))),
+            Code::NO_SUCH_MSGID => return Ok(None),
+            _ => return Err(SyncError::Protocol(format!("ARTICLE: {response}"))),
         }
         let text = self.link.text(limit).await?;
         let shown = String::from_utf8_lossy(id);
@@ -343,46 +367,32 @@ impl Run<'_> {
             if !self.may_send {
                 return Ok(());
             }
-            let mut out = b"XIHAVE\r\n".to_vec();
-            for id in batch {
-                out.extend_from_slice(id);
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b".\r\n");
-            self.link.send(&out).await?;
-            let (code, line) = self.link.code().await?;
-            match code {
-                291 => {}
-                480 | 502 => {
-                    info!(peer = %self.peer.name, reply = %line, "peer takes no articles from us on this connection");
+            self.link.command(&Command::Xihave(batch)).await?;
+            let response = self.link.response().await?;
+            match response.code {
+                Code::SENDME_FOLLOWS => {}
+                Code::AUTH_REQUIRED | Code::NOT_PERMITTED => {
+                    info!(peer = %self.peer.name, reply = %response, "peer takes no articles from us on this connection");
                     self.may_send = false;
                     return Ok(());
                 }
-                _ => return Err(SyncError::Protocol(format!("XIHAVE: {line}"))),
+                _ => return Err(SyncError::Protocol(format!("XIHAVE: {response}"))),
             }
-            let wanted = self.link.block().await?;
+            // The peer names only what we offered.
+            let limit = BlockLimit {
+                lines: batch.len(),
+                bytes: MAX_BLOCK,
+            };
+            let Some(wanted) = self.link.block(limit).await? else {
+                return Err(ClientError::BlockTooLarge("XIHAVE").into());
+            };
             self.progress.wanted += wanted.len() as u64;
-            let mut out = BytesMut::new();
-            let mut sent = 0;
-            for id in &wanted {
-                let Some(article) = wire(self.node, id.as_bytes())? else {
-                    continue;
-                };
-                out.extend_from_slice(b"TAKETHIS ");
-                out.extend_from_slice(id.as_bytes());
-                out.extend_from_slice(b"\r\n");
-                out.extend_from_slice(&article);
-                sent += 1;
-            }
-            self.link.send(&out).await?;
-            for _ in 0..sent {
-                let (code, line) = self.link.code().await?;
-                match code {
-                    239 => self.progress.sent += 1,
-                    439 => debug!(reply = %line, "peer refused an article"),
-                    _ => return Err(SyncError::Protocol(format!("TAKETHIS: {line}"))),
-                }
-            }
+            let wanted: Vec<&[u8]> = wanted.iter().map(Vec::as_slice).collect();
+            let node = self.node;
+            self.progress.sent += takethis(&mut self.link, &wanted, MAX_BATCH_BYTES, |id| {
+                Ok::<_, SyncError>(node.store.article(id)?)
+            })
+            .await? as u64;
             self.tell();
         }
         Ok(())

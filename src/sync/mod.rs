@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::feed::link::LinkError;
+use crate::client::ClientError;
 use crate::feed::{jitter, FeedPeer};
 use crate::node::Node;
 use crate::store::StoreError;
@@ -33,7 +33,7 @@ const LOG_EVERY: Duration = Duration::from_secs(10);
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
-    Link(#[from] LinkError),
+    Client(#[from] ClientError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
     #[error("the peer does not offer {CAPABILITY}")]
