@@ -382,7 +382,7 @@ fn default_max_pipeline() -> usize {
     1024
 }
 fn default_max_pipeline_bytes() -> usize {
-    32 << 20
+    8 << 20
 }
 fn default_max_claims() -> usize {
     10_000

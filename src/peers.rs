@@ -181,6 +181,11 @@ impl Peers {
             .map(|p| p.name.as_str())
     }
 
+    /// Whether any peer is fed at all (routing has nothing to do if not).
+    pub fn feeds_any(&self) -> bool {
+        self.fed().next().is_some()
+    }
+
     /// The fed peers that should be offered an article with this Path and
     /// these newsgroups: not in its Path (RFC 5537 §3.3), and their `send`
     /// wildmat matches one of its groups.

@@ -452,12 +452,12 @@ impl Ingest<'_> {
         };
         let stored = stored.as_ref().unwrap_or(article);
         let outboxes = match disposition {
-            Disposition::File => self.peers.wanting(
+            Disposition::File if self.peers.feeds_any() => self.peers.wanting(
                 &stored.header_unfolded("Path").unwrap_or_default(),
                 &stored.newsgroups(),
             ),
             // Routed when it is filed, to the peers there are then.
-            Disposition::Pending { .. } | Disposition::Held | Disposition::Local => Vec::new(),
+            _ => Vec::new(),
         };
         Ok(Prepared {
             message_id: id,

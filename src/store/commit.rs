@@ -162,6 +162,20 @@ enum Job {
     },
 }
 
+/// Article octets one write takes at most (besides `batch_limit`
+/// articles): a batch is copied into a RocksDB write batch, so big articles
+/// must not make it hundreds of megabytes.
+const BATCH_BYTES: usize = 16 << 20;
+
+impl Job {
+    fn bytes(&self) -> usize {
+        match self {
+            Job::Store(article, _) => article.bytes.len(),
+            Job::Reject { .. } | Job::Expire { .. } => 0,
+        }
+    }
+}
+
 /// The sessions' handle to the commit thread.
 #[derive(Clone)]
 pub struct Committer {
@@ -331,10 +345,14 @@ impl Writer {
     fn run(&mut self, mut rx: mpsc::UnboundedReceiver<Job>) {
         let mut jobs = Vec::with_capacity(self.batch_limit);
         while let Some(job) = rx.blocking_recv() {
+            let mut bytes = job.bytes();
             jobs.push(job);
-            while jobs.len() < self.batch_limit {
+            while jobs.len() < self.batch_limit && bytes < BATCH_BYTES {
                 match rx.try_recv() {
-                    Ok(job) => jobs.push(job),
+                    Ok(job) => {
+                        bytes += job.bytes();
+                        jobs.push(job);
+                    }
                     Err(_) => break,
                 }
             }
