@@ -13,9 +13,9 @@
 use std::time::Instant;
 
 use ed25519_dalek::SigningKey;
+use tidings::proto::reconcile::{self, Members, Role};
 use tidings::proto::reconcile::{Entry, Prefix};
 use tidings::proto::signing;
-use tidings::reconcile::{self, Members, Role};
 use tidings::store::members::{insert_many, GroupSet};
 use tidings::store::Store;
 

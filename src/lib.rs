@@ -1,26 +1,38 @@
 //! tidings: a node of a federated discussion network that speaks NNTP.
 //!
-//! Module map, from the wire inwards:
-//! - [`server`]: accept loop, connection limit, shutdown.
-//! - [`session`]: one connection: frames in, commands dispatched, replies
-//!   out in order, TAKETHIS pipelined behind group commits.
-//! - [`codec`]: command lines and dot-terminated blocks, with size limits.
-//! - [`proto`]: the protocol as pure code: commands, reply codes, articles,
-//!   wildmats, argument grammars.
-//! - [`ingest`]: accept or reject an article and build what is stored.
-//! - [`feed`]: per-peer outboxes drained by one outgoing connection each.
-//! - [`sync`]: catch-up with a peer by set reconciliation ([`reconcile`]).
-//! - [`client`]: the one outgoing NNTP client (typed replies, command
-//!   encoders, bounded reads), async for feeds and catch-up, blocking for
-//!   the tools.
-//! - [`store`]: RocksDB column families, reads, and the group committer.
-//! - [`verify`]: batched signature verification shared by all connections.
-//! - [`trust`]: which keys may sign what; [`release`]: pending verification.
-//! - [`groups`], [`precommit`], [`node`]: shared state of a running node.
-//! - [`config`]: the TOML configuration; [`keys`]: secret key files.
-//! - [`tls`]: rustls for STARTTLS, the implicit-TLS port and feed links.
-//! - [`loadgen`]: a TAKETHIS load generator for benchmarks.
+//! Module map, in layers from the wire inwards; a module uses only those
+//! below it (`tests/layers.rs` checks that no two use each other and that
+//! the store uses nothing that decides):
+//!
+//! - Serving: [`server`] (accept loop, connection limit, shutdown, the
+//!   background tasks); [`session`] (one connection: frames in, commands
+//!   dispatched, replies out in order, TAKETHIS pipelined behind group
+//!   commits); [`feed`] (each fed peer's outbox drained over one outgoing
+//!   connection); [`catchup`] (catch-up with a peer by set reconciliation,
+//!   or NEWNEWS from a plain one); [`release`] (pending posts released or
+//!   expired).
+//! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
+//!   the one way in for an article whatever brought it.
+//! - Deciding: [`ingest`] (accept or reject an article and build the
+//!   records to store, routing included); [`trust`] (which keys may sign
+//!   what); [`peers`] (the typed peer model: keys, hosts, send wildmats,
+//!   rights); [`groups`] (boards as readers see them); [`precommit`]
+//!   (bounded, expiring claims on Message-IDs being received);
+//!   [`verify`] (batched signature checks).
+//! - Writing: [`store`] (RocksDB column families, reads, and the committer
+//!   that only writes what it is handed and reports what it made durable).
+//! - Talking: [`client`] (the one outgoing NNTP client: typed replies,
+//!   command encoders, bounded reads); [`codec`] (incoming command lines
+//!   and dot-terminated blocks, with size limits); [`tls`].
+//! - Pure protocol: [`proto`] (commands, reply codes, articles, signing,
+//!   wildmats, grammars, and set reconciliation in [`proto::reconcile`]).
+//! - Ground: [`config`] (the TOML configuration, validated into
+//!   [`config::Valid`]); [`keys`] (secret key files); [`clock`] (wall time
+//!   as a parameter); [`loadgen`] (a TAKETHIS load generator).
+//!
+//! The binary's own code (user tools, `tidings sync`) is in `src/cli/`.
 
+pub mod catchup;
 pub mod client;
 pub mod clock;
 pub mod codec;
@@ -34,12 +46,10 @@ pub mod node;
 pub mod peers;
 pub mod precommit;
 pub mod proto;
-pub mod reconcile;
 pub mod release;
 pub mod server;
 pub mod session;
 pub mod store;
-pub mod sync;
 pub mod tls;
 pub mod trust;
 pub mod verify;

@@ -1,7 +1,6 @@
 //! The `tidings` command line.
 
-mod sync_command;
-mod tools;
+mod cli;
 
 use std::path::PathBuf;
 
@@ -76,13 +75,13 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         key: PathBuf,
         /// Right part of the Message-ID made when the article has none.
-        #[arg(long, default_value = tools::DEFAULT_DOMAIN)]
+        #[arg(long, default_value = cli::posting::DEFAULT_DOMAIN)]
         domain: String,
     },
     /// Check the signature of the article on stdin; exit 1 unless valid.
     Verify,
     /// Sign the body on stdin as a new article and POST it; print its Message-ID.
-    Post(tools::Post),
+    Post(cli::posting::Post),
     /// Catch up with a configured peer now, through the running node
     /// (XSYNC on its NNTP port), showing progress and a summary.
     Sync {
@@ -155,11 +154,11 @@ fn run() -> anyhow::Result<()> {
             println!("{config:#?}");
             Ok(())
         }
-        Command::Keygen { out } => tools::keygen(&out),
-        Command::Sign { key, domain } => tools::sign(&key, &domain),
-        Command::Verify => tools::verify(),
-        Command::Post(request) => tools::post(&request),
-        Command::Sync { config, peer } => sync_command::run(&load(config.as_ref())?, &peer),
+        Command::Keygen { out } => cli::posting::keygen(&out),
+        Command::Sign { key, domain } => cli::posting::sign(&key, &domain),
+        Command::Verify => cli::posting::verify(),
+        Command::Post(request) => cli::posting::post(&request),
+        Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
     }
 }
 

@@ -49,7 +49,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         .filter(|(_, p)| p.address.is_some())
     {
         tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
-        tracker.spawn(crate::sync::run(node.clone(), index, shutdown.clone()));
+        tracker.spawn(crate::catchup::run(node.clone(), index, shutdown.clone()));
     }
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));

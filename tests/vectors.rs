@@ -153,7 +153,7 @@ fn sync_item_and_fingerprint_vectors_match() {
 #[test]
 fn sync_exchange_vectors_replay() {
     use tidings::proto::reconcile::Entry;
-    use tidings::reconcile::{open, respond, MemorySet, Role};
+    use tidings::proto::reconcile::{open, respond, MemorySet, Role};
     let base = vectors().join("sync");
     let mut replayed = 0;
     for name in [

@@ -13,8 +13,8 @@ mod list;
 mod paged;
 mod peer;
 mod reader;
+mod reconcile;
 mod starttls;
-mod sync;
 mod transit;
 
 use std::collections::HashMap;

@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use rocksdb::{Direction, IteratorMode, MergeOperands, ReadOptions, WriteBatch};
 
 use super::{schema, Store, StoreError};
+use crate::proto::reconcile::Members;
 use crate::proto::reconcile::{item_hash, Digest, ItemHash, Prefix};
-use crate::reconcile::Members;
 
 /// Digests are stored for ranges of 1 to this many hex digits: 16 + 256 +
 /// 4096 per group at most. At a million articles in one group a deepest
@@ -285,7 +285,7 @@ pub fn rebuild(store: &Store) -> Result<u64, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::reconcile::MemorySet;
+    use crate::proto::reconcile::MemorySet;
 
     fn ids(range: std::ops::Range<usize>) -> Vec<Vec<u8>> {
         range

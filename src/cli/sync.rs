@@ -10,10 +10,10 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use indicatif::{ProgressBar, ProgressStyle};
 
+use tidings::catchup::Progress;
 use tidings::client::{blocking, Command};
 use tidings::config::Config;
 use tidings::proto::Code;
-use tidings::sync::Progress;
 
 /// Progress lines come every half second; silence this long means trouble.
 const READ_TIMEOUT: Duration = Duration::from_secs(120);

@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::*;
 use ed25519_dalek::SigningKey;
+use tidings::catchup::Progress;
 use tidings::config::{Config, GroupConfig, PeerConfig};
-use tidings::sync::Progress;
 
 fn hex_key(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().as_bytes())

@@ -12,14 +12,14 @@ use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
 use super::{send, Next, Session};
+use crate::catchup::{sync_peer, Progress};
 use crate::node::Node;
 use crate::proto::grammar::is_message_id;
+use crate::proto::reconcile::{self, ReconcileError, Role};
 use crate::proto::reconcile::{Entry, MAX_ENTRIES};
 use crate::proto::reply::put_line;
 use crate::proto::{Code, Reply};
-use crate::reconcile::{self, ReconcileError, Role};
 use crate::store::members::GroupSet;
-use crate::sync::{sync_peer, Progress};
 
 /// Most Message-IDs one XIHAVE may offer.
 pub const MAX_OFFER: usize = 1024;

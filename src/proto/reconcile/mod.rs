@@ -1,7 +1,9 @@
 //! The vocabulary of range-based set reconciliation (protocol-spec/sync.md):
 //! item hashes, hash-prefix ranges, additive digests and their
-//! fingerprints, and the entry lines two nodes exchange. Pure code; the
-//! exchange itself is in `crate::reconcile`.
+//! fingerprints, and the entry lines two nodes exchange; and in [`step`],
+//! what one side answers to the other's entries. Pure code: the store keeps
+//! the sets ([`crate::store::members`]), the catch-up client and the
+//! XRECONCILE command exchange them.
 //!
 //! A node's set for a newsgroup is the Message-IDs filed in it. Each item is
 //! placed by the SHA-256 of its Message-ID, so a range is a prefix of that
@@ -10,6 +12,10 @@
 //! the sum of the item hashes modulo 2^256: adding or removing an item
 //! changes it without reading the others, so digests are kept up to date
 //! as articles are filed and never recomputed over the store.
+
+pub mod step;
+
+pub use step::{open, respond, Members, MemorySet, ReconcileError, Role, Step};
 
 use base64::engine::general_purpose::STANDARD_NO_PAD;
 use base64::Engine;

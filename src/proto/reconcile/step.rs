@@ -9,9 +9,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::proto::reconcile::{
-    Digest, Entry, Fingerprint, ItemHash, Prefix, Tag, IDS_PER_LINE, LEAF,
-};
+use super::{Digest, Entry, Fingerprint, ItemHash, Prefix, Tag, IDS_PER_LINE, LEAF};
 
 /// A node's set for one newsgroup, as reconciliation reads it.
 pub trait Members {

@@ -19,9 +19,9 @@ use crate::node::{Ingested, Node};
 use crate::peers::Right;
 use crate::precommit::{Claim, Claimant};
 use crate::proto::grammar::is_message_id;
+use crate::proto::reconcile::{self, Members, ReconcileError, Role};
 use crate::proto::reconcile::{Entry, MAX_BLOCK, MAX_ENTRIES};
 use crate::proto::Code;
-use crate::reconcile::{self, Members, ReconcileError, Role};
 use crate::store::commit::Stored;
 use crate::store::members::GroupSet;
 
