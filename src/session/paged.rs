@@ -7,10 +7,11 @@ use futures::future::BoxFuture;
 use futures::stream::FuturesOrdered;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 
-use super::reader::{Answer, Cursor, Pages, PAGE};
+use super::reader::{render_line, Answer, Cursor, Pages, PAGE};
 use super::{Next, Session, Stop, FLUSH_AT};
 use crate::proto::reply::put_line;
 use crate::proto::{Code, Reply};
+use crate::store::Store;
 
 impl Session {
     /// Sends an answer: at once, or page by page.
@@ -41,61 +42,18 @@ impl Session {
         }
     }
 
-    /// The next page of lines (maybe none that match); `pages.done` once
-    /// the source is exhausted.
-    fn page(&self, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
-        if pages.done {
-            return Ok(Vec::new());
-        }
-        match &mut pages.cursor {
-            Cursor::Overview {
-                group,
-                next,
-                hi,
-                render,
-            } => {
-                let records = self.node.store.overview_page(group, *next, *hi, PAGE)?;
-                match records.last() {
-                    Some((last, _)) if records.len() == PAGE && *last < *hi => *next = last + 1,
-                    _ => pages.done = true,
-                }
-                records
-                    .iter()
-                    .map(|(number, record)| self.render(render, *number, record))
-                    .collect()
-            }
-            Cursor::Arrivals { from, groups } => {
-                let entries = self.node.store.arrivals_page(from, PAGE)?;
-                match entries.last() {
-                    Some(last) if entries.len() == PAGE => {
-                        // The smallest key after the last one.
-                        *from = last.key.clone();
-                        from.push(0);
-                    }
-                    _ => pages.done = true,
-                }
-                Ok(entries
-                    .into_iter()
-                    .filter(|entry| {
-                        entry
-                            .filed_in
-                            .split(|&b| b == b',')
-                            .any(|g| groups.matches(g))
-                    })
-                    .map(|entry| entry.message_id)
-                    .collect())
-            }
-        }
-    }
-
     async fn write_pages<W: AsyncWrite + Unpin>(
         &mut self,
         mut pages: Pages,
         out: &mut BytesMut,
         writer: &mut W,
     ) -> Result<Next, String> {
-        let first = match self.page(&mut pages) {
-            Ok(lines) => lines,
+        let store = self.node.store.clone();
+        let first = match next_lines(store.clone(), pages).await {
+            Ok((rest, lines)) => {
+                pages = rest;
+                lines
+            }
             Err(Stop::Refuse(reply)) => {
                 reply.encode(out);
                 return Ok(Next::Continue);
@@ -119,12 +77,89 @@ impl Session {
             if pages.done {
                 break;
             }
-            lines = self.page(&mut pages).map_err(|stop| match stop {
-                Stop::Fault(e) => e.to_string(),
-                Stop::Refuse(reply) => reply.text,
-            })?;
+            (pages, lines) = next_lines(store.clone(), pages)
+                .await
+                .map_err(|stop| match stop {
+                    Stop::Fault(e) => e.to_string(),
+                    Stop::Refuse(reply) => reply.text,
+                })?;
         }
         out.put_slice(b".\r\n");
         Ok(Next::Continue)
     }
+}
+
+/// The next page of lines (maybe none that match); `pages.done` once
+/// the source is exhausted.
+fn page(store: &Store, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
+    if pages.done {
+        return Ok(Vec::new());
+    }
+    match &mut pages.cursor {
+        Cursor::Overview {
+            group,
+            next,
+            hi,
+            render,
+        } => {
+            let records = store.overview_page(group, *next, *hi, PAGE)?;
+            match records.last() {
+                Some((last, _)) if records.len() == PAGE && *last < *hi => *next = last + 1,
+                _ => pages.done = true,
+            }
+            records
+                .iter()
+                .map(|(number, record)| render_line(store, render, *number, record))
+                .collect()
+        }
+        Cursor::Arrivals { from, groups } => {
+            let entries = store.arrivals_page(from, PAGE)?;
+            match entries.last() {
+                Some(last) if entries.len() == PAGE => {
+                    // The smallest key after the last one.
+                    *from = last.key.clone();
+                    from.push(0);
+                }
+                _ => pages.done = true,
+            }
+            Ok(entries
+                .into_iter()
+                .filter(|entry| {
+                    entry
+                        .filed_in
+                        .split(|&b| b == b',')
+                        .any(|g| groups.matches(g))
+                })
+                .map(|entry| entry.message_id)
+                .collect())
+        }
+    }
+}
+
+/// Pages read until one has lines, the source ends, or this many entries
+/// were passed over: a NEWNEWS for a rare wildmat walks the arrival log
+/// in bounded steps, each off the async workers.
+const SCAN_PER_STEP: usize = 64;
+
+/// The next lines of a long answer, read on a blocking thread: RocksDB
+/// scans and article reads (HDR of a header outside the overview) must not
+/// hold a tokio worker.
+async fn next_lines(store: Store, mut pages: Pages) -> Result<(Pages, Vec<Vec<u8>>), Stop> {
+    let read = tokio::task::spawn_blocking(move || {
+        let mut lines = Vec::new();
+        for _ in 0..SCAN_PER_STEP {
+            lines = page(&store, &mut pages)?;
+            if pages.done || !lines.is_empty() {
+                break;
+            }
+        }
+        Ok((pages, lines))
+    })
+    .await;
+    read.unwrap_or_else(|e| {
+        Err(Stop::Refuse(Reply::with(
+            Code::INTERNAL_FAULT,
+            format!("reading the answer failed: {e}"),
+        )))
+    })
 }

@@ -80,7 +80,7 @@ use crate::proto::article::{unfold, Article};
 use crate::proto::command::{ArticleRef, Part, Selection};
 use crate::proto::grammar::Range;
 use crate::proto::{Code, Reply};
-use crate::store::{StoreError, Towards};
+use crate::store::{Store, StoreError, Towards};
 
 /// An article located for a reply: its number in the selected group (0 when
 /// asked for by Message-ID) and its Message-ID.
@@ -302,6 +302,19 @@ impl Session {
         number: u64,
         record: &[u8],
     ) -> Result<Vec<u8>, Stop> {
+        render_line(&self.node.store, render, number, record)
+    }
+}
+
+/// One line of a LISTGROUP, OVER or HDR answer; an HDR of a header that is
+/// not in the overview reads the article.
+pub(super) fn render_line(
+    store: &Store,
+    render: &Render,
+    number: u64,
+    record: &[u8],
+) -> Result<Vec<u8>, Stop> {
+    {
         Ok(match render {
             Render::Numbers => number.to_string().into_bytes(),
             Render::Over => {
@@ -323,7 +336,7 @@ impl Session {
                     // Metadata items other than :bytes and :lines do not exist.
                     None if name.starts_with(':') => Vec::new(),
                     None => {
-                        self.header_of(overview_message_id(record).unwrap_or_default(), name)?
+                        header_of(store, overview_message_id(record).unwrap_or_default(), name)?
                     }
                 };
                 let mut line = format!("{number} ").into_bytes();
@@ -332,13 +345,13 @@ impl Session {
             }
         })
     }
+}
 
-    /// The unfolded value of one header of a stored article, empty if absent.
-    fn header_of(&self, message_id: &[u8], field: &str) -> Result<Vec<u8>, Stop> {
-        let Some(raw) = self.node.store.article(message_id)? else {
-            return Ok(Vec::new());
-        };
-        let article = Article::parse(Bytes::from(raw)).map_err(|_| corrupt(message_id))?;
-        Ok(article.header(field).map(unfold).unwrap_or_default())
-    }
+/// The unfolded value of one header of a stored article, empty if absent.
+fn header_of(store: &Store, message_id: &[u8], field: &str) -> Result<Vec<u8>, Stop> {
+    let Some(raw) = store.article(message_id)? else {
+        return Ok(Vec::new());
+    };
+    let article = Article::parse(Bytes::from(raw)).map_err(|_| corrupt(message_id))?;
+    Ok(article.header(field).map(unfold).unwrap_or_default())
 }
