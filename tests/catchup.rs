@@ -382,3 +382,38 @@ fn a_catch_up_killed_half_way_resumes_where_it_stopped() {
     assert_eq!(Client::connect(new.addr).count("sync.test"), COUNT as u64);
     let _ = &pair.old;
 }
+
+#[test]
+fn outbox_entries_older_than_outbox_days_are_dropped_not_sent() {
+    let dir = temp_dir();
+    let (mut a, a_key) = node_config(dir.path(), "a.expiry");
+    let (mut b, b_key) = node_config(dir.path(), "b.expiry");
+    b.peers.push(PeerConfig::new("a.expiry", hex_key(&a_key)));
+    // B's port is taken now; B starts later, so A's feed waits for it.
+    let b_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    a.feed.outbox_days = 2;
+    a.feed.catch_up = false;
+    a.peers.push(PeerConfig {
+        address: Some(b_listener.local_addr().expect("addr").to_string()),
+        ..PeerConfig::new("b.expiry", hex_key(&b_key))
+    });
+    let clock = tidings::clock::Clock::manual_from_now();
+    let a_node = TestNode::start_with_clock(a, clock.clone());
+    let mut ca = Client::connect(a_node.addr);
+    let stale = ca.post("test.one", "queued long ago", "too old to send\r\n");
+    clock.advance(Duration::from_secs(3 * 86_400));
+    let fresh = ca.post("test.one", "queued now", "send me\r\n");
+
+    // The outbox is read in order: once the fresh one is at B, the stale one
+    // was looked at first, and dropped.
+    let b_node = TestNode::start_on(b, b_listener);
+    let mut cb = Client::connect(b_node.addr);
+    wait_until(TIMEOUT, "the fresh article at B", || {
+        cb.cmd(&format!("STAT {fresh}")).0 == 223
+    });
+    assert_eq!(
+        cb.cmd(&format!("STAT {stale}")).0,
+        430,
+        "the expired entry was not sent"
+    );
+}
