@@ -16,42 +16,35 @@ use tidings::clock::Clock;
 use tidings::ingest::Source;
 use tidings::node::{Ingested, Node};
 use tidings::release;
-use tidings::store::commit::{CommitThread, Stored};
+use tidings::store::commit::Stored;
 use tidings::store::schema::HistoryEntry;
 
 const DAY: Duration = Duration::from_secs(86_400);
 
 struct Harness {
-    /// Taken on drop, so the commit thread can finish and be joined.
-    node: Option<Arc<Node>>,
-    commit: Option<CommitThread>,
+    open: OpenNode,
     clock: Clock,
     node_key: SigningKey,
-    _dir: tempfile::TempDir,
 }
 
 impl Harness {
     fn new() -> Harness {
-        let dir = temp_dir();
-        let mut cfg = config(dir.path());
-        cfg.node.premoderate = Some("test.two".into());
-        cfg.signing.pending_days = 3;
         let clock = Clock::manual_from_now();
-        let (node, commit) =
-            Node::open_with_clock(cfg.validated().expect("valid"), clock.clone()).expect("opens");
+        let open = OpenNode::new(clock.clone(), |cfg| {
+            cfg.node.premoderate = Some("test.two".into());
+            cfg.signing.pending_days = 3;
+        });
         let node_key =
-            tidings::keys::read_secret_key(&dir.path().join("node.key")).expect("node key");
+            tidings::keys::read_secret_key(&open.dir().join("node.key")).expect("node key");
         Harness {
-            node: Some(node),
-            commit: Some(commit),
+            open,
             clock,
             node_key,
-            _dir: dir,
         }
     }
 
     fn node(&self) -> &Arc<Node> {
-        self.node.as_ref().expect("open until dropped")
+        self.open.node()
     }
 
     async fn offer(&self, text: &str) -> Ingested {
@@ -87,17 +80,6 @@ impl Harness {
 
     fn history(&self, id: &str) -> Option<HistoryEntry> {
         self.node().store.history(id.as_bytes()).expect("history")
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        // The commit thread stops once the last committer (the node's) is
-        // gone; a store still open at exit aborts in RocksDB's destructors.
-        drop(self.node.take());
-        if let Some(commit) = self.commit.take() {
-            commit.join();
-        }
     }
 }
 

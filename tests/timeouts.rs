@@ -4,60 +4,25 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
+use tidings::clock::Clock;
 use tidings::config::PeerConfig;
-use tidings::node::Node;
-use tidings::store::commit::CommitThread;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-struct Opened {
-    node: Option<Arc<Node>>,
-    commit: Option<CommitThread>,
-    _dir: tempfile::TempDir,
-}
-
-impl Opened {
-    fn new(adjust: impl FnOnce(&mut tidings::config::Config)) -> Opened {
-        let dir = temp_dir();
-        let mut cfg = config(dir.path());
-        adjust(&mut cfg);
-        let (node, commit) = Node::open(cfg.validated().expect("valid")).expect("opens");
-        Opened {
-            node: Some(node),
-            commit: Some(commit),
-            _dir: dir,
-        }
-    }
-
-    fn node(&self) -> Arc<Node> {
-        self.node.clone().expect("open")
-    }
-}
-
-impl Drop for Opened {
-    fn drop(&mut self) {
-        drop(self.node.take());
-        if let Some(commit) = self.commit.take() {
-            commit.join();
-        }
-    }
-}
-
 #[tokio::test(start_paused = true)]
 async fn an_idle_connection_is_closed_after_the_idle_timeout_and_activity_restarts_it() {
-    let opened = Opened::new(|c| c.limits.idle_timeout_secs = 600);
+    let opened = OpenNode::new(Clock::system(), |c| c.limits.idle_timeout_secs = 600);
     let (client, server) = tokio::io::duplex(64 * 1024);
     let address = "127.0.0.1:9".parse().expect("addr");
     let shutdown = CancellationToken::new();
     let session = tokio::spawn(tidings::session::serve(
         Box::new(server),
         false,
-        opened.node(),
+        opened.node().clone(),
         address,
         address,
         shutdown.clone(),
@@ -91,7 +56,7 @@ async fn a_feed_that_keeps_failing_backs_off_doubling_with_jitter_up_to_a_minute
         .await
         .expect("bind");
     let address = listener.local_addr().expect("addr").to_string();
-    let opened = Opened::new(|c| {
+    let opened = OpenNode::new(Clock::system(), |c| {
         c.peers.push(PeerConfig {
             address: Some(address),
             ..PeerConfig::new(
@@ -100,7 +65,7 @@ async fn a_feed_that_keeps_failing_backs_off_doubling_with_jitter_up_to_a_minute
             )
         })
     });
-    let node = opened.node();
+    let node = opened.node().clone();
     let index = node
         .peers
         .all()

@@ -503,3 +503,49 @@ pub fn assert_route(
     }
     path
 }
+
+/// A node opened in-process without a server, for tests that drive it
+/// through its API (ingest, release, sessions over in-memory streams);
+/// closed and its commit thread joined when dropped.
+pub struct OpenNode {
+    node: Option<Arc<Node>>,
+    commit: Option<tidings::store::commit::CommitThread>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl OpenNode {
+    /// Opens a node on the test configuration in a fresh temp dir, after
+    /// `adjust` has changed what the test needs.
+    pub fn new(clock: Clock, adjust: impl FnOnce(&mut Config)) -> OpenNode {
+        let dir = temp_dir();
+        let mut cfg = config(dir.path());
+        adjust(&mut cfg);
+        let (node, commit) = Node::open_with_clock(cfg.validated().expect("valid config"), clock)
+            .expect("node opens");
+        OpenNode {
+            node: Some(node),
+            commit: Some(commit),
+            _dir: Some(dir),
+        }
+    }
+
+    pub fn node(&self) -> &Arc<Node> {
+        self.node.as_ref().expect("open until dropped")
+    }
+
+    /// The data directory (the node key is `node.key` in it).
+    pub fn dir(&self) -> &Path {
+        self._dir.as_ref().expect("open until dropped").path()
+    }
+}
+
+impl Drop for OpenNode {
+    fn drop(&mut self) {
+        // The commit thread stops once the last committer (the node's) is
+        // gone; a store still open at exit aborts in RocksDB's destructors.
+        drop(self.node.take());
+        if let Some(commit) = self.commit.take() {
+            commit.join();
+        }
+    }
+}
