@@ -504,23 +504,6 @@ impl Store {
             schema::split_waiting_value(&v).map(|(micros, bytes)| (micros, bytes.to_vec()))
         }))
     }
-
-    /// Up to `limit` held posts' Message-IDs after `after`, in id order.
-    pub fn held_ids(&self, after: &[u8], limit: usize) -> Result<Vec<Vec<u8>>> {
-        let mut out = Vec::new();
-        let mode = IteratorMode::From(after, Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(schema::HELD), mode) {
-            let (k, _) = item?;
-            if k.as_ref() == after {
-                continue;
-            }
-            out.push(k.to_vec());
-            if out.len() >= limit {
-                break;
-            }
-        }
-        Ok(out)
-    }
 }
 
 pub(crate) fn cf<'a>(db: &'a DB, name: &'static str) -> &'a ColumnFamily {
