@@ -587,6 +587,10 @@ mod tests {
         syntax("ARTICLE abc");
         syntax("ARTICLE <no-close");
         syntax("ARTICLE 1-5");
+        // article-number = 1*16DIGIT (RFC 3977 §9.8).
+        syntax("ARTICLE 10000000000000000");
+        syntax("OVER 1-10000000000000000");
+        syntax("LISTGROUP misc.test 10000000000000000-");
         syntax("OVER 5-x");
         syntax("MODE FAST");
         syntax("LIST FOO");

@@ -46,8 +46,16 @@ pub fn is_article_message_id(id: &[u8]) -> bool {
     at > 0 && at + 1 < core.len() && !core.contains(&b'<')
 }
 
+/// The most digits an article number has: `article-number = 1*16DIGIT`
+/// (RFC 3977 §9.8); a longer one is a syntax error, not an unknown number.
+pub const MAX_NUMBER_DIGITS: usize = 16;
+
+/// `article-number = 1*16DIGIT` (RFC 3977 §9.8).
 fn number(input: &[u8]) -> IResult<&[u8], u64> {
     map_res(digit1, |d: &[u8]| {
+        if d.len() > MAX_NUMBER_DIGITS {
+            return Err(());
+        }
         std::str::from_utf8(d)
             .map_err(|_| ())
             .and_then(|s| s.parse::<u64>().map_err(|_| ()))
@@ -167,6 +175,17 @@ pub fn keyword<'a>(word: &'a [u8], expected: &'static str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn article_numbers_have_at_most_sixteen_digits() {
+        assert_eq!(
+            range(b"9999999999999999").map(|(_, r)| r.lo).ok(),
+            Some(9_999_999_999_999_999)
+        );
+        assert_eq!(range(b"0000000000000001").map(|(_, r)| r.lo).ok(), Some(1));
+        assert!(range(b"10000000000000000").is_err());
+        assert!(range(b"1-10000000000000000").is_err());
+    }
 
     #[test]
     fn message_ids() {

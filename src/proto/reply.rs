@@ -60,10 +60,17 @@ impl Reply {
     /// Appends the wire form to `out`.
     pub fn encode(&self, out: &mut BytesMut) {
         out.put_slice(format!("{:03}", self.code.0).as_bytes());
-        if !self.text.is_empty() {
+        // Every reply carries text: clients split the status line on its
+        // first space, and every RFC 3977 example has one.
+        let text = if self.text.is_empty() {
+            self.code.canonical_text()
+        } else {
+            &self.text
+        };
+        if !text.is_empty() {
             out.put_u8(b' ');
             // A reason may quote client input; never let it break the line.
-            for &b in self.text.as_bytes() {
+            for &b in text.as_bytes() {
                 out.put_u8(if b == b'\r' || b == b'\n' || b == 0 {
                     b' '
                 } else {
@@ -140,8 +147,13 @@ mod tests {
     }
 
     #[test]
-    fn empty_text_has_no_trailing_space() {
-        assert_eq!(wire(&Reply::with(Code::DATE, "")), "111\r\n");
+    fn every_reply_carries_text() {
+        assert_eq!(
+            wire(&Reply::with(Code::TRANSFER_OK, "")),
+            "235 Article transferred OK\r\n"
+        );
+        // A code with no canonical text still gets no trailing space.
+        assert_eq!(wire(&Reply::with(Code(299), "")), "299\r\n");
     }
 
     #[test]

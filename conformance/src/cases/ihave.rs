@@ -96,9 +96,18 @@ fn transfer_as(
     Ok((msgid, article))
 }
 
+/// 235 with its text: the ABNF allows a bare code, but every RFC example
+/// has text and clients split the status line on its first space.
 fn accepts_new(ctx: &mut Ctx) -> CaseResult {
     let mut c = ctx.peer()?;
-    transfer(ctx, &mut c).map(|_| ())
+    let (msgid, article) = ctx.transit_article()?;
+    let st = offer(&mut c, &msgid, &article)?;
+    let what = format!("article for IHAVE {msgid}");
+    expect(&st, &[235], &what)?;
+    if st.text.trim().is_empty() {
+        return Err(CaseError::Fail(format!("{what}: 235 without text")));
+    }
+    Ok(())
 }
 
 fn duplicate(ctx: &mut Ctx) -> CaseResult {

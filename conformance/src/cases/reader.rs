@@ -35,6 +35,14 @@ pub const CASES: &[Case] = &[
         run: article_without_group,
     },
     Case {
+        name: "article-number-over-16-digits-is-501",
+        side: Side::Reader,
+        need: READER,
+        needs_group: false,
+        rfc: "RFC 3977 §9.8 (article-number = 1*16DIGIT), §3.2.1",
+        run: article_number_too_long,
+    },
+    Case {
         name: "next-and-last-without-group-are-412",
         side: Side::Reader,
         need: READER,
@@ -147,6 +155,16 @@ fn article_without_group(ctx: &mut Ctx) -> CaseResult {
     let mut c = ctx.reader()?;
     let st = c.command("ARTICLE 1")?;
     expect(&st, &[412], "ARTICLE 1 before any GROUP")
+}
+
+/// A 17-digit number is not an article number at all: a syntax error
+/// whether a group is selected or not.
+fn article_number_too_long(ctx: &mut Ctx) -> CaseResult {
+    let mut c = ctx.reader()?;
+    let st = c.command("ARTICLE 10000000000000000")?;
+    expect(&st, &[501], "ARTICLE with a 17-digit number before any GROUP")?;
+    let st = c.command("STAT 99999999999999999999")?;
+    expect(&st, &[501], "STAT with a 20-digit number")
 }
 
 fn next_without_group(ctx: &mut Ctx) -> CaseResult {
