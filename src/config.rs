@@ -298,6 +298,11 @@ pub struct Limits {
     /// Simultaneous client connections; more are greeted with 400 and closed.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
+    /// Simultaneous connections from one address (IPv4, or IPv6); more
+    /// are greeted with 400 and closed, so one client cannot take every
+    /// slot.
+    #[serde(default = "default_max_connections_per_host")]
+    pub max_connections_per_host: usize,
     /// Largest article accepted, in octets after dot-unstuffing.
     #[serde(default = "default_max_article_bytes")]
     pub max_article_bytes: usize,
@@ -372,6 +377,9 @@ fn default_nntp() -> SocketAddr {
 fn default_max_connections() -> usize {
     512
 }
+fn default_max_connections_per_host() -> usize {
+    64
+}
 fn default_max_article_bytes() -> usize {
     1 << 20
 }
@@ -423,6 +431,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_connections: default_max_connections(),
+            max_connections_per_host: default_max_connections_per_host(),
             max_article_bytes: default_max_article_bytes(),
             idle_timeout_secs: default_idle_timeout_secs(),
             max_pipeline: default_max_pipeline(),
@@ -499,8 +508,11 @@ impl Config {
                 self.node.name
             ));
         }
-        if self.limits.max_connections == 0 {
-            return invalid("limits.max_connections must be at least 1".into());
+        if self.limits.max_connections == 0 || self.limits.max_connections_per_host == 0 {
+            return invalid(
+                "limits.max_connections and limits.max_connections_per_host must be at least 1"
+                    .into(),
+            );
         }
         if self.limits.max_article_bytes < 1024 {
             return invalid("limits.max_article_bytes must be at least 1024".into());

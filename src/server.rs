@@ -3,7 +3,8 @@
 //! listeners so tests can bind port 0: the plain NNTP one (which offers
 //! STARTTLS) and, optionally, one that speaks TLS from the first byte.
 
-use std::net::SocketAddr;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -39,6 +40,7 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
 /// finish its in-flight commits.
 pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: CancellationToken) {
     let limit = Arc::new(Semaphore::new(node.config.limits.max_connections));
+    let hosts = Arc::new(HostSlots::new(node.config.limits.max_connections_per_host));
     let tracker = TaskTracker::new();
     let mut next_id: u64 = 0;
     for (index, _) in node
@@ -81,7 +83,13 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
         let span = tracing::info_span!("conn", id = next_id, %peer, implicit_tls);
-        let permit = limit.clone().try_acquire_owned();
+        let permit = match hosts.take(peer.ip()) {
+            None => Err("too many connections from your address, try again later"),
+            Some(slot) => match limit.clone().try_acquire_owned() {
+                Ok(permit) => Ok((permit, slot)),
+                Err(_) => Err("too many connections, try again later"),
+            },
+        };
         let node = node.clone();
         let shutdown = shutdown.clone();
         tracker.spawn(
@@ -94,7 +102,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
                         session::serve(stream, implicit_tls, node, peer, local, shutdown).await;
                         drop(permit);
                     }
-                    Err(_) => refuse(stream).await,
+                    Err(why) => refuse(stream, why).await,
                 }
             }
             .instrument(span),
@@ -142,11 +150,61 @@ async fn open(
     }
 }
 
-/// Over the connection limit: a 400 greeting, then close (RFC 3977 §5.1).
-async fn refuse(mut stream: BoxStream) {
-    warn!("connection limit reached, refusing");
-    let _ = stream
-        .write_all(b"400 too many connections, try again later\r\n")
-        .await;
+/// Over a connection limit: a 400 greeting, then close (RFC 3977 §5.1).
+async fn refuse(mut stream: BoxStream, why: &str) {
+    warn!(why, "connection limit reached, refusing");
+    let _ = stream.write_all(format!("400 {why}\r\n").as_bytes()).await;
     let _ = stream.shutdown().await;
+}
+
+/// Connections per client address, bounded like the whole: a slot is
+/// held for the life of a connection and given back when dropped.
+struct HostSlots {
+    limit: usize,
+    open: std::sync::Mutex<HashMap<IpAddr, usize>>,
+}
+
+struct HostSlot {
+    hosts: Arc<HostSlots>,
+    ip: IpAddr,
+}
+
+impl HostSlots {
+    fn new(limit: usize) -> HostSlots {
+        HostSlots {
+            limit,
+            open: std::sync::Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
+        // Poisoning only means a panic elsewhere; each update is one entry.
+        self.open.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<HostSlot> {
+        let ip = ip.to_canonical();
+        let mut open = self.lock();
+        let count = open.entry(ip).or_insert(0);
+        if *count >= self.limit {
+            return None;
+        }
+        *count += 1;
+        Some(HostSlot {
+            hosts: self.clone(),
+            ip,
+        })
+    }
+}
+
+impl Drop for HostSlot {
+    fn drop(&mut self) {
+        let mut open = self.hosts.lock();
+        if let Some(count) = open.get_mut(&self.ip) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.ip);
+            }
+        }
+    }
 }

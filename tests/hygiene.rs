@@ -169,3 +169,32 @@ fn connection_limit_answers_400() {
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).expect("read");
     assert!(line.starts_with("400 "), "{line}");
 }
+
+#[test]
+fn one_address_cannot_take_every_connection_slot() {
+    let dir = temp_dir();
+    let mut cfg = config(dir.path());
+    cfg.limits.max_connections_per_host = 2;
+    let node = TestNode::start(cfg);
+    let first = Client::connect(node.addr);
+    let mut second = Client::connect(node.addr);
+    let greeting = |addr| {
+        let stream = std::net::TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).expect("read");
+        line
+    };
+    let third = greeting(node.addr);
+    assert!(
+        third.starts_with("400 ") && third.contains("your address"),
+        "{third}"
+    );
+    // A slot comes back when its connection ends.
+    assert_eq!(second.cmd("QUIT").0, 205);
+    assert!(second.closed());
+    wait_until(TIMEOUT, "a slot to come back", || {
+        greeting(node.addr).starts_with("200 ")
+    });
+    drop(first);
+}

@@ -162,7 +162,11 @@ fn article_without_group(ctx: &mut Ctx) -> CaseResult {
 fn article_number_too_long(ctx: &mut Ctx) -> CaseResult {
     let mut c = ctx.reader()?;
     let st = c.command("ARTICLE 10000000000000000")?;
-    expect(&st, &[501], "ARTICLE with a 17-digit number before any GROUP")?;
+    expect(
+        &st,
+        &[501],
+        "ARTICLE with a 17-digit number before any GROUP",
+    )?;
     let st = c.command("STAT 99999999999999999999")?;
     expect(&st, &[501], "STAT with a 20-digit number")
 }
