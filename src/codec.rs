@@ -7,9 +7,12 @@
 //! rather than being dropped.
 //!
 //! Line endings: CRLF is the standard (RFC 3977 §3.1). A bare LF is accepted
-//! as a line ending too, on command lines and in articles, because operators
-//! type at nc/telnet and some clients send LF alone; output always uses CRLF
-//! and stored articles are normalized to CRLF.
+//! as a line ending too, on command lines and inside articles, because
+//! operators type at nc/telnet and some clients send LF alone; output always
+//! uses CRLF and stored articles are normalized to CRLF. But only `.` CRLF
+//! ends a block: a `.` followed by a bare LF is content, so bytes a sender
+//! meant as article text can never be read as the end of the article and
+//! the commands after it (the SMTP-smuggling pattern).
 
 use bytes::{Buf, Bytes, BytesMut};
 use tokio_util::codec::Decoder;
@@ -152,7 +155,8 @@ impl NntpCodec {
             };
             let line = src.split_to(i + 1);
             let mut content = &line[..i];
-            if content.last() == Some(&b'\r') {
+            let crlf = content.last() == Some(&b'\r');
+            if crlf {
                 content = &content[..content.len() - 1];
             }
             if !self.at_line_start {
@@ -161,7 +165,7 @@ impl NntpCodec {
                 self.block_discarded = Some(self.block_discarded.unwrap_or(0) + line.len());
                 continue;
             }
-            if content == b"." {
+            if content == b"." && crlf {
                 self.mode = Mode::Line;
                 return Some(match self.block_discarded.take() {
                     Some(size) => Frame::BlockTooLarge { size },
@@ -288,6 +292,24 @@ mod tests {
                 line("POST"),
                 block("A: b\r\n\r\n.dot\r\nlf\r\n"),
                 line("DATE")
+            ]
+        );
+    }
+
+    #[test]
+    fn only_dot_crlf_ends_a_block_so_nothing_is_smuggled() {
+        // ".\n" inside the article is content (an unstuffed "." line is an
+        // empty line), not the end of the article and the start of commands.
+        let frames = any_step(
+            b"POST\r\nA: b\r\n\r\nbody\r\n.\nDATE\r\n.\nQUIT\r\n.\r\nHELP\r\n",
+            post,
+        );
+        assert_eq!(
+            frames,
+            vec![
+                line("POST"),
+                block("A: b\r\n\r\nbody\r\n\r\nDATE\r\n\r\nQUIT\r\n"),
+                line("HELP")
             ]
         );
     }

@@ -198,3 +198,33 @@ fn one_address_cannot_take_every_connection_slot() {
     });
     drop(first);
 }
+
+#[test]
+fn a_dot_with_a_bare_lf_inside_an_article_smuggles_nothing() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let id = unique_id("smuggle");
+    // What a hostile sender puts in a body: ".\n" and then commands, as if
+    // the article had ended there. Only ".\r\n" ends it.
+    let text = article(&id, "test.one", "before\r\n").replace(
+        "before\r\n",
+        "before\r\n.\nDATE\r\n.\nGROUP test.one\r\nafter\r\n",
+    );
+    let mut wire = format!("TAKETHIS {id}\r\n{text}.\r\nDATE\r\n").into_bytes();
+    wire.extend_from_slice(
+        b"POST\r\nFrom: a@b\r\nNewsgroups: test.one\r\nSubject: s\r\n\r\nx\r\n.\nDATE\r\n.\r\nQUIT\r\n",
+    );
+    // One byte per write: no split may change what is a command.
+    let mut writer = c.writer_clone();
+    for byte in &wire {
+        std::io::Write::write_all(&mut writer, std::slice::from_ref(byte)).expect("write");
+    }
+    let replies: Vec<u16> = (0..5).map(|_| c.status().0).collect();
+    assert!(matches!(replies[0], 239 | 439), "{replies:?}");
+    assert_eq!(
+        &replies[1..],
+        &[111, 340, 240, 205],
+        "DATE, POST, its article and QUIT, each answered once: {replies:?}"
+    );
+    assert!(c.closed());
+}

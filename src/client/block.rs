@@ -40,8 +40,10 @@ pub fn unstuff_line(line: &[u8]) -> Option<&[u8]> {
     Some(line.trim_ascii_end())
 }
 
+/// Only "." CRLF ends a block (RFC 3977 §3.1.1): a "." with a bare LF is
+/// content, so a peer's text can never end its own block early.
 fn is_terminator(piece: &[u8]) -> bool {
-    piece == b".\r\n" || piece == b".\n"
+    piece == b".\r\n"
 }
 
 /// The lines of a block, as long as they stay within the limit.
@@ -291,7 +293,7 @@ mod tests {
     #[test]
     fn unstuffing_one_line() {
         assert_eq!(unstuff_line(b".\r\n"), None);
-        assert_eq!(unstuff_line(b".\n"), None);
+        assert_eq!(unstuff_line(b".\n"), Some(&b""[..]));
         assert_eq!(unstuff_line(b"..\r\n"), Some(&b"."[..]));
         assert_eq!(
             unstuff_line(b"progress x=1\r\n"),

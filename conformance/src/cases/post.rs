@@ -161,6 +161,14 @@ pub const CASES: &[Case] = &[
         run: post_unknown_group,
     },
     Case {
+        name: "dot-with-bare-lf-does-not-end-an-article",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 3977 §3.1.1 (a block ends with \".\" CRLF)",
+        run: dot_bare_lf_is_content,
+    },
+    Case {
         name: "post-header-without-colon-is-441",
         side: Side::Reader,
         need: POST,
@@ -558,6 +566,37 @@ fn post_unknown_group(ctx: &mut Ctx) -> CaseResult {
 fn post_header_without_colon(ctx: &mut Ctx) -> CaseResult {
     let a = bad_post(ctx)?.with_raw_header("X-Conformance-No-Colon this header has no colon");
     post_rejected(ctx, a, "article with a header line without colon")
+}
+
+/// A "." followed by a bare LF inside an article is not its end: what
+/// follows it is not read as commands (the SMTP-smuggling pattern), and the
+/// article is answered once, after its "." CRLF.
+fn dot_bare_lf_is_content(ctx: &mut Ctx) -> CaseResult {
+    let mut a = bad_post(ctx)?;
+    // Lines that need no dot-stuffing; the raw tail below is the test.
+    a.body = vec!["A plain first line.".into()];
+    let mut wire = Vec::new();
+    for line in a.lines() {
+        wire.extend_from_slice(line.as_bytes());
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b"body\r\n.\nDATE\r\n.\r\nDATE\r\n");
+    let mut c = ctx.reader()?;
+    let st = c.command("POST")?;
+    expect(&st, &[340], "POST")?;
+    c.send_raw(&wire)?;
+    let st = c.read_status()?;
+    expect(
+        &st,
+        &[240, 441],
+        "the article, which ends only at its \".\" CRLF",
+    )?;
+    let st = c.read_status()?;
+    expect(
+        &st,
+        &[111],
+        "the DATE after the article's end, the only one answered",
+    )
 }
 
 #[cfg(test)]
