@@ -632,7 +632,20 @@ impl Config {
     /// opens with.
     pub fn validated(self) -> Result<Valid, ConfigError> {
         self.validate()?;
-        Ok(Valid(self))
+        let wildmat = |what: &str, text: &str| {
+            Wildmat::parse(text.as_bytes())
+                .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
+        };
+        Ok(Valid {
+            stores: wildmat("node.store", &self.node.store)?,
+            premoderate: self
+                .node
+                .premoderate
+                .as_deref()
+                .map(|w| wildmat("node.premoderate", w))
+                .transpose()?,
+            config: self,
+        })
     }
 
     /// The key file's path, resolved against the data directory.
@@ -658,17 +671,23 @@ impl Config {
     }
 }
 
-/// A configuration that passed [`Config::validate`]; only
-/// [`Config::validated`] makes one, so a node never runs on limits that
-/// validation forbids.
+/// A configuration that passed [`Config::validate`], with its board
+/// wildmats parsed once; only [`Config::validated`] makes one, so a node
+/// never runs on limits that validation forbids.
 #[derive(Debug, Clone)]
-pub struct Valid(Config);
+pub struct Valid {
+    config: Config,
+    /// `[node] store`: boards a newgroup control message may create here.
+    pub stores: Wildmat,
+    /// `[node] premoderate`: boards whose new posts wait for the operator.
+    pub premoderate: Option<Wildmat>,
+}
 
 impl std::ops::Deref for Valid {
     type Target = Config;
 
     fn deref(&self) -> &Config {
-        &self.0
+        &self.config
     }
 }
 

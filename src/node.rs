@@ -68,10 +68,6 @@ pub struct Node {
     pub counters: Arc<Counters>,
     /// Wall-clock time for everything the node stamps or expires.
     pub clock: Clock,
-    /// `[node] store`, parsed.
-    pub stores: crate::proto::wildmat::Wildmat,
-    /// `[node] premoderate`, parsed.
-    pub premoderate: Option<crate::proto::wildmat::Wildmat>,
     pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
@@ -137,15 +133,6 @@ impl Node {
             store.learnt_keys()?,
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
-        let premoderate = config
-            .node
-            .premoderate
-            .as_ref()
-            .map(|w| crate::proto::wildmat::Wildmat::parse(w.as_bytes()))
-            .transpose()
-            .map_err(ConfigError::Invalid)?;
-        let stores = crate::proto::wildmat::Wildmat::parse(config.node.store.as_bytes())
-            .map_err(ConfigError::Invalid)?;
         let publish = {
             let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
             Box::new(move |published: Published| {
@@ -189,8 +176,6 @@ impl Node {
             peers,
             counters: Arc::default(),
             clock,
-            stores,
-            premoderate,
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
@@ -212,8 +197,8 @@ impl Node {
             node_key: &self.key,
             lookup: &self.store,
             hop_limit: self.config.feed.hop_limit,
-            stores: &self.stores,
-            premoderate: self.premoderate.as_ref(),
+            stores: &self.config.stores,
+            premoderate: self.config.premoderate.as_ref(),
             now: self.clock.now(),
         }
     }
