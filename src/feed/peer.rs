@@ -38,6 +38,8 @@ pub enum FeedError {
     Client(#[from] ClientError),
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    #[error("an outbox read did not finish: {0}")]
+    Task(#[from] tokio::task::JoinError),
 }
 
 /// Feeds `node.peers.all()[index]` until `shutdown`.
@@ -103,7 +105,12 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
         let mut from = 0;
         // Skip what waits for a retry, and take a full window of the rest.
         while batch.len() < window {
-            let entries = node.store.outbox(&peer.name, from, window)?;
+            // A scan (many expired or deferred entries to pass over) must
+            // not hold a tokio worker.
+            let entries = {
+                let (store, name) = (node.store.clone(), peer.name.clone());
+                tokio::task::spawn_blocking(move || store.outbox(&name, from, window)).await??
+            };
             let Some(last) = entries.last() else { break };
             from = last.seq + 1;
             for entry in entries {
