@@ -68,6 +68,28 @@ proptest! {
     }
 
     #[test]
+    fn control_parser_never_panics(value in nntp_bytes(300)) {
+        let _ = tidings::proto::control::parse(&value);
+    }
+
+    #[test]
+    fn signature_header_parser_never_panics(value in nntp_bytes(300)) {
+        let _ = tidings::proto::signing::SignatureField::parse(&value);
+    }
+
+    /// Whatever parses as a reconciliation entry encodes back to a line that
+    /// parses to the same entry.
+    #[test]
+    fn reconciliation_entries_never_panic_and_round_trip(line in nntp_bytes(600)) {
+        if let Ok(entry) = tidings::proto::reconcile::Entry::parse(&line) {
+            let mut out = Vec::new();
+            entry.encode(&mut out);
+            let again = out.strip_suffix(b"\r\n").expect("encoded lines end in CRLF");
+            prop_assert_eq!(tidings::proto::reconcile::Entry::parse(again), Ok(entry));
+        }
+    }
+
+    #[test]
     fn wildmat_never_panics(pattern in nntp_bytes(40), name in nntp_bytes(40)) {
         if let Ok(w) = Wildmat::parse(&pattern) {
             let _ = w.matches(&name);
