@@ -77,15 +77,6 @@ impl PreCommit {
         }
     }
 
-    /// IDs claimed now, lapsed or not (for tests and metrics).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<u8>, Entry>> {
         // A poisoned lock only means a panic elsewhere while holding it;
         // every update is a single insert or remove.

@@ -163,11 +163,17 @@ fn connection_limit_answers_400() {
     cfg.limits.max_connections = 1;
     let node = TestNode::start(cfg);
     let _first = Client::connect(node.addr);
-    let stream = std::net::TcpStream::connect(node.addr).expect("connect");
+    let line = greeting(node.addr);
+    assert!(line.starts_with("400 "), "{line}");
+}
+
+/// The first line a new connection to `addr` gets.
+fn greeting(addr: std::net::SocketAddr) -> String {
+    let stream = std::net::TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).expect("read");
-    assert!(line.starts_with("400 "), "{line}");
+    line
 }
 
 #[test]
@@ -178,13 +184,6 @@ fn one_address_cannot_take_every_connection_slot() {
     let node = TestNode::start(cfg);
     let first = Client::connect(node.addr);
     let mut second = Client::connect(node.addr);
-    let greeting = |addr| {
-        let stream = std::net::TcpStream::connect(addr).expect("connect");
-        stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
-        let mut line = String::new();
-        std::io::BufRead::read_line(&mut std::io::BufReader::new(stream), &mut line).expect("read");
-        line
-    };
     let third = greeting(node.addr);
     assert!(
         third.starts_with("400 ") && third.contains("your address"),

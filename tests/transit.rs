@@ -205,24 +205,15 @@ fn a_peer_that_checks_and_never_sends_holds_ids_only_until_the_claims_lapse() {
     wait_until(TIMEOUT, "the hoarder's claim to lapse", || {
         other.cmd(&format!("CHECK {}", ids[0])).0 == 238
     });
-    other.send(
-        format!(
-            "TAKETHIS {id}\r\n{}.\r\n",
-            article(&ids[0], "test.one", "x\r\n"),
-            id = ids[0]
-        )
-        .as_bytes(),
+    let takethis = format!(
+        "TAKETHIS {id}\r\n{}.\r\n",
+        article(&ids[0], "test.one", "x\r\n"),
+        id = ids[0]
     );
+    other.send(takethis.as_bytes());
     assert_eq!(other.status().0, 239);
     // The hoarder's late TAKETHIS is a duplicate, not a second copy.
-    hoarder.send(
-        format!(
-            "TAKETHIS {id}\r\n{}.\r\n",
-            article(&ids[0], "test.one", "x\r\n"),
-            id = ids[0]
-        )
-        .as_bytes(),
-    );
+    hoarder.send(takethis.as_bytes());
     assert_eq!(hoarder.status().0, 439);
     assert_eq!(other.count("test.one"), 1);
 }

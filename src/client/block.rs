@@ -46,6 +46,17 @@ fn is_terminator(piece: &[u8]) -> bool {
     piece == b".\r\n"
 }
 
+/// What reads a data block a piece at a time: told each piece (a line,
+/// or part of a long one), says when the terminator came, and gives what it
+/// kept, None when the block was over its limit. Both clients read every
+/// block through one loop over this.
+pub trait Collect {
+    type Out;
+    /// Takes the next piece; true when it was the terminator.
+    fn feed(&mut self, piece: &[u8]) -> bool;
+    fn finish(self) -> Option<Self::Out>;
+}
+
 /// The lines of a block, as long as they stay within the limit.
 pub struct Lines {
     kept: Option<Vec<Vec<u8>>>,
@@ -65,9 +76,12 @@ impl Lines {
             at_line_start: true,
         }
     }
+}
 
-    /// Takes the next piece; true when it was the terminator.
-    pub fn feed(&mut self, piece: &[u8]) -> bool {
+impl Collect for Lines {
+    type Out = Vec<Vec<u8>>;
+
+    fn feed(&mut self, piece: &[u8]) -> bool {
         let ends_line = piece.ends_with(b"\n");
         let starts_line = std::mem::replace(&mut self.at_line_start, ends_line);
         if !starts_line || !ends_line {
@@ -89,8 +103,7 @@ impl Lines {
         false
     }
 
-    /// The lines, or None when the block was over the limit.
-    pub fn finish(self) -> Option<Vec<Vec<u8>>> {
+    fn finish(self) -> Option<Vec<Vec<u8>>> {
         self.kept
     }
 }
@@ -117,8 +130,21 @@ impl Text {
         }
     }
 
-    /// Takes the next piece; true when it was the terminator.
-    pub fn feed(&mut self, piece: &[u8]) -> bool {
+    fn keep(&mut self, bytes: &[u8]) {
+        if let Some(kept) = &mut self.kept {
+            if kept.len() + bytes.len() > self.limit {
+                self.kept = None;
+            } else {
+                kept.extend_from_slice(bytes);
+            }
+        }
+    }
+}
+
+impl Collect for Text {
+    type Out = Vec<u8>;
+
+    fn feed(&mut self, piece: &[u8]) -> bool {
         let ends_line = piece.ends_with(b"\n");
         let mut rest = piece;
         if std::mem::replace(&mut self.at_line_start, ends_line) {
@@ -148,18 +174,7 @@ impl Text {
         false
     }
 
-    fn keep(&mut self, bytes: &[u8]) {
-        if let Some(kept) = &mut self.kept {
-            if kept.len() + bytes.len() > self.limit {
-                self.kept = None;
-            } else {
-                kept.extend_from_slice(bytes);
-            }
-        }
-    }
-
-    /// The text, or None when it was larger than the limit.
-    pub fn finish(self) -> Option<Vec<u8>> {
+    fn finish(self) -> Option<Vec<u8>> {
         self.kept
     }
 }

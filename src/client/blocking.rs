@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use ed25519_dalek::SigningKey;
 
-use super::block::{self, BlockLimit, Lines, Text, MAX_REPLY_LINE};
+use super::block::{self, BlockLimit, Collect, Lines, Text, MAX_REPLY_LINE};
 use super::{ClientError, Command, Response};
 use crate::proto::Code;
 
@@ -115,30 +115,28 @@ impl<S: Read + Write> Client<S> {
         Ok(block::unstuff_line(&line).map(<[u8]>::to_vec))
     }
 
-    /// The lines of a multi-line block; None when over `limit` (still read
-    /// to its end).
+    /// The lines of a multi-line block, unstuffed; None when there are
+    /// more lines or octets than `limit` (the block is still read to its
+    /// end, so the connection stays in step).
     pub fn block(&mut self, limit: BlockLimit) -> Result<Option<Vec<Vec<u8>>>, ClientError> {
-        let mut lines = Lines::new(limit);
-        let mut piece = Vec::new();
-        loop {
-            piece.clear();
-            self.piece(&mut piece)?;
-            if lines.feed(&piece) {
-                return Ok(lines.finish());
-            }
-        }
+        self.collect(Lines::new(limit))
     }
 
-    /// The text of a data block, unstuffed; None when over `limit` octets
-    /// (still read to its end).
+    /// The text of a data block (an article), unstuffed, every line ending
+    /// in CRLF; None when it is longer than `limit` octets (still read to
+    /// its end). No single read buffers more than a reply line's worth.
     pub fn text(&mut self, limit: usize) -> Result<Option<Vec<u8>>, ClientError> {
-        let mut text = Text::new(limit);
+        self.collect(Text::new(limit))
+    }
+
+    /// Feeds a block to `sink` a piece at a time, to its terminator.
+    fn collect<C: Collect>(&mut self, mut sink: C) -> Result<Option<C::Out>, ClientError> {
         let mut piece = Vec::new();
         loop {
             piece.clear();
             self.piece(&mut piece)?;
-            if text.feed(&piece) {
-                return Ok(text.finish());
+            if sink.feed(&piece) {
+                return Ok(sink.finish());
             }
         }
     }

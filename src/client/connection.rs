@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio_rustls::TlsConnector;
 
-use super::block::{self, BlockLimit, Lines, Text, MAX_REPLY_LINE};
+use super::block::{self, BlockLimit, Collect, Lines, Text, MAX_REPLY_LINE};
 use super::{Capabilities, ClientError, Command, Response};
 use crate::proto::Code;
 use crate::tls::{self, BoxStream};
@@ -106,28 +106,24 @@ impl Client {
     /// more lines or octets than `limit` (the block is still read to its
     /// end, so the connection stays in step).
     pub async fn block(&mut self, limit: BlockLimit) -> Result<Option<Vec<Vec<u8>>>, ClientError> {
-        let mut lines = Lines::new(limit);
-        let mut piece = Vec::new();
-        loop {
-            piece.clear();
-            self.piece(&mut piece).await?;
-            if lines.feed(&piece) {
-                return Ok(lines.finish());
-            }
-        }
+        self.collect(Lines::new(limit)).await
     }
 
     /// The text of a data block (an article), unstuffed, every line ending
     /// in CRLF; None when it is longer than `limit` octets (still read to
     /// its end). No single read buffers more than a reply line's worth.
     pub async fn text(&mut self, limit: usize) -> Result<Option<Vec<u8>>, ClientError> {
-        let mut text = Text::new(limit);
+        self.collect(Text::new(limit)).await
+    }
+
+    /// Feeds a block to `sink` a piece at a time, to its terminator.
+    async fn collect<C: Collect>(&mut self, mut sink: C) -> Result<Option<C::Out>, ClientError> {
         let mut piece = Vec::new();
         loop {
             piece.clear();
             self.piece(&mut piece).await?;
-            if text.feed(&piece) {
-                return Ok(text.finish());
+            if sink.feed(&piece) {
+                return Ok(sink.finish());
             }
         }
     }

@@ -57,6 +57,18 @@ impl Source {
     fn waited(&self) -> bool {
         matches!(self, Source::Released | Source::Approved)
     }
+
+    /// The waiting room an article from this source leaves: `pending`
+    /// under its signer's key, or `held`.
+    fn waited_in(&self, signer: Option<&VerifyingKey>) -> Waited {
+        match (self, signer) {
+            (Source::Released, Some(key)) => Waited::Pending {
+                key: key.to_bytes(),
+            },
+            (Source::Approved, _) => Waited::Held,
+            _ => Waited::Nowhere,
+        }
+    }
 }
 
 /// How a refusal is remembered in history.
@@ -324,15 +336,7 @@ impl Ingest<'_> {
                         reason,
                     });
                 }
-                // Premoderated boards hold new posts (and their effects)
-                // until the operator approves, unless a moderator signed.
-                let held = *source != Source::Approved
-                    && self.premoderate.is_some_and(|boards| {
-                        groups.iter().any(|g| {
-                            boards.matches(g.as_bytes()) && !self.trust.moderates(&signer, g)
-                        })
-                    });
-                if held {
+                if self.holds(source, &groups, Some(&signer)) {
                     (groups, Vec::new(), Disposition::Held)
                 } else {
                     (groups, effects, Disposition::File)
@@ -340,14 +344,22 @@ impl Ingest<'_> {
             }
         };
 
-        let from = match source {
-            Source::Released => Waited::Pending {
-                key: signer.to_bytes(),
-            },
-            Source::Approved => Waited::Held,
-            Source::Post | Source::Transit { .. } => Waited::Nowhere,
-        };
+        let from = source.waited_in(Some(&signer));
         self.prepared(&article, source, id, groups, effects, disposition, from)
+    }
+
+    /// Whether premoderation holds a post filed in `groups`: boards
+    /// matching `[node] premoderate` hold new posts (and their effects)
+    /// until the operator approves, unless a moderator of the board signed;
+    /// a post being approved is not held again.
+    fn holds(&self, source: &Source, groups: &[String], signer: Option<&VerifyingKey>) -> bool {
+        *source != Source::Approved
+            && self.premoderate.is_some_and(|boards| {
+                groups.iter().any(|g| {
+                    boards.matches(g.as_bytes())
+                        && !signer.is_some_and(|key| self.trust.moderates(key, g))
+                })
+            })
     }
 
     /// A held post decided again for `local-approve`: filed, with the
@@ -394,20 +406,12 @@ impl Ingest<'_> {
             self.check_path(&article).map_err(&record)?;
         }
         let groups = self.carried_groups(&article, source).map_err(&record)?;
-        let disposition = if *source != Source::Approved
-            && self
-                .premoderate
-                .is_some_and(|boards| groups.iter().any(|g| boards.matches(g.as_bytes())))
-        {
+        let disposition = if self.holds(source, &groups, None) {
             Disposition::Held
         } else {
             Disposition::File
         };
-        let from = if *source == Source::Approved {
-            Waited::Held
-        } else {
-            Waited::Nowhere
-        };
+        let from = source.waited_in(None);
         self.prepared(&article, source, id, groups, Vec::new(), disposition, from)
     }
 

@@ -184,6 +184,11 @@ pub async fn serve(
     debug!(%peer, "connection closed");
 }
 
+/// A pipelined reply that is known at once.
+fn ready(reply: Reply) -> BoxFuture<'static, Reply> {
+    Box::pin(std::future::ready(reply))
+}
+
 /// Writes replies and flushes them: over TLS a write may leave the tail of
 /// its records buffered until a flush, and the client is waiting for them.
 async fn send<W: AsyncWrite + Unpin>(writer: &mut W, bytes: &[u8]) -> std::io::Result<()> {

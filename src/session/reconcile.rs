@@ -11,7 +11,7 @@ use futures::future::BoxFuture;
 use tokio::io::AsyncWrite;
 use tokio::sync::watch;
 
-use super::{send, Next, Session};
+use super::{ready, send, Next, Session};
 use crate::catchup::{sync_peer, Progress};
 use crate::node::Node;
 use crate::proto::grammar::is_message_id;
@@ -42,8 +42,6 @@ impl Session {
         group: Result<String, String>,
         block: Bytes,
     ) -> BoxFuture<'static, Reply> {
-        let ready =
-            |reply: Reply| -> BoxFuture<'static, Reply> { Box::pin(std::future::ready(reply)) };
         let group = match group {
             Ok(group) => group,
             Err(why) => return ready(Reply::with(Code::SYNTAX_ERROR, why)),

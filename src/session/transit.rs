@@ -8,7 +8,7 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use tracing::info;
 
-use super::{Awaiting, Session};
+use super::{ready, Awaiting, Session};
 use crate::ingest::Source;
 use crate::node::{Ingested, Node, Turn};
 use crate::precommit::Busy;
@@ -147,8 +147,6 @@ impl Session {
         id: Result<Vec<u8>, String>,
         article: Bytes,
     ) -> BoxFuture<'static, Reply> {
-        let ready =
-            |reply: Reply| -> BoxFuture<'static, Reply> { Box::pin(std::future::ready(reply)) };
         let id = match id {
             Ok(id) => id,
             Err(why) => return ready(Reply::with(Code::SYNTAX_ERROR, why)),
@@ -273,21 +271,21 @@ async fn transfer(
                         },
                     )
                 }
-                Stored::Pending => {
-                    info!(message_id = %id, "article pending: signed by a key not known here yet");
-                    let text = if post {
-                        format!("Article received {id}, pending verification: its signing key is not known here yet")
+                Stored::Pending | Stored::Held => {
+                    // Durable and acknowledged, but not shown yet.
+                    let (why, more) = if stored == Stored::Pending {
+                        (
+                            "pending verification",
+                            ": its signing key is not known here yet",
+                        )
                     } else {
-                        format!("{prefix}pending verification")
+                        ("held for moderation", "")
                     };
-                    Reply::with(codes.ok, text)
-                }
-                Stored::Held => {
-                    info!(message_id = %id, "article held for moderation");
+                    info!(message_id = %id, "article {why}");
                     let text = if post {
-                        format!("Article received {id}, held for moderation")
+                        format!("Article received {id}, {why}{more}")
                     } else {
-                        format!("{prefix}held for moderation")
+                        format!("{prefix}{why}")
                     };
                     Reply::with(codes.ok, text)
                 }

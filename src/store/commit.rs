@@ -148,9 +148,11 @@ enum Job {
         Box<Prepared>,
         oneshot::Sender<Result<Stored, Arc<StoreError>>>,
     ),
+    /// Remember a refusal; `blocks`: offers of the ID are refused too.
     Reject {
         message_id: Vec<u8>,
-        entry: HistoryEntry,
+        reason: String,
+        blocks: bool,
         done: oneshot::Sender<()>,
     },
     /// Drop a pending article whose passport never came.
@@ -266,19 +268,13 @@ impl Committer {
     /// `blocks` says whether offers of the ID are refused from now on.
     pub async fn remember_rejection(&self, message_id: Vec<u8>, reason: String, blocks: bool) {
         let (done, written) = oneshot::channel();
-        // Stamped by the writer, whose clock orders history.
-        let micros = 0;
-        let entry = if blocks {
-            HistoryEntry::Rejected { micros, reason }
-        } else {
-            HistoryEntry::Refused { micros, reason }
-        };
         // The queue only closes at shutdown, when this is moot.
         if self
             .tx
             .send(Job::Reject {
                 message_id,
-                entry,
+                reason,
+                blocks,
                 done,
             })
             .is_ok()
@@ -476,19 +472,18 @@ impl Writer {
     fn apply(&mut self, batch: &mut Batch, job: &Job) -> Result<Stored, StoreError> {
         match job {
             Job::Reject {
-                message_id, entry, ..
+                message_id,
+                reason,
+                blocks,
+                ..
             } => {
                 if self.history(batch, message_id)?.is_none() {
-                    let entry = match entry {
-                        HistoryEntry::Rejected { reason, .. } => HistoryEntry::Rejected {
-                            micros: batch.micros,
-                            reason: reason.clone(),
-                        },
-                        HistoryEntry::Refused { reason, .. } => HistoryEntry::Refused {
-                            micros: batch.micros,
-                            reason: reason.clone(),
-                        },
-                        other => other.clone(),
+                    // Stamped here, by the clock that orders history.
+                    let (micros, reason) = (batch.micros, reason.clone());
+                    let entry = if *blocks {
+                        HistoryEntry::Rejected { micros, reason }
+                    } else {
+                        HistoryEntry::Refused { micros, reason }
                     };
                     self.set_history(batch, message_id, entry);
                 }

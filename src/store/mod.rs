@@ -274,16 +274,6 @@ impl Store {
         Ok(out)
     }
 
-    /// Article numbers of `group` in `lo..=hi`, in order.
-    pub fn numbers(&self, group: &str, lo: u64, hi: u64) -> Result<Vec<u64>> {
-        let mut out = Vec::new();
-        self.scan_group(group, lo, hi, Direction::Forward, |number, _| {
-            out.push(number);
-            true
-        })?;
-        Ok(out)
-    }
-
     /// The first article number of `group` in `lo..=hi` for which `keep`
     /// holds, reading no further than that one.
     pub fn first_number(

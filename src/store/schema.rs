@@ -53,12 +53,10 @@ pub const SCHEMA_VERSION: &[u8] = b"3";
 /// Version 1 had no `members` and `digests`; they are built from history
 /// when such a store is opened.
 pub const SCHEMA_WITHOUT_SETS: &[u8] = b"1";
-/// Version 2 kept held posts in `pending` under [`HELD_IN_PENDING`], with
-/// [`HELD_MARK_V2`] as their history key; opening such a store moves them
-/// to `held`.
+/// Version 2 kept held posts in `pending` under [`HELD_IN_PENDING`];
+/// opening such a store moves them to `held`.
 pub const SCHEMA_HELD_IN_PENDING: &[u8] = b"2";
 pub const HELD_IN_PENDING: [u8; 32] = [0xFF; 32];
-pub const HELD_MARK_V2: &str = "held";
 
 pub fn overview_key(group: &str, number: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(group.len() + 9);
