@@ -22,20 +22,25 @@
 //! - Writing: [`store`] (RocksDB column families, reads, and the committer
 //!   that only writes what it is handed and reports what it made durable).
 //! - Talking: [`client`] (the one outgoing NNTP client: typed replies,
-//!   command encoders, bounded reads); [`codec`] (incoming command lines
-//!   and dot-terminated blocks, with size limits); [`tls`].
-//! - Pure protocol: [`proto`] (commands, reply codes, articles, signing,
-//!   wildmats, grammars, and set reconciliation in [`proto::reconcile`]).
+//!   command encoders, bounded reads); [`tls`].
+//! - Pure protocol, the `tidings-proto` crate in `proto/`: [`proto`]
+//!   (commands, reply codes, articles, signing, wildmats, grammars, and set
+//!   reconciliation in [`proto::reconcile`]); [`codec`] (incoming command
+//!   lines and dot-terminated blocks, with size limits).
 //! - Ground: [`config`] (the TOML configuration, validated into
 //!   [`config::Valid`]); [`keys`] (secret key files); [`clock`] (wall time
 //!   as a parameter); [`loadgen`] (a TAKETHIS load generator).
 //!
 //! The binary's own code (user tools, `tidings sync`) is in `src/cli/`.
 
+// The protocol layer is its own crate so its parsers build and fuzz
+// without RocksDB; these names keep `crate::proto` and `crate::codec`.
+pub use tidings_proto as proto;
+pub use tidings_proto::codec;
+
 pub mod catchup;
 pub mod client;
 pub mod clock;
-pub mod codec;
 pub mod config;
 pub mod feed;
 pub mod groups;
@@ -45,7 +50,6 @@ pub mod loadgen;
 pub mod node;
 pub mod peers;
 pub mod precommit;
-pub mod proto;
 pub mod release;
 pub mod server;
 pub mod session;

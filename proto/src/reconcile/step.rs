@@ -214,7 +214,7 @@ pub struct MemorySet {
 impl MemorySet {
     pub fn insert(&mut self, message_id: &[u8]) {
         self.items.insert(
-            crate::proto::reconcile::item_hash(message_id),
+            crate::reconcile::item_hash(message_id),
             message_id.to_vec(),
         );
     }

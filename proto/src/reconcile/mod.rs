@@ -2,7 +2,7 @@
 //! item hashes, hash-prefix ranges, additive digests and their
 //! fingerprints, and the entry lines two nodes exchange; and in [`step`],
 //! what one side answers to the other's entries. Pure code: the store keeps
-//! the sets ([`crate::store::members`]), the catch-up client and the
+//! the sets (`tidings::store::members`), the catch-up client and the
 //! XRECONCILE command exchange them.
 //!
 //! A node's set for a newsgroup is the Message-IDs filed in it. Each item is
