@@ -405,8 +405,9 @@ fn outbox_entries_older_than_outbox_days_are_dropped_not_sent() {
     let fresh = ca.post("test.one", "queued now", "send me\r\n");
 
     // The outbox is read in order: once the fresh one is at B, the stale one
-    // was looked at first, and dropped.
-    let b_node = TestNode::start_on(b, b_listener);
+    // was looked at first, and dropped. B shares A's clock, or the fresh
+    // article would be from B's future.
+    let b_node = TestNode::start_on_with_clock(b, b_listener, clock);
     let mut cb = Client::connect(b_node.addr);
     wait_until(TIMEOUT, "the fresh article at B", || {
         cb.cmd(&format!("STAT {fresh}")).0 == 223

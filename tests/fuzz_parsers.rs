@@ -22,6 +22,10 @@ impl tidings::ingest::Lookup for NoHistory {
     fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
         None
     }
+
+    fn signer(&self, _: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+        None
+    }
 }
 
 /// Bytes biased towards the protocol's special characters.

@@ -67,11 +67,10 @@ impl Harness {
     /// `tidings post --key node.key --control ...` does.
     async fn operator(&self, command: &str) -> Ingested {
         let id = unique_id_for("operator", &self.node_key);
-        let text = article_text(&id, "test.two", "").replacen(
-            "\r\n\r\n",
-            &format!("\r\nControl: {command}\r\n\r\n"),
-            1,
-        );
+        // POST takes only a current Date (nntp.md §5.3): the node's now.
+        let text = article_text(&id, "test.two", "")
+            .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, &self.clock.now().to_rfc2822());
         let signed = sign_with(&text, &self.node_key);
         self.node()
             .ingest(Bytes::from(signed), Source::Post, None)

@@ -68,6 +68,30 @@ fn article_vectors_get_their_expected_replies() {
     assert!(checked >= 18, "{checked} vectors");
 }
 
+/// signing.md §3: which Message-IDs name a key, and which key.
+#[test]
+fn binding_vectors_match() {
+    let table = std::fs::read_to_string(vectors().join("signing/binding.tsv")).expect("table");
+    let mut rows = 0;
+    for row in table
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+    {
+        let [id, names, key] = row.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("bad row {row:?}")
+        };
+        let id = id.as_bytes();
+        assert_eq!(signing::names_key(id), names == "yes", "{row}");
+        let named = signing::message_id_key(id).map(|k| hex::encode(k.as_bytes()));
+        match key {
+            "free" | "-" => assert_eq!(named, None, "{row}"),
+            hex => assert_eq!(named.as_deref(), Some(hex), "{row}"),
+        }
+        rows += 1;
+    }
+    assert!(rows >= 8, "{rows} rows");
+}
+
 #[test]
 fn signing_vectors_match() {
     let base = vectors().join("signing");
@@ -393,28 +417,58 @@ fn write_vectors() {
     let tampered = sign(&format!("{}\r\nOriginal body.\r\n", head(&i, "test.one")))
         .replace("Original", "Altered");
     put("bad-tampered.txt", &i, &tampered, 437, "does not verify");
-    // Signed correctly, but under a Message-ID that does not name the key:
-    // what an attacker would send to squat someone else's ID.
+    // A free Message-ID (signing.md §3), signed by the vector key, which
+    // the receiving node counts as a node key: taken.
+    let free = format!(
+        "{}\r\nA newsreader's own id.\r\n",
+        head("<free@example.org>", "test.one")
+    );
+    put(
+        "ok-free-id.txt",
+        "<free@example.org>",
+        &sign(&free),
+        235,
+        "",
+    );
+    // Signed by hand (sign() refuses both): the same free id signed by a
+    // key that is no node's, and an id naming another key signed by the
+    // vector key. What someone would send to squat an id.
+    let signed_by = |text: &str, signer: &ed25519_dalek::SigningKey| {
+        let article = Article::parse(Bytes::from(text.to_string())).unwrap();
+        let field = SignatureField {
+            key: signer.verifying_key(),
+            signature: signer.sign(&signing::canonical(&article)),
+        };
+        text.replacen(
+            "\r\n\r\n",
+            &format!("\r\n{}: {}\r\n\r\n", signing::HEADER, field.to_value()),
+            1,
+        )
+    };
     let squat = format!(
         "{}\r\nSquatting.\r\n",
         head("<squat@example.org>", "test.one")
     );
-    let article = Article::parse(Bytes::from(squat.clone())).unwrap();
-    let field = SignatureField {
-        key: key.verifying_key(),
-        signature: key.sign(&signing::canonical(&article)),
-    };
-    let squat = squat.replacen(
-        "\r\n\r\n",
-        &format!("\r\n{}: {}\r\n\r\n", signing::HEADER, field.to_value()),
-        1,
-    );
     put(
-        "bad-unbound.txt",
+        "bad-free-id-by-stranger.txt",
         "<squat@example.org>",
-        &squat,
+        &signed_by(&squat, &stranger()),
         437,
-        "does not name the signing key",
+        "names no key",
+    );
+    let theirs = String::from_utf8(signing::new_message_id(
+        &stranger().verifying_key(),
+        "bad-foreign-key",
+        "example.org",
+    ))
+    .unwrap();
+    let foreign = format!("{}\r\nNot my id.\r\n", head(&theirs, "test.one"));
+    put(
+        "bad-foreign-key.txt",
+        &theirs,
+        &signed_by(&foreign, &key),
+        437,
+        "not the signing key",
     );
     std::fs::write(dir.join("expected.tsv"), rows.join("\n") + "\n").expect("manifest");
 

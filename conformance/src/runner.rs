@@ -162,6 +162,13 @@ fn run_case(ctx: &mut Ctx, case: &Case) -> Result<(), CaseError> {
                 "server does not advertise {label}{after}"
             )));
         }
+        Need::AllCaps(labels) if !labels.iter().all(|l| caps.has(l)) => {
+            let missing: Vec<&str> = labels.iter().copied().filter(|l| !caps.has(l)).collect();
+            return Err(CaseError::Skip(format!(
+                "server does not advertise {}{after}",
+                missing.join(", ")
+            )));
+        }
         Need::AnyCap(labels) if !labels.iter().any(|l| caps.has(l)) => {
             return Err(CaseError::Skip(format!(
                 "server advertises none of {}{after}",

@@ -238,6 +238,17 @@ pub fn msgid_names_key(msgid: &str, key_hex: &str) -> bool {
         .is_some_and(|last| last == key_hex)
 }
 
+/// Whether the Message-ID names a key at all (§3): the last dot-separated
+/// component of its left part is 64 hex digits, in either case. One that
+/// does not is free, for node keys only.
+pub fn msgid_names_a_key(msgid: &str) -> bool {
+    let inner = msgid.trim_start_matches('<').trim_end_matches('>');
+    inner
+        .rsplit_once('@')
+        .and_then(|(left, _)| left.rsplit('.').next())
+        .is_some_and(|last| last.len() == 64 && last.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
 /// `msgid` with `.{key_hex}` inserted before the `@`: how a signing node
 /// binds a Message-ID a client chose (§4), and how the suite names a key
 /// in one.
@@ -487,6 +498,12 @@ mod tests {
         assert!(!msgid_names_key(&format!("<x@{k}>"), &k));
         assert!(!msgid_names_key(&format!("<x.{}@h>", k.to_uppercase()), &k));
         assert!(!msgid_names_key("<x@h>", &k));
+        assert!(msgid_names_a_key(&format!("<x.{k}@h>")));
+        assert!(msgid_names_a_key(&format!("<x.{}@h>", k.to_uppercase())));
+        assert!(msgid_names_a_key(&format!("<{k}@h>")));
+        assert!(!msgid_names_a_key("<x@h>"));
+        assert!(!msgid_names_a_key(&format!("<{k}.x@h>")));
+        assert!(!msgid_names_a_key(&format!("<x@{k}>")));
         let bound = bind_msgid("<abc@host>", &k);
         assert_eq!(bound, format!("<abc.{k}@host>"));
         assert!(msgid_names_key(&bound, &k));

@@ -40,7 +40,7 @@ pub enum SigError {
     Malformed(&'static str),
     /// No Message-ID to bind the signature to.
     NoMessageId,
-    /// The Message-ID does not end its left part with `.<signing key>`.
+    /// The Message-ID names a key (§3) other than the signing key.
     UnboundMessageId,
     BadSignature,
 }
@@ -57,7 +57,7 @@ impl fmt::Display for SigError {
             ),
             SigError::UnboundMessageId => write!(
                 f,
-                "Message-ID does not name the signing key (its left part must end in .<key hex>)"
+                "Message-ID names a key that is not the signing key (the last dot-separated part before @ is 64 hex digits, so only that key, in lowercase hex, may sign it)"
             ),
             SigError::BadSignature => write!(
                 f,
@@ -196,18 +196,43 @@ pub fn canonical(article: &Article) -> Bytes {
     out.freeze()
 }
 
-/// The key a Message-ID names: the last dot-separated component of its left
-/// part, 64 hex digits (protocol-spec/signing.md §3).
-pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
+/// The last dot-separated component of a Message-ID's left part, when it
+/// is 64 hex digits: the part that names a key (signing.md §3).
+fn key_part(message_id: &[u8]) -> Option<&[u8]> {
     let core = message_id.strip_prefix(b"<")?.strip_suffix(b">")?;
     let at = core.iter().rposition(|&b| b == b'@')?;
     let left = &core[..at];
-    let dot = left.iter().rposition(|&b| b == b'.')?;
-    let hex_part = std::str::from_utf8(&left[dot + 1..]).ok()?;
-    if hex_part.len() != 64 || hex_part.bytes().any(|b| b.is_ascii_uppercase()) {
+    let part = match left.iter().rposition(|&b| b == b'.') {
+        Some(dot) => &left[dot + 1..],
+        None => left,
+    };
+    (part.len() == 64 && part.iter().all(u8::is_ascii_hexdigit)).then_some(part)
+}
+
+/// Whether a Message-ID names a key, so that only that key may sign under
+/// it. One that does not is free: only a node key acting as injector may
+/// sign it (signing.md §3). Hex in the wrong case, or that is no valid key,
+/// still names one, which no one can sign with: a free ID never looks like
+/// a bound one.
+pub fn names_key(message_id: &[u8]) -> bool {
+    key_part(message_id).is_some()
+}
+
+/// The key a Message-ID names: the last dot-separated component of its left
+/// part, 64 lowercase hex digits (protocol-spec/signing.md §3).
+pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
+    let part = key_part(message_id)?;
+    if part.iter().any(u8::is_ascii_uppercase) {
         return None;
     }
-    parse_key(hex_part)
+    parse_key(std::str::from_utf8(part).ok()?)
+}
+
+/// Whether `key` may sign under `message_id` as far as the ID itself says:
+/// a bound ID only by the key it names, a free one by anyone (the signer's
+/// standing decides, above this layer).
+pub fn may_sign(message_id: &[u8], key: &VerifyingKey) -> bool {
+    !names_key(message_id) || message_id_key(message_id) == Some(*key)
 }
 
 /// A fresh Message-ID bound to `key`.
@@ -215,26 +240,11 @@ pub fn new_message_id(key: &VerifyingKey, unique: &str, domain: &str) -> Vec<u8>
     format!("<{unique}.{}@{domain}>", key_hex(key)).into_bytes()
 }
 
-/// Rewrites an unbound Message-ID so it names `key`: `<a@b>` becomes
-/// `<a.KEY@b>`.
-pub fn bind_message_id(message_id: &[u8], key: &VerifyingKey) -> Option<Vec<u8>> {
-    let core = message_id.strip_prefix(b"<")?.strip_suffix(b">")?;
-    let at = core.iter().rposition(|&b| b == b'@')?;
-    let mut out = Vec::with_capacity(message_id.len() + 65);
-    out.push(b'<');
-    out.extend_from_slice(&core[..at]);
-    out.push(b'.');
-    out.extend_from_slice(key_hex(key).as_bytes());
-    out.extend_from_slice(&core[at..]);
-    out.push(b'>');
-    Some(out)
-}
-
 /// Signs an article: removes any old signature and appends a new
-/// `Tidings-Signature` header. The Message-ID must already name `key`.
+/// `Tidings-Signature` header. The Message-ID must name `key` or no key.
 pub fn sign(article: &Article, key: &SigningKey) -> Result<Bytes, SigError> {
-    let id = article.message_id().ok_or(SigError::UnboundMessageId)?;
-    if message_id_key(&id) != Some(key.verifying_key()) {
+    let id = article.message_id().ok_or(SigError::NoMessageId)?;
+    if !may_sign(&id, &key.verifying_key()) {
         return Err(SigError::UnboundMessageId);
     }
     let signature = key.sign(&canonical(article));
@@ -278,7 +288,7 @@ pub fn claimed(article: &Article) -> Result<Claimed, SigError> {
         _ => return Err(SigError::Duplicate),
     };
     let id = article.message_id().ok_or(SigError::NoMessageId)?;
-    if message_id_key(&id) != Some(field.key) {
+    if !may_sign(&id, &field.key) {
         return Err(SigError::UnboundMessageId);
     }
     Ok(Claimed {
@@ -393,15 +403,45 @@ mod tests {
         let id = new_message_id(&k, "abc.def", "host");
         assert_eq!(message_id_key(&id), Some(k));
         assert_eq!(message_id_key(b"<abc@host>"), None);
-        assert_eq!(
-            message_id_key(&bind_message_id(b"<abc@host>", &k).unwrap()),
-            Some(k)
-        );
-        let upper = String::from_utf8(id).unwrap().to_uppercase();
+        let upper = String::from_utf8(id.clone()).unwrap().to_uppercase();
         assert_eq!(
             message_id_key(upper.as_bytes()),
             None,
             "hex must be lowercase"
+        );
+        assert!(names_key(upper.as_bytes()), "but it still names a key");
+        assert!(
+            !may_sign(upper.as_bytes(), &k),
+            "which no one can sign with"
+        );
+        assert!(names_key(&id) && may_sign(&id, &k));
+        assert!(!may_sign(&id, &key(7).verifying_key()));
+        for free in [&b"<abc@host>"[..], b"<a.b.c@host>", b"<x.0123@h>"] {
+            assert!(!names_key(free) && may_sign(free, &k));
+        }
+        let whole = format!("<{}@h>", key_hex(&k));
+        assert_eq!(
+            message_id_key(whole.as_bytes()),
+            Some(k),
+            "one component is the last"
+        );
+    }
+
+    #[test]
+    fn free_message_ids_can_be_signed_by_any_key() {
+        let k = key(8);
+        let text = "From: a@b\r\nNewsgroups: x.y\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <mine@client.example>\r\n\r\nbody\r\n";
+        let signed =
+            article(std::str::from_utf8(&sign(&article(text), &k).expect("signs")).unwrap());
+        assert_eq!(signed.message_id(), Some(b"<mine@client.example>".to_vec()));
+        assert_eq!(verify(&signed), Ok(k.verifying_key()));
+        let foreign = text.replace(
+            "<mine@client.example>",
+            &String::from_utf8(new_message_id(&key(9).verifying_key(), "m", "h")).unwrap(),
+        );
+        assert_eq!(
+            sign(&article(&foreign), &k),
+            Err(SigError::UnboundMessageId)
         );
     }
 

@@ -12,7 +12,7 @@ use crate::store::schema::HistoryEntry;
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
-fn short(key: &VerifyingKey) -> String {
+pub(super) fn short(key: &VerifyingKey) -> String {
     key_hex(key)[..8].to_string()
 }
 
@@ -31,8 +31,10 @@ fn target_groups(target: &[u8], article: &Article, lookup: &dyn Lookup) -> Vec<S
     }
 }
 
-/// May `signer` remove or replace `target`? Its author may (the key its
-/// Message-ID names), and so may a moderator of every group it is in.
+/// May `signer` remove or replace `target`? Its author may, and so may a
+/// moderator of every group it is in. The author is the key the target's
+/// Message-ID names, or, for a free ID, the key that signed the stored
+/// target, so an author's cancel of a free ID needs the target here.
 pub fn may_replace(
     signer: &VerifyingKey,
     target: &[u8],
@@ -40,15 +42,25 @@ pub fn may_replace(
     trust: &Trust,
     lookup: &dyn Lookup,
 ) -> Result<(), String> {
-    if signing::message_id_key(target) == Some(*signer) {
+    let author = if signing::names_key(target) {
+        signing::message_id_key(target)
+    } else {
+        lookup.signer(target)
+    };
+    if author == Some(*signer) {
         return Ok(());
     }
     let groups = target_groups(target, article, lookup);
     if !groups.is_empty() && groups.iter().all(|g| trust.moderates(signer, g)) {
         return Ok(());
     }
+    let absent = if !signing::names_key(target) && author.is_none() {
+        " (its Message-ID names no key, so its author is known only once it is here)"
+    } else {
+        ""
+    };
     Err(format!(
-        "key {} is neither the author of {} nor a moderator of its boards",
+        "key {} is neither the author of {} nor a moderator of its boards{absent}",
         short(signer),
         String::from_utf8_lossy(target)
     ))

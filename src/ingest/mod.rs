@@ -9,6 +9,7 @@
 //! bytes anyone could have made would let anyone poison it.
 
 mod authority;
+pub mod injection;
 pub mod rewrite;
 
 use bytes::Bytes;
@@ -96,6 +97,28 @@ pub trait Lookup {
     fn history(&self, message_id: &[u8]) -> Option<HistoryEntry>;
     /// A post held for premoderation, as stored.
     fn held(&self, message_id: &[u8]) -> Option<Vec<u8>>;
+    /// The key that signed a stored article (its author, when its
+    /// Message-ID names no key).
+    fn signer(&self, message_id: &[u8]) -> Option<VerifyingKey>;
+}
+
+/// Refuses a transit article dated more than a day ahead of our clock
+/// (RFC 5537 §3.6 via §3.5): Injection-Date when present, else Date.
+fn future_dated(article: &Article, now: DateTime<Utc>) -> Result<(), String> {
+    let (name, value) = match article.header_unfolded("Injection-Date") {
+        Some(value) => ("Injection-Date", value),
+        None => match article.header_unfolded("Date") {
+            Some(value) => ("Date", value),
+            None => return Ok(()),
+        },
+    };
+    match article::parse_date(&value) {
+        Some(date) if date.with_timezone(&Utc) > now + injection::FUTURE => Err(format!(
+            "{name} is more than {} hours ahead of this server's clock; offer it again later",
+            injection::FUTURE.num_hours()
+        )),
+        _ => Ok(()),
+    }
 }
 
 impl Lookup for Store {
@@ -104,6 +127,19 @@ impl Lookup for Store {
             tracing::error!(error = %e, "history lookup failed");
             None
         })
+    }
+
+    fn signer(&self, message_id: &[u8]) -> Option<VerifyingKey> {
+        let bytes = match Store::article(self, message_id) {
+            Ok(bytes) => bytes?,
+            Err(e) => {
+                tracing::error!(error = %e, "article lookup failed");
+                return None;
+            }
+        };
+        let article = Article::parse(Bytes::from(bytes)).ok()?;
+        // Verified when it was stored; the claim names the key.
+        signing::claimed(&article).ok().map(|c| c.field.key)
     }
 
     fn held(&self, message_id: &[u8]) -> Option<Vec<u8>> {
@@ -181,11 +217,26 @@ impl Ingest<'_> {
                 return Err(refuse(reason, Remember::No));
             }
         }
+        if *source == Source::Post {
+            injection::check(&article, self.now, |g| {
+                std::str::from_utf8(g).is_ok_and(|g| self.groups.contains(g))
+            })
+            .map_err(|e| refuse(e, Remember::No))?;
+        }
         let article = match source {
             Source::Post if article.header(signing::HEADER).is_none() => {
                 article
                     .check(article::POST_REQUIRED)
                     .map_err(|e| refuse(e.to_string(), Remember::No))?;
+                if let Some(id) = &id {
+                    if !signing::may_sign(id, &self.node_key.verifying_key()) {
+                        let reason = format!(
+                            "Message-ID {} names another key, so only that key may sign it: sign the article with it, or choose a Message-ID that names no key",
+                            String::from_utf8_lossy(id)
+                        );
+                        return Err(refuse(reason, Remember::No));
+                    }
+                }
                 // The node key carries authority (passports, boards, its own
                 // posts); lending it to whoever can POST would hand that
                 // authority out. Control messages and edits must come signed.
@@ -244,9 +295,27 @@ impl Ingest<'_> {
             }
             Err(e) => return Err(refuse(e.to_string(), id.clone(), Remember::Record)),
         };
+        let id = article.message_id().unwrap_or_default();
+        let standing = self.trust.standing(&signer);
+        // A free ID is claimed by whichever node injects it first, so only a
+        // node key may; anyone else's bytes under it prove nothing and must
+        // not block the ID (signing.md §3).
+        if !signing::names_key(&id) && !matches!(standing, Standing::Node(_)) {
+            let reason = format!(
+                "Message-ID {} names no key, so only a node key, as injecting agent, may sign it; {} is not a node key here (end the part before @ with .<your key hex> to bind it to yours)",
+                String::from_utf8_lossy(&id),
+                authority::short(&signer)
+            );
+            return Err(refuse(reason, Some(id), Remember::Record));
+        }
+        if let Source::Transit { .. } = source {
+            // On the sender's word the article is from the future; it may
+            // be taken when it is offered again (nntp.md §5.4).
+            future_dated(&article, self.now)
+                .map_err(|reason| refuse(reason, Some(id.clone()), Remember::Record))?;
+        }
         // From here on the article is exactly what its Message-ID names, so
         // refusing it may block the ID.
-        let id = article.message_id().unwrap_or_default();
         let block = |reason: String| refuse(reason, Some(id.clone()), Remember::Block);
         let required: &[&str] = match source {
             Source::Post => &["Date", "From", "Message-ID", "Newsgroups", "Subject"],
@@ -256,7 +325,6 @@ impl Ingest<'_> {
         };
         article.check(required).map_err(|e| block(e.to_string()))?;
 
-        let standing = self.trust.standing(&signer);
         if let Standing::Revoked = standing {
             return Err(block(format!(
                 "the signing key {} has been revoked",

@@ -17,40 +17,35 @@ fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
 }
 
 /// For an unsigned POST: the headers the injecting node supplies before it
-/// signs with its own key (RFC 5537 §3.4). A missing Message-ID is made
-/// bound to `key`; one the client chose is bound by inserting the key
-/// before its "@" (protocol-spec/signing.md §3). Date and Injection-Date
-/// are added when absent.
+/// signs with its own key (RFC 5537 §3.5). The poster's fields are kept as
+/// they are, Message-ID included; a missing Message-ID is made bound to
+/// `key` (protocol-spec/signing.md §3), a missing Date is added, and
+/// Injection-Date and Injection-Info are always added (the injection
+/// rules refused a post that carried either).
 pub fn complete_post(
     article: &Article,
     key: &VerifyingKey,
-    domain: &str,
+    node: &str,
     now: DateTime<Utc>,
 ) -> Bytes {
     let raw = article.raw();
     let mut out = BytesMut::with_capacity(raw.len() + 256);
-    let id = article.message_id();
-    let bound = match &id {
-        Some(id) if signing::message_id_key(id) == Some(*key) => None,
-        Some(id) => signing::bind_message_id(id, key),
-        None => Some(signing::new_message_id(key, &unique(now), domain)),
-    };
-    for (name, span) in article.field_spans() {
-        if bound.is_some() && name.eq_ignore_ascii_case(b"Message-ID") {
-            continue;
-        }
-        out.put_slice(&raw[span]);
-    }
-    if let Some(bound) = &bound {
-        put_header(&mut out, "Message-ID", bound);
+    out.put_slice(&raw[..article.head().len()]);
+    if article.message_id().is_none() {
+        put_header(
+            &mut out,
+            "Message-ID",
+            &signing::new_message_id(key, &unique(now), node),
+        );
     }
     let date = now.to_rfc2822().into_bytes();
     if article.header("Date").is_none() {
         put_header(&mut out, "Date", &date);
     }
-    if article.header("Injection-Date").is_none() {
-        put_header(&mut out, "Injection-Date", &date);
-    }
+    put_header(&mut out, "Injection-Date", &date);
+    // The path identity alone: posting-host would publish the poster's
+    // address to every node of the network; the operator's log has it.
+    put_header(&mut out, "Injection-Info", node.as_bytes());
     out.put_slice(b"\r\n");
     out.put_slice(&article.body());
     out.freeze()
@@ -145,7 +140,7 @@ mod tests {
     }
 
     #[test]
-    fn complete_post_binds_message_ids() {
+    fn complete_post_keeps_the_posters_fields() {
         let key = SigningKey::from_bytes(&[9; 32]).verifying_key();
         let now = Utc::now();
         let fresh = parse(&complete_post(
@@ -158,15 +153,17 @@ mod tests {
         assert_eq!(signing::message_id_key(&id), Some(key));
         assert!(id.ends_with(b"@host>"));
         assert!(fresh.header("Date").is_some() && fresh.header("Injection-Date").is_some());
-        let chosen = parse(&complete_post(
-            &parse(b"Message-ID: <mine@client>\r\n\r\nx\r\n"),
-            &key,
-            "host",
-            now,
-        ));
-        let id = String::from_utf8(chosen.message_id().expect("kept")).unwrap();
-        assert!(id.starts_with("<mine.") && id.ends_with("@client>"), "{id}");
-        assert_eq!(chosen.count("Message-ID"), 1);
+        assert_eq!(fresh.header("Injection-Info"), Some(&b"host"[..]));
+        assert_eq!(&fresh.body()[..], b"x\r\n");
+        let chosen =
+            b"Message-ID: <mine@client>\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\n\r\nx\r\n";
+        let completed = complete_post(&parse(chosen), &key, "host", now);
+        let text = String::from_utf8(completed.to_vec()).unwrap();
+        assert!(
+            text.starts_with("Message-ID: <mine@client>\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nInjection-Date: "),
+            "{text}"
+        );
+        assert_eq!(parse(&completed).count("Message-ID"), 1);
     }
 
     #[test]

@@ -14,12 +14,23 @@ const PEER: u8 = 2;
 const MODERATOR: u8 = 3;
 const STRANGER: u8 = 4;
 
+/// The fixtures' clock: an hour after the Date of the articles they make.
+fn now() -> chrono::DateTime<Utc> {
+    chrono::DateTime::parse_from_rfc2822("Sun, 22 Nov 2026 05:20:54 +0000")
+        .expect("date")
+        .with_timezone(&Utc)
+}
+
 fn key(seed: u8) -> SigningKey {
     SigningKey::from_bytes(&[seed; 32])
 }
 
 #[derive(Default)]
-struct History(HashMap<Vec<u8>, HistoryEntry>);
+struct History(
+    HashMap<Vec<u8>, HistoryEntry>,
+    /// Who signed what is stored, for articles under free IDs.
+    HashMap<Vec<u8>, ed25519_dalek::VerifyingKey>,
+);
 
 impl Lookup for History {
     fn history(&self, id: &[u8]) -> Option<HistoryEntry> {
@@ -28,6 +39,10 @@ impl Lookup for History {
 
     fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
         None
+    }
+
+    fn signer(&self, id: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
+        self.1.get(id).copied()
     }
 }
 
@@ -84,7 +99,7 @@ impl Fixture {
             hop_limit: 64,
             stores: &self.stores,
             premoderate: None,
-            now: Utc::now(),
+            now: now(),
         }
     }
 

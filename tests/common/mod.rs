@@ -86,6 +86,15 @@ impl TestNode {
         TestNode::launch(config, listener, None, Clock::system())
     }
 
+    /// [`TestNode::start_on`] with a clock the test moves.
+    pub fn start_on_with_clock(
+        config: Config,
+        listener: std::net::TcpListener,
+        clock: Clock,
+    ) -> TestNode {
+        TestNode::launch(config, listener, None, clock)
+    }
+
     /// Starts with a clock the test moves (and a paused-free runtime: the
     /// node's timers still run on real time).
     pub fn start_with_clock(config: Config, clock: Clock) -> TestNode {
@@ -328,6 +337,16 @@ pub fn unique_id(tag: &str) -> String {
     unique_id_for(tag, &author())
 }
 
+/// A Message-ID no other test uses that names no key, as a newsreader
+/// makes them (signing.md §3: free, for node keys only).
+pub fn free_id(tag: &str) -> String {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("<{tag}.{nanos}.{}.{n}@reader.example>", std::process::id())
+}
+
 /// A Message-ID no other test uses, bound to `key`.
 pub fn unique_id_for(tag: &str, key: &SigningKey) -> String {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -347,9 +366,14 @@ pub fn unique_id_for(tag: &str, key: &SigningKey) -> String {
 /// unsigned (see [`sign`]).
 pub fn article_text(id: &str, group: &str, body: &str) -> String {
     format!(
-        "Path: elsewhere!not-for-mail\r\nFrom: Tester <tester@tests.invalid>\r\nNewsgroups: {group}\r\nSubject: test {id}\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: {id}\r\n\r\n{body}"
+        "Path: elsewhere!not-for-mail\r\nFrom: Tester <tester@tests.invalid>\r\nNewsgroups: {group}\r\nSubject: test {id}\r\nDate: {ARTICLE_DATE}\r\nMessage-ID: {id}\r\n\r\n{body}"
     )
 }
+
+/// The Date of [`article_text`]: fixed, so signatures are too. Fine in
+/// transit, which has no stale cutoff; a POST must replace it with a
+/// current one (nntp.md §5.3).
+pub const ARTICLE_DATE: &str = "Sun, 22 Nov 2026 04:20:54 +0000";
 
 /// Signs article text (CRLF lines) with `key`.
 pub fn sign_with(text: &str, key: &SigningKey) -> String {

@@ -38,6 +38,7 @@ pub enum Need {
     Nothing,
     Cap(&'static str),
     AnyCap(&'static [&'static str]),
+    AllCaps(&'static [&'static str]),
     /// `LIST keyword` in the LIST capability's arguments.
     List(&'static str),
 }
@@ -79,6 +80,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "POST",
         cases: post::CASES,
+    },
+    Suite {
+        label: "INJECTION",
+        cases: post::POLICY_CASES,
     },
     Suite {
         label: "PEER",

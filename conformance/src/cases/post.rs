@@ -176,7 +176,134 @@ pub const CASES: &[Case] = &[
         rfc: "RFC 3977 §6.3.1, §3.6",
         run: post_header_without_colon,
     },
+    Case {
+        name: "post-keeps-the-posters-message-id",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5 (alter no field but Path)",
+        run: post_keeps_message_id,
+    },
+    Case {
+        name: "post-gets-injection-date-and-injection-info",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5, RFC 5536 §3.2.8-9",
+        run: post_gets_injection_fields,
+    },
+    Case {
+        name: "post-with-injection-info-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5",
+        run: post_with_injection_info,
+    },
+    Case {
+        name: "post-with-injection-date-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5",
+        run: post_with_injection_date,
+    },
+    Case {
+        name: "post-with-posted-in-path-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5",
+        run: post_with_posted_path,
+    },
+    Case {
+        name: "post-dated-two-days-ahead-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5537 §3.5 (more than 24 hours into the future)",
+        run: post_from_the_future,
+    },
+    Case {
+        name: "post-from-without-address-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5536 §3.1.2, RFC 5537 §3.5",
+        run: post_from_without_address,
+    },
+    Case {
+        name: "post-with-bare-cr-in-header-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5536 §2.2, RFC 5537 §3.5",
+        run: post_bare_cr_in_header,
+    },
+    Case {
+        name: "post-with-empty-header-field-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5536 §2.2, RFC 5537 §3.5",
+        run: post_empty_header_field,
+    },
+    Case {
+        name: "post-with-whitespace-only-continuation-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5536 §2.2, RFC 5537 §3.5",
+        run: post_whitespace_continuation,
+    },
+    Case {
+        name: "post-with-unparseable-expires-is-441",
+        side: Side::Reader,
+        need: POST,
+        needs_group: true,
+        rfc: "RFC 5536 §3.2.5, RFC 5537 §3.5",
+        run: post_bad_expires,
+    },
 ];
+
+/// What tidings refuses at injection beyond what the RFCs require of every
+/// server (nntp.md §5.3): run only against servers that speak its rules.
+pub const POLICY_CASES: &[Case] = &[
+    Case {
+        name: "post-with-empty-subject-is-441",
+        side: Side::Reader,
+        need: TIDINGS,
+        needs_group: true,
+        rfc: "tidings nntp.md §5.3",
+        run: post_empty_subject,
+    },
+    Case {
+        name: "post-with-empty-body-is-441",
+        side: Side::Reader,
+        need: TIDINGS,
+        needs_group: true,
+        rfc: "tidings nntp.md §5.3",
+        run: post_empty_body,
+    },
+    Case {
+        name: "post-dated-four-days-ago-is-441",
+        side: Side::Reader,
+        need: TIDINGS,
+        needs_group: true,
+        rfc: "tidings nntp.md §5.3 (RFC 5537 §3.5 lets an injector refuse a stale Date)",
+        run: post_stale,
+    },
+    Case {
+        name: "post-with-followup-to-unknown-group-is-441",
+        side: Side::Reader,
+        need: TIDINGS,
+        needs_group: true,
+        rfc: "tidings nntp.md §5.3",
+        run: post_followup_to_unknown,
+    },
+];
+
+const TIDINGS: Need = Need::AllCaps(&["POST", "X-TIDINGS-SIGNED"]);
 
 /// The run's posted article, posting it on first use.
 fn fixture(ctx: &mut Ctx) -> Result<Posted, String> {
@@ -213,21 +340,8 @@ fn post_fixture(ctx: &mut Ctx) -> Result<Posted, String> {
     let sent = ctx.new_unbound_msgid();
     let article = Article::for_post(&sent, &group);
     let mut c = ctx.reader().map_err(|e| e.to_string())?;
-    let st = post(&mut c, &article).map_err(|e| e.to_string())?;
-    // A signing server binds the id to its node key and says the final id
-    // in the 240 reply (signing.md §4).
-    let msgid = if ctx.signing_required() {
-        match wire::msgid_in_text(&st.text) {
-            Some(id) => id.to_string(),
-            None => {
-                return Err(format!(
-                    "\"{st}\" does not name the final Message-ID (tidings signing.md §4)"
-                ))
-            }
-        }
-    } else {
-        sent
-    };
+    post(&mut c, &article).map_err(|e| e.to_string())?;
+    let msgid = sent;
     wait_present(&mut c, &msgid, ctx.timeout, "240").map_err(|e| e.to_string())?;
     let number = find_number(&mut c, &group, &msgid).map_err(|e| e.to_string())?;
     Ok(Posted {
@@ -566,6 +680,128 @@ fn post_unknown_group(ctx: &mut Ctx) -> CaseResult {
 fn post_header_without_colon(ctx: &mut Ctx) -> CaseResult {
     let a = bad_post(ctx)?.with_raw_header("X-Conformance-No-Colon this header has no colon");
     post_rejected(ctx, a, "article with a header line without colon")
+}
+
+/// The article as served under `msgid`, split into header lines and body.
+fn served(c: &mut Client, msgid: &str) -> Result<(Vec<String>, Vec<String>), CaseError> {
+    let cmd = format!("ARTICLE {msgid}");
+    let st = c.command(&cmd)?;
+    expect(&st, &[220], &cmd)?;
+    let lines = c.read_block()?;
+    match split_article(&lines) {
+        Some((head, body)) => Ok((head.to_vec(), body.to_vec())),
+        None => fail(format!("{cmd}: no empty line between headers and body")),
+    }
+}
+
+/// The posted article is found under the Message-ID the poster chose,
+/// which its Message-ID header still carries.
+fn post_keeps_message_id(ctx: &mut Ctx) -> CaseResult {
+    let p = posted(ctx)?;
+    let mut c = ctx.reader()?;
+    let (head, _) = served(&mut c, &p.msgid)?;
+    match head.iter().find_map(|l| header_value(l, "Message-ID")) {
+        Some(id) if id.trim() == p.msgid => Ok(()),
+        other => fail(format!(
+            "posted with Message-ID {}, served with {other:?}",
+            p.msgid
+        )),
+    }
+}
+
+fn post_gets_injection_fields(ctx: &mut Ctx) -> CaseResult {
+    let p = posted(ctx)?;
+    let mut c = ctx.reader()?;
+    let (head, _) = served(&mut c, &p.msgid)?;
+    for name in ["Injection-Date", "Injection-Info"] {
+        if !head.iter().any(|l| header_value(l, name).is_some()) {
+            return fail(format!("ARTICLE {}: no {name} header", p.msgid));
+        }
+    }
+    Ok(())
+}
+
+fn post_with_injection_info(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with(
+        "Injection-Info",
+        "forged.example; posting-host=\"192.0.2.1\"",
+    );
+    post_rejected(ctx, a, "article carrying its own Injection-Info")
+}
+
+fn post_with_injection_date(ctx: &mut Ctx) -> CaseResult {
+    let date = clock::rfc5322(clock::now_secs());
+    let a = bad_post(ctx)?.with("Injection-Date", &date);
+    post_rejected(ctx, a, "article carrying its own Injection-Date")
+}
+
+fn post_with_posted_path(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with("Path", "elsewhere.example!.POSTED!not-for-mail");
+    post_rejected(ctx, a, "article whose Path already has .POSTED")
+}
+
+fn post_from_the_future(ctx: &mut Ctx) -> CaseResult {
+    let date = clock::rfc5322(clock::now_secs() + 2 * 86_400);
+    let a = bad_post(ctx)?.with("Date", &date);
+    post_rejected(ctx, a, "article dated two days ahead")
+}
+
+fn post_from_without_address(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with("From", "Conformance Suite");
+    post_rejected(ctx, a, "article whose From has no address")
+}
+
+fn post_bare_cr_in_header(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with_raw_header("X-Conformance: bare\rcarriage return");
+    post_rejected(ctx, a, "article with a bare CR inside a header")
+}
+
+fn post_empty_header_field(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with_raw_header("Keywords: ");
+    post_rejected(ctx, a, "article with an empty Keywords header")
+}
+
+fn post_whitespace_continuation(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with_raw_header("Keywords: conformance\r\n \r\n more");
+    post_rejected(
+        ctx,
+        a,
+        "article with a continuation line of only whitespace",
+    )
+}
+
+fn post_bad_expires(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with("Expires", "when the cows come home");
+    post_rejected(ctx, a, "article with an Expires that is no date")
+}
+
+fn post_empty_subject(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?
+        .without("Subject")
+        .with_raw_header("Subject: ");
+    post_rejected(ctx, a, "article with an empty Subject")
+}
+
+fn post_empty_body(ctx: &mut Ctx) -> CaseResult {
+    let mut a = bad_post(ctx)?;
+    a.body = Vec::new();
+    post_rejected(ctx, a, "article without a body")
+}
+
+fn post_stale(ctx: &mut Ctx) -> CaseResult {
+    let date = clock::rfc5322(clock::now_secs() - 4 * 86_400);
+    let a = bad_post(ctx)?.with("Date", &date);
+    post_rejected(ctx, a, "article dated four days ago")
+}
+
+fn post_followup_to_unknown(ctx: &mut Ctx) -> CaseResult {
+    let group = ctx.unused_name("nonexistent");
+    let a = bad_post(ctx)?.with("Followup-To", &group);
+    post_rejected(
+        ctx,
+        a,
+        &format!("article with Followup-To {group}, which does not exist"),
+    )
 }
 
 /// A "." followed by a bare LF inside an article is not its end: what

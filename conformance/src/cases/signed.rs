@@ -61,12 +61,20 @@ pub const CASES: &[Case] = &[
         run: tampered_post,
     },
     Case {
-        name: "message-id-not-naming-signer-is-437",
+        name: "message-id-naming-another-key-is-437",
         side: Side::Transit,
         need: SIGNED,
         needs_group: true,
         rfc: "tidings signing.md §3",
-        run: msgid_not_naming_signer,
+        run: msgid_naming_another_key,
+    },
+    Case {
+        name: "free-message-id-by-a-stranger-is-437-and-the-id-stays-free",
+        side: Side::Transit,
+        need: SIGNED,
+        needs_group: true,
+        rfc: "tidings signing.md §3",
+        run: free_msgid_needs_a_node_key,
     },
     Case {
         name: "signed-ihave-reads-back-still-verifying",
@@ -219,23 +227,50 @@ fn tampered_post(ctx: &mut Ctx) -> CaseResult {
 /// Signed by the suite's key, under an id naming no key and under one
 /// naming another key: both refused (§3), or anyone could take anyone's
 /// Message-IDs first.
-fn msgid_not_naming_signer(ctx: &mut Ctx) -> CaseResult {
+fn msgid_naming_another_key(ctx: &mut Ctx) -> CaseResult {
     let group = ctx.group()?;
     let own = ctx.signer()?.public_hex();
     let mut other = Signer::from_bytes(&[0x5a; 32]).public_hex();
     if other == own {
         other = Signer::from_bytes(&[0xa5; 32]).public_hex();
     }
-    let unbound = ctx.new_unbound_msgid();
     let foreign = signing::bind_msgid(&ctx.new_unbound_msgid(), &other);
-    for (msgid, what) in [
-        (unbound, "signed article whose Message-ID names no key"),
-        (foreign, "signed article whose Message-ID names another key"),
-    ] {
-        let a = ctx.sign(&Article::for_transit(&msgid, &group))?;
-        rejected(ctx, &msgid, a, what)?;
-    }
-    Ok(())
+    let a = ctx.sign(&Article::for_transit(&foreign, &group))?;
+    rejected(
+        ctx,
+        &foreign,
+        a,
+        "signed article whose Message-ID names another key",
+    )
+}
+
+/// A Message-ID that names no key may be signed only by a node key, as
+/// injector (§3): a key the server does not count as a node's is refused,
+/// and refused for the record only, so the genuine article, signed by a
+/// node key (`--key`, which the server must have as a peer's), is still
+/// taken under the same ID.
+fn free_msgid_needs_a_node_key(ctx: &mut Ctx) -> CaseResult {
+    let group = ctx.group()?;
+    let free = ctx.new_unbound_msgid();
+    let article = Article::for_transit(&free, &group);
+    let squatter = Signer::throwaway()
+        .sign(&article)
+        .map_err(|e| CaseError::Fail(e.to_string()))?;
+    rejected(
+        ctx,
+        &free,
+        squatter,
+        "free Message-ID signed by a key that is no node's",
+    )?;
+    let genuine = ctx.sign(&article)?;
+    let mut c = ctx.peer()?;
+    let st = offer(&mut c, &free, &genuine)?;
+    expect(
+        &st,
+        &[235],
+        "the same free Message-ID signed by the --key node key, after a stranger's copy was refused",
+    )?;
+    ctx.not_pending(&st, "the node-signed article under a free Message-ID")
 }
 
 /// What was signed is served byte-for-byte enough to verify, though the
@@ -316,15 +351,9 @@ fn unsigned_post_signed_by_node(ctx: &mut Ctx) -> CaseResult {
             copy.header("Message-ID")
         ));
     }
-    let want = signing::bind_msgid(&sent, &node);
-    if msgid != want {
+    if msgid != sent {
         return fail(format!(
-            "posted as {sent}, stored as {msgid}; expected {want}, the id bound to the signing key {node}"
-        ));
-    }
-    if named.is_none() {
-        return fail(format!(
-            "\"{st}\" does not name the final Message-ID {msgid}"
+            "posted as {sent}, stored as {msgid} (signed by {node}): the poster's Message-ID must be kept (RFC 5537 §3.5, signing.md §4)"
         ));
     }
     Ok(())

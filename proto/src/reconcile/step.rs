@@ -213,10 +213,8 @@ pub struct MemorySet {
 
 impl MemorySet {
     pub fn insert(&mut self, message_id: &[u8]) {
-        self.items.insert(
-            crate::reconcile::item_hash(message_id),
-            message_id.to_vec(),
-        );
+        self.items
+            .insert(crate::reconcile::item_hash(message_id), message_id.to_vec());
     }
 
     pub fn len(&self) -> usize {
