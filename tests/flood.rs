@@ -151,6 +151,36 @@ fn a_post_reaches_every_node_once_by_a_real_route() {
     }
 }
 
+/// A newsreader's own Message-ID (free: it names no key) is kept by the
+/// injecting node, and every other node takes it under that id, signed by
+/// the injecting node's key (signing.md §3).
+#[test]
+fn a_posters_own_message_id_is_kept_across_the_network() {
+    let mesh = Mesh::start();
+    let mut c = Client::connect(mesh.node(0).addr);
+    let id = free_id("newsreader");
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&format!(
+        "From: Reader <reader@example.org>\r\nNewsgroups: test.flood\r\nSubject: my id\r\nMessage-ID: {id}\r\n\r\nfollow me\r\n"
+    ));
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    wait_until(Duration::from_secs(5), "the post on all nodes", || {
+        (0..NODES).all(|i| has(mesh.node(i).addr, &id))
+    });
+    let mut far = Client::connect(mesh.node(3).addr);
+    assert_eq!(far.cmd(&format!("ARTICLE {id}")).0, 220);
+    let served = far.block().join("\r\n") + "\r\n";
+    let article =
+        tidings::proto::article::Article::parse(bytes::Bytes::from(served)).expect("parses");
+    assert_eq!(article.message_id(), Some(id.into_bytes()));
+    assert_eq!(
+        tidings::proto::signing::verify(&article),
+        Ok(mesh.keys[0].verifying_key()),
+        "signed by the injecting node"
+    );
+}
+
 #[test]
 fn a_node_that_was_down_catches_up_from_the_outboxes() {
     let mut mesh = Mesh::start();

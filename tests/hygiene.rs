@@ -209,21 +209,43 @@ fn a_dot_with_a_bare_lf_inside_an_article_smuggles_nothing() {
         "before\r\n",
         "before\r\n.\nDATE\r\n.\nGROUP test.one\r\nafter\r\n",
     );
+    let second = unique_id("smuggle-ihave");
+    // An unstuffed "." line with a bare LF is an empty line (nntp.md §2),
+    // so the article is signed with empty lines where the wire has ".\n".
+    let offered = sign(&article_text(
+        &second,
+        "test.one",
+        "before\r\n\r\nHELP\r\n\r\n",
+    ))
+    .replace("before\r\n\r\nHELP\r\n\r\n", "before\r\n.\nHELP\r\n.\n");
     let mut wire = format!("TAKETHIS {id}\r\n{text}.\r\nDATE\r\n").into_bytes();
-    wire.extend_from_slice(
+    wire.extend_from_slice(format!("IHAVE {second}\r\n").as_bytes());
+    // IHAVE's article is sent only after its 335, below.
+    let mut rest = format!("{offered}.\r\n").into_bytes();
+    rest.extend_from_slice(
         b"POST\r\nFrom: a@b\r\nNewsgroups: test.one\r\nSubject: s\r\n\r\nx\r\n.\nDATE\r\n.\r\nQUIT\r\n",
     );
     // One byte per write: no split may change what is a command.
     let mut writer = c.writer_clone();
-    for byte in &wire {
-        std::io::Write::write_all(&mut writer, std::slice::from_ref(byte)).expect("write");
-    }
-    let replies: Vec<u16> = (0..5).map(|_| c.status().0).collect();
+    let mut send = |bytes: &[u8]| {
+        for byte in bytes {
+            std::io::Write::write_all(&mut writer, std::slice::from_ref(byte)).expect("write");
+        }
+    };
+    send(&wire);
+    let mut replies: Vec<u16> = (0..3).map(|_| c.status().0).collect();
+    assert_eq!(replies[2], 335, "IHAVE: {replies:?}");
+    send(&rest);
+    replies.extend((0..4).map(|_| c.status().0));
     assert!(matches!(replies[0], 239 | 439), "{replies:?}");
     assert_eq!(
         &replies[1..],
-        &[111, 340, 240, 205],
-        "DATE, POST, its article and QUIT, each answered once: {replies:?}"
+        &[111, 335, 235, 340, 240, 205],
+        "DATE, IHAVE and its article, POST and its article, QUIT, each answered once: {replies:?}"
     );
+    // The smuggled lines are body text, stored as sent.
+    let mut reader = Client::connect(node.addr);
+    assert_eq!(reader.cmd(&format!("BODY {second}")).0, 222);
+    assert_eq!(reader.block(), vec!["before", "", "HELP", ""]);
     assert!(c.closed());
 }
