@@ -20,8 +20,11 @@ fn put_header(out: &mut BytesMut, name: &str, value: &[u8]) {
 /// signs with its own key (RFC 5537 §3.5). The poster's fields are kept as
 /// they are, Message-ID included; a missing Message-ID is made bound to
 /// `key` (protocol-spec/signing.md §3), a missing Date is added, and
-/// Injection-Date and Injection-Info are always added (the injection
-/// rules refused a post that carried either).
+/// Injection-Info is always added (the injection rules refused a post that
+/// carried one or an Injection-Date). Injection-Date is added only when
+/// the post lacked Message-ID or Date: one with both may have been handed
+/// to several injectors at once, and they must not make copies that differ
+/// (RFC 5537 §3.4, as INN's `addinjectiondate` does).
 pub fn complete_post(
     article: &Article,
     key: &VerifyingKey,
@@ -31,7 +34,8 @@ pub fn complete_post(
     let raw = article.raw();
     let mut out = BytesMut::with_capacity(raw.len() + 256);
     out.put_slice(&raw[..article.head().len()]);
-    if article.message_id().is_none() {
+    let (has_id, has_date) = (article.message_id().is_some(), article.header("Date").is_some());
+    if !has_id {
         put_header(
             &mut out,
             "Message-ID",
@@ -39,10 +43,12 @@ pub fn complete_post(
         );
     }
     let date = now.to_rfc2822().into_bytes();
-    if article.header("Date").is_none() {
+    if !has_date {
         put_header(&mut out, "Date", &date);
     }
-    put_header(&mut out, "Injection-Date", &date);
+    if !(has_id && has_date) {
+        put_header(&mut out, "Injection-Date", &date);
+    }
     // The path identity alone: posting-host would publish the poster's
     // address to every node of the network; the operator's log has it.
     put_header(&mut out, "Injection-Info", node.as_bytes());
@@ -159,9 +165,10 @@ mod tests {
             b"Message-ID: <mine@client>\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\n\r\nx\r\n";
         let completed = complete_post(&parse(chosen), &key, "host", now);
         let text = String::from_utf8(completed.to_vec()).unwrap();
-        assert!(
-            text.starts_with("Message-ID: <mine@client>\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nInjection-Date: "),
-            "{text}"
+        assert_eq!(
+            text,
+            "Message-ID: <mine@client>\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nInjection-Info: host\r\n\r\nx\r\n",
+            "with its own Message-ID and Date, a post gets no Injection-Date"
         );
         assert_eq!(parse(&completed).count("Message-ID"), 1);
     }
