@@ -34,7 +34,10 @@ pub fn complete_post(
     let raw = article.raw();
     let mut out = BytesMut::with_capacity(raw.len() + 256);
     out.put_slice(&raw[..article.head().len()]);
-    let (has_id, has_date) = (article.message_id().is_some(), article.header("Date").is_some());
+    let (has_id, has_date) = (
+        article.message_id().is_some(),
+        article.header("Date").is_some(),
+    );
     if !has_id {
         put_header(
             &mut out,

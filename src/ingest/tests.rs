@@ -493,3 +493,77 @@ fn a_plain_peer_s_unsigned_articles_are_taken_only_where_configured() {
     let r = from(Some("inn.example"), &looped).expect_err("loop");
     assert!(r.reason.contains("loop"), "{}", r.reason);
 }
+
+/// nntp.md §5.4: what the injection rules refuse at POST is carried in
+/// transit under its author's signature, and the one date rule of transit
+/// (over a day ahead) refuses for the record only.
+#[test]
+fn injection_rules_judge_posts_and_not_transit() {
+    let f = Fixture::new();
+    let cases: &[(&str, &str)] = &[
+        ("Injection-Info: elsewhere.example\r\n", "Injection-Info"),
+        (
+            "Injection-Date: Sun, 22 Nov 2026 04:21:00 +0000\r\n",
+            "Injection-Date",
+        ),
+        ("Keywords: \r\n", "empty"),
+        ("X-Trace: a\rb\r\n", "bare CR"),
+        ("Keywords: a\r\n \r\n b\r\n", "only whitespace"),
+        ("Expires: whenever\r\n", "Expires"),
+        ("Followup-To: alt.nowhere\r\n", "not carried"),
+    ];
+    for (i, (extra, reason)) in cases.iter().enumerate() {
+        let raw = signed(PEER, &format!("inj{i}"), "misc.test", extra);
+        f.transit(&raw)
+            .unwrap_or_else(|r| panic!("{extra:?} in transit: {}", r.reason));
+        let r = f
+            .ingest()
+            .prepare(raw, &Source::Post)
+            .expect_err("refused at POST");
+        assert!(r.reason.contains(reason), "{extra:?}: {}", r.reason);
+        assert_eq!(r.remember, Remember::No);
+    }
+    // Path is not signed: a relay may meet any Path, .POSTED included.
+    let posted = Bytes::from(
+        String::from_utf8(signed(PEER, "inj-posted", "misc.test", "").to_vec())
+            .unwrap()
+            .replace(
+                "there.example!not-for-mail",
+                "there.example!.POSTED!not-for-mail",
+            ),
+    );
+    f.transit(&posted).expect("a .POSTED Path in transit");
+    let r = f.ingest().prepare(posted, &Source::Post).unwrap_err();
+    assert!(r.reason.contains(".POSTED"), "{}", r.reason);
+
+    let k = key(PEER);
+    let id = String::from_utf8(new_message_id(&k.verifying_key(), "ahead", "example.org")).unwrap();
+    let ahead = sign(
+        &Article::parse(Bytes::from(format!(
+            "Path: there.example!not-for-mail\r\nFrom: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nDate: Tue, 24 Nov 2026 06:00:00 +0000\r\nMessage-ID: {id}\r\n\r\nbody\r\n"
+        )))
+        .unwrap(),
+        &k,
+    )
+    .unwrap();
+    let r = f.transit(&ahead).unwrap_err();
+    assert!(r.reason.contains("ahead"), "{}", r.reason);
+    assert_eq!(
+        r.remember,
+        Remember::Record,
+        "offered again later, it is taken"
+    );
+    let later = Ingest {
+        now: now() + chrono::Duration::days(2),
+        ..f.ingest()
+    };
+    later
+        .prepare(
+            ahead.clone(),
+            &Source::Transit {
+                offered_id: id.into_bytes(),
+                peer: None,
+            },
+        )
+        .expect("no longer ahead");
+}

@@ -716,7 +716,10 @@ fn post_gets_injection_info(ctx: &mut Ctx) -> CaseResult {
     let p = posted(ctx)?;
     let mut c = ctx.reader()?;
     let (head, _) = served(&mut c, &p.msgid)?;
-    if head.iter().any(|l| header_value(l, "Injection-Info").is_some()) {
+    if head
+        .iter()
+        .any(|l| header_value(l, "Injection-Info").is_some())
+    {
         Ok(())
     } else {
         fail(format!("ARTICLE {}: no Injection-Info header", p.msgid))
