@@ -377,22 +377,39 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             "unknown command {shown:?}; HELP lists the commands"
         )));
     };
-    if args
+    let refused = if args
         .iter()
         .any(|a| a.iter().any(|&b| b < 0x20 || b == 0x7f))
     {
-        return Err(ParseError::Syntax(format!(
+        Some(format!(
             "{}: arguments may not contain control characters",
             spec.name
-        )));
-    }
-    if args.len() < spec.min_args || args.len() > spec.max_args {
-        return Err(ParseError::Syntax(format!(
-            "wrong number of arguments; syntax: {}",
-            spec.syntax
-        )));
+        ))
+    } else if args.len() < spec.min_args || args.len() > spec.max_args {
+        Some(format!("wrong number of arguments; syntax: {}", spec.syntax))
+    } else {
+        None
+    };
+    if let Some(why) = refused {
+        return match block_follows(spec) {
+            Some(carry) => Ok(carry(why)),
+            None => Err(ParseError::Syntax(why)),
+        };
     }
     (spec.parse)(&args).map_err(|why| ParseError::Syntax(format!("{why}; syntax: {}", spec.syntax)))
+}
+
+/// TAKETHIS, XIHAVE and XRECONCILE are followed by a block whatever their
+/// arguments, so even a refused line must parse (the reason carried inside
+/// the command): otherwise the session would not read the block and would
+/// run its lines as commands.
+fn block_follows(spec: &Spec) -> Option<fn(String) -> Command> {
+    match spec.name {
+        "TAKETHIS" => Some(|why| Command::Takethis(Err(why))),
+        "XIHAVE" => Some(|why| Command::Xihave(Err(why))),
+        "XRECONCILE" => Some(|why| Command::Xreconcile(Err(why))),
+        _ => None,
+    }
 }
 
 fn lookup(keyword: &[u8]) -> Option<&'static Spec> {
@@ -665,6 +682,22 @@ mod tests {
         );
         assert!(matches!(ok("TAKETHIS"), Command::Takethis(Err(_))));
         assert!(matches!(ok("TAKETHIS nope"), Command::Takethis(Err(_))));
+    }
+
+    #[test]
+    fn commands_followed_by_a_block_parse_despite_control_characters() {
+        // Found by fuzzing (fuzz/regressions/command): a stray CR or another
+        // control character made these a 501, and the session then ran the
+        // article or entries that followed as commands.
+        assert!(matches!(ok("TAKETHIS <a@b>\r"), Command::Takethis(Err(_))));
+        assert!(matches!(ok("takethis <a\x01b@c>"), Command::Takethis(Err(_))));
+        assert!(matches!(ok("XIHAVE \x7f"), Command::Xihave(Err(_))));
+        assert!(matches!(
+            ok("XRECONCILE te\x00st"),
+            Command::Xreconcile(Err(_))
+        ));
+        syntax("GROUP a\x01b");
+        syntax("IHAVE <a@b>\r");
     }
 
     #[test]

@@ -7,6 +7,8 @@ pub mod codec;
 pub mod codes;
 pub mod command;
 pub mod control;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod grammar;
 pub mod reconcile;
 pub mod reply;

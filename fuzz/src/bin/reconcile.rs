@@ -1,0 +1,4 @@
+//! AFL++ target: see `tidings_proto::fuzz_targets::reconcile`.
+fn main() {
+    afl::fuzz!(|data: &[u8]| tidings_proto::fuzz_targets::reconcile(data));
+}
