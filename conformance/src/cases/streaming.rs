@@ -77,6 +77,14 @@ pub const CASES: &[Case] = &[
         rfc: "RFC 4644 §2.5; RFC 5536 §3.1.4",
         run: takethis_bad_article,
     },
+    Case {
+        name: "takethis-with-control-character-still-reads-its-article",
+        side: Side::Transit,
+        need: STREAMING,
+        needs_group: true,
+        rfc: "RFC 4644 §2.5 (the article always follows TAKETHIS)",
+        run: takethis_control_character,
+    },
 ];
 
 /// A peer connection after MODE STREAM.
@@ -210,4 +218,35 @@ fn takethis_bad_article(ctx: &mut Ctx) -> CaseResult {
     )?;
     let next = ctx.new_msgid();
     check(&mut c, &next, &[238], "after the refused article")
+}
+
+/// A TAKETHIS line with a stray CR in it is still followed by its
+/// article, which the server must read as the article whether it takes the
+/// line (239, as a lenient server may) or not (439 or 501): one reply for
+/// the command, then the CHECK after it answered, and the CHECK
+/// inside the article's body not run as a command.
+fn takethis_control_character(ctx: &mut Ctx) -> CaseResult {
+    let (msgid, mut a) = ctx.transit_article()?;
+    let smuggled = ctx.new_msgid();
+    let after = ctx.new_msgid();
+    a.body = vec![format!("CHECK {smuggled}")];
+    let mut bytes = format!("TAKETHIS {msgid}\r\r\n").into_bytes();
+    bytes.extend_from_slice(&wire::encode_block(&a.lines()));
+    bytes.extend_from_slice(format!("CHECK {after}\r\n").as_bytes());
+    let mut c = streaming(ctx)?;
+    c.send_raw(&bytes)?;
+    let st = c.read_status()?;
+    expect(
+        &st,
+        &[239, 439, 501],
+        "TAKETHIS with a stray CR before its CRLF, its article sent",
+    )?;
+    let st = c.read_status()?;
+    expect(&st, &[238, 431, 438], "the CHECK after the article")?;
+    if st.arg(0) != Some(after.as_str()) {
+        return fail(format!(
+            "second reply \"{st}\" is not for the CHECK {after} after the article: the article's body line CHECK {smuggled} ran as a command"
+        ));
+    }
+    Ok(())
 }
