@@ -29,6 +29,7 @@ fn article(n: usize) -> Prepared {
     let id = format!("<{n}.cancel@bench.invalid>");
     Prepared {
         bytes: Bytes::from(format!("Message-ID: {id}\r\n\r\n{}\r\n", "x".repeat(900))),
+        thread: id.clone().into_bytes(),
         message_id: id.into_bytes(),
         groups: vec![GROUP.into()],
         overview: b"subject\tfrom\tdate\tid\t\t1000\t1".to_vec(),

@@ -10,7 +10,8 @@
 //!   commits); [`feed`] (each fed peer's outbox drained over one outgoing
 //!   connection); [`catchup`] (catch-up with a peer by set reconciliation,
 //!   or NEWNEWS from a plain one); [`release`] (pending posts released or
-//!   expired).
+//!   expired); [`settle`] (which move of a thread wins, decided again from
+//!   what is stored whenever a move or a member of the thread arrives).
 //! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
 //!   the one way in for an article whatever brought it.
 //! - Deciding: [`ingest`] (accept or reject an article and build the
@@ -53,6 +54,7 @@ pub mod precommit;
 pub mod release;
 pub mod server;
 pub mod session;
+pub mod settle;
 pub mod store;
 pub mod tls;
 pub mod trust;

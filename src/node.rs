@@ -71,6 +71,8 @@ pub struct Node {
     pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
+    /// Threads whose moves are to be settled; taken by the settle task.
+    settling: Mutex<Option<mpsc::UnboundedReceiver<Settle>>>,
 }
 
 impl Node {
@@ -133,14 +135,28 @@ impl Node {
             store.learnt_keys()?,
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
+        let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         let publish = {
             let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
             Box::new(move |published: Published| {
+                let mut created = false;
                 for (name, record) in published.groups {
                     match record {
-                        Some(record) => groups.publish(&name, record),
+                        Some(record) => {
+                            created |= !groups.contains(&name);
+                            groups.publish(&name, record);
+                        }
                         None => groups.remove(&name),
                     }
+                }
+                // The settle task may be gone at shutdown; every move is
+                // settled again at the next start.
+                if created {
+                    // A move to a board that did not exist may win now.
+                    let _ = settle_tx.send(Settle::All);
+                }
+                if !published.settle.is_empty() {
+                    let _ = settle_tx.send(Settle::Targets(published.settle));
                 }
                 for peer in &published.outboxes {
                     peers.wake(peer);
@@ -179,6 +195,7 @@ impl Node {
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
+            settling: Mutex::new(Some(settle_rx)),
         };
         Ok((Arc::new(node), thread))
     }
@@ -268,6 +285,22 @@ impl Node {
             .unwrap_or_else(|e| e.into_inner())
             .take()
     }
+
+    pub fn take_settle_queue(&self) -> Option<mpsc::UnboundedReceiver<Settle>> {
+        self.settling
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+}
+
+/// What the settle task is to work out again (settle.rs).
+#[derive(Debug)]
+pub enum Settle {
+    /// The threads of these articles, named by moves.
+    Targets(Vec<Vec<u8>>),
+    /// Every move (at start, or when a board appeared).
+    All,
 }
 
 /// What became of an article given to [`Node::ingest`].

@@ -56,6 +56,9 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));
     }
+    if let Some(queue) = node.take_settle_queue() {
+        tracker.spawn(crate::settle::run(node.clone(), queue, shutdown.clone()));
+    }
     if let Ok(addr) = listeners.nntp.local_addr() {
         info!(%addr, node = node.name(), "listening for NNTP");
     }

@@ -16,10 +16,6 @@ use ed25519_dalek::SigningKey;
 use tidings::catchup::Progress;
 use tidings::config::{Config, GroupConfig, PeerConfig};
 
-fn hex_key(key: &SigningKey) -> String {
-    hex::encode(key.verifying_key().as_bytes())
-}
-
 /// A node called `name` in `dir/name`, with its node key made beforehand
 /// so peers can be configured with it; trusts the test author's key.
 fn node_config(dir: &Path, name: &str) -> (Config, SigningKey) {

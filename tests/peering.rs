@@ -7,10 +7,6 @@ use common::*;
 use ed25519_dalek::SigningKey;
 use tidings::config::PeerConfig;
 
-fn hex_key(key: &SigningKey) -> String {
-    hex::encode(key.verifying_key().as_bytes())
-}
-
 /// A node whose peer "limited.peer" (key 51) may announce articles only.
 fn node() -> (tempfile::TempDir, TestNode) {
     let dir = temp_dir();

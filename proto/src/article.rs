@@ -209,6 +209,29 @@ impl Article {
         self.header_unfolded("Message-ID")
     }
 
+    /// The Message-IDs of the References header, oldest ancestor first
+    /// (RFC 5536 §3.2.10); what is not a message-id is skipped.
+    pub fn references(&self) -> Vec<Vec<u8>> {
+        let Some(value) = self.header_unfolded("References") else {
+            return Vec::new();
+        };
+        value
+            .split(|b| b.is_ascii_whitespace())
+            .filter(|id| grammar::is_article_message_id(id))
+            .map(<[u8]>::to_vec)
+            .collect()
+    }
+
+    /// The opening post of the article's thread: the first References
+    /// entry, or the article itself when it has none
+    /// (protocol-spec/state.md §2).
+    pub fn thread_root(&self) -> Option<Vec<u8>> {
+        self.references()
+            .into_iter()
+            .next()
+            .or_else(|| self.message_id())
+    }
+
     /// The Newsgroups header split into names, whitespace around commas
     /// (folding included) removed.
     pub fn newsgroups(&self) -> Vec<Vec<u8>> {
@@ -422,6 +445,21 @@ mod tests {
             with("From: x@example.org", "From: "),
             Err(ArticleError::EmptyHeader("From"))
         );
+    }
+
+    #[test]
+    fn thread_roots() {
+        let a =
+            parse(b"Message-ID: <r@x>\r\nReferences: <a@x>\r\n  <b@x> junk <c@x>\r\n\r\n").unwrap();
+        assert_eq!(
+            a.references(),
+            vec![b"<a@x>".to_vec(), b"<b@x>".to_vec(), b"<c@x>".to_vec()]
+        );
+        assert_eq!(a.thread_root(), Some(b"<a@x>".to_vec()));
+        let op = parse(b"Message-ID: <op@x>\r\n\r\n").unwrap();
+        assert_eq!(op.thread_root(), Some(b"<op@x>".to_vec()));
+        let odd = parse(b"Message-ID: <op@x>\r\nReferences: nothing here\r\n\r\n").unwrap();
+        assert_eq!(odd.thread_root(), Some(b"<op@x>".to_vec()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::proto::article::Article;
 use crate::proto::control::Control;
 use crate::proto::signing::{self, key_hex};
 use crate::store::commit::Effect;
-use crate::store::schema::HistoryEntry;
+use crate::store::schema::{HistoryEntry, MoveRecord};
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
@@ -64,6 +64,15 @@ pub fn may_replace(
         short(signer),
         String::from_utf8_lossy(target)
     ))
+}
+
+/// A control's Date in seconds since the epoch, 0 before it: the first
+/// half of its last-writer-wins order (state.md §1).
+pub fn date_secs(article: &Article) -> u64 {
+    article
+        .header_unfolded("Date")
+        .and_then(|d| crate::proto::article::parse_date(&d))
+        .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0))
 }
 
 fn description(article: &Article) -> String {
@@ -176,22 +185,19 @@ pub fn control(
                 reason,
             }]
         }
-        Control::Move { message_id, to } => {
-            if !matches!(
-                lookup.history(message_id),
-                Some(HistoryEntry::Accepted { .. })
-            ) {
-                return Err(format!(
-                    "{} is not here to move",
-                    String::from_utf8_lossy(message_id)
-                ));
-            }
-            may_replace(signer, message_id, article, trust, lookup)?;
-            vec![Effect::Move {
-                message_id: message_id.clone(),
+        // Kept whether or not its thread is here, and whoever signed it:
+        // which move wins, and whether its signer may move that thread, is
+        // settled from what is stored (settle.rs, state.md §3), so the
+        // outcome does not depend on what arrived first.
+        Control::Move { message_id, to } => vec![Effect::RecordMove {
+            target: message_id.clone(),
+            record: MoveRecord {
+                control: article.message_id().unwrap_or_default(),
+                date: date_secs(article),
+                signer: signer.to_bytes(),
                 to: to.clone(),
-            }]
-        }
+            },
+        }],
         Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
             if !local || signer != trust.own_key() =>
         {

@@ -532,6 +532,7 @@ impl Ingest<'_> {
             _ => Vec::new(),
         };
         Ok(Prepared {
+            thread: stored.thread_root().unwrap_or_else(|| id.clone()),
             message_id: id,
             overview: overview_record(stored),
             bytes,

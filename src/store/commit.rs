@@ -44,6 +44,9 @@ pub struct Prepared {
     /// The peers whose outboxes get it when it is filed (routing is
     /// decided by ingest).
     pub outboxes: Vec<String>,
+    /// The opening post of its thread (itself, when it is one): a filed
+    /// article is indexed under it, so moves find the whole thread.
+    pub thread: Vec<u8>,
 }
 
 /// Where an article waited before this commit.
@@ -102,9 +105,17 @@ pub enum Effect {
     RmGroup {
         name: String,
     },
+    /// Re-file a stored article in `to` alone (what a settled move
+    /// decided); nothing happens if it is not filed here or `to` is gone.
     Move {
         message_id: Vec<u8>,
         to: String,
+    },
+    /// Keep a move control under the article it names, here or not; which
+    /// move wins is settled above the store (protocol-spec/state.md §3).
+    RecordMove {
+        target: Vec<u8>,
+        record: schema::MoveRecord,
     },
     /// File a post held for premoderation, as ingest decided it again on
     /// approval (with its own effects and outboxes); nothing happens if it
@@ -124,6 +135,10 @@ pub struct Published {
     pub keys: Vec<([u8; 32], KeyRecord)>,
     /// Peers whose outbox got entries.
     pub outboxes: Vec<String>,
+    /// Articles named by move controls whose thread changed: a move was
+    /// recorded, or an article of the thread was filed. Their filing is to
+    /// be settled again.
+    pub settle: Vec<Vec<u8>>,
 }
 
 /// Told about every durable batch, on the commit thread: keep it short.
@@ -162,6 +177,12 @@ enum Job {
         reason: String,
         done: oneshot::Sender<()>,
     },
+    /// Effects decided from what is stored (a settled move), with no
+    /// article of their own.
+    Effects {
+        effects: Vec<Effect>,
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Article octets one write takes at most (besides `batch_limit`
@@ -173,7 +194,7 @@ impl Job {
     fn bytes(&self) -> usize {
         match self {
             Job::Store(article, _) => article.bytes.len(),
-            Job::Reject { .. } | Job::Expire { .. } => 0,
+            Job::Reject { .. } | Job::Expire { .. } | Job::Effects { .. } => 0,
         }
     }
 }
@@ -283,6 +304,17 @@ impl Committer {
         }
     }
 
+    /// Applies effects decided from stored state; resolves once they are
+    /// written. Not synced: they are decided again from the same state
+    /// after a crash (the settle pass at start).
+    pub async fn apply(&self, effects: Vec<Effect>) {
+        let (done, written) = oneshot::channel();
+        // The queue only closes at shutdown, when this is moot.
+        if self.tx.send(Job::Effects { effects, done }).is_ok() {
+            let _ = written.await;
+        }
+    }
+
     /// Drops a pending article (its passport never came, or it was refused
     /// once it did), remembering why; resolves once that is written.
     pub async fn expire(&self, key: [u8; 32], message_id: Vec<u8>, reason: String) {
@@ -329,6 +361,8 @@ struct Batch {
     fed: Vec<String>,
     /// Reconciliation set changes, digests added up until the write.
     sets: members::Changes,
+    /// Move targets to settle again once the batch is durable.
+    settle: Vec<Vec<u8>>,
     synced_articles: u64,
     /// Whether something in the batch is acknowledged once written (an
     /// article, or a local control message's effects): then the write is
@@ -377,6 +411,7 @@ impl Writer {
             learnt: Vec::new(),
             fed: Vec::new(),
             sets: members::Changes::default(),
+            settle: Vec::new(),
             synced_articles: 0,
             acknowledged: false,
             micros: self.next_micros(),
@@ -428,7 +463,7 @@ impl Writer {
                 Job::Reject { done, .. } => {
                     let _ = done.send(());
                 }
-                Job::Expire { done, .. } => {
+                Job::Expire { done, .. } | Job::Effects { done, .. } => {
                     let _ = done.send(());
                 }
             }
@@ -452,6 +487,7 @@ impl Writer {
             groups,
             keys: std::mem::take(&mut batch.learnt),
             outboxes: std::mem::take(&mut batch.fed),
+            settle: std::mem::take(&mut batch.settle),
         });
     }
 
@@ -513,6 +549,12 @@ impl Writer {
                 Ok(Stored::Duplicate)
             }
             Job::Store(article, _) => self.store_article(batch, article),
+            Job::Effects { effects, .. } => {
+                for effect in effects {
+                    self.effect(batch, effect)?;
+                }
+                Ok(Stored::Applied)
+            }
         }
     }
 
@@ -637,6 +679,7 @@ impl Writer {
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
+        self.thread_member(batch, article);
         for peer in &article.outboxes {
             let seq = match self.outbox_seq.get_mut(peer) {
                 Some(seq) => seq,
@@ -661,6 +704,28 @@ impl Writer {
             }
         }
         numbers
+    }
+
+    /// Indexes a filed article under its thread; if a move names the
+    /// thread or the article, its filing is to be settled again.
+    fn thread_member(&self, batch: &mut Batch, article: &Prepared) {
+        let id = &article.message_id;
+        batch.writes.put_cf(
+            self.store.cf(schema::THREADS),
+            schema::pair_key(&article.thread, id),
+            b"",
+        );
+        for target in [&article.thread, id] {
+            let moved = batch.settle.contains(target)
+                || self.store.has_moves(target).unwrap_or_else(|e| {
+                    // The start-up settle pass finds it.
+                    tracing::error!(error = %e, "cannot read moves");
+                    false
+                });
+            if moved && !batch.settle.contains(target) {
+                batch.settle.push(target.clone());
+            }
+        }
     }
 
     fn put_overview(&self, batch: &mut Batch, group: &str, number: u64, record: Vec<u8>) {
@@ -846,6 +911,16 @@ impl Writer {
                     tracing::info!(group = %name, "newsgroup removed");
                 }
             }
+            Effect::RecordMove { target, record } => {
+                batch.writes.put_cf(
+                    self.store.cf(schema::MOVES),
+                    schema::pair_key(target, &record.control),
+                    record.encode(),
+                );
+                if !batch.settle.contains(target) {
+                    batch.settle.push(target.clone());
+                }
+            }
             Effect::Approve { article } => {
                 if let Stored::Accepted { .. } = self.store_article(batch, article)? {
                     tracing::info!(message_id = %String::from_utf8_lossy(&article.message_id), "held post approved");
@@ -974,6 +1049,7 @@ mod tests {
             disposition: Disposition::File,
             from: Waited::Nowhere,
             outboxes: outboxes.iter().map(|p| p.to_string()).collect(),
+            thread: id.as_bytes().to_vec(),
         }
     }
 

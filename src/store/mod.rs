@@ -126,7 +126,16 @@ impl Store {
         match store.db.get(schema::SCHEMA_KEY)? {
             None => store.db.put(schema::SCHEMA_KEY, schema::SCHEMA_VERSION)?,
             Some(v) if v == schema::SCHEMA_VERSION => {}
-            Some(v) if v == schema::SCHEMA_WITHOUT_SETS || v == schema::SCHEMA_HELD_IN_PENDING => {
+            Some(v)
+                if v == schema::SCHEMA_WITHOUT_SETS
+                    || v == schema::SCHEMA_HELD_IN_PENDING
+                    || v == schema::SCHEMA_WITHOUT_THREADS =>
+            {
+                let built = store.build_threads()?;
+                tracing::info!(
+                    articles = built,
+                    "built the thread index for an older store"
+                );
                 if v == schema::SCHEMA_WITHOUT_SETS {
                     let written = members::rebuild(&store)?;
                     tracing::info!(
@@ -152,6 +161,98 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Schema 3 → 4: every stored article is entered under its thread's
+    /// opening post.
+    fn build_threads(&self) -> Result<u64> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut built = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::ARTICLES), IteratorMode::Start)
+        {
+            let (id, bytes) = item?;
+            let Ok(article) =
+                crate::proto::article::Article::parse(bytes::Bytes::from(bytes.to_vec()))
+            else {
+                continue;
+            };
+            let root = article.thread_root().unwrap_or_else(|| id.to_vec());
+            batch.put_cf(self.cf(schema::THREADS), schema::pair_key(&root, &id), b"");
+            built += 1;
+            if batch.len() >= 50_000 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.db.write(batch)?;
+        Ok(built)
+    }
+
+    /// The second parts of every key of `family` under `first`, in order.
+    fn seconds(&self, family: &'static str, first: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let prefix = schema::pair_prefix(first);
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(&prefix, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(family), mode) {
+            let (key, value) = item?;
+            let Some(second) = key.strip_prefix(prefix.as_slice()) else {
+                break;
+            };
+            out.push((second.to_vec(), value.to_vec()));
+        }
+        Ok(out)
+    }
+
+    /// The filed articles whose thread's opening post is `root` (the
+    /// opening post among them once it is here).
+    pub fn thread_members(&self, root: &[u8]) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .seconds(schema::THREADS, root)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
+    }
+
+    /// Every move control that names `target`.
+    pub fn moves_for(&self, target: &[u8]) -> Result<Vec<schema::MoveRecord>> {
+        self.seconds(schema::MOVES, target)?
+            .into_iter()
+            .map(|(control, value)| {
+                schema::MoveRecord::decode(&control, &value).ok_or_else(|| StoreError::Corrupt {
+                    what: "move",
+                    key: String::from_utf8_lossy(&control).into_owned(),
+                })
+            })
+            .collect()
+    }
+
+    /// Whether any move control names `target`.
+    pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
+        let prefix = schema::pair_prefix(target);
+        let mode = IteratorMode::From(&prefix, Direction::Forward);
+        match self.db.iterator_cf(self.cf(schema::MOVES), mode).next() {
+            Some(item) => Ok(item?.0.starts_with(&prefix)),
+            None => Ok(false),
+        }
+    }
+
+    /// Every article a move control names, once each.
+    pub fn move_targets(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::MOVES), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            let Some(nul) = key.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            if out.last().is_none_or(|last| last.as_slice() != &key[..nul]) {
+                out.push(key[..nul].to_vec());
+            }
+        }
+        Ok(out)
     }
 
     /// Schema 2 → 3: held posts leave `pending` (where the release pass

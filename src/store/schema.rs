@@ -14,6 +14,8 @@
 //! | `outbox`      | peer NUL seq(u64 BE)         | queued micros(u64 BE), message-id   |
 //! | `members`     | group NUL sha256(message-id) | message-id                          |
 //! | `digests`     | group NUL depth(u8) prefix   | count(u64 LE), sum of hashes (merge)|
+//! | `threads`     | root-id NUL message-id       | empty: the articles of each thread  |
+//! | `moves`       | target-id NUL control-id     | [`MoveRecord`]                      |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -32,10 +34,71 @@ pub const OUTBOX: &str = "outbox";
 /// Each group's set for reconciliation (store/members.rs).
 pub const MEMBERS: &str = "members";
 pub const DIGESTS: &str = "digests";
+/// Every filed article under its thread's opening post, so a move finds
+/// the whole thread, replies that came before the opening post included.
+pub const THREADS: &str = "threads";
+/// Every move control under the article it names, kept whether or not
+/// that article is here (protocol-spec/state.md §3).
+pub const MOVES: &str = "moves";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
+    THREADS, MOVES,
 ];
+
+/// Two Message-IDs joined by NUL, which neither can contain: a thread's
+/// member or a target's move.
+pub fn pair_key(first: &[u8], second: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(first.len() + 1 + second.len());
+    key.extend_from_slice(first);
+    key.push(0);
+    key.extend_from_slice(second);
+    key
+}
+
+/// The prefix of every [`pair_key`] whose first part is `first`.
+pub fn pair_prefix(first: &[u8]) -> Vec<u8> {
+    pair_key(first, b"")
+}
+
+/// A move control as kept under its target: the order it wins by (its
+/// Date, then its Message-ID, which is the key's second part), its
+/// signer and the board it names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveRecord {
+    pub control: Vec<u8>,
+    /// The control's Date, seconds since the epoch (0 before it).
+    pub date: u64,
+    pub signer: [u8; 32],
+    pub to: String,
+}
+
+impl MoveRecord {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40 + self.to.len());
+        out.extend_from_slice(&self.date.to_be_bytes());
+        out.extend_from_slice(&self.signer);
+        out.extend_from_slice(self.to.as_bytes());
+        out
+    }
+
+    pub fn decode(control: &[u8], bytes: &[u8]) -> Option<MoveRecord> {
+        let date = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let signer = bytes.get(8..40)?.try_into().ok()?;
+        let to = String::from_utf8(bytes.get(40..)?.to_vec()).ok()?;
+        Some(MoveRecord {
+            control: control.to_vec(),
+            date,
+            signer,
+            to,
+        })
+    }
+
+    /// Last writer wins: the later Date, then the greater Message-ID.
+    pub fn order(&self) -> (u64, &[u8]) {
+        (self.date, &self.control)
+    }
+}
 
 /// A peer's outbox entries sort by sequence number under its name.
 pub fn outbox_key(peer: &str, seq: u64) -> Vec<u8> {
@@ -49,7 +112,10 @@ pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
 pub const SCHEMA_KEY: &[u8] = b"schema-version";
-pub const SCHEMA_VERSION: &[u8] = b"3";
+pub const SCHEMA_VERSION: &[u8] = b"4";
+/// Version 3 had no `threads` index; opening such a store builds it from
+/// the stored articles.
+pub const SCHEMA_WITHOUT_THREADS: &[u8] = b"3";
 /// Version 1 had no `members` and `digests`; they are built from history
 /// when such a store is opened.
 pub const SCHEMA_WITHOUT_SETS: &[u8] = b"1";

@@ -337,6 +337,21 @@ pub fn unique_id(tag: &str) -> String {
     unique_id_for(tag, &author())
 }
 
+pub fn hex_key(key: &SigningKey) -> String {
+    hex::encode(key.verifying_key().as_bytes())
+}
+
+/// Sends one article by IHAVE and returns the reply to the article (or to
+/// the offer when it is refused outright).
+pub fn ihave(c: &mut Client, id: &str, text: &str) -> (u16, String) {
+    let offer = c.cmd(&format!("IHAVE {id}"));
+    if offer.0 != 335 {
+        return offer;
+    }
+    c.send_article(text);
+    c.status()
+}
+
 /// A Message-ID no other test uses that names no key, as a newsreader
 /// makes them (signing.md §3: free, for node keys only).
 pub fn free_id(tag: &str) -> String {

@@ -101,6 +101,14 @@ pub const CASES: &[Case] = &[
         run: unsigned_post_signed_by_node,
     },
     Case {
+        name: "move-before-its-thread-moves-it-when-it-comes",
+        side: Side::Transit,
+        need: SIGNED,
+        needs_group: true,
+        rfc: "tidings state.md §3",
+        run: move_before_thread,
+    },
+    Case {
         name: "author-cancel-removes-and-blocks-article",
         side: Side::Transit,
         need: SIGNED,
@@ -433,6 +441,62 @@ fn author_cancel(ctx: &mut Ctx) -> CaseResult {
     let cmd = format!("IHAVE {target}");
     let st = c.command(&cmd)?;
     expect(&st, &[435], &format!("{cmd} after its cancel"))
+}
+
+/// Whether `msgid` is among the overview lines of `group`.
+fn filed_in(r: &mut Client, group: &str, msgid: &str) -> Result<bool, CaseError> {
+    let reply = select_group(r, group)?;
+    if reply.count == 0 {
+        return Ok(false);
+    }
+    let cmd = format!("OVER {}-{}", reply.low, reply.high);
+    let st = r.command(&cmd)?;
+    expect(&st, &[224], &cmd)?;
+    let lines = r.read_block()?;
+    Ok(lines.iter().any(|l| l.split('\t').nth(4) == Some(msgid)))
+}
+
+/// A move may come before the thread it moves; the thread goes where the
+/// move says once it comes (state.md §3). Needs a second board to move to:
+/// the first other `y` group of LIST ACTIVE but `control`.
+fn move_before_thread(ctx: &mut Ctx) -> CaseResult {
+    need_reader(ctx)?;
+    let group = ctx.group()?;
+    let Some(to) = ctx
+        .active
+        .iter()
+        .find(|l| l.status == "y" && l.name != group && l.name != "control")
+        .map(|l| l.name.clone())
+    else {
+        return skip("LIST ACTIVE has no second board to move a thread to");
+    };
+    let (target, article) = ctx.transit_article()?;
+    let msgid = ctx.new_msgid();
+    let control = Article::for_transit(&msgid, &group)
+        .with("Subject", &format!("cmsg move {target} {to}"))
+        .with("Control", &format!("move {target} {to}"));
+    let control = ctx.sign(&control)?;
+    let mut c = ctx.peer()?;
+    let st = offer(&mut c, &msgid, &control)?;
+    let what = format!("a move of {target}, not yet sent, to {to}");
+    expect(&st, &[235], &what)?;
+    ctx.not_pending(&st, &what)?;
+    let st = offer(&mut c, &target, &article)?;
+    expect(&st, &[235], &format!("{target} after its move"))?;
+    let mut r = ctx.reader()?;
+    let deadline = Instant::now() + ctx.timeout;
+    loop {
+        if filed_in(&mut r, &to, &target)? && !filed_in(&mut r, &group, &target)? {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return fail(format!(
+                "{target} is not filed in {to} alone {}s after it came, though its move came first",
+                ctx.timeout.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// A cancel may arrive before its target; the target is then refused when

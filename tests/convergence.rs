@@ -1,0 +1,186 @@
+//! Derived state that does not depend on arrival order
+//! (protocol-spec/state.md), against real nodes over NNTP: moves that come
+//! before their thread, moves that race, moves of whole threads with their
+//! late replies.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use ed25519_dalek::SigningKey;
+use tidings::config::GroupConfig;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn start() -> (tempfile::TempDir, TestNode) {
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    config.groups.push(GroupConfig {
+        name: "test.three".into(),
+        description: "third".into(),
+    });
+    let node = TestNode::start(config);
+    (dir, node)
+}
+
+/// A signed control message with a Date of the caller's.
+fn control_at(key: &SigningKey, command: &str, groups: &str, date: &str) -> (String, String) {
+    let id = unique_id_for("control", key);
+    let text = article_text(&id, groups, "")
+        .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
+        .replace(ARTICLE_DATE, date);
+    (id.clone(), sign_with(&text, key))
+}
+
+/// A reply to `parent` in `group`, by the suite's author key.
+fn reply(parent_chain: &[&str], group: &str, body: &str) -> (String, String) {
+    let id = unique_id("reply");
+    let text = article_text(&id, group, body).replacen(
+        "\r\n\r\n",
+        &format!("\r\nReferences: {}\r\n\r\n", parent_chain.join(" ")),
+        1,
+    );
+    (id.clone(), sign(&text))
+}
+
+fn opening_post(group: &str) -> (String, String) {
+    let id = unique_id("op");
+    let text = article(&id, group, "opening post\r\n");
+    (id, text)
+}
+
+/// The board an article is filed in, from the Xref-less HDR of its
+/// number: STAT in each board.
+fn board_of(c: &mut Client, id: &str) -> Vec<String> {
+    ["test.one", "test.two", "test.three"]
+        .into_iter()
+        .filter(|g| {
+            c.cmd(&format!("GROUP {g}"));
+            c.cmd("LISTGROUP").0 == 211 && {
+                let numbers = c.block();
+                numbers.iter().any(|n| {
+                    let (code, text) = c.cmd(&format!("STAT {n}"));
+                    code == 223 && text.split(' ').nth(1) == Some(id)
+                })
+            }
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+fn offer(c: &mut Client, id: &str, text: &str) {
+    let (code, reason) = ihave(c, id, text);
+    assert_eq!(code, 235, "{id}: {reason}");
+}
+
+#[test]
+fn a_move_that_comes_before_its_thread_moves_the_thread_when_it_comes() {
+    let (_dir, node) = start();
+    let mut c = Client::connect(node.addr);
+    let (op, op_text) = opening_post("test.one");
+    let (early, early_text) = reply(&[&op], "test.one", "a reply before the post\r\n");
+    let (mid, mv) = control_at(
+        &author(),
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    // The move first, then a reply, then the opening post.
+    offer(&mut c, &mid, &mv);
+    offer(&mut c, &early, &early_text);
+    offer(&mut c, &op, &op_text);
+    wait_until(WAIT, "the thread in test.two", || {
+        board_of(&mut c, &op) == ["test.two"] && board_of(&mut c, &early) == ["test.two"]
+    });
+    // A reply that comes after the move follows its thread.
+    let (late, late_text) = reply(&[&op, &early], "test.one", "a late reply\r\n");
+    offer(&mut c, &late, &late_text);
+    wait_until(WAIT, "the late reply in test.two", || {
+        board_of(&mut c, &late) == ["test.two"]
+    });
+    assert_eq!(c.cmd("GROUP test.one").1.split(' ').next(), Some("0"));
+}
+
+#[test]
+fn racing_moves_end_where_the_later_dated_one_says_whatever_the_order() {
+    let (op, op_text) = opening_post("test.one");
+    let (first, first_text) = control_at(
+        &author(),
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    let (second, second_text) = control_at(
+        &author(),
+        &format!("move {op} test.three"),
+        "test.one",
+        "Sun, 22 Nov 2026 06:00:00 +0000",
+    );
+    let orders: [&[(&str, &str)]; 3] = [
+        &[
+            (&op, &op_text),
+            (&first, &first_text),
+            (&second, &second_text),
+        ],
+        &[
+            (&op, &op_text),
+            (&second, &second_text),
+            (&first, &first_text),
+        ],
+        &[
+            (&second, &second_text),
+            (&first, &first_text),
+            (&op, &op_text),
+        ],
+    ];
+    for order in orders {
+        let (_dir, node) = start();
+        let mut c = Client::connect(node.addr);
+        for (id, text) in order {
+            offer(&mut c, id, text);
+        }
+        wait_until(WAIT, "the later move to win", || {
+            board_of(&mut c, &op) == ["test.three"]
+        });
+    }
+}
+
+#[test]
+fn a_move_by_someone_else_is_kept_but_moves_nothing() {
+    let (_dir, node) = start();
+    let mut c = Client::connect(node.addr);
+    let (op, op_text) = opening_post("test.one");
+    offer(&mut c, &op, &op_text);
+    // A passport holder who is neither the author nor a moderator.
+    let user = stranger();
+    let (pid, passport) = control_at(
+        &author(),
+        &format!("passport {}", hex_key(&user)),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    offer(&mut c, &pid, &passport);
+    let (mid, mv) = control_at(
+        &user,
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:10:00 +0000",
+    );
+    offer(&mut c, &mid, &mv);
+    // Settling is one task in commit order: once a later valid move of
+    // another thread has applied, the stranger's was settled before it.
+    let (other, other_text) = opening_post("test.one");
+    offer(&mut c, &other, &other_text);
+    let (oid, omv) = control_at(
+        &author(),
+        &format!("move {other} test.three"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:20:00 +0000",
+    );
+    offer(&mut c, &oid, &omv);
+    wait_until(WAIT, "the author's move", || {
+        board_of(&mut c, &other) == ["test.three"]
+    });
+    assert_eq!(board_of(&mut c, &op), ["test.one"]);
+}
