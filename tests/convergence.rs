@@ -26,8 +26,18 @@ fn start() -> (tempfile::TempDir, TestNode) {
 
 /// A signed control message with a Date of the caller's.
 fn control_at(key: &SigningKey, command: &str, groups: &str, date: &str) -> (String, String) {
+    control_with_body(key, command, groups, date, "")
+}
+
+fn control_with_body(
+    key: &SigningKey,
+    command: &str,
+    groups: &str,
+    date: &str,
+    body: &str,
+) -> (String, String) {
     let id = unique_id_for("control", key);
-    let text = article_text(&id, groups, "")
+    let text = article_text(&id, groups, body)
         .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
         .replace(ARTICLE_DATE, date);
     (id.clone(), sign_with(&text, key))
@@ -183,4 +193,123 @@ fn a_move_by_someone_else_is_kept_but_moves_nothing() {
         board_of(&mut c, &other) == ["test.three"]
     });
     assert_eq!(board_of(&mut c, &op), ["test.one"]);
+}
+
+/// LIST NEWSGROUPS: `name description` lines of the boards that exist.
+fn boards(c: &mut Client) -> Vec<String> {
+    assert_eq!(c.cmd("LIST NEWSGROUPS chan.*").0, 215);
+    c.block()
+}
+
+#[test]
+fn board_controls_end_the_same_in_any_order() {
+    // Bodies give the descriptions (signing.md §5): the modgroup's is
+    // newer than the first newgroup's, older than the second's.
+    let at = |command: &str, date: &str, body: &str| {
+        control_with_body(&author(), command, "chan.b", date, body)
+    };
+    let controls = [
+        at(
+            "newgroup chan.b",
+            "Sun, 22 Nov 2026 05:00:00 +0000",
+            "first description\r\n",
+        ),
+        at(
+            "modgroup chan.b",
+            "Sun, 22 Nov 2026 05:30:00 +0000",
+            "changed description\r\n",
+        ),
+        at("rmgroup chan.b", "Sun, 22 Nov 2026 06:00:00 +0000", ""),
+        at(
+            "newgroup chan.b",
+            "Sun, 22 Nov 2026 07:00:00 +0000",
+            "the board again\r\n",
+        ),
+    ];
+    let orders: [&[usize]; 4] = [&[0, 1, 2], &[2, 1, 0], &[1, 2, 0], &[2, 0, 1]];
+    for order in orders {
+        let (_dir, node) = start();
+        let mut c = Client::connect(node.addr);
+        for &i in order {
+            offer(&mut c, &controls[i].0, &controls[i].1);
+        }
+        // The rmgroup is the latest: no chan.b, whatever the order.
+        assert!(
+            boards(&mut c).is_empty(),
+            "order {order:?}: {:?}",
+            boards(&mut c)
+        );
+        offer(&mut c, &controls[3].0, &controls[3].1);
+        assert_eq!(
+            boards(&mut c),
+            ["chan.b\tthe board again"],
+            "order {order:?}"
+        );
+    }
+    // A modgroup before its newgroup (in arrival, not in Date) is kept.
+    let (_dir, node) = start();
+    let mut c = Client::connect(node.addr);
+    offer(&mut c, &controls[1].0, &controls[1].1);
+    assert!(boards(&mut c).is_empty());
+    offer(&mut c, &controls[0].0, &controls[0].1);
+    assert_eq!(boards(&mut c), ["chan.b\tchanged description"]);
+}
+
+#[test]
+fn an_rmgroup_removes_bodies_and_they_never_come_back() {
+    let (_dir, node) = start();
+    let mut c = Client::connect(node.addr);
+    let (nid, newgroup) = control_at(
+        &author(),
+        "newgroup chan.c",
+        "chan.c",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    offer(&mut c, &nid, &newgroup);
+    let only = unique_id("only");
+    let only_text = article(&only, "chan.c", "only here\r\n");
+    offer(&mut c, &only, &only_text);
+    let cross = unique_id("cross");
+    offer(
+        &mut c,
+        &cross,
+        &article(&cross, "chan.c,test.one", "also elsewhere\r\n"),
+    );
+    let (rid, rmgroup) = control_at(
+        &author(),
+        "rmgroup chan.c",
+        "chan.c",
+        "Sun, 22 Nov 2026 06:00:00 +0000",
+    );
+    offer(&mut c, &rid, &rmgroup);
+    assert_eq!(c.cmd(&format!("ARTICLE {only}")).0, 430, "the body is gone");
+    assert_eq!(
+        c.cmd(&format!("STAT {cross}")).0,
+        223,
+        "crossposted: kept elsewhere"
+    );
+    assert_eq!(
+        c.cmd(&format!("IHAVE {only}")).0,
+        435,
+        "remembered as removed"
+    );
+    // Brought back by a later newgroup, the board does not take what was
+    // posted before it was removed, from a node that never removed it.
+    let (bid, back) = control_at(
+        &author(),
+        "newgroup chan.c",
+        "chan.c",
+        "Sun, 22 Nov 2026 07:00:00 +0000",
+    );
+    offer(&mut c, &bid, &back);
+    let (_dir2, fresh) = start();
+    let mut f = Client::connect(fresh.addr);
+    offer(&mut f, &rid, &rmgroup);
+    offer(&mut f, &bid, &back);
+    let (code, reason) = ihave(&mut f, &only, &only_text);
+    assert_eq!(code, 437);
+    assert!(
+        reason.contains("before its board chan.c was removed"),
+        "{reason}"
+    );
 }

@@ -26,6 +26,10 @@ impl tidings::ingest::Lookup for NoHistory {
     fn signer(&self, _: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
         None
     }
+
+    fn board(&self, _: &str) -> tidings::store::schema::BoardState {
+        tidings::store::schema::BoardState::default()
+    }
 }
 
 /// Bytes biased towards the protocol's special characters.

@@ -8,7 +8,7 @@ use crate::proto::article::Article;
 use crate::proto::control::Control;
 use crate::proto::signing::{self, key_hex};
 use crate::store::commit::Effect;
-use crate::store::schema::{HistoryEntry, MoveRecord};
+use crate::store::schema::{BoardChange, BoardControl, HistoryEntry, MoveRecord};
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
@@ -73,6 +73,17 @@ pub fn date_secs(article: &Article) -> u64 {
         .header_unfolded("Date")
         .and_then(|d| crate::proto::article::parse_date(&d))
         .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0))
+}
+
+fn board_control(name: &str, article: &Article, change: BoardChange) -> Effect {
+    Effect::Board {
+        name: name.to_string(),
+        control: BoardControl {
+            control: article.message_id().unwrap_or_default(),
+            date: date_secs(article),
+            change,
+        },
+    }
 }
 
 fn description(article: &Article) -> String {
@@ -155,27 +166,34 @@ pub fn control(
                 new: new.to_bytes(),
             }]
         }
+        // Kept under the board whatever came before; the board is what all
+        // of its controls give, the later-dated winning (state.md §4).
         Control::NewGroup { name, hidden } => {
             board(name, "board creation")?;
-            vec![Effect::NewGroup {
-                name: name.clone(),
-                description: description(article),
-                hidden: *hidden,
-            }]
+            vec![board_control(
+                name,
+                article,
+                BoardChange::New {
+                    description: description(article),
+                    hidden: *hidden,
+                },
+            )]
         }
         Control::ModGroup { name, hidden } => {
             board(name, "board changes")?;
             let text = description(article);
-            let description = (!text.is_empty()).then_some(text);
-            vec![Effect::ModGroup {
-                name: name.clone(),
-                description,
-                hidden: *hidden,
-            }]
+            vec![board_control(
+                name,
+                article,
+                BoardChange::Modify {
+                    description: (!text.is_empty()).then_some(text),
+                    hidden: *hidden,
+                },
+            )]
         }
         Control::RmGroup(name) => {
             board(name, "board deletion")?;
-            vec![Effect::RmGroup { name: name.clone() }]
+            vec![board_control(name, article, BoardChange::Remove)]
         }
         Control::Cancel(target) => {
             may_replace(signer, target, article, trust, lookup)?;

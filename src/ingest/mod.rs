@@ -25,7 +25,7 @@ use crate::proto::control::{self, Control};
 use crate::proto::signing::{self, SigError};
 use crate::proto::wildmat::Wildmat;
 use crate::store::commit::{Disposition, Effect, Prepared, Waited};
-use crate::store::schema::HistoryEntry;
+use crate::store::schema::{BoardState, HistoryEntry};
 use crate::store::Store;
 use crate::trust::{Standing, Trust};
 
@@ -100,6 +100,8 @@ pub trait Lookup {
     /// The key that signed a stored article (its author, when its
     /// Message-ID names no key).
     fn signer(&self, message_id: &[u8]) -> Option<VerifyingKey>;
+    /// A board's state as its kept controls give it.
+    fn board(&self, name: &str) -> BoardState;
 }
 
 /// Refuses a transit article dated more than a day ahead of our clock
@@ -140,6 +142,16 @@ impl Lookup for Store {
         let article = Article::parse(Bytes::from(bytes)).ok()?;
         // Verified when it was stored; the claim names the key.
         signing::claimed(&article).ok().map(|c| c.field.key)
+    }
+
+    fn board(&self, name: &str) -> BoardState {
+        match self.board_controls(name) {
+            Ok(controls) => BoardState::of(&controls),
+            Err(e) => {
+                tracing::error!(error = %e, "board controls lookup failed");
+                BoardState::default()
+            }
+        }
     }
 
     fn held(&self, message_id: &[u8]) -> Option<Vec<u8>> {
@@ -383,7 +395,9 @@ impl Ingest<'_> {
                 (vec![CONTROL_GROUP.to_string()], effects, Disposition::File)
             }
             (None, Standing::Unknown) => {
-                let groups = self.carried_groups(&article, source).map_err(&block)?;
+                let groups = self
+                    .carried_groups(&article, source)
+                    .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
                 (
                     groups,
                     Vec::new(),
@@ -393,7 +407,9 @@ impl Ingest<'_> {
                 )
             }
             (None, _) => {
-                let groups = self.carried_groups(&article, source).map_err(&block)?;
+                let groups = self
+                    .carried_groups(&article, source)
+                    .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
                 let mut effects = Vec::new();
                 if let Some(old) = article.header_unfolded("Supersedes") {
                     authority::may_replace(&signer, &old, &article, self.trust, self.lookup)
@@ -473,7 +489,9 @@ impl Ingest<'_> {
         if !source.waited() {
             self.check_path(&article).map_err(&record)?;
         }
-        let groups = self.carried_groups(&article, source).map_err(&record)?;
+        let groups = self
+            .carried_groups(&article, source)
+            .map_err(|(reason, _)| record(reason))?;
         let disposition = if self.holds(source, &groups, None) {
             Disposition::Held
         } else {
@@ -578,35 +596,71 @@ impl Ingest<'_> {
         )?;
         // A valid newgroup for a board this node does not store is kept
         // (and relayed) as a control message, but creates nothing here.
-        effects.retain(|e| !matches!(e, Effect::NewGroup { name, .. } if !self.stores.matches(name.as_bytes())));
+        effects.retain(
+            |e| !matches!(e, Effect::Board { name, .. } if !self.stores.matches(name.as_bytes())),
+        );
         Ok(effects)
     }
 
     /// POST must name only carried groups (a typo should not vanish);
-    /// transit needs at least one and is filed in those.
-    fn carried_groups(&self, article: &Article, source: &Source) -> Result<Vec<String>, String> {
-        let named = article.newsgroups();
-        let carried: Vec<String> = named
-            .iter()
-            .filter_map(|g| std::str::from_utf8(g).ok())
-            .filter(|g| self.groups.contains(g))
-            .map(str::to_string)
-            .collect();
-        if *source == Source::Post {
-            if let Some(unknown) = named
-                .iter()
-                .find(|g| !std::str::from_utf8(g).is_ok_and(|g| self.groups.contains(g)))
-            {
-                return Err(format!(
-                    "newsgroup {} is not carried here",
-                    String::from_utf8_lossy(unknown)
-                ));
+    /// transit needs at least one and is filed in those. A board counts as
+    /// not carried for an article dated up to its latest rmgroup, even if
+    /// a later newgroup brought it back (state.md §4). When the only
+    /// boards named are ones this node would store but does not have yet,
+    /// the refusal is kept for the record only: once a newgroup creates
+    /// one, catch-up brings the article again.
+    fn carried_groups(
+        &self,
+        article: &Article,
+        source: &Source,
+    ) -> Result<Vec<String>, (String, Remember)> {
+        let date = authority::date_secs(article);
+        let mut carried = Vec::new();
+        let mut removed = None;
+        let mut later = false;
+        for name in article.newsgroups() {
+            let Ok(name) = std::str::from_utf8(&name) else {
+                continue;
+            };
+            let gone = self.lookup.board(name).removed.is_some_and(|at| date <= at);
+            if gone {
+                removed.get_or_insert_with(|| name.to_string());
+            } else if self.groups.contains(name) {
+                carried.push(name.to_string());
+            } else if self.stores.matches(name.as_bytes()) {
+                later = true;
             }
         }
-        if carried.is_empty() {
-            return Err("none of its newsgroups is carried here".into());
+        if *source == Source::Post {
+            if let Some(unknown) = article
+                .newsgroups()
+                .iter()
+                .find(|g| !std::str::from_utf8(g).is_ok_and(|g| carried.iter().any(|c| c == g)))
+            {
+                let reason = format!(
+                    "newsgroup {} is not carried here",
+                    String::from_utf8_lossy(unknown)
+                );
+                return Err((reason, Remember::No));
+            }
         }
-        Ok(carried)
+        if !carried.is_empty() {
+            return Ok(carried);
+        }
+        Err(match (removed, later) {
+            (Some(board), _) => (
+                format!("it was posted before its board {board} was removed"),
+                Remember::Block,
+            ),
+            (None, true) => (
+                "none of its newsgroups is carried here yet".into(),
+                Remember::Record,
+            ),
+            (None, false) => (
+                "none of its newsgroups is carried here".into(),
+                Remember::Block,
+            ),
+        })
     }
 }
 

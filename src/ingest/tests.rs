@@ -44,6 +44,10 @@ impl Lookup for History {
     fn signer(&self, id: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
         self.1.get(id).copied()
     }
+
+    fn board(&self, _: &str) -> crate::store::schema::BoardState {
+        crate::store::schema::BoardState::default()
+    }
 }
 
 struct Fixture {
@@ -177,11 +181,19 @@ fn unsigned_and_tampered_articles_are_refused_without_blocking_their_ids() {
 #[test]
 fn valid_but_unwanted_articles_block_their_ids() {
     let f = Fixture::new();
+    // A board this node will never store (`stores` leaves it out).
     let r = f
-        .transit(&signed(PEER, "t3", "alt.nowhere", ""))
+        .transit(&signed(PEER, "t3", "chan.nsfw.x", ""))
         .unwrap_err();
     assert!(r.reason.contains("carried"));
     assert_eq!(r.remember, Remember::Block);
+    // One it would store once a newgroup creates it: the article may be
+    // fetched again then.
+    let r = f
+        .transit(&signed(PEER, "t3b", "alt.nowhere", ""))
+        .unwrap_err();
+    assert!(r.reason.contains("carried here yet"), "{}", r.reason);
+    assert_eq!(r.remember, Remember::Record);
     let looped = Bytes::from(
         String::from_utf8(signed(PEER, "t4", "misc.test", "").to_vec())
             .unwrap()
@@ -359,7 +371,9 @@ fn board_control_needs_board_rights() {
             "Control: newgroup chan.new\r\n",
         ))
         .expect("peer manages chan.*");
-    assert!(matches!(&p.effects[..], [Effect::NewGroup { name, .. }] if name == "chan.new"));
+    assert!(
+        matches!(&p.effects[..], [Effect::Board { name, control }] if name == "chan.new" && matches!(control.change, crate::store::schema::BoardChange::New { .. }))
+    );
     assert!(f
         .transit(&signed(
             PEER,

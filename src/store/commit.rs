@@ -92,16 +92,14 @@ pub enum Effect {
         old: [u8; 32],
         new: [u8; 32],
     },
-    NewGroup {
+    /// Keep a newgroup, modgroup or rmgroup under its board and bring the
+    /// board to the state all of them give (state.md §4).
+    Board {
         name: String,
-        description: String,
-        hidden: bool,
+        control: schema::BoardControl,
     },
-    ModGroup {
-        name: String,
-        description: Option<String>,
-        hidden: Option<bool>,
-    },
+    /// Remove a board here at once, with the articles filed only in it
+    /// (local-rmgroup).
     RmGroup {
         name: String,
     },
@@ -363,6 +361,9 @@ struct Batch {
     sets: members::Changes,
     /// Move targets to settle again once the batch is durable.
     settle: Vec<Vec<u8>>,
+    /// Board controls this batch kept, which reads of the store do not
+    /// see yet.
+    boards: Vec<(String, schema::BoardControl)>,
     synced_articles: u64,
     /// Whether something in the batch is acknowledged once written (an
     /// article, or a local control message's effects): then the write is
@@ -412,6 +413,7 @@ impl Writer {
             fed: Vec::new(),
             sets: members::Changes::default(),
             settle: Vec::new(),
+            boards: Vec::new(),
             synced_articles: 0,
             acknowledged: false,
             micros: self.next_micros(),
@@ -867,50 +869,25 @@ impl Writer {
             Effect::Rotate { old, new } => {
                 self.learn(batch, *new, KeyRecord::Rotated { old: *old, micros })
             }
-            Effect::NewGroup {
-                name,
-                description,
-                hidden,
-            } => {
-                if !self.records.contains_key(name) {
-                    batch.before.entry(name.clone()).or_insert(None);
-                    let mut record =
-                        GroupRecord::new((micros / 1_000_000) as i64, description.clone());
-                    record.hidden = *hidden;
-                    self.records.insert(name.clone(), record);
-                    tracing::info!(group = %name, "newsgroup created by control message");
-                }
-            }
-            Effect::ModGroup {
-                name,
-                description,
-                hidden,
-            } => {
-                if let Some(record) = self.records.get_mut(name) {
+            Effect::Board { name, control } => {
+                batch.writes.put_cf(
+                    self.store.cf(schema::BOARDS),
+                    schema::pair_key(name.as_bytes(), &control.control),
+                    control.encode(),
+                );
+                batch.boards.push((name.clone(), control.clone()));
+                let mut controls = self.store.board_controls(name)?;
+                controls.extend(
                     batch
-                        .before
-                        .entry(name.clone())
-                        .or_insert_with(|| Some(record.clone()));
-                    if let Some(description) = description {
-                        record.description = description.clone();
-                    }
-                    if let Some(hidden) = hidden {
-                        record.hidden = *hidden;
-                    }
-                }
+                        .boards
+                        .iter()
+                        .filter(|(board, _)| board == name)
+                        .map(|(_, c)| c.clone()),
+                );
+                let state = schema::BoardState::of(&controls);
+                self.bring_board(batch, name, &state)?;
             }
-            Effect::RmGroup { name } => {
-                if let Some(record) = self.records.remove(name) {
-                    batch.before.entry(name.clone()).or_insert(Some(record));
-                    let start = schema::overview_key(name, 0);
-                    let end = schema::overview_key(name, u64::MAX);
-                    let cf = self.store.cf(schema::OVERVIEW);
-                    batch.writes.delete_range_cf(cf, &start, &end);
-                    batch.writes.delete_cf(cf, &end);
-                    batch.sets.clear(&self.store, &mut batch.writes, name);
-                    tracing::info!(group = %name, "newsgroup removed");
-                }
-            }
+            Effect::RmGroup { name } => self.remove_board(batch, name)?,
             Effect::RecordMove { target, record } => {
                 batch.writes.put_cf(
                     self.store.cf(schema::MOVES),
@@ -975,6 +952,90 @@ impl Writer {
                     },
                 );
             }
+        }
+        Ok(())
+    }
+
+    /// Makes a board what its controls say: created, changed or removed.
+    fn bring_board(
+        &mut self,
+        batch: &mut Batch,
+        name: &str,
+        state: &schema::BoardState,
+    ) -> Result<(), StoreError> {
+        match (state.exists, self.records.get_mut(name)) {
+            (Some(false), Some(_)) => self.remove_board(batch, name)?,
+            (Some(true), None) => {
+                batch.before.entry(name.to_string()).or_insert(None);
+                let description = state.description.clone().unwrap_or_default();
+                let mut record = GroupRecord::new((batch.micros / 1_000_000) as i64, description);
+                record.hidden = state.hidden.unwrap_or(false);
+                self.records.insert(name.to_string(), record);
+                tracing::info!(group = %name, "newsgroup created by control message");
+            }
+            (_, Some(record)) => {
+                let description = state.description.as_ref().unwrap_or(&record.description);
+                let hidden = state.hidden.unwrap_or(record.hidden);
+                if *description != record.description || hidden != record.hidden {
+                    batch
+                        .before
+                        .entry(name.to_string())
+                        .or_insert_with(|| Some(record.clone()));
+                    record.description = description.clone();
+                    record.hidden = hidden;
+                }
+            }
+            // Not here, and nothing creates it (yet): the controls are kept.
+            (_, None) => {}
+        }
+        Ok(())
+    }
+
+    /// Removes a board, its numbering and overview, and the articles filed
+    /// in it alone, bodies included (remembered as removed, so catch-up
+    /// does not bring them back); crossposted ones stay in their other
+    /// boards.
+    fn remove_board(&mut self, batch: &mut Batch, name: &str) -> Result<(), StoreError> {
+        if !self.records.contains_key(name) {
+            return Ok(());
+        }
+        let mut from = 0;
+        loop {
+            let page = self.store.overview_page(name, from, u64::MAX, 1000)?;
+            let Some(&(last, _)) = page.last() else { break };
+            for (_, record) in page {
+                // The Message-ID field of the overview record (RFC 3977 §8.3).
+                let Some(id) = record.split(|&b| b == b'\t').nth(3) else {
+                    continue;
+                };
+                let Some(entry @ HistoryEntry::Accepted { .. }) = self.history(batch, id)? else {
+                    continue;
+                };
+                if entry.numbers().iter().all(|(g, _)| *g == name) {
+                    let reason = format!("its board {name} was removed");
+                    self.effect(
+                        batch,
+                        &Effect::Remove {
+                            message_id: id.to_vec(),
+                            reason,
+                        },
+                    )?;
+                }
+            }
+            match last.checked_add(1) {
+                Some(next) => from = next,
+                None => break,
+            }
+        }
+        if let Some(record) = self.records.remove(name) {
+            batch.before.entry(name.to_string()).or_insert(Some(record));
+            let start = schema::overview_key(name, 0);
+            let end = schema::overview_key(name, u64::MAX);
+            let cf = self.store.cf(schema::OVERVIEW);
+            batch.writes.delete_range_cf(cf, &start, &end);
+            batch.writes.delete_cf(cf, &end);
+            batch.sets.clear(&self.store, &mut batch.writes, name);
+            tracing::info!(group = %name, "newsgroup removed");
         }
         Ok(())
     }

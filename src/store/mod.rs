@@ -227,6 +227,19 @@ impl Store {
             .collect()
     }
 
+    /// Every newgroup, modgroup and rmgroup kept for `board`.
+    pub fn board_controls(&self, board: &str) -> Result<Vec<schema::BoardControl>> {
+        self.seconds(schema::BOARDS, board.as_bytes())?
+            .into_iter()
+            .map(|(control, value)| {
+                schema::BoardControl::decode(&control, &value).ok_or_else(|| StoreError::Corrupt {
+                    what: "board control",
+                    key: String::from_utf8_lossy(&control).into_owned(),
+                })
+            })
+            .collect()
+    }
+
     /// Whether any move control names `target`.
     pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
         let prefix = schema::pair_prefix(target);

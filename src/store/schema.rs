@@ -16,6 +16,7 @@
 //! | `digests`     | group NUL depth(u8) prefix   | count(u64 LE), sum of hashes (merge)|
 //! | `threads`     | root-id NUL message-id       | empty: the articles of each thread  |
 //! | `moves`       | target-id NUL control-id     | [`MoveRecord`]                      |
+//! | `boards`      | board NUL control-id         | [`BoardControl`]                    |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -40,11 +41,149 @@ pub const THREADS: &str = "threads";
 /// Every move control under the article it names, kept whether or not
 /// that article is here (protocol-spec/state.md §3).
 pub const MOVES: &str = "moves";
+/// Every newgroup, modgroup and rmgroup under its board, kept so the
+/// board's state is worked out from all of them (protocol-spec/state.md §4).
+pub const BOARDS: &str = "boards";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES,
+    THREADS, MOVES, BOARDS,
 ];
+
+/// What a board control message does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoardChange {
+    New {
+        description: String,
+        hidden: bool,
+    },
+    Modify {
+        description: Option<String>,
+        hidden: Option<bool>,
+    },
+    Remove,
+}
+
+/// A newgroup, modgroup or rmgroup as kept under its board.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BoardControl {
+    pub control: Vec<u8>,
+    /// The control's Date, seconds since the epoch (0 before it).
+    pub date: u64,
+    pub change: BoardChange,
+}
+
+impl BoardControl {
+    pub fn encode(&self) -> Vec<u8> {
+        let flag = |hidden: Option<bool>| match hidden {
+            None => 0,
+            Some(true) => 1,
+            Some(false) => 2,
+        };
+        let (tag, hidden, description) = match &self.change {
+            BoardChange::New {
+                description,
+                hidden,
+            } => (b'N', flag(Some(*hidden)), Some(description.as_str())),
+            BoardChange::Modify {
+                description,
+                hidden,
+            } => (b'M', flag(*hidden), description.as_deref()),
+            BoardChange::Remove => (b'R', 0, None),
+        };
+        let mut out = Vec::with_capacity(11 + description.map_or(0, str::len));
+        out.extend_from_slice(&self.date.to_be_bytes());
+        out.extend_from_slice(&[tag, hidden, u8::from(description.is_some())]);
+        out.extend_from_slice(description.unwrap_or_default().as_bytes());
+        out
+    }
+
+    pub fn decode(control: &[u8], bytes: &[u8]) -> Option<BoardControl> {
+        let date = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let (tag, hidden, has) = (*bytes.get(8)?, *bytes.get(9)?, *bytes.get(10)?);
+        let text = String::from_utf8(bytes.get(11..)?.to_vec()).ok()?;
+        let hidden = match hidden {
+            0 => None,
+            1 => Some(true),
+            2 => Some(false),
+            _ => return None,
+        };
+        let description = (has == 1).then_some(text);
+        let change = match tag {
+            b'N' => BoardChange::New {
+                description: description.unwrap_or_default(),
+                hidden: hidden.unwrap_or(false),
+            },
+            b'M' => BoardChange::Modify {
+                description,
+                hidden,
+            },
+            b'R' => BoardChange::Remove,
+            _ => return None,
+        };
+        Some(BoardControl {
+            control: control.to_vec(),
+            date,
+            change,
+        })
+    }
+
+    /// Last writer wins: the later Date, then the greater Message-ID.
+    pub fn order(&self) -> (u64, &[u8]) {
+        (self.date, &self.control)
+    }
+}
+
+/// A board's state as its control messages leave it, whatever order they
+/// came in (state.md §4): each field is the one the latest control that
+/// sets it gives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BoardState {
+    /// Created (newgroup) or removed (rmgroup); None when neither came.
+    pub exists: Option<bool>,
+    pub description: Option<String>,
+    pub hidden: Option<bool>,
+    /// The Date of the latest rmgroup: articles dated up to it are not
+    /// filed in the board, even if a later newgroup brings it back.
+    pub removed: Option<u64>,
+}
+
+impl BoardState {
+    pub fn of(controls: &[BoardControl]) -> BoardState {
+        let mut sorted: Vec<&BoardControl> = controls.iter().collect();
+        sorted.sort_by(|a, b| a.order().cmp(&b.order()));
+        sorted.dedup_by(|a, b| a.control == b.control);
+        let mut state = BoardState::default();
+        for control in sorted {
+            match &control.change {
+                BoardChange::New {
+                    description,
+                    hidden,
+                } => {
+                    state.exists = Some(true);
+                    state.description = Some(description.clone());
+                    state.hidden = Some(*hidden);
+                }
+                BoardChange::Modify {
+                    description,
+                    hidden,
+                } => {
+                    if let Some(description) = description {
+                        state.description = Some(description.clone());
+                    }
+                    if let Some(hidden) = hidden {
+                        state.hidden = Some(*hidden);
+                    }
+                }
+                BoardChange::Remove => {
+                    state.exists = Some(false);
+                    state.removed = Some(control.date);
+                }
+            }
+        }
+        state
+    }
+}
 
 /// Two Message-IDs joined by NUL, which neither can contain: a thread's
 /// member or a target's move.
@@ -435,5 +574,120 @@ mod tests {
         let key = arrival_key(42, b"<a@b>");
         assert_eq!(split_arrival_key(&key), Some((42, &b"<a@b>"[..])));
         assert_eq!(split_arrival_key(b"short"), None);
+    }
+}
+
+#[cfg(test)]
+mod board_tests {
+    use super::*;
+
+    fn control(id: &str, date: u64, change: BoardChange) -> BoardControl {
+        BoardControl {
+            control: id.as_bytes().to_vec(),
+            date,
+            change,
+        }
+    }
+
+    fn all_orders(controls: &[BoardControl]) -> Vec<Vec<BoardControl>> {
+        if controls.len() <= 1 {
+            return vec![controls.to_vec()];
+        }
+        let mut out = Vec::new();
+        for i in 0..controls.len() {
+            let mut rest = controls.to_vec();
+            let first = rest.remove(i);
+            for mut tail in all_orders(&rest) {
+                tail.insert(0, first.clone());
+                out.push(tail);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn a_board_is_the_same_whatever_order_its_controls_came_in() {
+        let controls = vec![
+            control(
+                "<n@x>",
+                10,
+                BoardChange::New {
+                    description: "first".into(),
+                    hidden: false,
+                },
+            ),
+            control(
+                "<m@x>",
+                20,
+                BoardChange::Modify {
+                    description: Some("second".into()),
+                    hidden: None,
+                },
+            ),
+            control(
+                "<h@x>",
+                25,
+                BoardChange::Modify {
+                    description: None,
+                    hidden: Some(true),
+                },
+            ),
+            control("<r@x>", 30, BoardChange::Remove),
+            // Same Date as the rmgroup: the greater Message-ID wins.
+            control(
+                "<s@x>",
+                30,
+                BoardChange::New {
+                    description: "again".into(),
+                    hidden: false,
+                },
+            ),
+        ];
+        let want = BoardState {
+            exists: Some(true),
+            description: Some("again".into()),
+            hidden: Some(false),
+            removed: Some(30),
+        };
+        for order in all_orders(&controls) {
+            assert_eq!(BoardState::of(&order), want);
+            let twice: Vec<BoardControl> = order.iter().chain(&order).cloned().collect();
+            assert_eq!(BoardState::of(&twice), want, "duplicates change nothing");
+        }
+        // An rmgroup before its newgroup (in Date) does not remove it; a
+        // modgroup alone only sets fields.
+        let late_new = [
+            control("<r@x>", 5, BoardChange::Remove),
+            control(
+                "<n@x>",
+                10,
+                BoardChange::New {
+                    description: String::new(),
+                    hidden: true,
+                },
+            ),
+        ];
+        assert_eq!(BoardState::of(&late_new).exists, Some(true));
+        let modify = [control(
+            "<m@x>",
+            1,
+            BoardChange::Modify {
+                description: Some("d".into()),
+                hidden: None,
+            },
+        )];
+        assert_eq!(
+            BoardState::of(&modify),
+            BoardState {
+                description: Some("d".into()),
+                ..BoardState::default()
+            }
+        );
+        for c in &controls {
+            assert_eq!(
+                BoardControl::decode(&c.control, &c.encode()).as_ref(),
+                Some(c)
+            );
+        }
     }
 }

@@ -17,6 +17,7 @@ use super::{expect, fail, number_and_msgid, skip, wait_present, Case, CaseError,
 use super::{Need, Side};
 use crate::article::{header_value, Article};
 use crate::client::Client;
+use crate::clock;
 use crate::ctx::Ctx;
 use crate::signing::{self, Signer};
 use crate::wire::{self, GroupReply};
@@ -107,6 +108,14 @@ pub const CASES: &[Case] = &[
         needs_group: true,
         rfc: "tidings state.md §3",
         run: move_before_thread,
+    },
+    Case {
+        name: "rmgroup-before-its-newgroup-leaves-no-board",
+        side: Side::Transit,
+        need: SIGNED,
+        needs_group: true,
+        rfc: "tidings state.md §4",
+        run: rmgroup_before_newgroup,
     },
     Case {
         name: "author-cancel-removes-and-blocks-article",
@@ -496,6 +505,49 @@ fn move_before_thread(ctx: &mut Ctx) -> CaseResult {
             ));
         }
         thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An rmgroup dated after a newgroup of the same board wins whichever
+/// arrives first (state.md §4): sent rmgroup first, the board is not
+/// there after both. Skipped when the server does not let `--key` manage
+/// boards (signing.md §5).
+fn rmgroup_before_newgroup(ctx: &mut Ctx) -> CaseResult {
+    need_reader(ctx)?;
+    let board = ctx.unused_name("conformance.board");
+    let now = clock::now_secs();
+    let mut sent = Vec::new();
+    for (command, date) in [
+        (format!("rmgroup {board}"), now - 60),
+        (format!("newgroup {board}"), now - 120),
+    ] {
+        let msgid = ctx.new_msgid();
+        let control = Article::for_transit(&msgid, &board)
+            .with("Subject", &format!("cmsg {command}"))
+            .with("Control", &command)
+            .with("Date", &clock::rfc5322(date));
+        sent.push((msgid, ctx.sign(&control)?, command));
+    }
+    let mut c = ctx.peer()?;
+    for (msgid, control, command) in &sent {
+        let st = offer(&mut c, msgid, control)?;
+        if st.code == 437 && st.text.contains("may not manage board") {
+            return skip(format!("the --key may not manage boards here: \"{st}\""));
+        }
+        expect(&st, &[235], command)?;
+        ctx.not_pending(&st, command)?;
+    }
+    let mut r = ctx.reader()?;
+    let cmd = format!("LIST NEWSGROUPS {board}");
+    let st = r.command(&cmd)?;
+    expect(&st, &[215], &cmd)?;
+    let lines = r.read_block()?;
+    if lines.is_empty() {
+        Ok(())
+    } else {
+        fail(format!(
+            "{cmd} after an rmgroup dated after the newgroup (sent first): {lines:?}"
+        ))
     }
 }
 
