@@ -32,18 +32,6 @@ fn env_or(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-struct NoHistory;
-
-impl tidings::ingest::Lookup for NoHistory {
-    fn history(&self, _: &[u8]) -> Option<tidings::store::schema::HistoryEntry> {
-        None
-    }
-
-    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
-        None
-    }
-}
-
 fn prepare_rate() {
     let groups = Groups::new([(
         "bench.group".to_string(),
@@ -79,7 +67,7 @@ fn prepare_rate() {
             trust: &trust,
             peers: &peers,
             node_key: &key,
-            lookup: &NoHistory,
+            lookup: &tidings::ingest::EmptyLookup,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
             premoderate: None,

@@ -12,26 +12,6 @@ use tidings::proto::wildmat::Wildmat;
 use tidings::store::schema::GroupRecord;
 use tokio_util::codec::Decoder;
 
-struct NoHistory;
-
-impl tidings::ingest::Lookup for NoHistory {
-    fn history(&self, _: &[u8]) -> Option<tidings::store::schema::HistoryEntry> {
-        None
-    }
-
-    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
-        None
-    }
-
-    fn signer(&self, _: &[u8]) -> Option<ed25519_dalek::VerifyingKey> {
-        None
-    }
-
-    fn board(&self, _: &str) -> tidings::store::schema::BoardState {
-        tidings::store::schema::BoardState::default()
-    }
-}
-
 /// Bytes biased towards the protocol's special characters.
 fn nntp_bytes(max: usize) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(
@@ -67,7 +47,7 @@ proptest! {
         let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
         let peers = tidings::peers::Peers::default();
         let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), &peers, []).expect("trust");
-        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, peers: &peers, node_key: &key, lookup: &NoHistory,
+        let ingest = Ingest { node: "n", groups: &groups, trust: &trust, peers: &peers, node_key: &key, lookup: &tidings::ingest::EmptyLookup,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
             premoderate: None, now: chrono::Utc::now() };

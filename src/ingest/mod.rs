@@ -104,6 +104,27 @@ pub trait Lookup {
     fn board(&self, name: &str) -> BoardState;
 }
 
+/// A store that holds nothing: for measuring and fuzzing ingest alone.
+pub struct EmptyLookup;
+
+impl Lookup for EmptyLookup {
+    fn history(&self, _: &[u8]) -> Option<HistoryEntry> {
+        None
+    }
+
+    fn held(&self, _: &[u8]) -> Option<Vec<u8>> {
+        None
+    }
+
+    fn signer(&self, _: &[u8]) -> Option<VerifyingKey> {
+        None
+    }
+
+    fn board(&self, _: &str) -> BoardState {
+        BoardState::default()
+    }
+}
+
 /// Refuses a transit article dated more than a day ahead of our clock
 /// (RFC 5537 §3.6 via §3.5): Injection-Date when present, else Date.
 fn future_dated(article: &Article, now: DateTime<Utc>) -> Result<(), String> {
@@ -606,9 +627,9 @@ impl Ingest<'_> {
     /// transit needs at least one and is filed in those. A board counts as
     /// not carried for an article dated up to its latest rmgroup, even if
     /// a later newgroup brought it back (state.md §4). When the only
-    /// boards named are ones this node would store but does not have yet,
-    /// the refusal is kept for the record only: once a newgroup creates
-    /// one, catch-up brings the article again.
+    /// boards named are ones this node would store but does not have (yet,
+    /// or again), the refusal is kept for the record only: once a newgroup
+    /// creates one, catch-up brings the article again.
     fn carried_groups(
         &self,
         article: &Article,

@@ -179,7 +179,7 @@ fn unsigned_and_tampered_articles_are_refused_without_blocking_their_ids() {
 }
 
 #[test]
-fn valid_but_unwanted_articles_block_their_ids() {
+fn unwanted_articles_block_their_ids_unless_their_board_may_come() {
     let f = Fixture::new();
     // A board this node will never store (`stores` leaves it out).
     let r = f
@@ -188,7 +188,7 @@ fn valid_but_unwanted_articles_block_their_ids() {
     assert!(r.reason.contains("carried"));
     assert_eq!(r.remember, Remember::Block);
     // One it would store once a newgroup creates it: the article may be
-    // fetched again then.
+    // fetched again then (state.md §4).
     let r = f
         .transit(&signed(PEER, "t3b", "alt.nowhere", ""))
         .unwrap_err();

@@ -183,6 +183,24 @@ enum Job {
     },
 }
 
+/// An article waiting for a board: its Message-ID and overview record.
+type Waiting = (Vec<u8>, Vec<u8>);
+
+/// The Message-ID field of an overview record (RFC 3977 §8.3).
+fn overview_id(record: &[u8]) -> Option<&[u8]> {
+    record.split(|&b| b == b'\t').nth(3)
+}
+
+/// The Date field of an overview record in seconds since the epoch (0
+/// when it does not parse or is before it), as state.md §1 counts Dates.
+fn overview_date(record: &[u8]) -> u64 {
+    record
+        .split(|&b| b == b'\t')
+        .nth(2)
+        .and_then(crate::proto::article::parse_date)
+        .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0))
+}
+
 /// Article octets one write takes at most (besides `batch_limit`
 /// articles): a batch is copied into a RocksDB write batch, so big articles
 /// must not make it hundreds of megabytes.
@@ -364,6 +382,10 @@ struct Batch {
     /// Board controls this batch kept, which reads of the store do not
     /// see yet.
     boards: Vec<(String, schema::BoardControl)>,
+    /// Articles this batch set waiting for a board: board, id, overview.
+    waits: Vec<(String, Vec<u8>, Vec<u8>)>,
+    /// Waits this batch ended: board, id.
+    unwaited: Vec<(String, Vec<u8>)>,
     synced_articles: u64,
     /// Whether something in the batch is acknowledged once written (an
     /// article, or a local control message's effects): then the write is
@@ -414,6 +436,8 @@ impl Writer {
             sets: members::Changes::default(),
             settle: Vec::new(),
             boards: Vec::new(),
+            waits: Vec::new(),
+            unwaited: Vec::new(),
             synced_articles: 0,
             acknowledged: false,
             micros: self.next_micros(),
@@ -964,7 +988,10 @@ impl Writer {
         state: &schema::BoardState,
     ) -> Result<(), StoreError> {
         match (state.exists, self.records.get_mut(name)) {
-            (Some(false), Some(_)) => self.remove_board(batch, name)?,
+            (Some(false), Some(_)) => {
+                self.purge_board(batch, name, state.removed, true)?;
+                self.drop_board(batch, name);
+            }
             (Some(true), None) => {
                 batch.before.entry(name.to_string()).or_insert(None);
                 let description = state.description.clone().unwrap_or_default();
@@ -972,6 +999,7 @@ impl Writer {
                 record.hidden = state.hidden.unwrap_or(false);
                 self.records.insert(name.to_string(), record);
                 tracing::info!(group = %name, "newsgroup created by control message");
+                self.file_waiting(batch, name, state.removed)?;
             }
             (_, Some(record)) => {
                 let description = state.description.as_ref().unwrap_or(&record.description);
@@ -984,6 +1012,11 @@ impl Writer {
                     record.description = description.clone();
                     record.hidden = hidden;
                 }
+                // An rmgroup older than the newgroup still takes what was
+                // posted before it.
+                if state.removed.is_some() {
+                    self.purge_board(batch, name, state.removed, false)?;
+                }
             }
             // Not here, and nothing creates it (yet): the controls are kept.
             (_, None) => {}
@@ -991,35 +1024,44 @@ impl Writer {
         Ok(())
     }
 
-    /// Removes a board, its numbering and overview, and the articles filed
-    /// in it alone, bodies included (remembered as removed, so catch-up
-    /// does not bring them back); crossposted ones stay in their other
-    /// boards.
+    /// The operator's local-rmgroup: the board and every article filed in
+    /// it alone go, whatever their dates.
     fn remove_board(&mut self, batch: &mut Batch, name: &str) -> Result<(), StoreError> {
-        if !self.records.contains_key(name) {
-            return Ok(());
+        if self.records.contains_key(name) {
+            self.purge_board(batch, name, None, true)?;
+            self.drop_board(batch, name);
         }
+        Ok(())
+    }
+
+    /// Takes out of `name` what an rmgroup dated `removed` takes (all of
+    /// it when None): each article dated up to it is removed with its body
+    /// (remembered as removed, so catch-up does not bring it back) or, if
+    /// also filed elsewhere, unfiled from `name` only. When the board
+    /// itself goes (`whole`), articles dated after the rmgroup are
+    /// unfiled and wait for the board to come back; articles already
+    /// waiting for it that are dated up to it are removed.
+    fn purge_board(
+        &mut self,
+        batch: &mut Batch,
+        name: &str,
+        removed: Option<u64>,
+        whole: bool,
+    ) -> Result<(), StoreError> {
+        let before = |date: u64| removed.is_none_or(|at| date <= at);
         let mut from = 0;
         loop {
             let page = self.store.overview_page(name, from, u64::MAX, 1000)?;
             let Some(&(last, _)) = page.last() else { break };
             for (_, record) in page {
-                // The Message-ID field of the overview record (RFC 3977 §8.3).
-                let Some(id) = record.split(|&b| b == b'\t').nth(3) else {
+                let Some(id) = overview_id(&record) else {
                     continue;
                 };
-                let Some(entry @ HistoryEntry::Accepted { .. }) = self.history(batch, id)? else {
-                    continue;
-                };
-                if entry.numbers().iter().all(|(g, _)| *g == name) {
-                    let reason = format!("its board {name} was removed");
-                    self.effect(
-                        batch,
-                        &Effect::Remove {
-                            message_id: id.to_vec(),
-                            reason,
-                        },
-                    )?;
+                if before(overview_date(&record)) {
+                    self.take_out(batch, id, name)?;
+                } else if whole {
+                    self.drop_filing(batch, id, name)?;
+                    self.wait_for(batch, name, id, &record);
                 }
             }
             match last.checked_add(1) {
@@ -1027,6 +1069,20 @@ impl Writer {
                 None => break,
             }
         }
+        for (id, record) in self.waiting(batch, name)? {
+            if before(overview_date(&record)) {
+                self.unwait(batch, name, &id);
+                if self.filed_nowhere(batch, &id)? {
+                    let reason = format!("posted before its board {name} was removed");
+                    self.remove(batch, &id, reason)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes a board's record, numbering, overview and set.
+    fn drop_board(&mut self, batch: &mut Batch, name: &str) {
         if let Some(record) = self.records.remove(name) {
             batch.before.entry(name.to_string()).or_insert(Some(record));
             let start = schema::overview_key(name, 0);
@@ -1037,7 +1093,131 @@ impl Writer {
             batch.sets.clear(&self.store, &mut batch.writes, name);
             tracing::info!(group = %name, "newsgroup removed");
         }
+    }
+
+    /// Removes `id` if `name` is the only board it is filed in, else
+    /// unfiles it from `name`.
+    fn take_out(&mut self, batch: &mut Batch, id: &[u8], name: &str) -> Result<(), StoreError> {
+        let Some(entry @ HistoryEntry::Accepted { .. }) = self.history(batch, id)? else {
+            return Ok(());
+        };
+        if entry.numbers().iter().all(|(g, _)| *g == name) {
+            self.remove(batch, id, format!("its board {name} was removed"))
+        } else {
+            self.drop_filing(batch, id, name)
+        }
+    }
+
+    fn remove(&mut self, batch: &mut Batch, id: &[u8], reason: String) -> Result<(), StoreError> {
+        let effect = Effect::Remove {
+            message_id: id.to_vec(),
+            reason,
+        };
+        self.effect(batch, &effect)
+    }
+
+    fn filed_nowhere(&self, batch: &Batch, id: &[u8]) -> Result<bool, StoreError> {
+        Ok(matches!(
+            self.history(batch, id)?,
+            Some(entry @ HistoryEntry::Accepted { .. }) if entry.numbers().is_empty()
+        ))
+    }
+
+    /// Unfiles `id` from `board`, history included; it stays stored.
+    fn drop_filing(&mut self, batch: &mut Batch, id: &[u8], board: &str) -> Result<(), StoreError> {
+        let Some(HistoryEntry::Accepted { micros, xref }) = self.history(batch, id)? else {
+            return Ok(());
+        };
+        let entry = HistoryEntry::Accepted {
+            micros,
+            xref: xref.clone(),
+        };
+        let mut kept = Vec::new();
+        for (group, number) in entry.numbers() {
+            if group == board {
+                self.unfile(batch, group, number, id)?;
+            } else {
+                kept.push(format!("{group}:{number}"));
+            }
+        }
+        let xref = kept.join(" ");
+        self.set_history(batch, id, HistoryEntry::Accepted { micros, xref });
         Ok(())
+    }
+
+    /// Files the stored articles that wait for `board`, now that it is
+    /// here, unless they were posted before its latest rmgroup.
+    fn file_waiting(
+        &mut self,
+        batch: &mut Batch,
+        board: &str,
+        removed: Option<u64>,
+    ) -> Result<(), StoreError> {
+        for (id, record) in self.waiting(batch, board)? {
+            self.unwait(batch, board, &id);
+            if removed.is_some_and(|at| overview_date(&record) <= at) {
+                if self.filed_nowhere(batch, &id)? {
+                    let reason = format!("posted before its board {board} was removed");
+                    self.remove(batch, &id, reason)?;
+                }
+                continue;
+            }
+            let Some(HistoryEntry::Accepted { micros, xref }) = self.history(batch, &id)? else {
+                continue;
+            };
+            let Some(number) = self.number(batch, board) else {
+                continue;
+            };
+            self.put_overview(batch, board, number, record);
+            batch.sets.add(&self.store, &mut batch.writes, board, &id);
+            let xref = if xref.is_empty() {
+                format!("{board}:{number}")
+            } else {
+                format!("{xref} {board}:{number}")
+            };
+            self.set_history(batch, &id, HistoryEntry::Accepted { micros, xref });
+        }
+        Ok(())
+    }
+
+    /// Articles waiting for `board`, with their overview records: stored
+    /// ones and those this batch added.
+    fn waiting(&self, batch: &Batch, board: &str) -> Result<Vec<Waiting>, StoreError> {
+        let mut out: Vec<Waiting> = self
+            .store
+            .waiting_for(board)?
+            .into_iter()
+            .filter(|(id, _)| !batch.unwaited.contains(&(board.to_string(), id.clone())))
+            .collect();
+        for (b, id, record) in &batch.waits {
+            if b == board
+                && !batch.unwaited.contains(&(b.clone(), id.clone()))
+                && !out.iter().any(|(o, _)| o == id)
+            {
+                out.push((id.clone(), record.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    fn wait_for(&self, batch: &mut Batch, board: &str, id: &[u8], record: &[u8]) {
+        batch.writes.put_cf(
+            self.store.cf(schema::UNFILED),
+            schema::pair_key(board.as_bytes(), id),
+            record,
+        );
+        batch.unwaited.retain(|(b, i)| !(b == board && i == id));
+        batch
+            .waits
+            .push((board.to_string(), id.to_vec(), record.to_vec()));
+    }
+
+    fn unwait(&self, batch: &mut Batch, board: &str, id: &[u8]) {
+        batch.writes.delete_cf(
+            self.store.cf(schema::UNFILED),
+            schema::pair_key(board.as_bytes(), id),
+        );
+        batch.unwaited.push((board.to_string(), id.to_vec()));
     }
 
     fn learn(&self, batch: &mut Batch, key: [u8; 32], record: KeyRecord) {

@@ -5,6 +5,7 @@
 pub mod commit;
 pub mod members;
 pub mod schema;
+mod state;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -238,6 +239,12 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// The stored articles waiting for `board`, with their overview
+    /// records.
+    pub fn waiting_for(&self, board: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        self.seconds(schema::UNFILED, board.as_bytes())
     }
 
     /// Whether any move control names `target`.

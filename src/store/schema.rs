@@ -17,6 +17,7 @@
 //! | `threads`     | root-id NUL message-id       | empty: the articles of each thread  |
 //! | `moves`       | target-id NUL control-id     | [`MoveRecord`]                      |
 //! | `boards`      | board NUL control-id         | [`BoardControl`]                    |
+//! | `unfiled`     | board NUL message-id         | overview record                     |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -44,10 +45,13 @@ pub const MOVES: &str = "moves";
 /// Every newgroup, modgroup and rmgroup under its board, kept so the
 /// board's state is worked out from all of them (protocol-spec/state.md §4).
 pub const BOARDS: &str = "boards";
+/// Stored articles waiting for a board this node would store but does not
+/// have (yet, or again), with the overview record to file them under.
+pub const UNFILED: &str = "unfiled";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS,
+    THREADS, MOVES, BOARDS, UNFILED,
 ];
 
 /// What a board control message does.
