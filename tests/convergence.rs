@@ -313,3 +313,43 @@ fn an_rmgroup_removes_bodies_and_they_never_come_back() {
         "{reason}"
     );
 }
+
+#[test]
+fn a_refused_thread_goes_with_its_late_replies() {
+    let (dir, node) = start();
+    let node_key = tidings::keys::read_secret_key(&dir.path().join("node.key")).expect("node key");
+    let mut c = Client::connect(node.addr);
+    let (op, op_text) = opening_post("test.one");
+    let (r1, r1_text) = reply(&[&op], "test.one", "first reply\r\n");
+    offer(&mut c, &op, &op_text);
+    offer(&mut c, &r1, &r1_text);
+    // The operator's POST, signed with the node key and dated now.
+    let now = chrono::Utc::now().to_rfc2822();
+    let (_, refuse) = control_at(
+        &node_key,
+        &format!("local-refuse-thread {op}"),
+        "test.one",
+        &now,
+    );
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&refuse);
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    for id in [&op, &r1] {
+        assert_eq!(
+            c.cmd(&format!("ARTICLE {id}")).0,
+            430,
+            "{id} removed, body too"
+        );
+        assert_eq!(
+            c.cmd(&format!("IHAVE {id}")).0,
+            435,
+            "{id} never fetched again"
+        );
+    }
+    let (late, late_text) = reply(&[&op, &r1], "test.one", "a late reply\r\n");
+    let (code, reason) = ihave(&mut c, &late, &late_text);
+    assert_eq!(code, 437);
+    assert!(reason.contains("thread was refused"), "{reason}");
+    assert_eq!(c.cmd("GROUP test.one").1.split(' ').next(), Some("0"));
+}

@@ -14,6 +14,7 @@
 //! Control: local-remove <message-id>     remove here only (POST, node key)
 //! Control: local-rmgroup <name>          remove a board here only
 //! Control: local-approve <message-id>    release a post held for premoderation
+//! Control: local-refuse-thread <message-id>   remove a thread here, late replies too
 //! ```
 
 use ed25519_dalek::VerifyingKey;
@@ -44,6 +45,9 @@ pub enum Control {
     LocalRmGroup(String),
     /// Release a post held for premoderation here.
     LocalApprove(Vec<u8>),
+    /// Remove the thread this opening post starts, here, and refuse its
+    /// replies from now on.
+    LocalRefuseThread(Vec<u8>),
 }
 
 impl Control {
@@ -51,7 +55,10 @@ impl Control {
     pub fn is_local(&self) -> bool {
         matches!(
             self,
-            Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
+            Control::LocalRemove(_)
+                | Control::LocalRmGroup(_)
+                | Control::LocalApprove(_)
+                | Control::LocalRefuseThread(_)
         )
     }
 }
@@ -123,6 +130,7 @@ pub fn parse(value: &[u8]) -> Result<Control, String> {
         "local-remove" => Control::LocalRemove(message_id(words.next())?),
         "local-rmgroup" => Control::LocalRmGroup(group(words.next())?),
         "local-approve" => Control::LocalApprove(message_id(words.next())?),
+        "local-refuse-thread" => Control::LocalRefuseThread(message_id(words.next())?),
         other => return Err(format!("unknown control message {other:?}")),
     };
     if let Some(extra) = words.next() {
@@ -174,6 +182,10 @@ mod tests {
             ),
             ("rmgroup chan.b".into(), Control::RmGroup("chan.b".into())),
             ("cancel <a@b>".into(), Control::Cancel(b"<a@b>".to_vec())),
+            (
+                "local-refuse-thread <a@b>".into(),
+                Control::LocalRefuseThread(b"<a@b>".to_vec()),
+            ),
             (
                 "move <a@b> chan.c".into(),
                 Control::Move {

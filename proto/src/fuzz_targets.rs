@@ -454,6 +454,7 @@ fn control_text(control: &Control) -> String {
         Control::LocalRemove(m) => format!("local-remove {}", id(m)),
         Control::LocalRmGroup(name) => format!("local-rmgroup {name}"),
         Control::LocalApprove(m) => format!("local-approve {}", id(m)),
+        Control::LocalRefuseThread(m) => format!("local-refuse-thread {}", id(m)),
     }
 }
 
@@ -480,6 +481,7 @@ pub fn control(data: &[u8]) {
         Control::Cancel(id)
         | Control::LocalRemove(id)
         | Control::LocalApprove(id)
+        | Control::LocalRefuseThread(id)
         | Control::Move { message_id: id, .. } => {
             assert!(grammar::is_article_message_id(id), "{id:?}")
         }
@@ -489,7 +491,10 @@ pub fn control(data: &[u8]) {
         parsed.is_local(),
         matches!(
             parsed,
-            Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
+            Control::LocalRemove(_)
+                | Control::LocalRmGroup(_)
+                | Control::LocalApprove(_)
+                | Control::LocalRefuseThread(_)
         )
     );
     let text = control_text(&parsed);

@@ -216,7 +216,10 @@ pub fn control(
                 to: to.clone(),
             },
         }],
-        Control::LocalRemove(_) | Control::LocalRmGroup(_) | Control::LocalApprove(_)
+        Control::LocalRemove(_)
+        | Control::LocalRmGroup(_)
+        | Control::LocalApprove(_)
+        | Control::LocalRefuseThread(_)
             if !local || signer != trust.own_key() =>
         {
             return Err(
@@ -230,6 +233,10 @@ pub fn control(
             }]
         }
         Control::LocalRmGroup(name) => vec![Effect::RmGroup { name: name.clone() }],
+        Control::LocalRefuseThread(root) => vec![Effect::RefuseThread {
+            root: root.clone(),
+            reason: "its thread was refused by the operator".into(),
+        }],
         // The held post is decided again by ingest, which adds the effect.
         Control::LocalApprove(_) => Vec::new(),
     })

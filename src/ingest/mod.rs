@@ -102,6 +102,8 @@ pub trait Lookup {
     fn signer(&self, message_id: &[u8]) -> Option<VerifyingKey>;
     /// A board's state as its kept controls give it.
     fn board(&self, name: &str) -> BoardState;
+    /// Why the operator refused the thread `root` opens, if they did.
+    fn refused_thread(&self, root: &[u8]) -> Option<String>;
 }
 
 /// A store that holds nothing: for measuring and fuzzing ingest alone.
@@ -122,6 +124,10 @@ impl Lookup for EmptyLookup {
 
     fn board(&self, _: &str) -> BoardState {
         BoardState::default()
+    }
+
+    fn refused_thread(&self, _: &[u8]) -> Option<String> {
+        None
     }
 }
 
@@ -173,6 +179,13 @@ impl Lookup for Store {
                 BoardState::default()
             }
         }
+    }
+
+    fn refused_thread(&self, root: &[u8]) -> Option<String> {
+        Store::refused_thread(self, root).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "refused thread lookup failed");
+            None
+        })
     }
 
     fn held(&self, message_id: &[u8]) -> Option<Vec<u8>> {
@@ -357,6 +370,12 @@ impl Ingest<'_> {
             }
         };
         article.check(required).map_err(|e| block(e.to_string()))?;
+        if let Some(reason) = article
+            .thread_root()
+            .and_then(|root| self.lookup.refused_thread(&root))
+        {
+            return Err(block(reason));
+        }
 
         if let Standing::Revoked = standing {
             return Err(block(format!(

@@ -48,6 +48,10 @@ impl Lookup for History {
     fn board(&self, _: &str) -> crate::store::schema::BoardState {
         crate::store::schema::BoardState::default()
     }
+
+    fn refused_thread(&self, _: &[u8]) -> Option<String> {
+        None
+    }
 }
 
 struct Fixture {

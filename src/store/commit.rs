@@ -98,6 +98,12 @@ pub enum Effect {
         name: String,
         control: schema::BoardControl,
     },
+    /// Remove the thread `root` opens, here, every article of it stored
+    /// or to come (local-refuse-thread).
+    RefuseThread {
+        root: Vec<u8>,
+        reason: String,
+    },
     /// Remove a board here at once, with the articles filed only in it
     /// (local-rmgroup).
     RmGroup {
@@ -912,6 +918,16 @@ impl Writer {
                 self.bring_board(batch, name, &state)?;
             }
             Effect::RmGroup { name } => self.remove_board(batch, name)?,
+            Effect::RefuseThread { root, reason } => {
+                batch
+                    .writes
+                    .put_cf(self.store.cf(schema::REFUSED), root, reason.as_bytes());
+                let mut members = self.store.thread_members(root)?;
+                members.push(root.clone());
+                for id in members {
+                    self.remove(batch, &id, reason.clone())?;
+                }
+            }
             Effect::RecordMove { target, record } => {
                 batch.writes.put_cf(
                     self.store.cf(schema::MOVES),

@@ -247,6 +247,14 @@ impl Store {
         self.seconds(schema::UNFILED, board.as_bytes())
     }
 
+    /// Why the thread that `root` opens was refused here, if it was.
+    pub fn refused_thread(&self, root: &[u8]) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(schema::REFUSED), root)?
+            .map(|reason| String::from_utf8_lossy(&reason).into_owned()))
+    }
+
     /// Whether any move control names `target`.
     pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
         let prefix = schema::pair_prefix(target);

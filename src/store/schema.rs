@@ -18,6 +18,7 @@
 //! | `moves`       | target-id NUL control-id     | [`MoveRecord`]                      |
 //! | `boards`      | board NUL control-id         | [`BoardControl`]                    |
 //! | `unfiled`     | board NUL message-id         | overview record                     |
+//! | `refused`     | opening post's message-id    | reason: threads refused here        |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -48,10 +49,13 @@ pub const BOARDS: &str = "boards";
 /// Stored articles waiting for a board this node would store but does not
 /// have (yet, or again), with the overview record to file them under.
 pub const UNFILED: &str = "unfiled";
+/// Threads the operator refused (local-refuse-thread): their replies are
+/// refused whenever they come.
+pub const REFUSED: &str = "refused";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED,
+    THREADS, MOVES, BOARDS, UNFILED, REFUSED,
 ];
 
 /// What a board control message does.
