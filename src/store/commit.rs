@@ -915,7 +915,8 @@ impl Writer {
                         .map(|(_, c)| c.clone()),
                 );
                 let state = schema::BoardState::of(&controls);
-                self.bring_board(batch, name, &state)?;
+                let removal = control.change == schema::BoardChange::Remove;
+                self.bring_board(batch, name, &state, removal)?;
             }
             Effect::RmGroup { name } => self.remove_board(batch, name)?,
             Effect::RefuseThread { root, reason } => {
@@ -997,11 +998,14 @@ impl Writer {
     }
 
     /// Makes a board what its controls say: created, changed or removed.
+    /// `removal`: the control just kept is an rmgroup, so the board's
+    /// removed Date may have moved.
     fn bring_board(
         &mut self,
         batch: &mut Batch,
         name: &str,
         state: &schema::BoardState,
+        removal: bool,
     ) -> Result<(), StoreError> {
         match (state.exists, self.records.get_mut(name)) {
             (Some(false), Some(_)) => {
@@ -1030,7 +1034,7 @@ impl Writer {
                 }
                 // An rmgroup older than the newgroup still takes what was
                 // posted before it.
-                if state.removed.is_some() {
+                if removal && state.removed.is_some() {
                     self.purge_board(batch, name, state.removed, false)?;
                 }
             }
@@ -1066,23 +1070,32 @@ impl Writer {
     ) -> Result<(), StoreError> {
         let before = |date: u64| removed.is_none_or(|at| date <= at);
         let mut from = 0;
+        // What this batch filed in the board is not in the store yet.
+        let mut pages: Vec<Vec<(u64, Vec<u8>)>> = vec![batch
+            .overview
+            .iter()
+            .filter_map(|((group, number), record)| {
+                (group == name).then(|| record.clone().map(|r| (*number, r)))?
+            })
+            .collect()];
         loop {
             let page = self.store.overview_page(name, from, u64::MAX, 1000)?;
             let Some(&(last, _)) = page.last() else { break };
-            for (_, record) in page {
-                let Some(id) = overview_id(&record) else {
-                    continue;
-                };
-                if before(overview_date(&record)) {
-                    self.take_out(batch, id, name)?;
-                } else if whole {
-                    self.drop_filing(batch, id, name)?;
-                    self.wait_for(batch, name, id, &record);
-                }
-            }
+            pages.push(page);
             match last.checked_add(1) {
                 Some(next) => from = next,
                 None => break,
+            }
+        }
+        for (_, record) in pages.into_iter().flatten() {
+            let Some(id) = overview_id(&record) else {
+                continue;
+            };
+            if before(overview_date(&record)) {
+                self.take_out(batch, id, name)?;
+            } else if whole {
+                self.drop_filing(batch, id, name)?;
+                self.wait_for(batch, name, id, &record);
             }
         }
         for (id, record) in self.waiting(batch, name)? {
@@ -1117,7 +1130,11 @@ impl Writer {
         let Some(entry @ HistoryEntry::Accepted { .. }) = self.history(batch, id)? else {
             return Ok(());
         };
-        if entry.numbers().iter().all(|(g, _)| *g == name) {
+        let numbers = entry.numbers();
+        if !numbers.iter().any(|(g, _)| *g == name) {
+            return Ok(());
+        }
+        if numbers.iter().all(|(g, _)| *g == name) {
             self.remove(batch, id, format!("its board {name} was removed"))
         } else {
             self.drop_filing(batch, id, name)
