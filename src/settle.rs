@@ -19,7 +19,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::ingest::CONTROL_GROUP;
+use crate::ingest::{authority, CONTROL_GROUP};
 use crate::node::{Node, Settle};
 use crate::proto::article::Article;
 use crate::proto::signing;
@@ -95,7 +95,7 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
     if !members.iter().any(|m| m.as_slice() == target) {
         members.push(target.to_vec());
     }
-    let mut effects = Vec::new();
+    let mut effects = cancelled(node, target)?;
     for member in members {
         let Some(entry @ HistoryEntry::Accepted { .. }) = store.history(&member)? else {
             continue;
@@ -133,6 +133,37 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
         }
     }
     Ok(effects)
+}
+
+/// The removal a kept cancel of `target` calls for, once `target` is
+/// here and one of them holds (state.md §4a).
+fn cancelled(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
+    let cancels = node.store.cancels_of(target)?;
+    if cancels.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Filed, pending or held: a cancel takes it wherever it waits.
+    let Some(article) = node
+        .store
+        .any_article(target)?
+        .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok())
+    else {
+        return Ok(Vec::new());
+    };
+    let signer = signing::claimed(&article).ok().map(|c| c.field.key);
+    for (_, by) in cancels {
+        let Ok(by) = VerifyingKey::from_bytes(&by) else {
+            continue;
+        };
+        if authority::cancel_holds(&by, &article, signer.as_ref(), &node.trust) {
+            let reason = format!("cancelled by {}", &signing::key_hex(&by)[..8]);
+            return Ok(vec![Effect::Remove {
+                message_id: target.to_vec(),
+                reason,
+            }]);
+        }
+    }
+    Ok(Vec::new())
 }
 
 fn stored(store: &Store, id: &[u8]) -> Result<Option<Article>, StoreError> {

@@ -9,9 +9,14 @@ use std::time::Duration;
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use tidings::config::GroupConfig;
+use tidings::config::{GroupConfig, ModeratorConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
+
+/// A moderator of `test.one` only.
+fn moderator() -> SigningKey {
+    SigningKey::from_bytes(&[44; 32])
+}
 
 fn start() -> (tempfile::TempDir, TestNode) {
     let dir = temp_dir();
@@ -19,6 +24,10 @@ fn start() -> (tempfile::TempDir, TestNode) {
     config.groups.push(GroupConfig {
         name: "test.three".into(),
         description: "third".into(),
+    });
+    config.moderators.push(ModeratorConfig {
+        key: hex_key(&moderator()),
+        groups: "test.one".into(),
     });
     let node = TestNode::start(config);
     (dir, node)
@@ -352,4 +361,57 @@ fn a_refused_thread_goes_with_its_late_replies() {
     assert_eq!(code, 437);
     assert!(reason.contains("thread was refused"), "{reason}");
     assert_eq!(c.cmd("GROUP test.one").1.split(' ').next(), Some("0"));
+}
+
+#[test]
+fn a_moderators_cancel_is_judged_by_the_target_whichever_comes_first() {
+    let (op, op_text) = opening_post("test.one");
+    let (cid, cancel) = control_at(
+        &moderator(),
+        &format!("cancel {op}"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    // Target first: removed once the cancel is settled.
+    let (_dir, node) = start();
+    let mut c = Client::connect(node.addr);
+    offer(&mut c, &op, &op_text);
+    offer(&mut c, &cid, &cancel);
+    wait_until(WAIT, "the cancelled post to go", || {
+        c.cmd(&format!("STAT {op}")).0 == 430
+    });
+    // Cancel first: the post is refused when it comes.
+    let (_dir2, fresh) = start();
+    let mut f = Client::connect(fresh.addr);
+    offer(&mut f, &cid, &cancel);
+    let (code, reason) = ihave(&mut f, &op, &op_text);
+    assert_eq!(code, 437);
+    assert!(reason.contains("cancelled by"), "{reason}");
+
+    // A moderator of test.one cannot cancel a post in test.two by naming
+    // test.one in the cancel, whatever comes first.
+    let (other, other_text) = opening_post("test.two");
+    let (xid, cross) = control_at(
+        &moderator(),
+        &format!("cancel {other}"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:10:00 +0000",
+    );
+    offer(&mut f, &xid, &cross);
+    offer(&mut f, &other, &other_text);
+    // Settling is one task in commit order: once a later valid cancel has
+    // applied, the one before it was judged too.
+    let (last, last_text) = opening_post("test.one");
+    offer(&mut f, &last, &last_text);
+    let (lid, last_cancel) = control_at(
+        &moderator(),
+        &format!("cancel {last}"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:20:00 +0000",
+    );
+    offer(&mut f, &lid, &last_cancel);
+    wait_until(WAIT, "the valid cancel", || {
+        f.cmd(&format!("STAT {last}")).0 == 430
+    });
+    assert_eq!(f.cmd(&format!("STAT {other}")).0, 223);
 }

@@ -12,7 +12,7 @@ use common::*;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use tidings::clock::Clock;
-use tidings::config::GroupConfig;
+use tidings::config::{GroupConfig, ModeratorConfig};
 use tidings::ingest::Source;
 use tidings::node::{Node, Settle};
 
@@ -80,14 +80,16 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
     );
     let r1_id = r1.0.clone();
     out.push(r1);
-    out.push(signed_by(
+    let r2 = signed_by(
         &user,
         "r2",
         "test.one",
         &format!("References: {x}\r\n"),
         2,
         "user reply\r\n",
-    ));
+    );
+    let r2_id = r2.0.clone();
+    out.push(r2);
     out.push(signed_by(
         &node,
         "passport",
@@ -128,7 +130,21 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
         d.board_post,
         "on the board\r\n",
     ));
+    // A moderator's cancel, judged from the target whenever both are here.
+    out.push(signed_by(
+        &moderator(),
+        "modcancel",
+        "test.one",
+        &format!("Control: cancel {r2_id}\r\n"),
+        5,
+        "",
+    ));
     out
+}
+
+/// A moderator of `test.one`.
+fn moderator() -> SigningKey {
+    SigningKey::from_bytes(&[44; 32])
 }
 
 fn open() -> OpenNode {
@@ -136,6 +152,10 @@ fn open() -> OpenNode {
         cfg.groups.push(GroupConfig {
             name: "test.three".into(),
             description: "third".into(),
+        });
+        cfg.moderators.push(ModeratorConfig {
+            key: hex_key(&moderator()),
+            groups: "test.one".into(),
         });
     })
 }
@@ -192,9 +212,9 @@ proptest! {
     #[test]
     fn any_order_with_duplicates_gives_the_same_state(
         d in dates(),
-        keep in prop::collection::vec(prop::bool::weighted(0.85), 12),
-        first in prop::collection::vec(any::<prop::sample::Index>(), 16),
-        second in prop::collection::vec(any::<prop::sample::Index>(), 16),
+        keep in prop::collection::vec(prop::bool::weighted(0.85), 13),
+        first in prop::collection::vec(any::<prop::sample::Index>(), 20),
+        second in prop::collection::vec(any::<prop::sample::Index>(), 20),
         dup in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
     ) {
         let all = universe(&d);

@@ -75,6 +75,26 @@ pub fn date_secs(article: &Article) -> u64 {
         .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0))
 }
 
+/// Whether a kept cancel by `signer` removes `target`: its author signed
+/// it (a free Message-ID's author is its signer), or a moderator of every
+/// board its own Newsgroups header names. Decided from the target alone,
+/// so the same wherever and whenever it is judged (state.md §4a).
+pub fn cancel_holds(
+    signer: &VerifyingKey,
+    target: &Article,
+    target_signer: Option<&VerifyingKey>,
+    trust: &Trust,
+) -> bool {
+    if target_signer == Some(signer) {
+        return true;
+    }
+    let boards = target.newsgroups();
+    !boards.is_empty()
+        && boards
+            .iter()
+            .all(|b| std::str::from_utf8(b).is_ok_and(|b| trust.moderates(signer, b)))
+}
+
 fn board_control(name: &str, article: &Article, change: BoardChange) -> Effect {
     Effect::Board {
         name: name.to_string(),
@@ -118,7 +138,6 @@ pub fn control(
     standing: &Standing,
     article: &Article,
     trust: &Trust,
-    lookup: &dyn Lookup,
     local: bool,
 ) -> Result<Vec<Effect>, String> {
     let board = |name: &str, what: &str| -> Result<(), String> {
@@ -195,12 +214,37 @@ pub fn control(
             board(name, "board deletion")?;
             vec![board_control(name, article, BoardChange::Remove)]
         }
+        // The author of a bound Message-ID is known from the ID alone: the
+        // target goes, or is refused when it comes. Anyone else's authority
+        // (a moderator's, or the signer of a free ID, always a node key)
+        // only the target can show: the cancel is kept under it and judged
+        // from the stored target, whichever arrives first (state.md §4a).
         Control::Cancel(target) => {
-            may_replace(signer, target, article, trust, lookup)?;
-            let reason = format!("cancelled by {}", short(signer));
-            vec![Effect::Remove {
-                message_id: target.clone(),
-                reason,
+            if signing::names_key(target) && signing::message_id_key(target) == Some(*signer) {
+                let reason = format!("cancelled by {}", short(signer));
+                return Ok(vec![Effect::Remove {
+                    message_id: target.clone(),
+                    reason,
+                }]);
+            }
+            let boards = article.newsgroups();
+            let moderator = !boards.is_empty()
+                && boards
+                    .iter()
+                    .all(|b| std::str::from_utf8(b).is_ok_and(|b| trust.moderates(signer, b)));
+            let may_be_author =
+                !signing::names_key(target) && matches!(standing, Standing::Node(_));
+            if !moderator && !may_be_author {
+                return Err(format!(
+                    "key {} is neither the author of {} nor a moderator of the boards the cancel names",
+                    short(signer),
+                    String::from_utf8_lossy(target)
+                ));
+            }
+            vec![Effect::RecordCancel {
+                target: target.clone(),
+                control: article.message_id().unwrap_or_default(),
+                signer: signer.to_bytes(),
             }]
         }
         // Kept whether or not its thread is here, and whoever signed it:

@@ -8,7 +8,7 @@
 //! remembered for the record only, because blocking an ID on the strength of
 //! bytes anyone could have made would let anyone poison it.
 
-mod authority;
+pub mod authority;
 pub mod injection;
 pub mod rewrite;
 
@@ -104,6 +104,8 @@ pub trait Lookup {
     fn board(&self, name: &str) -> BoardState;
     /// Why the operator refused the thread `root` opens, if they did.
     fn refused_thread(&self, root: &[u8]) -> Option<String>;
+    /// The signers of the kept cancels of `message_id`.
+    fn cancels(&self, message_id: &[u8]) -> Vec<[u8; 32]>;
 }
 
 /// A store that holds nothing: for measuring and fuzzing ingest alone.
@@ -128,6 +130,10 @@ impl Lookup for EmptyLookup {
 
     fn refused_thread(&self, _: &[u8]) -> Option<String> {
         None
+    }
+
+    fn cancels(&self, _: &[u8]) -> Vec<[u8; 32]> {
+        Vec::new()
     }
 }
 
@@ -177,6 +183,16 @@ impl Lookup for Store {
             Err(e) => {
                 tracing::error!(error = %e, "board controls lookup failed");
                 BoardState::default()
+            }
+        }
+    }
+
+    fn cancels(&self, message_id: &[u8]) -> Vec<[u8; 32]> {
+        match self.cancels_of(message_id) {
+            Ok(cancels) => cancels.into_iter().map(|(_, signer)| signer).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "cancels lookup failed");
+                Vec::new()
             }
         }
     }
@@ -375,6 +391,12 @@ impl Ingest<'_> {
             .and_then(|root| self.lookup.refused_thread(&root))
         {
             return Err(block(reason));
+        }
+        if let Some(by) = self.lookup.cancels(&id).into_iter().find(|by| {
+            VerifyingKey::from_bytes(by)
+                .is_ok_and(|by| authority::cancel_holds(&by, &article, Some(&signer), self.trust))
+        }) {
+            return Err(block(format!("cancelled by {}", &hex::encode(by)[..8])));
         }
 
         if let Standing::Revoked = standing {
@@ -625,15 +647,8 @@ impl Ingest<'_> {
         source: &Source,
     ) -> Result<Vec<Effect>, String> {
         let local = *source == Source::Post;
-        let mut effects = authority::control(
-            control,
-            signer,
-            standing,
-            article,
-            self.trust,
-            self.lookup,
-            local,
-        )?;
+        let mut effects =
+            authority::control(control, signer, standing, article, self.trust, local)?;
         // A valid newgroup for a board this node does not store is kept
         // (and relayed) as a control message, but creates nothing here.
         effects.retain(

@@ -98,6 +98,13 @@ pub enum Effect {
         name: String,
         control: schema::BoardControl,
     },
+    /// Keep a cancel of `target` whose authority only the target can show;
+    /// whether it removes the target is settled above the store.
+    RecordCancel {
+        target: Vec<u8>,
+        control: Vec<u8>,
+        signer: [u8; 32],
+    },
     /// Remove the thread `root` opens, here, every article of it stored
     /// or to come (local-refuse-thread).
     RefuseThread {
@@ -927,6 +934,20 @@ impl Writer {
                 members.push(root.clone());
                 for id in members {
                     self.remove(batch, &id, reason.clone())?;
+                }
+            }
+            Effect::RecordCancel {
+                target,
+                control,
+                signer,
+            } => {
+                batch.writes.put_cf(
+                    self.store.cf(schema::CANCELS),
+                    schema::pair_key(target, control),
+                    signer,
+                );
+                if !batch.settle.contains(target) {
+                    batch.settle.push(target.clone());
                 }
             }
             Effect::RecordMove { target, record } => {

@@ -255,23 +255,50 @@ impl Store {
             .map(|reason| String::from_utf8_lossy(&reason).into_owned()))
     }
 
-    /// Whether any move control names `target`.
-    pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
-        let prefix = schema::pair_prefix(target);
-        let mode = IteratorMode::From(&prefix, Direction::Forward);
-        match self.db.iterator_cf(self.cf(schema::MOVES), mode).next() {
-            Some(item) => Ok(item?.0.starts_with(&prefix)),
-            None => Ok(false),
-        }
+    /// The kept cancels of `target`: each control's Message-ID and signer.
+    pub fn cancels_of(&self, target: &[u8]) -> Result<Vec<(Vec<u8>, [u8; 32])>> {
+        self.seconds(schema::CANCELS, target)?
+            .into_iter()
+            .map(|(control, signer)| {
+                let signer =
+                    <[u8; 32]>::try_from(signer.as_slice()).map_err(|_| StoreError::Corrupt {
+                        what: "cancel",
+                        key: String::from_utf8_lossy(&control).into_owned(),
+                    })?;
+                Ok((control, signer))
+            })
+            .collect()
     }
 
-    /// Every article a move control names, once each.
+    /// Whether any move control, or kept cancel, names `target`.
+    pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
+        let prefix = schema::pair_prefix(target);
+        for family in [schema::MOVES, schema::CANCELS] {
+            let mode = IteratorMode::From(&prefix, Direction::Forward);
+            if let Some(item) = self.db.iterator_cf(self.cf(family), mode).next() {
+                if item?.0.starts_with(&prefix) {
+                    return Ok(true);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every article a move or kept cancel names, once each.
     pub fn move_targets(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out = self.targets(schema::MOVES)?;
+        for target in self.targets(schema::CANCELS)? {
+            if !out.contains(&target) {
+                out.push(target);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The first parts of the keys of `family`, once each.
+    fn targets(&self, family: &'static str) -> Result<Vec<Vec<u8>>> {
         let mut out: Vec<Vec<u8>> = Vec::new();
-        for item in self
-            .db
-            .iterator_cf(self.cf(schema::MOVES), IteratorMode::Start)
-        {
+        for item in self.db.iterator_cf(self.cf(family), IteratorMode::Start) {
             let (key, _) = item?;
             let Some(nul) = key.iter().position(|&b| b == 0) else {
                 continue;
@@ -614,6 +641,29 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// An article's bytes wherever it is kept: filed, pending its signer's
+    /// passport, or held for the operator.
+    pub fn any_article(&self, message_id: &[u8]) -> Result<Option<Vec<u8>>> {
+        match self.history(message_id)? {
+            Some(HistoryEntry::Accepted { .. }) => self.article(message_id),
+            Some(HistoryEntry::Pending { key, .. }) => {
+                let Some(key) = hex::decode(&key)
+                    .ok()
+                    .and_then(|k| <[u8; 32]>::try_from(k).ok())
+                else {
+                    return Ok(None);
+                };
+                let value = self.db.get_cf(
+                    self.cf(schema::PENDING),
+                    schema::pending_key(&key, message_id),
+                )?;
+                Ok(value.and_then(|v| schema::split_waiting_value(&v).map(|(_, a)| a.to_vec())))
+            }
+            Some(HistoryEntry::Held { .. }) => Ok(self.held(message_id)?.map(|(_, a)| a)),
+            _ => Ok(None),
+        }
     }
 
     /// A post held for premoderation: its arrival micros and bytes.

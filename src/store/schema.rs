@@ -19,6 +19,7 @@
 //! | `boards`      | board NUL control-id         | [`BoardControl`]                    |
 //! | `unfiled`     | board NUL message-id         | overview record                     |
 //! | `refused`     | opening post's message-id    | reason: threads refused here        |
+//! | `cancels`     | target-id NUL control-id     | signer's public key (32 bytes)      |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -52,10 +53,14 @@ pub const UNFILED: &str = "unfiled";
 /// Threads the operator refused (local-refuse-thread): their replies are
 /// refused whenever they come.
 pub const REFUSED: &str = "refused";
+/// Cancels whose authority only the target can show (a moderator's, or of
+/// a free Message-ID), kept under the target until it is judged
+/// (protocol-spec/state.md §4a).
+pub const CANCELS: &str = "cancels";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED, REFUSED,
+    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS,
 ];
 
 /// What a board control message does.
