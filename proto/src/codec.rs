@@ -43,7 +43,9 @@ pub struct NntpCodec {
     max_block: usize,
     /// The limit of the block being read: `max_block` for articles.
     block_limit: usize,
-    /// How far the current partial command line has been searched.
+    /// How far the current partial line (command or block) has been
+    /// searched for its LF, so a line arriving in many pieces is scanned
+    /// once, not once per piece.
     scanned: usize,
     /// Discarding the rest of an overlong command line.
     discarding_line: bool,
@@ -84,6 +86,7 @@ impl NntpCodec {
         self.block.clear();
         self.block_discarded = None;
         self.at_line_start = true;
+        self.scanned = 0;
     }
 
     pub fn mode(&self) -> Mode {
@@ -139,7 +142,8 @@ impl NntpCodec {
 
     fn decode_block(&mut self, src: &mut BytesMut) -> Option<Frame> {
         loop {
-            let Some(i) = memchr::memchr(b'\n', src) else {
+            let Some(i) = memchr::memchr(b'\n', &src[self.scanned..]).map(|i| self.scanned + i)
+            else {
                 // A partial line. Keep it unless it would overflow; "." and
                 // ".\r" must stay buffered since they may be the terminator.
                 let may_be_terminator =
@@ -151,8 +155,10 @@ impl NntpCodec {
                     src.clear();
                     self.at_line_start = false;
                 }
+                self.scanned = src.len();
                 return None;
             };
+            self.scanned = 0;
             let line = src.split_to(i + 1);
             let mut content = &line[..i];
             let crlf = content.last() == Some(&b'\r');
@@ -354,6 +360,29 @@ mod tests {
     fn dot_lines_inside_a_block_are_not_terminators() {
         let frames = any_step(b"POST\r\n.. \r\n. \r\n.x\r\n.\r\n", post);
         assert_eq!(frames[1], block(". \r\n \r\nx\r\n"));
+    }
+
+    #[test]
+    fn a_block_line_in_pieces_is_scanned_once() {
+        // Found while fuzzing: block mode searched the whole buffered
+        // partial line for its LF on every call, so a long line sent a few
+        // octets at a time cost time quadratic in its length.
+        let mut codec = NntpCodec::new(512, 1 << 20);
+        let mut buf = BytesMut::from(&b"POST\r\n"[..]);
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(line("POST")));
+        codec.expect_block();
+        for _ in 0..1000 {
+            buf.extend_from_slice(b"0123456789");
+            assert_eq!(codec.decode(&mut buf).unwrap(), None);
+            assert_eq!(codec.scanned, buf.len(), "searched up to what is buffered");
+        }
+        buf.extend_from_slice(b"\r\n.\r\nDATE\r\n");
+        let Some(Frame::Block(body)) = codec.decode(&mut buf).unwrap() else {
+            panic!("the block")
+        };
+        assert_eq!(body.len(), 10_002);
+        assert_eq!(codec.scanned, 0);
+        assert_eq!(codec.decode(&mut buf).unwrap(), Some(line("DATE")));
     }
 
     #[test]
