@@ -386,7 +386,10 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             spec.name
         ))
     } else if args.len() < spec.min_args || args.len() > spec.max_args {
-        Some(format!("wrong number of arguments; syntax: {}", spec.syntax))
+        Some(format!(
+            "wrong number of arguments; syntax: {}",
+            spec.syntax
+        ))
     } else {
         None
     };
@@ -690,7 +693,10 @@ mod tests {
         // control character made these a 501, and the session then ran the
         // article or entries that followed as commands.
         assert!(matches!(ok("TAKETHIS <a@b>\r"), Command::Takethis(Err(_))));
-        assert!(matches!(ok("takethis <a\x01b@c>"), Command::Takethis(Err(_))));
+        assert!(matches!(
+            ok("takethis <a\x01b@c>"),
+            Command::Takethis(Err(_))
+        ));
         assert!(matches!(ok("XIHAVE \x7f"), Command::Xihave(Err(_))));
         assert!(matches!(
             ok("XRECONCILE te\x00st"),

@@ -388,7 +388,8 @@ pub fn article(data: &[u8]) {
 
     let canonical = signing::canonical(&article);
     assert!(canonical.starts_with(b"tidings-signature-v1\r\n"));
-    let mut relayed = b"Path: relay.example!not-for-mail\r\nXref: relay.example misc.test:1\r\n".to_vec();
+    let mut relayed =
+        b"Path: relay.example!not-for-mail\r\nXref: relay.example misc.test:1\r\n".to_vec();
     relayed.extend_from_slice(data);
     let relayed = Article::parse(Bytes::from(relayed)).expect("still parses with Path and Xref");
     assert_eq!(
@@ -494,8 +495,7 @@ pub fn control(data: &[u8]) {
         "{text:?}"
     );
     assert_eq!(
-        control::parse(text.to_ascii_uppercase().as_bytes())
-            .map(|c| std::mem::discriminant(&c)),
+        control::parse(text.to_ascii_uppercase().as_bytes()).map(|c| std::mem::discriminant(&c)),
         Ok(std::mem::discriminant(&parsed)),
         "upper case {text:?}"
     );

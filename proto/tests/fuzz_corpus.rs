@@ -20,7 +20,10 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("directory entry").path())
         .filter(|p| p.is_file())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("README")))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("README"))
+        })
         .collect();
     files.sort();
     files
@@ -67,7 +70,10 @@ fn every_crash_found_stays_fixed() {
         let (_, bad) = replay(*target, &dir);
         failed.extend(bad);
     }
-    assert!(failed.is_empty(), "crash inputs that still fail: {failed:#?}");
+    assert!(
+        failed.is_empty(),
+        "crash inputs that still fail: {failed:#?}"
+    );
 }
 
 #[test]
