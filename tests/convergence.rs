@@ -9,26 +9,13 @@ use std::time::Duration;
 
 use common::*;
 use ed25519_dalek::SigningKey;
-use tidings::config::{GroupConfig, ModeratorConfig};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-/// A moderator of `test.one` only.
-fn moderator() -> SigningKey {
-    SigningKey::from_bytes(&[44; 32])
-}
 
 fn start() -> (tempfile::TempDir, TestNode) {
     let dir = temp_dir();
     let mut config = config(dir.path());
-    config.groups.push(GroupConfig {
-        name: "test.three".into(),
-        description: "third".into(),
-    });
-    config.moderators.push(ModeratorConfig {
-        key: hex_key(&moderator()),
-        groups: "test.one".into(),
-    });
+    with_moderator_and_third_board(&mut config);
     let node = TestNode::start(config);
     (dir, node)
 }

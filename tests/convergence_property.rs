@@ -12,7 +12,6 @@ use common::*;
 use ed25519_dalek::SigningKey;
 use proptest::prelude::*;
 use tidings::clock::Clock;
-use tidings::config::{GroupConfig, ModeratorConfig};
 use tidings::ingest::Source;
 use tidings::node::{Node, Settle};
 
@@ -142,22 +141,8 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
     out
 }
 
-/// A moderator of `test.one`.
-fn moderator() -> SigningKey {
-    SigningKey::from_bytes(&[44; 32])
-}
-
 fn open() -> OpenNode {
-    OpenNode::new(Clock::system(), |cfg| {
-        cfg.groups.push(GroupConfig {
-            name: "test.three".into(),
-            description: "third".into(),
-        });
-        cfg.moderators.push(ModeratorConfig {
-            key: hex_key(&moderator()),
-            groups: "test.one".into(),
-        });
-    })
+    OpenNode::new(Clock::system(), with_moderator_and_third_board)
 }
 
 /// Delivers `articles` by transit in order, then lets pending articles be

@@ -9,7 +9,7 @@
 //! fed outboxes) is reported through the [`Publish`] callback the node
 //! wires; this module imports nothing above the store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -269,6 +269,7 @@ impl Committer {
         let (tx, rx) = mpsc::unbounded_channel();
         let records: HashMap<String, GroupRecord> = store.groups()?.into_iter().collect();
         let stats = Arc::new(CommitStats::default());
+        let store_targets = store.move_targets()?.into_iter().collect();
         let mut writer = Writer {
             store,
             records,
@@ -278,6 +279,7 @@ impl Committer {
             publish,
             outbox_seq: HashMap::new(),
             clock,
+            named: store_targets,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
@@ -373,6 +375,9 @@ struct Writer {
     /// the first time a peer is fed.
     outbox_seq: HashMap<String, u64>,
     clock: Clock,
+    /// Articles some move or kept cancel names, so filing an article asks
+    /// memory, not the store, whether its thread is to be settled.
+    named: HashSet<Vec<u8>>,
 }
 
 /// One commit's writes, and what to publish or undo after it.
@@ -755,13 +760,7 @@ impl Writer {
             b"",
         );
         for target in [&article.thread, id] {
-            let moved = batch.settle.contains(target)
-                || self.store.has_moves(target).unwrap_or_else(|e| {
-                    // The start-up settle pass finds it.
-                    tracing::error!(error = %e, "cannot read moves");
-                    false
-                });
-            if moved && !batch.settle.contains(target) {
+            if self.named.contains(target) && !batch.settle.contains(target) {
                 batch.settle.push(target.clone());
             }
         }
@@ -946,6 +945,7 @@ impl Writer {
                     schema::pair_key(target, control),
                     signer,
                 );
+                self.named.insert(target.clone());
                 if !batch.settle.contains(target) {
                     batch.settle.push(target.clone());
                 }
@@ -956,6 +956,7 @@ impl Writer {
                     schema::pair_key(target, &record.control),
                     record.encode(),
                 );
+                self.named.insert(target.clone());
                 if !batch.settle.contains(target) {
                     batch.settle.push(target.clone());
                 }

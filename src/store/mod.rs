@@ -270,20 +270,6 @@ impl Store {
             .collect()
     }
 
-    /// Whether any move control, or kept cancel, names `target`.
-    pub fn has_moves(&self, target: &[u8]) -> Result<bool> {
-        let prefix = schema::pair_prefix(target);
-        for family in [schema::MOVES, schema::CANCELS] {
-            let mode = IteratorMode::From(&prefix, Direction::Forward);
-            if let Some(item) = self.db.iterator_cf(self.cf(family), mode).next() {
-                if item?.0.starts_with(&prefix) {
-                    return Ok(true);
-                }
-            }
-        }
-        Ok(false)
-    }
-
     /// Every article a move or kept cancel names, once each.
     pub fn move_targets(&self) -> Result<Vec<Vec<u8>>> {
         let mut out = self.targets(schema::MOVES)?;

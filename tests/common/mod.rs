@@ -337,6 +337,24 @@ pub fn unique_id(tag: &str) -> String {
     unique_id_for(tag, &author())
 }
 
+/// A moderator of `test.one` only, in the convergence tests.
+pub fn moderator() -> SigningKey {
+    SigningKey::from_bytes(&[44; 32])
+}
+
+/// The convergence tests' node: a third board to move threads to, and
+/// [`moderator`] as moderator of `test.one`.
+pub fn with_moderator_and_third_board(config: &mut Config) {
+    config.groups.push(GroupConfig {
+        name: "test.three".into(),
+        description: "third".into(),
+    });
+    config.moderators.push(tidings::config::ModeratorConfig {
+        key: hex_key(&moderator()),
+        groups: "test.one".into(),
+    });
+}
+
 pub fn hex_key(key: &SigningKey) -> String {
     hex::encode(key.verifying_key().as_bytes())
 }
