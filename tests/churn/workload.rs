@@ -28,11 +28,14 @@ pub enum Kind {
     ModGroup,
     RmGroup,
     Passport,
+    /// A passport for a key that already had one (from another issuer,
+    /// or after its revocation).
+    PassportAgain,
     Revoke,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 11] = [
+    pub const ALL: [Kind; 12] = [
         Kind::Post,
         Kind::Reply,
         Kind::UserPost,
@@ -43,6 +46,7 @@ impl Kind {
         Kind::ModGroup,
         Kind::RmGroup,
         Kind::Passport,
+        Kind::PassportAgain,
         Kind::Revoke,
     ];
 
@@ -58,6 +62,7 @@ impl Kind {
             Kind::ModGroup => "modgroup",
             Kind::RmGroup => "rmgroup",
             Kind::Passport => "passport",
+            Kind::PassportAgain => "passport-again",
             Kind::Revoke => "revoke",
         }
     }
@@ -65,12 +70,12 @@ impl Kind {
 
 /// Relative weights of the kinds of events, in [`Kind::ALL`] order.
 #[derive(Clone, Debug)]
-pub struct Mix(pub [u32; 11]);
+pub struct Mix(pub [u32; 12]);
 
 impl Default for Mix {
     fn default() -> Self {
-        //   post reply user edit cancel move new mod rm passport revoke
-        Mix([22, 22, 14, 7, 6, 6, 4, 3, 2, 5, 2])
+        //   post reply user edit cancel move new mod rm passport again revoke
+        Mix([22, 22, 14, 7, 6, 6, 4, 3, 2, 5, 1, 2])
     }
 }
 
@@ -240,6 +245,12 @@ impl World {
         (!candidates.is_empty()).then(|| *rng.pick(&candidates))
     }
 
+    fn fresh_users(&self) -> Vec<usize> {
+        (0..self.users.len())
+            .filter(|&u| !self.users[u].passported && !self.users[u].revoked)
+            .collect()
+    }
+
     fn live_users(&self) -> Vec<usize> {
         (0..self.users.len())
             .filter(|&u| self.users[u].passported && !self.users[u].revoked)
@@ -262,10 +273,7 @@ impl World {
         if kind == Kind::Revoke && self.live_users().is_empty() {
             kind = Kind::Post;
         }
-        if kind == Kind::Passport
-            && self.users.iter().all(|u| u.passported || u.revoked)
-            && rng.percent(70)
-        {
+        if kind == Kind::Passport && self.fresh_users().is_empty() {
             kind = Kind::Post;
         }
         let date = self.date(index, rng);
@@ -400,14 +408,9 @@ impl World {
                 }
                 event
             }
-            Kind::Passport => {
-                // Mostly a user without one; sometimes a second passport
-                // from another issuer, which nodes must settle alike too.
-                let fresh: Vec<usize> = (0..self.users.len())
-                    .filter(|&u| !self.users[u].passported && !self.users[u].revoked)
-                    .collect();
-                let user = if !fresh.is_empty() && rng.percent(85) {
-                    *rng.pick(&fresh)
+            Kind::Passport | Kind::PassportAgain => {
+                let user = if kind == Kind::Passport {
+                    *rng.pick(&self.fresh_users())
                 } else {
                     rng.below(self.users.len())
                 };
