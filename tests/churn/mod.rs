@@ -51,7 +51,11 @@ pub struct Settings {
     /// (fewest, most); the last of each lasts until the final heal.
     pub down_events: (usize, usize),
     pub cut_events: (usize, usize),
-    /// `[feed] catch_up_every_secs` of every node.
+    /// `[feed] catch_up_every_secs` of every node. An article a node
+    /// refused for the record because its board was not created there yet
+    /// leaves the feeder's outbox with that refusal; only a catch-up brings
+    /// it once the newgroup has come, and a link that stays up catches up
+    /// only this often (an hour by default). `CHURN_CATCH_UP` sets it.
     pub catch_up_every_secs: u64,
     /// How long to wait after healing for the digests to agree before
     /// giving up (the run reports the time either way).
@@ -74,7 +78,7 @@ impl Settings {
             max_down: 2,
             down_events: (10, 40),
             cut_events: (15, 60),
-            catch_up_every_secs: 10,
+            catch_up_every_secs: catch_up_every_secs(),
             converge_limit: Duration::from_secs(90),
             mix: Mix::default(),
         }
@@ -111,11 +115,18 @@ impl Settings {
             // 2 to 30 seconds down, 2 to 40 seconds cut off.
             down_events: (2 * rate as usize, 30 * rate as usize),
             cut_events: (2 * rate as usize, 40 * rate as usize),
-            catch_up_every_secs: 10,
+            catch_up_every_secs: catch_up_every_secs(),
             converge_limit: Duration::from_secs(180),
             mix,
         }
     }
+}
+
+fn catch_up_every_secs() -> u64 {
+    std::env::var("CHURN_CATCH_UP")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
 }
 
 /// The figures of one run.
@@ -153,6 +164,10 @@ pub struct Report {
     pub bodies_refused: u64,
     pub offers_not_wanted: u64,
     pub offers_deferred: u64,
+    /// Catch-up runs' totals over every node: ids asked for, and of them
+    /// stored; the rest were fetched in full and refused (or gone).
+    pub catch_up_missing: u64,
+    pub catch_up_fetched: u64,
     /// Articles acknowledged (240 / 239) by a node that does not know them
     /// after healing (CHECK 238), as `node id`.
     pub acknowledged_lost: Vec<String>,
@@ -218,6 +233,12 @@ impl Report {
         println!(
             "churn bodies over peer links: {} taken, {} refused; offers {} not wanted, {} deferred",
             self.bodies_taken, self.bodies_refused, self.offers_not_wanted, self.offers_deferred
+        );
+        println!(
+            "churn catch-up fetches: {} asked for, {} stored, {} refused or gone",
+            self.catch_up_missing,
+            self.catch_up_fetched,
+            self.catch_up_missing.saturating_sub(self.catch_up_fetched)
         );
         println!(
             "churn acknowledged articles lost: {}",
@@ -391,18 +412,28 @@ impl Cluster {
     /// of what a reader sees (boards, descriptions, which articles each
     /// board files).
     fn digest(&mut self, node: usize) -> std::io::Result<String> {
-        if self.xstate != Some(false) {
-            let (code, text) = self.with(node, |c| c.cmd("XSTATE"))?;
-            match code {
-                293 => {
-                    self.xstate = Some(true);
-                    return Ok(text.split(' ').next().unwrap_or_default().to_string());
-                }
-                500 if self.xstate.is_none() => self.xstate = Some(false),
-                _ => {
-                    return Err(std::io::Error::other(format!("XSTATE: {code} {text}")));
-                }
+        if self.xstate.is_none() {
+            let (code, text) = self.with(node, |c| c.cmd("CAPABILITIES"))?;
+            if code != 101 {
+                return Err(std::io::Error::other(format!(
+                    "CAPABILITIES: {code} {text}"
+                )));
             }
+            let capabilities = self.with(node, Conn::block)?;
+            self.xstate = Some(capabilities.iter().any(|l| l == "X-TIDINGS-STATE 1"));
+        }
+        if self.xstate == Some(true) {
+            let (code, text) = self.with(node, |c| c.cmd("XSTATE"))?;
+            let digest = text.split(' ').next().unwrap_or_default();
+            if code != 293
+                || digest.len() != 64
+                || !digest
+                    .bytes()
+                    .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            {
+                return Err(std::io::Error::other(format!("XSTATE: {code} {text}")));
+            }
+            return Ok(digest.to_string());
         }
         let lines = self.with(node, view)?;
         let mut hash = Sha256::new();
@@ -663,6 +694,14 @@ pub fn run(settings: &Settings) -> Report {
             }
         }
         let up = cluster.up();
+        if index > 0 && index % (e / 10).max(1) == 0 {
+            println!(
+                "churn progress: event {index} of {e}, {} s, {} nodes up, {} partitions in force",
+                started.elapsed().as_secs(),
+                up.len(),
+                partitions.len()
+            );
+        }
         let event = world.next(index, &settings.mix, &up, &mut rng);
         inject(
             &mut cluster,
@@ -739,6 +778,8 @@ pub fn run(settings: &Settings) -> Report {
     }
     for p in &cluster.procs {
         let log = p.log.lock().unwrap_or_else(|e| e.into_inner());
+        report.catch_up_missing += log.catch_up_missing;
+        report.catch_up_fetched += log.catch_up_fetched;
         report
             .panics
             .extend(log.panics.iter().map(|l| format!("{}: {l}", p.name)));

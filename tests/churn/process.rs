@@ -17,6 +17,18 @@ pub struct Log {
     /// Lines at ERROR level and panics: each one is worth a look.
     pub errors: Vec<String>,
     pub panics: Vec<String>,
+    /// From each "catch-up done" summary: ids the peer had and this node
+    /// asked for, and those of them it stored. Asked for but not stored
+    /// means a body fetched in full and then refused (or gone meanwhile).
+    pub catch_up_missing: u64,
+    pub catch_up_fetched: u64,
+}
+
+/// The value of `key=` in a log line's fields.
+fn field(line: &str, key: &str) -> Option<u64> {
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix(key))
+        .and_then(|v| v.parse().ok())
 }
 
 const TAIL: usize = 200;
@@ -91,6 +103,10 @@ impl Process {
                     }
                 }
                 let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+                if line.contains("catch-up done") {
+                    log.catch_up_missing += field(&line, "missing=").unwrap_or(0);
+                    log.catch_up_fetched += field(&line, "fetched=").unwrap_or(0);
+                }
                 if line.contains("panicked at") {
                     log.panics.push(format!("life {life}: {line}"));
                 } else if line.contains(" ERROR ") {
