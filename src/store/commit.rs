@@ -819,10 +819,13 @@ impl Writer {
             schema::pair_key(&article.thread, id),
             b"",
         );
-        for target in [&article.thread, id] {
-            if self.named.contains(target) && !batch.settle.contains(target) {
-                batch.settle.push(target.clone());
-            }
+        // Only this article is settled: its thread's filing is worked out
+        // for it alone, so a thread's replies cost one pass each, not a
+        // pass over the whole thread each (an opening post is its thread).
+        if (self.named.contains(&article.thread) || self.named.contains(id))
+            && !batch.settle.contains(id)
+        {
+            batch.settle.push(id.clone());
         }
         if let Some(signer) = &article.signer {
             batch.writes.put_cf(
