@@ -37,6 +37,8 @@ fn article(n: usize) -> Prepared {
         disposition: Disposition::File,
         from: Waited::Nowhere,
         outboxes: Vec::new(),
+        supersedes: None,
+        signer: None,
     }
 }
 

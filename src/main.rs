@@ -82,6 +82,11 @@ enum Command {
     Verify,
     /// Sign the body on stdin as a new article and POST it; print its Message-ID.
     Post(cli::posting::Post),
+    /// Show what the running node reports of itself: its state digest.
+    Status {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Catch up with a configured peer now, through the running node
     /// (XSYNC on its NNTP port), showing progress and a summary.
     Sync {
@@ -158,6 +163,7 @@ fn run() -> anyhow::Result<()> {
         Command::Sign { key, domain } => cli::posting::sign(&key, &domain),
         Command::Verify => cli::posting::verify(),
         Command::Post(request) => cli::posting::post(&request),
+        Command::Status { config } => cli::status::run(&load(config.as_ref())?),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
     }
 }

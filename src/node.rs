@@ -167,10 +167,15 @@ impl Node {
                 }
                 for (key, record) in published.keys {
                     trust.learn(key, record.clone());
-                    if let KeyRecord::Passport { .. } = record {
-                        // The release task may be gone at shutdown; pending
-                        // articles are released again at the next start.
+                    // The release task may be gone at shutdown; pending
+                    // articles are released again at the next start. A
+                    // revoked key's pending articles dated before the
+                    // revocation are filed, the rest refused.
+                    if let KeyRecord::Passport { .. } | KeyRecord::Revoked { .. } = record {
                         let _ = released_tx.send(key);
+                    }
+                    if let KeyRecord::Revoked { .. } = record {
+                        let _ = settle_tx.send(Settle::Revoked(key));
                     }
                 }
             })
@@ -325,6 +330,8 @@ pub enum Settle {
     Targets(Vec<Vec<u8>>),
     /// Every move (at start, or when a board appeared).
     All,
+    /// What this revoked key signed after its revocation's Date.
+    Revoked([u8; 32]),
 }
 
 /// What became of an article given to [`Node::ingest`].

@@ -98,7 +98,7 @@ pub async fn release(node: &Arc<Node>, key: Option<&[u8; 32]>) -> Pass {
                     info!(message_id = %shown, "pending article expired: its passport never arrived");
                     let reason = "its signer's passport never arrived".to_string();
                     node.committer
-                        .expire(pending.signer, pending.message_id, reason)
+                        .expire(pending.signer, pending.message_id, reason, false)
                         .await;
                     pass.expired += 1;
                 } else {
@@ -124,8 +124,11 @@ pub async fn release(node: &Arc<Node>, key: Option<&[u8; 32]>) -> Pass {
                 Ingested::Refused(rejection) => {
                     info!(message_id = %shown, reason = %rejection.reason, "pending article refused on release");
                     let reason = format!("refused when released: {}", rejection.reason);
+                    // Refused for good (a revoked key, a cancel) or for the
+                    // record only, as ingest decided.
+                    let blocks = rejection.remember == crate::ingest::Remember::Block;
                     node.committer
-                        .expire(pending.signer, pending.message_id, reason)
+                        .expire(pending.signer, pending.message_id, reason, blocks)
                         .await;
                 }
                 Ingested::Fault { fault, .. } => {

@@ -19,12 +19,14 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use crate::ingest::{authority, CONTROL_GROUP};
+use std::collections::{HashSet, VecDeque};
+
+use crate::ingest::{authority, overview_record, Lookup, CONTROL_GROUP};
 use crate::node::{Node, Settle};
 use crate::proto::article::Article;
 use crate::proto::signing;
 use crate::store::commit::Effect;
-use crate::store::schema::{HistoryEntry, MoveRecord};
+use crate::store::schema::{HistoryEntry, KeyRecord, MoveRecord};
 use crate::store::{Store, StoreError};
 
 /// Runs until `shutdown`: settles every move at start, then what each
@@ -54,11 +56,25 @@ pub async fn settle(node: &Arc<Node>, what: Settle) -> usize {
     let planned = {
         let node = node.clone();
         tokio::task::spawn_blocking(move || {
+            let mut effects = Vec::new();
             let targets = match what {
                 Settle::Targets(targets) => targets,
-                Settle::All => node.store.move_targets()?,
+                Settle::All => {
+                    for (key, record) in node.store.learnt_keys()? {
+                        if let KeyRecord::Revoked { since, .. } = record {
+                            effects.extend(revoked(&node, &key, since)?);
+                        }
+                    }
+                    node.store.move_targets()?
+                }
+                Settle::Revoked(key) => match node.store.key_record(&key)? {
+                    Some(KeyRecord::Revoked { since, .. }) => {
+                        effects.extend(revoked(&node, &key, since)?);
+                        Vec::new()
+                    }
+                    _ => Vec::new(),
+                },
             };
-            let mut effects = Vec::new();
             for target in targets {
                 effects.extend(plan(&node, &target)?);
             }
@@ -79,8 +95,23 @@ pub async fn settle(node: &Arc<Node>, what: Settle) -> usize {
     };
     let moved = effects.len();
     if moved > 0 {
-        info!(articles = moved, "moved articles re-filed");
+        // A version filed again is filed where its Newsgroups say; the
+        // moves of its thread then apply to it on a second pass.
+        let restored: Vec<Vec<u8>> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Restore { message_id, .. } => Some(message_id.clone()),
+                _ => None,
+            })
+            .collect();
+        info!(
+            articles = moved,
+            "moved, edited or cancelled articles settled"
+        );
         node.committer.apply(effects).await;
+        if !restored.is_empty() {
+            Box::pin(settle(node, Settle::Targets(restored))).await;
+        }
     }
     moved
 }
@@ -91,19 +122,29 @@ pub async fn settle(node: &Arc<Node>, what: Settle) -> usize {
 /// thread's opening post or the article itself.
 pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
     let store = &node.store;
-    let mut members = store.thread_members(target)?;
-    if !members.iter().any(|m| m.as_slice() == target) {
-        members.push(target.to_vec());
-    }
     let mut effects = cancelled(node, target)?;
-    for member in members {
+    let versions = versions(node, target)?;
+    // Versions about to be superseded are not moved; those about to be
+    // filed again are moved on the pass after.
+    let settled: HashSet<Vec<u8>> = versions
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Supersede { message_id, .. } => Some(message_id.clone()),
+            _ => None,
+        })
+        .collect();
+    effects.extend(versions);
+    for member in members(store, target)? {
+        if settled.contains(&member) {
+            continue;
+        }
         let Some(entry @ HistoryEntry::Accepted { .. }) = store.history(&member)? else {
             continue;
         };
         let Some(article) = stored(store, &member)? else {
             continue;
         };
-        let root = article.thread_root().unwrap_or_else(|| member.clone());
+        let root = root_of(store, &article, &member)?;
         let mut named = vec![root.clone()];
         if member != root {
             named.push(member.clone());
@@ -119,16 +160,230 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
             if best.is_some_and(|b| b.order() >= record.order()) {
                 continue;
             }
-            if valid(node, named, record)? {
+            // A cancelled move moves nothing (state.md §3).
+            let cancelled = matches!(
+                store.history(&record.control)?,
+                Some(HistoryEntry::Removed { .. })
+            );
+            if !cancelled && valid(node, named, record)? {
                 best = Some(record);
             }
         }
-        let Some(best) = best else { continue };
-        let filed: Vec<&str> = entry.numbers().iter().map(|(g, _)| *g).collect();
-        if filed != [best.to.as_str()] {
+        let mut filed: Vec<&str> = entry.numbers().iter().map(|(g, _)| *g).collect();
+        filed.sort_unstable();
+        let to = match best {
+            Some(best) => vec![best.to.clone()],
+            // Its moves were cancelled (or never valid): back where its
+            // Newsgroups put it, as if no move had come.
+            None if !candidates.is_empty() => unmoved(node, &article),
+            None => continue,
+        };
+        let mut wanted: Vec<&str> = to.iter().map(String::as_str).collect();
+        wanted.sort_unstable();
+        if !to.is_empty() && filed != wanted {
             effects.push(Effect::Move {
                 message_id: member.clone(),
-                to: best.to.clone(),
+                to,
+                overview: overview_record(&article),
+            });
+        }
+    }
+    Ok(effects)
+}
+
+/// The boards `article`'s Newsgroups file it in here: carried, and not
+/// removed after it was posted (state.md §4).
+fn unmoved(node: &Node, article: &Article) -> Vec<String> {
+    let date = authority::date_secs(article);
+    article
+        .newsgroups()
+        .iter()
+        .map(|g| String::from_utf8_lossy(g).into_owned())
+        .filter(|g| {
+            g != CONTROL_GROUP
+                && node.groups.contains(g)
+                && Lookup::board(&node.store, g)
+                    .removed
+                    .is_none_or(|removed| date > removed)
+        })
+        .collect()
+}
+
+/// The articles of the thread `target` opens, `target` itself, and every
+/// edit of any of them (an edit that does not say References is indexed
+/// under what it supersedes).
+fn members(store: &Store, target: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let mut seen: HashSet<Vec<u8>> = HashSet::new();
+    let mut queue: VecDeque<Vec<u8>> = store.thread_members(target)?.into();
+    queue.push_back(target.to_vec());
+    let mut out = Vec::new();
+    while let Some(id) = queue.pop_front() {
+        if !seen.insert(id.clone()) {
+            continue;
+        }
+        queue.extend(store.edits_of(&id)?);
+        out.push(id);
+    }
+    Ok(out)
+}
+
+/// Edit chains are followed this far, so a loop of Supersedes headers
+/// cannot hang the settling.
+const MAX_EDITS: usize = 64;
+
+/// The opening post of `article`'s thread (state.md §2, §3b): the first
+/// entry of its References; for an edit without References, the thread
+/// of what it supersedes, as far as that is here.
+fn root_of(store: &Store, article: &Article, id: &[u8]) -> Result<Vec<u8>, StoreError> {
+    let mut current = article.clone();
+    let mut current_id = id.to_vec();
+    for _ in 0..MAX_EDITS {
+        if let Some(first) = current.references().into_iter().next() {
+            return Ok(first);
+        }
+        let Some(old) = current.supersedes() else {
+            return Ok(current_id);
+        };
+        match version(store, &old)? {
+            Some((_, older)) => {
+                current = older;
+                current_id = old;
+            }
+            None => return Ok(old),
+        }
+    }
+    Ok(current_id)
+}
+
+/// A stored version of a post: filed or superseded, with its history.
+fn version(store: &Store, id: &[u8]) -> Result<Option<(HistoryEntry, Article)>, StoreError> {
+    let entry = match store.history(id)? {
+        Some(entry @ (HistoryEntry::Accepted { .. } | HistoryEntry::Superseded { .. })) => entry,
+        _ => return Ok(None),
+    };
+    Ok(stored(store, id)?.map(|article| (entry, article)))
+}
+
+/// What the edits of the post `target` belongs to call for (state.md
+/// §3b): the post is its first version and every edit whose Supersedes
+/// leads to it; an edit counts if its signer may replace what it names;
+/// of the versions that count, the latest by Date (then Message-ID) is
+/// the current one, filed; the others are superseded. Worked out from
+/// what is stored alone, so the same in any order of arrival.
+fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
+    let store = &node.store;
+    let mut first = target.to_vec();
+    let mut seen = HashSet::new();
+    for _ in 0..MAX_EDITS {
+        seen.insert(first.clone());
+        match version(store, &first)?.and_then(|(_, a)| a.supersedes()) {
+            Some(old) if !seen.contains(&old) => first = old,
+            _ => break,
+        }
+    }
+    // (id, what it supersedes), breadth first from the first version.
+    let mut edits: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
+    let mut queue = VecDeque::from([first.clone()]);
+    let mut seen = HashSet::from([first.clone()]);
+    while let Some(id) = queue.pop_front() {
+        for edit in store.edits_of(&id)? {
+            if edits.len() < MAX_EDITS && seen.insert(edit.clone()) {
+                queue.push_back(edit.clone());
+                edits.push((edit, id.clone()));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut present: Vec<(Vec<u8>, HistoryEntry, Article)> = Vec::new();
+    let mut counts: HashSet<Vec<u8>> = HashSet::new();
+    if let Some((entry, article)) = version(store, &first)? {
+        counts.insert(first.clone());
+        present.push((first.clone(), entry, article));
+    }
+    for (edit, old) in &edits {
+        let Some((entry, article)) = version(store, edit)? else {
+            continue;
+        };
+        let parent = version(store, old)?.map(|(_, a)| a);
+        let parent_counts = counts.contains(old) || (*old == first && parent.is_none());
+        if parent_counts && edit_holds(node, &article, old, parent.as_ref()) {
+            counts.insert(edit.clone());
+        }
+        present.push((edit.clone(), entry, article));
+    }
+    let current = present
+        .iter()
+        .filter(|(id, _, _)| counts.contains(id))
+        .max_by_key(|(id, _, article)| (authority::date_secs(article), id.clone()))
+        .map(|(id, _, _)| id.clone());
+    let mut effects = Vec::new();
+    for (id, entry, article) in present {
+        let superseded = counts.contains(&id) && current.as_ref() != Some(&id);
+        match (&entry, superseded) {
+            (HistoryEntry::Accepted { .. }, true) => effects.push(Effect::Supersede {
+                message_id: id,
+                by: current.clone().unwrap_or_default(),
+            }),
+            (HistoryEntry::Superseded { by, .. }, true)
+                if Some(by.as_bytes()) != current.as_deref() =>
+            {
+                effects.push(Effect::Supersede {
+                    message_id: id,
+                    by: current.clone().unwrap_or_default(),
+                })
+            }
+            (HistoryEntry::Superseded { .. }, false) => {
+                let groups = article
+                    .newsgroups()
+                    .iter()
+                    .map(|g| String::from_utf8_lossy(g).into_owned())
+                    .filter(|g| g != CONTROL_GROUP && node.groups.contains(g))
+                    .collect();
+                effects.push(Effect::Restore {
+                    message_id: id,
+                    groups,
+                    overview: overview_record(&article),
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(effects)
+}
+
+/// Whether `edit` replaces `old`: signed by the key `old`'s Message-ID
+/// names, or, with `old` here, by its signer or a moderator of every board
+/// it names (the rule of cancels, state.md §4a).
+fn edit_holds(node: &Node, edit: &Article, old: &[u8], parent: Option<&Article>) -> bool {
+    let Some(signer) = signing::claimed(edit).ok().map(|c| c.field.key) else {
+        return false;
+    };
+    if signing::names_key(old) && signing::message_id_key(old) == Some(signer) {
+        return true;
+    }
+    parent.is_some_and(|parent| {
+        let parent_signer = signing::claimed(parent).ok().map(|c| c.field.key);
+        authority::cancel_holds(&signer, parent, parent_signer.as_ref(), &node.trust)
+    })
+}
+
+/// The removals a revocation of `key` dated `since` calls for (state.md
+/// §4b): every filed article the key signed dated after it.
+fn revoked(node: &Node, key: &[u8; 32], since: u64) -> Result<Vec<Effect>, StoreError> {
+    let mut effects = Vec::new();
+    for id in node.store.articles_by(key)? {
+        let Some((_, article)) = version(&node.store, &id)? else {
+            continue;
+        };
+        if authority::date_secs(&article) > since {
+            effects.push(Effect::Remove {
+                message_id: id,
+                reason: format!(
+                    "its signer {} was revoked before its Date",
+                    &hex::encode(key)[..8]
+                ),
             });
         }
     }

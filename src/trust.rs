@@ -29,8 +29,9 @@ pub enum Standing {
     Node(NodeRights),
     /// A user key announced by a trusted node, or a configured moderator.
     Passport,
-    /// A revoked user key.
-    Revoked,
+    /// A revoked user key: its articles dated after `since` (seconds since
+    /// the epoch) are refused.
+    Revoked { since: u64 },
     /// Never heard of: its articles wait for a passport.
     Unknown,
 }
@@ -123,7 +124,7 @@ impl Trust {
             return Standing::Node(rights);
         }
         match self.learnt(&key.to_bytes()) {
-            Some(KeyRecord::Revoked { .. }) => Standing::Revoked,
+            Some(KeyRecord::Revoked { since, .. }) => Standing::Revoked { since },
             Some(KeyRecord::Passport { .. }) => Standing::Passport,
             // A configured moderator is a known user without a passport.
             _ if self.moderators.iter().any(|(k, _)| k == key) => Standing::Passport,
@@ -190,9 +191,13 @@ mod tests {
             KeyRecord::Revoked {
                 by: key(1).to_bytes(),
                 micros: 2,
+                since: 10,
             },
         );
-        assert!(matches!(t.standing(&key(4)), Standing::Revoked));
+        assert!(matches!(
+            t.standing(&key(4)),
+            Standing::Revoked { since: 10 }
+        ));
     }
 
     #[test]

@@ -414,3 +414,74 @@ fn outbox_entries_older_than_outbox_days_are_dropped_not_sent() {
         "the expired entry was not sent"
     );
 }
+
+/// The operator's POST of a local control, signed with the node key.
+fn operator(addr: std::net::SocketAddr, key: &SigningKey, command: &str, group: &str) {
+    let id = unique_id_for("operator", key);
+    let text = article_text(&id, group, "")
+        .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
+        .replace(ARTICLE_DATE, &chrono::Utc::now().to_rfc2822());
+    let mut c = Client::connect(addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&sign_with(&text, key));
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{command}: {text}");
+}
+
+#[test]
+fn what_the_operator_removed_is_not_fetched_again_by_catch_up() {
+    let dir = temp_dir();
+    let (a, a_key) = node_config(dir.path(), "a.removal");
+    let (mut b, b_key) = node_config(dir.path(), "b.removal");
+    let a_node = TestNode::start(a);
+    b.feed.catch_up = false;
+    b.peers.push(PeerConfig {
+        address: Some(a_node.addr.to_string()),
+        ..PeerConfig::new("a.removal", hex_key(&a_key))
+    });
+    let b_node = TestNode::start(b);
+
+    let op = unique_id("refused-op");
+    let reply = unique_id("refused-reply");
+    let kept = unique_id("kept");
+    let reply_text = article_text(&reply, "test.one", "a reply\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nReferences: {op}\r\n\r\n"),
+        1,
+    );
+    Client::connect(a_node.addr).stream_accepted([
+        (op.clone(), article(&op, "test.one", "opening post\r\n")),
+        (reply.clone(), sign(&reply_text)),
+        (
+            kept.clone(),
+            article(&kept, "test.one", "another thread\r\n"),
+        ),
+    ]);
+    let board = load(a_node.addr, "test.two", 3);
+    let first = xsync(b_node.addr, "a.removal");
+    assert_eq!(first.fetched, 6, "{first:?}");
+
+    operator(
+        b_node.addr,
+        &b_key,
+        &format!("local-refuse-thread {op}"),
+        "test.one",
+    );
+    operator(b_node.addr, &b_key, "local-rmgroup test.two", "test.two");
+    let mut cb = Client::connect(b_node.addr);
+    for id in [&op, &reply].into_iter().chain(&board) {
+        assert_eq!(
+            cb.cmd(&format!("ARTICLE {id}")).0,
+            430,
+            "{id} removed, body too"
+        );
+    }
+    assert_eq!(cb.cmd(&format!("STAT {kept}")).0, 223);
+
+    // A still has all of them; B's catch-up compares and fetches nothing.
+    let second = xsync(b_node.addr, "a.removal");
+    assert_eq!(second.fetched, 0, "{second:?}");
+    for id in [&op, &reply].into_iter().chain(&board) {
+        assert_eq!(cb.cmd(&format!("STAT {id}")).0, 430, "{id} stays removed");
+    }
+}

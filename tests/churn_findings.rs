@@ -3,8 +3,7 @@
 //! the same articles to two fresh nodes in two orders and lets the node's
 //! settling run after each article, as a running node does shortly after
 //! each commit (the property test settles once, after the last article,
-//! which hides these). Ignored until fixed: run them with
-//! `cargo test --test churn_findings -- --ignored`.
+//! which hides these).
 
 mod common;
 
@@ -106,7 +105,6 @@ fn compare(one: &[&(String, String)], two: &[&(String, String)]) -> (Vec<String>
 /// first, the move's board is gone, the move is not valid and the thread
 /// stays where its Newsgroups put it.
 #[test]
-#[ignore = "bug found by the churn harness: rmgroup against a move depends on arrival order"]
 fn a_move_into_a_board_then_its_rmgroup_gives_one_state_in_any_order() {
     let key = author();
     let newgroup = signed(
@@ -152,7 +150,6 @@ fn a_move_into_a_board_then_its_rmgroup_gives_one_state_in_any_order() {
 /// here"), although its thread is on a board it carries, and catch-up
 /// fetches it and refuses it again on every run.
 #[test]
-#[ignore = "bug found by the churn harness: a reply to a moved thread whose own board is gone"]
 fn a_reply_to_a_thread_moved_off_a_removed_board_gives_one_state_in_any_order() {
     let key = author();
     let newgroup = signed(
@@ -206,7 +203,6 @@ fn a_reply_to_a_thread_moved_off_a_removed_board_gives_one_state_in_any_order() 
 /// replies stay where their Newsgroups put them. The same holds for an
 /// author's move of a thread under a free Message-ID.
 #[test]
-#[ignore = "bug found by the churn harness: a cancelled opening post and a moderator's move of its thread"]
 fn a_moderators_move_and_a_cancel_of_the_opening_post_give_one_state_in_any_order() {
     let post = signed(
         &author(),
@@ -253,7 +249,6 @@ fn a_moderators_move_and_a_cancel_of_the_opening_post_give_one_state_in_any_orde
 /// Two node keys trusted for passports both issue one for the same user
 /// key: the state digest records the issuer of whichever arrived last.
 #[test]
-#[ignore = "bug found by the churn harness: the passport issuer is the last to arrive"]
 fn two_passports_for_one_key_give_one_state_in_any_order() {
     let user = stranger();
     let command = format!("Control: passport {}\r\n", hex_key(&user));

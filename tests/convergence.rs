@@ -402,3 +402,185 @@ fn a_moderators_cancel_is_judged_by_the_target_whichever_comes_first() {
     });
     assert_eq!(f.cmd(&format!("STAT {other}")).0, 223);
 }
+
+fn xstate(c: &mut Client) -> String {
+    let (code, text) = c.cmd("XSTATE");
+    assert_eq!(code, 293, "{text}");
+    text.split(' ').next().expect("digest").to_string()
+}
+
+#[test]
+fn two_nodes_tell_in_one_round_trip_whether_they_agree() {
+    let (_a_dir, a) = start();
+    let (_b_dir, b) = start();
+    let mut ca = Client::connect(a.addr);
+    let mut cb = Client::connect(b.addr);
+    assert_eq!(xstate(&mut ca), xstate(&mut cb), "two fresh nodes agree");
+    let (op, op_text) = opening_post("test.one");
+    let (r1, r1_text) = reply(&[&op], "test.one", "a reply\r\n");
+    let (mid, mv) = control_at(
+        &author(),
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    let empty = xstate(&mut ca);
+    for (id, text) in [(&op, &op_text), (&r1, &r1_text), (&mid, &mv)] {
+        offer(&mut ca, id, text);
+    }
+    let moved =
+        |c: &mut Client| board_of(c, &op) == ["test.two"] && board_of(c, &r1) == ["test.two"];
+    wait_until(WAIT, "the thread moved on a", || moved(&mut ca));
+    assert_ne!(xstate(&mut ca), empty, "filings count");
+    assert_ne!(xstate(&mut ca), xstate(&mut cb), "b has nothing yet");
+    // The other order on b: the same state, the same digest.
+    for (id, text) in [(&mid, &mv), (&r1, &r1_text), (&op, &op_text)] {
+        offer(&mut cb, id, text);
+    }
+    wait_until(WAIT, "the thread moved on b", || moved(&mut cb));
+    assert_eq!(xstate(&mut ca), xstate(&mut cb));
+}
+
+#[test]
+fn an_edited_post_keeps_its_replies_and_its_first_id_whatever_the_order() {
+    let (op, op_text) = opening_post("test.one");
+    let edit = unique_id("edit");
+    let edit_text = sign(
+        &article_text(&edit, "test.one", "the edited opening post\r\n")
+            .replacen("\r\n\r\n", &format!("\r\nSupersedes: {op}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, "Sun, 22 Nov 2026 05:00:00 +0000"),
+    );
+    let (r1, r1_text) = reply(&[&op], "test.one", "a reply to the first version\r\n");
+    let (mid, mv) = control_at(
+        &author(),
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 06:00:00 +0000",
+    );
+    let articles = [
+        (&op, &op_text),
+        (&edit, &edit_text),
+        (&r1, &r1_text),
+        (&mid, &mv),
+    ];
+    let mut digests = Vec::new();
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [1, 3, 0, 2]] {
+        let (_dir, node) = start();
+        let mut c = Client::connect(node.addr);
+        for i in order {
+            offer(&mut c, articles[i].0, articles[i].1);
+        }
+        wait_until(WAIT, "the edit current, the thread moved", || {
+            c.cmd(&format!("STAT {op}")) == (223, format!("0 {edit}"))
+                && board_of(&mut c, &edit) == ["test.two"]
+                && board_of(&mut c, &r1) == ["test.two"]
+        });
+        assert!(
+            board_of(&mut c, &op).is_empty(),
+            "{order:?}: one version listed"
+        );
+        assert_eq!(c.cmd(&format!("BODY {op}")), (222, format!("0 {edit}")));
+        assert_eq!(c.block(), ["the edited opening post"], "{order:?}");
+        digests.push(xstate(&mut c));
+    }
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+}
+
+#[test]
+fn a_cancelled_move_moves_nothing_whichever_comes_first() {
+    let (op, op_text) = opening_post("test.one");
+    let (r1, r1_text) = reply(&[&op], "test.one", "a reply\r\n");
+    let (mid, mv) = control_at(
+        &author(),
+        &format!("move {op} test.two"),
+        "test.one",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    let (cid, cancel) = control_at(
+        &author(),
+        &format!("cancel {mid}"),
+        "test.one",
+        "Sun, 22 Nov 2026 06:00:00 +0000",
+    );
+    let articles = [
+        (&op, &op_text),
+        (&r1, &r1_text),
+        (&mid, &mv),
+        (&cid, &cancel),
+    ];
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 0, 1, 3]] {
+        let (_dir, node) = start();
+        let mut c = Client::connect(node.addr);
+        for i in order {
+            let (id, text) = articles[i];
+            let (code, reason) = ihave(&mut c, id, text);
+            // A move that comes after its cancel is known as removed.
+            let refused = *id == mid && order[0] == 3;
+            assert_eq!(
+                code,
+                if refused { 435 } else { 235 },
+                "{order:?} {id}: {reason}"
+            );
+        }
+        wait_until(WAIT, "the thread where its Newsgroups put it", || {
+            board_of(&mut c, &op) == ["test.one"] && board_of(&mut c, &r1) == ["test.one"]
+        });
+        assert_eq!(
+            c.cmd("GROUP test.two").1.split(' ').next(),
+            Some("0"),
+            "{order:?}"
+        );
+    }
+}
+
+#[test]
+fn a_revocation_counts_from_its_date_whichever_comes_first() {
+    let user = SigningKey::from_bytes(&[77; 32]);
+    let (pid, passport) = control_at(
+        &author(),
+        &format!("passport {}", hex_key(&user)),
+        "control",
+        "Sun, 22 Nov 2026 03:00:00 +0000",
+    );
+    let (rid, revoke) = control_at(
+        &author(),
+        &format!("revoke {}", hex_key(&user)),
+        "control",
+        "Sun, 22 Nov 2026 05:00:00 +0000",
+    );
+    let by_user = |tag: &str, date: &str| {
+        let id = unique_id_for(tag, &user);
+        let text = article_text(&id, "test.one", "by the user\r\n").replace(ARTICLE_DATE, date);
+        (id, sign_with(&text, &user))
+    };
+    let (before, before_text) = by_user("before", "Sun, 22 Nov 2026 04:00:00 +0000");
+    let (after, after_text) = by_user("after", "Sun, 22 Nov 2026 06:00:00 +0000");
+    let articles = [
+        (&pid, &passport),
+        (&before, &before_text),
+        (&after, &after_text),
+        (&rid, &revoke),
+    ];
+    let mut digests = Vec::new();
+    for order in [[0, 1, 2, 3], [3, 2, 1, 0], [2, 3, 0, 1]] {
+        let (_dir, node) = start();
+        let mut c = Client::connect(node.addr);
+        for i in order {
+            let (id, text) = articles[i];
+            let (code, reason) = ihave(&mut c, id, text);
+            assert!(matches!(code, 235 | 437), "{order:?} {id}: {code} {reason}");
+        }
+        wait_until(WAIT, "what was signed before the revocation, alone", || {
+            c.cmd(&format!("STAT {before}")).0 == 223 && c.cmd(&format!("STAT {after}")).0 == 430
+        });
+        assert_eq!(
+            c.cmd(&format!("IHAVE {after}")).0,
+            435,
+            "{order:?}: never fetched again"
+        );
+        // A passport that comes after the revocation does not undo it.
+        assert_eq!(c.cmd("GROUP test.one").1.split(' ').next(), Some("1"));
+        digests.push(xstate(&mut c));
+    }
+    assert!(digests.windows(2).all(|w| w[0] == w[1]), "{digests:?}");
+}

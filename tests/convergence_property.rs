@@ -1,6 +1,7 @@
 //! protocol-spec/state.md as a property: any set of articles of the kinds
 //! it covers (board controls, posts and replies, moves, passports and the
-//! posts waiting for them, cancels), delivered to two fresh nodes in two
+//! posts waiting for them, a revocation, cancels, a cancelled move, edits
+//! and edits of edits), delivered to two fresh nodes in two
 //! random orders with duplicates, leaves both with the same state digest.
 
 mod common;
@@ -45,6 +46,10 @@ struct Dates {
     move_two: u8,
     move_board: u8,
     board_post: u8,
+    edit: u8,
+    edit_again: u8,
+    user_edit: u8,
+    revoke: u8,
 }
 
 /// One universe of articles: every kind state.md covers.
@@ -97,12 +102,32 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
         3,
         "",
     ));
-    out.push(signed_by(
+    let mv = signed_by(
         &node,
         "mv",
         "test.one",
         &format!("Control: move {x} test.two\r\n"),
         d.move_two,
+        "",
+    );
+    let mv_id = mv.0.clone();
+    out.push(mv);
+    // The user's revocation, racing their reply and their edit.
+    out.push(signed_by(
+        &node,
+        "revoke",
+        "control",
+        &format!("Control: revoke {}\r\n", hex_key(&user)),
+        d.revoke,
+        "",
+    ));
+    // The cancel of a move: the move then moves nothing.
+    out.push(signed_by(
+        &node,
+        "mvcancel",
+        "test.one",
+        &format!("Control: cancel {mv_id}\r\n"),
+        7,
         "",
     ));
     out.push(signed_by(
@@ -128,6 +153,34 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
         "",
         d.board_post,
         "on the board\r\n",
+    ));
+    // Edits: of the opening post, of that edit, and the user's of their
+    // reply, with Dates that race the originals'.
+    let e1 = signed_by(
+        &node,
+        "e1",
+        "test.one",
+        &format!("Supersedes: {x}\r\n"),
+        d.edit,
+        "edited\r\n",
+    );
+    let e1_id = e1.0.clone();
+    out.push(e1);
+    out.push(signed_by(
+        &node,
+        "e2",
+        "test.one",
+        &format!("Supersedes: {e1_id}\r\n"),
+        d.edit_again,
+        "edited again\r\n",
+    ));
+    out.push(signed_by(
+        &user,
+        "ue",
+        "test.one",
+        &format!("References: {x}\r\nSupersedes: {r2_id}\r\n"),
+        d.user_edit,
+        "user reply, edited\r\n",
     ));
     // A moderator's cancel, judged from the target whenever both are here.
     out.push(signed_by(
@@ -177,9 +230,10 @@ fn dates() -> impl Strategy<Value = Dates> {
         0u8..60,
         0u8..60,
         0u8..60,
+        (0u8..60, 0u8..60, 0u8..60, 0u8..60),
     )
         .prop_map(
-            |(newgroup, modgroup, rmgroup, again, move_two, move_board, board_post)| Dates {
+            |(
                 newgroup,
                 modgroup,
                 rmgroup,
@@ -187,6 +241,19 @@ fn dates() -> impl Strategy<Value = Dates> {
                 move_two,
                 move_board,
                 board_post,
+                (edit, edit_again, user_edit, revoke),
+            )| Dates {
+                newgroup,
+                modgroup,
+                rmgroup,
+                again,
+                move_two,
+                move_board,
+                board_post,
+                edit,
+                edit_again,
+                user_edit,
+                revoke,
             },
         )
 }
@@ -197,7 +264,7 @@ proptest! {
     #[test]
     fn any_order_with_duplicates_gives_the_same_state(
         d in dates(),
-        keep in prop::collection::vec(prop::bool::weighted(0.85), 13),
+        keep in prop::collection::vec(prop::bool::weighted(0.85), 18),
         first in prop::collection::vec(any::<prop::sample::Index>(), 20),
         second in prop::collection::vec(any::<prop::sample::Index>(), 20),
         dup in prop::collection::vec(any::<prop::sample::Index>(), 0..4),

@@ -217,14 +217,27 @@ fn posts_by_unknown_keys_wait_for_their_passport() {
         "",
     );
     assert_eq!(ihave(&mut c, &rid, &revoke).0, 235);
+    // A revocation counts from its Date (state.md §4b): a post dated after
+    // it is refused, one dated before it still stands.
     let refused = unique_id_for("after-revoke", &user);
+    let later = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc2822();
     let (code, text) = ihave(
         &mut c,
         &refused,
-        &sign_with(&article_text(&refused, "test.one", "x\r\n"), &user),
+        &sign_with(
+            &article_text(&refused, "test.one", "x\r\n").replace(ARTICLE_DATE, &later),
+            &user,
+        ),
     );
     assert_eq!(code, 437);
     assert!(text.contains("revoked"), "{text}");
+    let earlier = unique_id_for("dated-before-revoke", &user);
+    let (code, text) = ihave(
+        &mut c,
+        &earlier,
+        &sign_with(&article_text(&earlier, "test.one", "x\r\n"), &user),
+    );
+    assert_eq!(code, 235, "{text}");
     assert_eq!(c.cmd(&format!("STAT {id}")).0, 223, "older posts stay");
 }
 
@@ -275,15 +288,20 @@ fn edits_replace_the_original() {
     );
     let new = unique_id("edit-new");
     let edit = sign(
-        &article_text(&new, "test.one", "second version\r\n").replacen(
-            "\r\n\r\n",
-            &format!("\r\nSupersedes: {old}\r\n\r\n"),
-            1,
-        ),
+        &article_text(&new, "test.one", "second version\r\n")
+            .replacen("\r\n\r\n", &format!("\r\nSupersedes: {old}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, "Sun, 22 Nov 2026 05:00:00 +0000"),
     );
     assert_eq!(ihave(&mut c, &new, &edit).0, 235);
-    assert_eq!(c.cmd(&format!("STAT {old}")).0, 430);
+    // The original's id leads to the current version (state.md §3b); the
+    // board lists the edit alone.
+    wait_until(
+        std::time::Duration::from_secs(10),
+        "the edit replaces the original",
+        || c.cmd(&format!("STAT {old}")) == (223, format!("0 {new}")),
+    );
     assert_eq!(c.cmd(&format!("STAT {new}")).0, 223);
+    assert_eq!(c.cmd("GROUP test.one").1.split(' ').next(), Some("1"));
 
     // Someone else's edit is refused and the article stays.
     let other = unique_id_for("edit-other", &stranger());

@@ -229,7 +229,21 @@ impl Article {
         self.references()
             .into_iter()
             .next()
+            .or_else(|| self.supersedes())
             .or_else(|| self.message_id())
+    }
+
+    /// The Message-ID a `Supersedes` header names (RFC 5536 §3.2.12), when
+    /// it is one: the article is an edit of it (protocol-spec/state.md §3b).
+    pub fn supersedes(&self) -> Option<Vec<u8>> {
+        let value = self.header_unfolded("Supersedes")?;
+        let value = value.trim_ascii();
+        (value.len() > 2
+            && value.starts_with(b"<")
+            && value.ends_with(b">")
+            && value.contains(&b'@')
+            && !value.iter().any(|b| b.is_ascii_whitespace()))
+        .then(|| value.to_vec())
     }
 
     /// The Newsgroups header split into names, whitespace around commas
@@ -460,6 +474,12 @@ mod tests {
         assert_eq!(op.thread_root(), Some(b"<op@x>".to_vec()));
         let odd = parse(b"Message-ID: <op@x>\r\nReferences: nothing here\r\n\r\n").unwrap();
         assert_eq!(odd.thread_root(), Some(b"<op@x>".to_vec()));
+        // An edit of an opening post stays in its thread.
+        let edit = parse(b"Message-ID: <e@x>\r\nSupersedes: <op@x>\r\n\r\n").unwrap();
+        assert_eq!(edit.supersedes(), Some(b"<op@x>".to_vec()));
+        assert_eq!(edit.thread_root(), Some(b"<op@x>".to_vec()));
+        let bad = parse(b"Message-ID: <e@x>\r\nSupersedes: <a@x> <b@x>\r\n\r\n").unwrap();
+        assert_eq!(bad.supersedes(), None);
     }
 
     #[test]

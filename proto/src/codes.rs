@@ -49,6 +49,7 @@ codes! {
     RECONCILE_FOLLOWS = 290, "Reconciliation entries follow";
     SENDME_FOLLOWS = 291, "Send these articles";
     SYNC_FOLLOWS = 292, "Catch-up progress follows";
+    STATE_DIGEST = 293, "State digest";
     IHAVE_SEND = 335, "Send article; end with <CR-LF>.<CR-LF>";
     POST_SEND = 340, "Send article; end with <CR-LF>.<CR-LF>";
     AUTH_CONTINUE = 381, "";

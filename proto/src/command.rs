@@ -97,6 +97,8 @@ pub enum Command {
     Xreconcile(Result<String, String>),
     /// XSYNC peer (sync.md §5): catch up with a configured peer now.
     Xsync(String),
+    /// XSTATE (protocol-spec/state.md §5): the digest of the derived state.
+    Xstate,
 }
 
 /// One row of the command table.
@@ -333,6 +335,14 @@ pub static COMMANDS: &[Spec] = &[
         min_args: 0,
         max_args: usize::MAX,
         parse: xreconcile,
+    },
+    Spec {
+        name: "XSTATE",
+        syntax: "XSTATE",
+        summary: "digest of boards, filings, keys and waiting posts (tidings)",
+        min_args: 0,
+        max_args: 0,
+        parse: |_| Ok(Command::Xstate),
     },
     Spec {
         name: "XSYNC",
@@ -698,6 +708,8 @@ mod tests {
             Command::Takethis(Err(_))
         ));
         assert!(matches!(ok("XIHAVE \x7f"), Command::Xihave(Err(_))));
+        assert!(matches!(ok("xstate"), Command::Xstate));
+        syntax("XSTATE boards");
         assert!(matches!(
             ok("XRECONCILE te\x00st"),
             Command::Xreconcile(Err(_))

@@ -3,4 +3,5 @@
 //! ([`sync`]), each a client of a running node or of files.
 
 pub mod posting;
+pub mod status;
 pub mod sync;

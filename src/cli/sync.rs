@@ -20,7 +20,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Where to reach the node: its NNTP listener, on loopback when it listens
 /// on every address.
-fn local_address(config: &Config) -> SocketAddr {
+pub fn local_address(config: &Config) -> SocketAddr {
     let mut address = config.listen.nntp;
     match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => address.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),

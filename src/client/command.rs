@@ -62,6 +62,8 @@ pub enum Command<'a> {
     Xihave(&'a [Vec<u8>]),
     /// `XSYNC peer` (sync.md §5).
     Xsync(&'a str),
+    /// `XSTATE` (state.md §5).
+    Xstate,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,6 +101,7 @@ impl Command<'_> {
             Command::Xreconcile { .. } => "XRECONCILE",
             Command::Xihave(_) => "XIHAVE",
             Command::Xsync(_) => "XSYNC",
+            Command::Xstate => "XSTATE",
         }
     }
 
@@ -146,7 +149,8 @@ impl Command<'_> {
             | Command::StartTls
             | Command::Date
             | Command::Quit
-            | Command::Post => line(out, &[]),
+            | Command::Post
+            | Command::Xstate => line(out, &[]),
             Command::ModeReader => line(out, &[b"READER"]),
             Command::ModeStream => line(out, &[b"STREAM"]),
             Command::Check(id) | Command::Ihave(id) | Command::Article(id) => {

@@ -3,12 +3,11 @@
 
 use ed25519_dalek::VerifyingKey;
 
-use super::Lookup;
 use crate::proto::article::Article;
 use crate::proto::control::Control;
 use crate::proto::signing::{self, key_hex};
 use crate::store::commit::Effect;
-use crate::store::schema::{BoardChange, BoardControl, HistoryEntry, MoveRecord};
+use crate::store::schema::{BoardChange, BoardControl, MoveRecord};
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
@@ -16,54 +15,43 @@ pub(super) fn short(key: &VerifyingKey) -> String {
     key_hex(key)[..8].to_string()
 }
 
-/// The groups an article is filed in here, or, when it is not here (yet),
-/// the ones the control message itself names.
-fn target_groups(target: &[u8], article: &Article, lookup: &dyn Lookup) -> Vec<String> {
-    match lookup.history(target) {
-        Some(entry @ HistoryEntry::Accepted { .. }) => {
-            entry.numbers().iter().map(|(g, _)| g.to_string()).collect()
-        }
-        _ => article
-            .newsgroups()
-            .iter()
-            .map(|g| String::from_utf8_lossy(g).into_owned())
-            .collect(),
-    }
-}
-
-/// May `signer` remove or replace `target`? Its author may, and so may a
-/// moderator of every group it is in. The author is the key the target's
-/// Message-ID names, or, for a free ID, the key that signed the stored
-/// target, so an author's cancel of a free ID needs the target here.
-pub fn may_replace(
+/// May `signer` edit `target` (Supersedes) *whatever `target` turns out to
+/// be*? Decided from the edit alone, so every node takes or refuses it
+/// alike: the key `target`'s Message-ID names, a node key for a free
+/// Message-ID (only node keys sign those), or a moderator of every board
+/// the edit names. Whether the edit then replaces `target` is judged from
+/// both once both are here (state.md §3b, [`edit_holds`]).
+pub fn may_edit(
     signer: &VerifyingKey,
     target: &[u8],
-    article: &Article,
+    edit: &Article,
+    standing: &Standing,
     trust: &Trust,
-    lookup: &dyn Lookup,
 ) -> Result<(), String> {
-    let author = if signing::names_key(target) {
-        signing::message_id_key(target)
-    } else {
-        lookup.signer(target)
-    };
-    if author == Some(*signer) {
+    if signing::names_key(target) {
+        if signing::message_id_key(target) == Some(*signer) {
+            return Ok(());
+        }
+    } else if matches!(standing, Standing::Node(_)) {
         return Ok(());
     }
-    let groups = target_groups(target, article, lookup);
-    if !groups.is_empty() && groups.iter().all(|g| trust.moderates(signer, g)) {
+    if moderates_all(signer, edit, trust) {
         return Ok(());
     }
-    let absent = if !signing::names_key(target) && author.is_none() {
-        " (its Message-ID names no key, so its author is known only once it is here)"
-    } else {
-        ""
-    };
     Err(format!(
-        "key {} is neither the author of {} nor a moderator of its boards{absent}",
+        "key {} is neither the author of {} nor a moderator of the boards the edit names",
         short(signer),
         String::from_utf8_lossy(target)
     ))
+}
+
+/// Whether `signer` moderates every board `article` names (and it names one).
+fn moderates_all(signer: &VerifyingKey, article: &Article, trust: &Trust) -> bool {
+    let boards = article.newsgroups();
+    !boards.is_empty()
+        && boards
+            .iter()
+            .all(|b| std::str::from_utf8(b).is_ok_and(|b| trust.moderates(signer, b)))
 }
 
 /// A control's Date in seconds since the epoch, 0 before it: the first
@@ -176,6 +164,7 @@ pub fn control(
             vec![Effect::Revoke {
                 key: key.to_bytes(),
                 by: signer.to_bytes(),
+                since: date_secs(article),
             }]
         }
         Control::Rotate(new) => {
@@ -227,11 +216,7 @@ pub fn control(
                     reason,
                 }]);
             }
-            let boards = article.newsgroups();
-            let moderator = !boards.is_empty()
-                && boards
-                    .iter()
-                    .all(|b| std::str::from_utf8(b).is_ok_and(|b| trust.moderates(signer, b)));
+            let moderator = moderates_all(signer, article, trust);
             let may_be_author =
                 !signing::names_key(target) && matches!(standing, Standing::Node(_));
             if !moderator && !may_be_author {

@@ -106,6 +106,9 @@ pub trait Lookup {
     fn refused_thread(&self, root: &[u8]) -> Option<String>;
     /// The signers of the kept cancels of `message_id`.
     fn cancels(&self, message_id: &[u8]) -> Vec<[u8; 32]>;
+    /// Whether some move control names `root`: its thread may be filed
+    /// on a board other than its articles' Newsgroups.
+    fn moved(&self, root: &[u8]) -> bool;
 }
 
 /// A store that holds nothing: for measuring and fuzzing ingest alone.
@@ -134,6 +137,10 @@ impl Lookup for EmptyLookup {
 
     fn cancels(&self, _: &[u8]) -> Vec<[u8; 32]> {
         Vec::new()
+    }
+
+    fn moved(&self, _: &[u8]) -> bool {
+        false
     }
 }
 
@@ -195,6 +202,16 @@ impl Lookup for Store {
                 Vec::new()
             }
         }
+    }
+
+    fn moved(&self, root: &[u8]) -> bool {
+        self.moves_for(root).map_or_else(
+            |e| {
+                tracing::error!(error = %e, "moves lookup failed");
+                false
+            },
+            |moves| !moves.is_empty(),
+        )
     }
 
     fn refused_thread(&self, root: &[u8]) -> Option<String> {
@@ -399,12 +416,20 @@ impl Ingest<'_> {
             return Err(block(format!("cancelled by {}", &hex::encode(by)[..8])));
         }
 
-        if let Standing::Revoked = standing {
-            return Err(block(format!(
-                "the signing key {} has been revoked",
-                signing::key_hex(&signer)
-            )));
-        }
+        // A revocation counts from its Date: what the key signed before
+        // stands, whichever arrived first (state.md §4b).
+        let standing = match standing {
+            Standing::Revoked { since } if authority::date_secs(&article) <= since => {
+                Standing::Passport
+            }
+            Standing::Revoked { .. } => {
+                return Err(block(format!(
+                    "the signing key {} was revoked before this article's Date",
+                    signing::key_hex(&signer)
+                )));
+            }
+            other => other,
+        };
         let control = article
             .header_unfolded("Control")
             .map(|value| control::parse(&value))
@@ -472,16 +497,17 @@ impl Ingest<'_> {
                 let groups = self
                     .carried_groups(&article, source)
                     .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
-                let mut effects = Vec::new();
-                if let Some(old) = article.header_unfolded("Supersedes") {
-                    authority::may_replace(&signer, &old, &article, self.trust, self.lookup)
+                // An edit is kept as an article of its own; which version
+                // of the post readers see is settled from what is stored
+                // (settle.rs, state.md §3b), whatever came first.
+                if article.header("Supersedes").is_some() {
+                    let old = article.supersedes().ok_or_else(|| {
+                        block("Supersedes must name exactly one message-id".into())
+                    })?;
+                    authority::may_edit(&signer, &old, &article, &standing, self.trust)
                         .map_err(&block)?;
-                    let reason = format!("superseded by {}", String::from_utf8_lossy(&id));
-                    effects.push(Effect::Remove {
-                        message_id: old,
-                        reason,
-                    });
                 }
+                let effects = Vec::new();
                 if self.holds(source, &groups, Some(&signer)) {
                     (groups, Vec::new(), Disposition::Held)
                 } else {
@@ -613,6 +639,10 @@ impl Ingest<'_> {
         };
         Ok(Prepared {
             thread: stored.thread_root().unwrap_or_else(|| id.clone()),
+            supersedes: stored.supersedes(),
+            signer: signing::claimed(stored)
+                .ok()
+                .map(|c| c.field.key.to_bytes()),
             message_id: id,
             overview: overview_record(stored),
             bytes,
@@ -701,6 +731,17 @@ impl Ingest<'_> {
         }
         if !carried.is_empty() {
             return Ok(carried);
+        }
+        // A reply to a thread a move may have taken to a board carried
+        // here is kept, filed nowhere, and the settling files it with its
+        // thread (or nowhere): the same whether it came before or after
+        // its own board went (state.md §3).
+        if *source != Source::Post
+            && article
+                .thread_root()
+                .is_some_and(|root| self.lookup.moved(&root))
+        {
+            return Ok(Vec::new());
         }
         Err(match (removed, later) {
             (Some(board), _) => (

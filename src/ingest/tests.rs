@@ -56,6 +56,10 @@ impl Lookup for History {
     fn cancels(&self, _: &[u8]) -> Vec<[u8; 32]> {
         Vec::new()
     }
+
+    fn moved(&self, _: &[u8]) -> bool {
+        false
+    }
 }
 
 struct Fixture {
@@ -212,7 +216,7 @@ fn unwanted_articles_block_their_ids_unless_their_board_may_come() {
 }
 
 #[test]
-fn unknown_keys_wait_and_revoked_keys_are_refused() {
+fn unknown_keys_wait_and_revoked_keys_are_refused_from_the_revocations_date() {
     let f = Fixture::new();
     let p = f
         .transit(&signed(STRANGER, "t5", "misc.test", ""))
@@ -236,17 +240,31 @@ fn unknown_keys_wait_and_revoked_keys_are_refused() {
             .disposition,
         Disposition::File
     );
-    f.trust.learn(
-        key(STRANGER).verifying_key().to_bytes(),
-        KeyRecord::Revoked {
-            by: [NODE; 32],
-            micros: 2,
-        },
+    // The fixtures' Date, Sun, 22 Nov 2026 04:20:54 +0000.
+    let dated = 1_795_321_254;
+    let revoke = |since| {
+        f.trust.learn(
+            key(STRANGER).verifying_key().to_bytes(),
+            KeyRecord::Revoked {
+                by: [NODE; 32],
+                micros: 2,
+                since,
+            },
+        )
+    };
+    // Revoked at the article's Date: what it signed until then stands.
+    revoke(dated);
+    assert_eq!(
+        f.transit(&signed(STRANGER, "t7", "misc.test", ""))
+            .expect("signed before the revocation")
+            .disposition,
+        Disposition::File
     );
+    revoke(dated - 1);
     let r = f
-        .transit(&signed(STRANGER, "t7", "misc.test", ""))
+        .transit(&signed(STRANGER, "t8", "misc.test", ""))
         .unwrap_err();
-    assert!(r.reason.contains("revoked"));
+    assert!(r.reason.contains("revoked"), "{}", r.reason);
 }
 
 #[test]
@@ -357,9 +375,13 @@ fn supersedes_by_the_author() {
             &format!("Supersedes: {old}\r\n"),
         ))
         .expect("edit");
-    assert!(
-        matches!(&edit.effects[..], [Effect::Remove { message_id, .. }] if message_id == old.as_bytes())
-    );
+    // Kept as an article of its own, indexed under what it edits; which
+    // version readers see is settled from the store (state.md §3b).
+    assert!(edit.effects.is_empty());
+    assert_eq!(edit.supersedes.as_deref(), Some(old.as_bytes()));
+    assert_eq!(edit.thread, old.as_bytes(), "an edit stays in its thread");
+    // A key that is neither the author nor a moderator of the edit's
+    // boards may never edit it, whatever the target turns out to be.
     assert!(f
         .transit(&signed(
             NODE,
@@ -368,6 +390,13 @@ fn supersedes_by_the_author() {
             &format!("Supersedes: {old}\r\n")
         ))
         .is_err());
+    let malformed = f.transit(&signed(
+        PEER,
+        "v4",
+        "misc.test",
+        &format!("Supersedes: {old} {old}\r\n"),
+    ));
+    assert!(malformed.is_err_and(|r| r.reason.contains("exactly one")));
 }
 
 #[test]

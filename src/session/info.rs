@@ -1,6 +1,6 @@
 //! CAPABILITIES, HELP, DATE and MODE READER: what the server is and can do.
 
-use super::Session;
+use super::{Handled, Session, Stop};
 use crate::proto::command::COMMANDS;
 use crate::proto::{Code, Reply};
 
@@ -30,6 +30,7 @@ impl Session {
                 "HDR",
                 "X-TIDINGS-SIGNED 1",
                 "X-TIDINGS-SYNC 1",
+                "X-TIDINGS-STATE 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );
@@ -45,6 +46,16 @@ impl Session {
             Code::CAPABILITIES_FOLLOW.canonical_text(),
             lines,
         )
+    }
+
+    /// XSTATE (protocol-spec/state.md §5): `293 <digest> ...`, so two
+    /// nodes (or an operator) tell in one round trip whether they agree.
+    pub(super) fn xstate(&self) -> Handled {
+        let digest = self.node.store.state_digest().map_err(Stop::from)?;
+        Ok(Reply::with(
+            Code::STATE_DIGEST,
+            format!("{} state digest", hex::encode(digest)),
+        ))
     }
 
     /// HELP (RFC 3977 §7.2): every command with its syntax, from the same

@@ -454,6 +454,7 @@ impl Session {
                 return Next::Continue;
             }
             Command::Xsync(name) => return self.xsync(name, out, writer).await,
+            Command::Xstate => self.xstate(),
             Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
             Command::List(kind) => Ok(self.list(kind)),
             Command::NewGroups { since } => Ok(self.newgroups(since)),

@@ -80,6 +80,7 @@ use crate::proto::article::{unfold, Article};
 use crate::proto::command::{ArticleRef, Part, Selection};
 use crate::proto::grammar::Range;
 use crate::proto::{Code, Reply};
+use crate::store::schema::HistoryEntry;
 use crate::store::{Store, StoreError, Towards};
 
 /// An article located for a reply: its number in the selected group (0 when
@@ -163,7 +164,7 @@ impl Session {
             ArticleRef::MessageId(id) => (
                 Located {
                     number: 0,
-                    message_id: id,
+                    message_id: self.current_version(id)?,
                 },
                 Code::NO_SUCH_MSGID,
             ),
@@ -207,6 +208,16 @@ impl Session {
                 Reply::block(Code::BODY_FOLLOWS, status, article.body())
             }
         })
+    }
+
+    /// The Message-ID of the current version of the post `id` names: an
+    /// earlier version leads to it (state.md §3b); the status line then
+    /// names the current one, so the reader sees that it changed.
+    fn current_version(&self, id: Vec<u8>) -> Result<Vec<u8>, Stop> {
+        match self.node.store.history(&id)? {
+            Some(HistoryEntry::Superseded { by, .. }) if !by.is_empty() => Ok(by.into_bytes()),
+            _ => Ok(id),
+        }
     }
 
     /// NEXT and LAST (RFC 3977 §6.1.3, §6.1.4).

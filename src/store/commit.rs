@@ -47,6 +47,12 @@ pub struct Prepared {
     /// The opening post of its thread (itself, when it is one): a filed
     /// article is indexed under it, so moves find the whole thread.
     pub thread: Vec<u8>,
+    /// What its Supersedes header names: a filed edit is indexed under
+    /// it, so the post's versions are found from there.
+    pub supersedes: Option<Vec<u8>>,
+    /// The key that signed it: a filed article is indexed under it, so a
+    /// revocation finds what the key signed.
+    pub signer: Option<[u8; 32]>,
 }
 
 /// Where an article waited before this commit.
@@ -84,9 +90,12 @@ pub enum Effect {
         key: [u8; 32],
         issuer: [u8; 32],
     },
+    /// Revoke `key` for its articles dated after `since` (the
+    /// revocation's Date, seconds since the epoch).
     Revoke {
         key: [u8; 32],
         by: [u8; 32],
+        since: u64,
     },
     Rotate {
         old: [u8; 32],
@@ -116,11 +125,29 @@ pub enum Effect {
     RmGroup {
         name: String,
     },
-    /// Re-file a stored article in `to` alone (what a settled move
-    /// decided); nothing happens if it is not filed here or `to` is gone.
+    /// Re-file a stored article in the boards of `to` that exist, and
+    /// nowhere else (what a settled move decided, or, once its move is
+    /// cancelled, where its Newsgroups put it); nothing happens if it is
+    /// not filed here or none of `to` exists.
     Move {
         message_id: Vec<u8>,
-        to: String,
+        to: Vec<String>,
+        /// Its overview record, for an article filed nowhere until now.
+        overview: Vec<u8>,
+    },
+    /// Take a stored version of a post out of every board, keeping its
+    /// bytes; readers asking for it get `by`, the current version (what a
+    /// settled edit decided, state.md §3b).
+    Supersede {
+        message_id: Vec<u8>,
+        by: Vec<u8>,
+    },
+    /// File a superseded version again, in `groups` (those that exist),
+    /// under `overview`: it is the current version once more.
+    Restore {
+        message_id: Vec<u8>,
+        groups: Vec<String>,
+        overview: Vec<u8>,
     },
     /// Keep a move control under the article it names, here or not; which
     /// move wins is settled above the store (protocol-spec/state.md §3).
@@ -181,11 +208,13 @@ enum Job {
         blocks: bool,
         done: oneshot::Sender<()>,
     },
-    /// Drop a pending article whose passport never came.
+    /// Drop a pending article whose passport never came, or that was
+    /// refused once it did; `blocks`: offers of the ID are refused too.
     Expire {
         key: [u8; 32],
         message_id: Vec<u8>,
         reason: String,
+        blocks: bool,
         done: oneshot::Sender<()>,
     },
     /// Effects decided from what is stored (a settled move), with no
@@ -202,6 +231,18 @@ type Waiting = (Vec<u8>, Vec<u8>);
 /// The Message-ID field of an overview record (RFC 3977 §8.3).
 fn overview_id(record: &[u8]) -> Option<&[u8]> {
     record.split(|&b| b == b'\t').nth(3)
+}
+
+/// The opening post of an overview record's thread: the first entry of
+/// its References field, or itself.
+fn overview_root(record: &[u8]) -> Option<&[u8]> {
+    let mut fields = record.split(|&b| b == b'\t');
+    let id = fields.nth(3)?;
+    let first = fields.next().and_then(|refs| {
+        refs.split(|b| b.is_ascii_whitespace())
+            .find(|r| !r.is_empty())
+    });
+    Some(first.unwrap_or(id))
 }
 
 /// The Date field of an overview record in seconds since the epoch (0
@@ -270,6 +311,7 @@ impl Committer {
         let records: HashMap<String, GroupRecord> = store.groups()?.into_iter().collect();
         let stats = Arc::new(CommitStats::default());
         let store_targets = store.move_targets()?.into_iter().collect();
+        let move_controls = store.move_controls()?.into_iter().collect();
         let mut writer = Writer {
             store,
             records,
@@ -280,6 +322,7 @@ impl Committer {
             outbox_seq: HashMap::new(),
             clock,
             named: store_targets,
+            move_controls,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
@@ -348,12 +391,13 @@ impl Committer {
 
     /// Drops a pending article (its passport never came, or it was refused
     /// once it did), remembering why; resolves once that is written.
-    pub async fn expire(&self, key: [u8; 32], message_id: Vec<u8>, reason: String) {
+    pub async fn expire(&self, key: [u8; 32], message_id: Vec<u8>, reason: String, blocks: bool) {
         let (done, written) = oneshot::channel();
         let queued = self.tx.send(Job::Expire {
             key,
             message_id,
             reason,
+            blocks,
             done,
         });
         // The queue only closes at shutdown, when this is moot.
@@ -378,6 +422,9 @@ struct Writer {
     /// Articles some move or kept cancel names, so filing an article asks
     /// memory, not the store, whether its thread is to be settled.
     named: HashSet<Vec<u8>>,
+    /// Each kept move control and the article it names: a cancelled move
+    /// loses its effect, so its target is settled again.
+    move_controls: HashMap<Vec<u8>, Vec<u8>>,
 }
 
 /// One commit's writes, and what to publish or undo after it.
@@ -573,6 +620,7 @@ impl Writer {
                 key,
                 message_id,
                 reason,
+                blocks,
                 ..
             } => {
                 if let Some(HistoryEntry::Pending { .. }) = self.history(batch, message_id)? {
@@ -580,15 +628,19 @@ impl Writer {
                         self.store.cf(schema::PENDING),
                         schema::pending_key(key, message_id),
                     );
-                    let reason = reason.clone();
-                    self.set_history(
-                        batch,
+                    batch.sets.remove(
+                        &self.store,
+                        &mut batch.writes,
+                        schema::PENDING_SET,
                         message_id,
-                        HistoryEntry::Refused {
-                            micros: batch.micros,
-                            reason,
-                        },
                     );
+                    let (micros, reason) = (batch.micros, reason.clone());
+                    let entry = if *blocks {
+                        HistoryEntry::Rejected { micros, reason }
+                    } else {
+                        HistoryEntry::Refused { micros, reason }
+                    };
+                    self.set_history(batch, message_id, entry);
                 }
                 Ok(Stored::Duplicate)
             }
@@ -619,10 +671,16 @@ impl Writer {
         }
         match &article.from {
             Waited::Nowhere => {}
-            Waited::Pending { key } => batch
-                .writes
-                .delete_cf(self.store.cf(schema::PENDING), schema::pending_key(key, id)),
-            Waited::Held => batch.writes.delete_cf(self.store.cf(schema::HELD), id),
+            Waited::Pending { key } => {
+                batch
+                    .writes
+                    .delete_cf(self.store.cf(schema::PENDING), schema::pending_key(key, id));
+                (batch.sets).remove(&self.store, &mut batch.writes, schema::PENDING_SET, id);
+            }
+            Waited::Held => {
+                batch.writes.delete_cf(self.store.cf(schema::HELD), id);
+                (batch.sets).remove(&self.store, &mut batch.writes, schema::HELD_SET, id);
+            }
         }
         batch.acknowledged = true;
         let outcome = match &article.disposition {
@@ -632,6 +690,7 @@ impl Writer {
                     schema::pending_key(key, id),
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
+                (batch.sets).add(&self.store, &mut batch.writes, schema::PENDING_SET, id);
                 let entry = HistoryEntry::Pending {
                     micros: batch.micros,
                     key: hex::encode(key),
@@ -645,6 +704,7 @@ impl Writer {
                     id,
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
+                (batch.sets).add(&self.store, &mut batch.writes, schema::HELD_SET, id);
                 let entry = HistoryEntry::Held {
                     micros: batch.micros,
                 };
@@ -752,16 +812,37 @@ impl Writer {
 
     /// Indexes a filed article under its thread; if a move names the
     /// thread or the article, its filing is to be settled again.
-    fn thread_member(&self, batch: &mut Batch, article: &Prepared) {
+    fn thread_member(&mut self, batch: &mut Batch, article: &Prepared) {
         let id = &article.message_id;
         batch.writes.put_cf(
             self.store.cf(schema::THREADS),
             schema::pair_key(&article.thread, id),
             b"",
         );
-        for target in [&article.thread, id] {
-            if self.named.contains(target) && !batch.settle.contains(target) {
-                batch.settle.push(target.clone());
+        // Only this article is settled: its thread's filing is worked out
+        // for it alone, so a thread's replies cost one pass each, not a
+        // pass over the whole thread each (an opening post is its thread).
+        if (self.named.contains(&article.thread) || self.named.contains(id))
+            && !batch.settle.contains(id)
+        {
+            batch.settle.push(id.clone());
+        }
+        if let Some(signer) = &article.signer {
+            batch.writes.put_cf(
+                self.store.cf(schema::AUTHORS),
+                [signer.as_slice(), id].concat(),
+                b"",
+            );
+        }
+        if let Some(old) = &article.supersedes {
+            batch.writes.put_cf(
+                self.store.cf(schema::VERSIONS),
+                schema::pair_key(old, id),
+                b"",
+            );
+            self.named.insert(old.clone());
+            if !batch.settle.contains(old) {
+                batch.settle.push(old.clone());
             }
         }
     }
@@ -774,18 +855,6 @@ impl Writer {
         batch
             .overview
             .insert((group.to_string(), number), Some(record));
-    }
-
-    fn overview_of(
-        &self,
-        batch: &Batch,
-        group: &str,
-        number: u64,
-    ) -> Result<Option<Vec<u8>>, StoreError> {
-        match batch.overview.get(&(group.to_string(), number)) {
-            Some(entry) => Ok(entry.clone()),
-            None => self.store.overview(group, number),
-        }
     }
 
     /// The lowest article number in `group` above `after`, as this batch
@@ -877,15 +946,31 @@ impl Writer {
                                 .writes
                                 .delete_cf(self.store.cf(schema::PENDING), pending);
                         }
+                        let set = schema::PENDING_SET;
+                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                    }
+                    Some(HistoryEntry::Superseded { .. }) => {
+                        batch
+                            .writes
+                            .delete_cf(self.store.cf(schema::ARTICLES), message_id);
+                        let set = schema::SUPERSEDED_SET;
+                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Held { .. }) => {
                         batch
                             .writes
                             .delete_cf(self.store.cf(schema::HELD), message_id);
+                        let set = schema::HELD_SET;
+                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     // Not here yet, or refused: either way it is refused if
                     // it ever arrives.
                     _ => {}
+                }
+                if let Some(target) = self.move_controls.get(message_id) {
+                    if !batch.settle.contains(target) {
+                        batch.settle.push(target.clone());
+                    }
                 }
                 let reason = reason.clone();
                 self.set_history(batch, message_id, HistoryEntry::Removed { micros, reason });
@@ -898,12 +983,17 @@ impl Writer {
                     issuer: *issuer,
                     micros,
                 },
-            ),
-            Effect::Revoke { key, by } => {
-                self.learn(batch, *key, KeyRecord::Revoked { by: *by, micros })
+            )?,
+            Effect::Revoke { key, by, since } => {
+                let record = KeyRecord::Revoked {
+                    by: *by,
+                    micros,
+                    since: *since,
+                };
+                self.learn(batch, *key, record)?
             }
             Effect::Rotate { old, new } => {
-                self.learn(batch, *new, KeyRecord::Rotated { old: *old, micros })
+                self.learn(batch, *new, KeyRecord::Rotated { old: *old, micros })?
             }
             Effect::Board { name, control } => {
                 batch.writes.put_cf(
@@ -950,6 +1040,63 @@ impl Writer {
                     batch.settle.push(target.clone());
                 }
             }
+            Effect::Supersede { message_id, by } => {
+                let by = String::from_utf8_lossy(by).into_owned();
+                match self.history(batch, message_id)? {
+                    Some(entry @ HistoryEntry::Accepted { .. }) => {
+                        for (group, number) in entry.numbers() {
+                            self.unfile(batch, group, number, message_id)?;
+                        }
+                        if let HistoryEntry::Accepted {
+                            micros: arrived, ..
+                        } = entry
+                        {
+                            let key = schema::arrival_key(arrived, message_id);
+                            batch.writes.delete_cf(self.store.cf(schema::ARRIVAL), key);
+                        }
+                        let set = schema::SUPERSEDED_SET;
+                        (batch.sets).add(&self.store, &mut batch.writes, set, message_id);
+                        let entry = HistoryEntry::Superseded { micros, by };
+                        self.set_history(batch, message_id, entry);
+                    }
+                    Some(HistoryEntry::Superseded { by: old, .. }) if old != by => {
+                        let entry = HistoryEntry::Superseded { micros, by };
+                        self.set_history(batch, message_id, entry);
+                    }
+                    _ => {}
+                }
+            }
+            Effect::Restore {
+                message_id,
+                groups,
+                overview,
+            } => {
+                let Some(HistoryEntry::Superseded { .. }) = self.history(batch, message_id)? else {
+                    return Ok(());
+                };
+                let set = schema::SUPERSEDED_SET;
+                (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                let mut numbers = Vec::new();
+                let mut filed = Vec::new();
+                for group in groups {
+                    let Some(number) = self.number(batch, group) else {
+                        continue;
+                    };
+                    self.put_overview(batch, group, number, overview.clone());
+                    batch
+                        .sets
+                        .add(&self.store, &mut batch.writes, group, message_id);
+                    numbers.push(format!("{group}:{number}"));
+                    filed.push(group.as_str());
+                }
+                batch.writes.put_cf(
+                    self.store.cf(schema::ARRIVAL),
+                    schema::arrival_key(micros, message_id),
+                    filed.join(","),
+                );
+                let xref = numbers.join(" ");
+                self.set_history(batch, message_id, HistoryEntry::Accepted { micros, xref });
+            }
             Effect::RecordMove { target, record } => {
                 batch.writes.put_cf(
                     self.store.cf(schema::MOVES),
@@ -957,6 +1104,7 @@ impl Writer {
                     record.encode(),
                 );
                 self.named.insert(target.clone());
+                (self.move_controls).insert(record.control.clone(), target.clone());
                 if !batch.settle.contains(target) {
                     batch.settle.push(target.clone());
                 }
@@ -966,13 +1114,21 @@ impl Writer {
                     tracing::info!(message_id = %String::from_utf8_lossy(&article.message_id), "held post approved");
                 }
             }
-            Effect::Move { message_id, to } => {
+            Effect::Move {
+                message_id,
+                to,
+                overview,
+            } => {
                 let Some(entry @ HistoryEntry::Accepted { .. }) =
                     self.history(batch, message_id)?
                 else {
                     return Ok(());
                 };
-                if !self.records.contains_key(to) {
+                let to: Vec<&String> = to
+                    .iter()
+                    .filter(|g| self.records.contains_key(*g))
+                    .collect();
+                if to.is_empty() {
                     return Ok(());
                 }
                 let numbers: Vec<(String, u64)> = entry
@@ -980,23 +1136,22 @@ impl Writer {
                     .iter()
                     .map(|(g, n)| (g.to_string(), *n))
                     .collect();
-                let Some((first_group, first_number)) = numbers.first().cloned() else {
-                    return Ok(());
-                };
-                let overview = self
-                    .overview_of(batch, &first_group, first_number)?
-                    .unwrap_or_default();
                 for (group, number) in &numbers {
                     self.unfile(batch, group, *number, message_id)?;
                 }
-                let mut xref = String::new();
-                if let Some(number) = self.number(batch, to) {
-                    self.put_overview(batch, to, number, overview);
-                    batch
-                        .sets
-                        .add(&self.store, &mut batch.writes, to, message_id);
-                    xref = format!("{to}:{number}");
+                let mut xref = Vec::new();
+                let mut filed = Vec::new();
+                for to in to {
+                    if let Some(number) = self.number(batch, to) {
+                        self.put_overview(batch, to, number, overview.clone());
+                        batch
+                            .sets
+                            .add(&self.store, &mut batch.writes, to, message_id);
+                        xref.push(format!("{to}:{number}"));
+                        filed.push(to.as_str());
+                    }
                 }
+                let xref = xref.join(" ");
                 let arrived = match entry {
                     HistoryEntry::Accepted { micros, .. } => micros,
                     _ => micros,
@@ -1004,7 +1159,7 @@ impl Writer {
                 batch.writes.put_cf(
                     self.store.cf(schema::ARRIVAL),
                     schema::arrival_key(arrived, message_id),
-                    to.as_bytes(),
+                    filed.join(","),
                 );
                 self.set_history(
                     batch,
@@ -1113,6 +1268,16 @@ impl Writer {
             let Some(id) = overview_id(&record) else {
                 continue;
             };
+            if let Some(root) = self.moved_in(id, &record, name)? {
+                // Moved here, not posted here: the move no longer holds,
+                // and settling sends the thread back where its Newsgroups
+                // put it (state.md §3, §4).
+                self.drop_filing(batch, id, name)?;
+                if !batch.settle.contains(&root) {
+                    batch.settle.push(root);
+                }
+                continue;
+            }
             if before(overview_date(&record)) {
                 self.take_out(batch, id, name)?;
             } else if whole {
@@ -1130,6 +1295,32 @@ impl Writer {
             }
         }
         Ok(())
+    }
+
+    /// The thread root of `id`, filed in `board`, if a move put it there
+    /// rather than its own Newsgroups: only an article of a thread some
+    /// move names can be, and only its bytes tell.
+    fn moved_in(
+        &self,
+        id: &[u8],
+        record: &[u8],
+        board: &str,
+    ) -> Result<Option<Vec<u8>>, StoreError> {
+        let root = overview_root(record).unwrap_or(id);
+        if !self.named.contains(root) && !self.named.contains(id) {
+            return Ok(None);
+        }
+        let Some(bytes) = self.store.article(id)? else {
+            return Ok(None);
+        };
+        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::from(bytes)) else {
+            return Ok(None);
+        };
+        let posted = article
+            .newsgroups()
+            .iter()
+            .any(|g| g.as_slice() == board.as_bytes());
+        Ok((!posted).then(|| root.to_vec()))
     }
 
     /// Removes a board's record, numbering, overview and set.
@@ -1275,11 +1466,22 @@ impl Writer {
         batch.unwaited.push((board.to_string(), id.to_vec()));
     }
 
-    fn learn(&self, batch: &mut Batch, key: [u8; 32], record: KeyRecord) {
+    /// Keeps what `record` teaches about `key`, merged with what was
+    /// known (a revocation is never undone by a passport).
+    fn learn(&self, batch: &mut Batch, key: [u8; 32], record: KeyRecord) -> Result<(), StoreError> {
+        let known = match batch.learnt.iter().rev().find(|(k, _)| *k == key) {
+            Some((_, known)) => Some(known.clone()),
+            None => self.store.key_record(&key)?,
+        };
+        let record = match known {
+            Some(known) => known.merged(record),
+            None => record,
+        };
         batch
             .writes
             .put_cf(self.store.cf(schema::KEYS), key, record.encode());
         batch.learnt.push((key, record));
+        Ok(())
     }
 }
 
@@ -1346,6 +1548,8 @@ mod tests {
             from: Waited::Nowhere,
             outboxes: outboxes.iter().map(|p| p.to_string()).collect(),
             thread: id.as_bytes().to_vec(),
+            supersedes: None,
+            signer: None,
         }
     }
 

@@ -130,13 +130,9 @@ impl Store {
             Some(v)
                 if v == schema::SCHEMA_WITHOUT_SETS
                     || v == schema::SCHEMA_HELD_IN_PENDING
-                    || v == schema::SCHEMA_WITHOUT_THREADS =>
+                    || v == schema::SCHEMA_WITHOUT_THREADS
+                    || v == schema::SCHEMA_WITHOUT_WAITING_SETS =>
             {
-                let built = store.build_threads()?;
-                tracing::info!(
-                    articles = built,
-                    "built the thread index for an older store"
-                );
                 if v == schema::SCHEMA_WITHOUT_SETS {
                     let written = members::rebuild(&store)?;
                     tracing::info!(
@@ -144,10 +140,21 @@ impl Store {
                         "built reconciliation sets for an older store"
                     );
                 }
-                let moved = store.move_held_out_of_pending()?;
-                if moved > 0 {
-                    tracing::info!(posts = moved, "moved held posts out of pending");
+                if v != schema::SCHEMA_WITHOUT_WAITING_SETS {
+                    let moved = store.move_held_out_of_pending()?;
+                    if moved > 0 {
+                        tracing::info!(posts = moved, "moved held posts out of pending");
+                    }
+                    let built = store.build_threads()?;
+                    tracing::info!(
+                        articles = built,
+                        "built the thread index for an older store"
+                    );
                 }
+                let waiting = store.build_waiting_sets()?;
+                tracing::info!(posts = waiting, "built the sets of waiting posts");
+                let signed = store.build_authors()?;
+                tracing::info!(articles = signed, "built the index of articles by signer");
                 let mut opts = rocksdb::WriteOptions::default();
                 opts.set_sync(true);
                 store
@@ -270,15 +277,38 @@ impl Store {
             .collect()
     }
 
-    /// Every article a move or kept cancel names, once each.
+    /// Every article a move, kept cancel or edit names, once each: what
+    /// the settling works out at start.
     pub fn move_targets(&self) -> Result<Vec<Vec<u8>>> {
-        let mut out = self.targets(schema::MOVES)?;
-        for target in self.targets(schema::CANCELS)? {
-            if !out.contains(&target) {
-                out.push(target);
+        let mut out = std::collections::BTreeSet::new();
+        for family in [schema::MOVES, schema::CANCELS, schema::VERSIONS] {
+            out.extend(self.targets(family)?);
+        }
+        Ok(out.into_iter().collect())
+    }
+
+    /// Every kept move control with the article it names.
+    pub fn move_controls(&self) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::MOVES), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            if let Some(nul) = key.iter().position(|&b| b == 0) {
+                out.push((key[nul + 1..].to_vec(), key[..nul].to_vec()));
             }
         }
         Ok(out)
+    }
+
+    /// The filed edits whose Supersedes names `target`.
+    pub fn edits_of(&self, target: &[u8]) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .seconds(schema::VERSIONS, target)?
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect())
     }
 
     /// The first parts of the keys of `family`, once each.
@@ -294,6 +324,58 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Schema 4 → 5: every stored signed article is entered under its
+    /// signer.
+    fn build_authors(&self) -> Result<u64> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut built = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::ARTICLES), IteratorMode::Start)
+        {
+            let (id, bytes) = item?;
+            let Ok(article) =
+                crate::proto::article::Article::parse(bytes::Bytes::from(bytes.to_vec()))
+            else {
+                continue;
+            };
+            let Ok(claim) = crate::proto::signing::claimed(&article) else {
+                continue;
+            };
+            let key = [claim.field.key.as_bytes().as_slice(), &id].concat();
+            batch.put_cf(self.cf(schema::AUTHORS), key, b"");
+            built += 1;
+            if batch.len() >= 50_000 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.db.write(batch)?;
+        Ok(built)
+    }
+
+    /// Schema 4 → 5: the pending and held posts are entered in their sets.
+    fn build_waiting_sets(&self) -> Result<usize> {
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut changes = members::Changes::default();
+        let mut built = 0;
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::HISTORY), IteratorMode::Start)
+        {
+            let (id, value) = item?;
+            let set = match HistoryEntry::decode(&value) {
+                Some(HistoryEntry::Pending { .. }) => schema::PENDING_SET,
+                Some(HistoryEntry::Held { .. }) => schema::HELD_SET,
+                _ => continue,
+            };
+            changes.add(self, &mut batch, set, &id);
+            built += 1;
+        }
+        changes.write(self, &mut batch);
+        self.db.write(batch)?;
+        Ok(built)
     }
 
     /// Schema 2 → 3: held posts leave `pending` (where the release pass
@@ -569,6 +651,33 @@ impl Store {
     }
 
     /// Every key record learnt from control messages.
+    /// The filed articles `key` signed.
+    pub fn articles_by(&self, key: &[u8; 32]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(key, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::AUTHORS), mode) {
+            let (k, _) = item?;
+            let Some(id) = k.strip_prefix(key.as_slice()) else {
+                break;
+            };
+            out.push(id.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// What was learnt about one key, if anything.
+    pub fn key_record(&self, key: &[u8; 32]) -> Result<Option<KeyRecord>> {
+        match self.db.get_pinned_cf(self.cf(schema::KEYS), key)? {
+            None => Ok(None),
+            Some(value) => KeyRecord::decode(&value)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "key",
+                    key: hex::encode(key),
+                }),
+        }
+    }
+
     pub fn learnt_keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
         let mut out = Vec::new();
         for item in self

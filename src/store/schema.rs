@@ -20,6 +20,8 @@
 //! | `unfiled`     | board NUL message-id         | overview record                     |
 //! | `refused`     | opening post's message-id    | reason: threads refused here        |
 //! | `cancels`     | target-id NUL control-id     | signer's public key (32 bytes)      |
+//! | `versions`    | superseded-id NUL edit-id    | empty: the edits naming each article|
+//! | `authors`     | public key, message-id       | empty: what each key signed, filed  |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -57,10 +59,17 @@ pub const REFUSED: &str = "refused";
 /// a free Message-ID), kept under the target until it is judged
 /// (protocol-spec/state.md §4a).
 pub const CANCELS: &str = "cancels";
+/// Every filed edit under the article its Supersedes names, kept whether
+/// or not that article is here, so a post's versions are found from its
+/// first Message-ID (protocol-spec/state.md §3b).
+pub const VERSIONS: &str = "versions";
+/// Every filed signed article under its signer, so a revocation finds
+/// what the key signed after it (protocol-spec/state.md §4b).
+pub const AUTHORS: &str = "authors";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS,
+    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS,
 ];
 
 /// What a board control message does.
@@ -264,7 +273,10 @@ pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
 pub const SCHEMA_KEY: &[u8] = b"schema-version";
-pub const SCHEMA_VERSION: &[u8] = b"4";
+pub const SCHEMA_VERSION: &[u8] = b"5";
+/// Version 4 kept no sets of the pending and held posts; opening such a
+/// store builds them from history.
+pub const SCHEMA_WITHOUT_WAITING_SETS: &[u8] = b"4";
 /// Version 3 had no `threads` index; opening such a store builds it from
 /// the stored articles.
 pub const SCHEMA_WITHOUT_THREADS: &[u8] = b"3";
@@ -275,6 +287,15 @@ pub const SCHEMA_WITHOUT_SETS: &[u8] = b"1";
 /// opening such a store moves them to `held`.
 pub const SCHEMA_HELD_IN_PENDING: &[u8] = b"2";
 pub const HELD_IN_PENDING: [u8; 32] = [0xFF; 32];
+
+/// Reconciliation-style sets (in `members` and `digests`) that are no
+/// board: the posts pending a passport and those held for moderation,
+/// kept so the state digest adds them up without a scan
+/// (protocol-spec/state.md §5). A board name never starts with 0x01.
+pub const PENDING_SET: &str = "\u{1}pending";
+pub const HELD_SET: &str = "\u{1}held";
+/// The earlier versions of edited posts.
+pub const SUPERSEDED_SET: &str = "\u{1}superseded";
 
 pub fn overview_key(group: &str, number: u64) -> Vec<u8> {
     let mut key = Vec::with_capacity(group.len() + 9);
@@ -322,6 +343,9 @@ pub enum HistoryEntry {
     Pending { micros: u64, key: String },
     /// Held for premoderation; the article waits in `held` for the operator.
     Held { micros: u64 },
+    /// An earlier version of a post: stored, filed nowhere; readers asking
+    /// for it get `by`, the post's current version (state.md §3b).
+    Superseded { micros: u64, by: String },
 }
 
 impl HistoryEntry {
@@ -333,6 +357,7 @@ impl HistoryEntry {
             HistoryEntry::Removed { micros, reason } => (b'X', micros, reason),
             HistoryEntry::Pending { micros, key } => (b'P', micros, key),
             HistoryEntry::Held { micros } => (b'H', micros, &String::new()),
+            HistoryEntry::Superseded { micros, by } => (b'S', micros, by),
         };
         let mut out = Vec::with_capacity(9 + text.len());
         out.push(tag);
@@ -362,6 +387,7 @@ impl HistoryEntry {
             },
             b'P' => HistoryEntry::Pending { micros, key: text },
             b'H' => HistoryEntry::Held { micros },
+            b'S' => HistoryEntry::Superseded { micros, by: text },
             _ => return None,
         })
     }
@@ -391,8 +417,13 @@ impl HistoryEntry {
 pub enum KeyRecord {
     /// A user key announced by a node trusted to issue passports.
     Passport { issuer: [u8; 32], micros: u64 },
-    /// Revoked: its new articles are refused.
-    Revoked { by: [u8; 32], micros: u64 },
+    /// Revoked: its articles dated after `since` (seconds since the epoch,
+    /// the revocation's Date) are refused and removed (state.md §4b).
+    Revoked {
+        by: [u8; 32],
+        micros: u64,
+        since: u64,
+    },
     /// A node key that replaced `old` and inherits its rights.
     Rotated { old: [u8; 32], micros: u64 },
 }
@@ -401,14 +432,48 @@ impl KeyRecord {
     pub fn encode(&self) -> Vec<u8> {
         let (tag, other, micros) = match self {
             KeyRecord::Passport { issuer, micros } => (b'P', issuer, micros),
-            KeyRecord::Revoked { by, micros } => (b'R', by, micros),
+            KeyRecord::Revoked { by, micros, .. } => (b'R', by, micros),
             KeyRecord::Rotated { old, micros } => (b'N', old, micros),
         };
         let mut out = Vec::with_capacity(41);
         out.push(tag);
         out.extend_from_slice(other);
         out.extend_from_slice(&micros.to_be_bytes());
+        if let KeyRecord::Revoked { since, .. } = self {
+            out.extend_from_slice(&since.to_be_bytes());
+        }
         out
+    }
+
+    /// What is kept when `new` is learnt over `self`, the same in any
+    /// order (state.md §4b): a revocation wins over any passport, of two
+    /// revocations the earlier-dated one counts, and of two passports the
+    /// one whose issuer key is the smaller, as bytes.
+    pub fn merged(self, new: KeyRecord) -> KeyRecord {
+        match (self, new) {
+            (
+                old @ KeyRecord::Revoked { since: a, .. },
+                new @ KeyRecord::Revoked { since: b, .. },
+            ) => {
+                if b < a {
+                    new
+                } else {
+                    old
+                }
+            }
+            (old @ KeyRecord::Revoked { .. }, _) => old,
+            (
+                old @ KeyRecord::Passport { issuer: a, .. },
+                new @ KeyRecord::Passport { issuer: b, .. },
+            ) => {
+                if b < a {
+                    new
+                } else {
+                    old
+                }
+            }
+            (_, new) => new,
+        }
     }
 
     pub fn decode(bytes: &[u8]) -> Option<KeyRecord> {
@@ -420,7 +485,15 @@ impl KeyRecord {
                 issuer: other,
                 micros,
             },
-            b'R' => KeyRecord::Revoked { by: other, micros },
+            // Revocations kept before they had a Date cover everything.
+            b'R' => KeyRecord::Revoked {
+                by: other,
+                micros,
+                since: rest
+                    .get(40..48)
+                    .and_then(|b| b.try_into().ok())
+                    .map_or(0, u64::from_be_bytes),
+            },
             b'N' => KeyRecord::Rotated { old: other, micros },
             _ => return None,
         })
@@ -504,6 +577,33 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_revocation_wins_whatever_order_keys_are_learnt_in() {
+        let passport = KeyRecord::Passport {
+            issuer: [1; 32],
+            micros: 1,
+        };
+        let revoked = |since| KeyRecord::Revoked {
+            by: [2; 32],
+            micros: 2,
+            since,
+        };
+        assert_eq!(passport.clone().merged(revoked(5)), revoked(5));
+        assert_eq!(revoked(5).merged(passport.clone()), revoked(5));
+        assert_eq!(revoked(5).merged(revoked(3)), revoked(3));
+        assert_eq!(revoked(3).merged(revoked(5)), revoked(3));
+        let other = KeyRecord::Passport {
+            issuer: [0; 32],
+            micros: 9,
+        };
+        assert_eq!(passport.clone().merged(other.clone()), other);
+        assert_eq!(other.clone().merged(passport.clone()), other);
+        // A record kept before revocations had a Date covers everything.
+        let mut old = revoked(0).encode();
+        old.truncate(41);
+        assert_eq!(KeyRecord::decode(&old), Some(revoked(0)));
+    }
+
+    #[test]
     fn overview_keys_sort_numerically_within_a_group() {
         assert!(overview_key("a", 2) < overview_key("a", 10));
         assert!(overview_key("a", u64::MAX) < overview_key("a.b", 0));
@@ -571,6 +671,7 @@ mod tests {
             KeyRecord::Revoked {
                 by: [2; 32],
                 micros: 6,
+                since: 1_795_000_000,
             },
             KeyRecord::Rotated {
                 old: [3; 32],

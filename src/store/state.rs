@@ -7,26 +7,104 @@
 use rocksdb::IteratorMode;
 use sha2::{Digest, Sha256};
 
-use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
+use super::members::GroupSet;
+use super::schema::{self, GroupRecord, KeyRecord};
 use super::{Result, Store, StoreError};
+use crate::proto::reconcile::{Members, Prefix};
 
 impl Store {
-    /// SHA-256 over, in key order: each board's name, hidden flag and
-    /// description; each (board, Message-ID) filing; each learnt key with
-    /// what was learnt (passport and its issuer, revocation, rotation);
-    /// each Message-ID pending or held. A full scan: for tests and the
-    /// operator, not for every request.
+    /// SHA-256 over the lines of protocol-spec/state.md §5: each board
+    /// with its hidden flag, description and the digest of the set of
+    /// articles filed in it; each learnt key; the digests of the sets of
+    /// pending, held and superseded posts. The sets' digests are kept up to date by
+    /// every write that changes them, so this costs a read per board and
+    /// per learnt key, never a scan of the articles.
     pub fn state_digest(&self) -> Result<[u8; 32]> {
         let mut hash = Sha256::new();
-        self.state_lines(|line| {
-            hash.update(line);
+        let mut line = |parts: &[&[u8]]| {
+            hash.update(parts.join(&b'\t'));
             hash.update(b"\n");
-        })?;
+        };
+        line(&[b"tidings-state 1"]);
+        for item in self
+            .db()
+            .iterator_cf(self.cf(schema::GROUPS), IteratorMode::Start)
+        {
+            let (name, value) = item?;
+            let record = GroupRecord::decode(&value).ok_or_else(|| StoreError::Corrupt {
+                what: "group",
+                key: String::from_utf8_lossy(&name).into_owned(),
+            })?;
+            let hidden: &[u8] = if record.hidden { b"hidden" } else { b"shown" };
+            let (count, sum) = self.set_digest(&String::from_utf8_lossy(&name))?;
+            line(&[
+                b"board",
+                &name,
+                hidden,
+                count.as_bytes(),
+                sum.as_bytes(),
+                record.description.as_bytes(),
+            ]);
+        }
+        self.learnt_lines(|parts| line(parts))?;
+        for (name, set) in [
+            (&b"pending"[..], schema::PENDING_SET),
+            (b"held", schema::HELD_SET),
+            (b"superseded", schema::SUPERSEDED_SET),
+        ] {
+            let (count, sum) = self.set_digest(set)?;
+            line(&[name, count.as_bytes(), sum.as_bytes()]);
+        }
         Ok(hash.finalize().into())
     }
 
-    /// The lines [`Store::state_digest`] hashes, TAB-separated, each to
-    /// `out`: to see where two nodes differ.
+    /// A set's digest as the digest lines write it: count in decimal, sum
+    /// in lower-case hex.
+    fn set_digest(&self, set: &str) -> Result<(String, String)> {
+        let digest = GroupSet {
+            store: self,
+            group: set,
+        }
+        .digest(&Prefix::ROOT)?;
+        Ok((digest.count.to_string(), hex::encode(digest.sum)))
+    }
+
+    /// `key <hex> passport <issuer hex>`, `key <hex> revoked` or `key <hex>
+    /// rotated <old hex>` for each learnt key, in key order.
+    fn learnt_lines(&self, mut line: impl FnMut(&[&[u8]])) -> Result<()> {
+        for item in self
+            .db()
+            .iterator_cf(self.cf(schema::KEYS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let key = hex::encode(&key);
+            match KeyRecord::decode(&value) {
+                Some(KeyRecord::Passport { issuer, .. }) => line(&[
+                    b"key",
+                    key.as_bytes(),
+                    b"passport",
+                    hex::encode(issuer).as_bytes(),
+                ]),
+                Some(KeyRecord::Revoked { since, .. }) => line(&[
+                    b"key",
+                    key.as_bytes(),
+                    b"revoked",
+                    since.to_string().as_bytes(),
+                ]),
+                Some(KeyRecord::Rotated { old, .. }) => line(&[
+                    b"key",
+                    key.as_bytes(),
+                    b"rotated",
+                    hex::encode(old).as_bytes(),
+                ]),
+                None => return Err(StoreError::Corrupt { what: "key", key }),
+            }
+        }
+        Ok(())
+    }
+
+    /// What the digest adds up, item by item, TAB-separated, each to
+    /// `out`: to see where two nodes differ. A full scan.
     pub fn state_lines(&self, mut out: impl FnMut(&[u8])) -> Result<()> {
         let mut line = |parts: &[&[u8]]| out(&parts.join(&b'\t'));
         for item in self
@@ -41,47 +119,24 @@ impl Store {
             let hidden: &[u8] = if record.hidden { b"hidden" } else { b"shown" };
             line(&[b"board", &name, hidden, record.description.as_bytes()]);
         }
-        // Keyed by board and the hash of the Message-ID: an order that does
+        // Keyed by set and the hash of the Message-ID: an order that does
         // not depend on numbers.
         for item in self
             .db()
             .iterator_cf(self.cf(schema::MEMBERS), IteratorMode::Start)
         {
             let (key, id) = item?;
-            let board = key.split(|&b| b == 0).next().unwrap_or_default();
-            line(&[b"filed", board, &id]);
-        }
-        for item in self
-            .db()
-            .iterator_cf(self.cf(schema::KEYS), IteratorMode::Start)
-        {
-            let (key, value) = item?;
-            let learnt = match KeyRecord::decode(&value) {
-                Some(KeyRecord::Passport { issuer, .. }) => {
-                    [b"passport".as_slice(), &issuer].concat()
-                }
-                Some(KeyRecord::Revoked { .. }) => b"revoked".to_vec(),
-                Some(KeyRecord::Rotated { old, .. }) => [b"rotated".as_slice(), &old].concat(),
-                None => {
-                    return Err(StoreError::Corrupt {
-                        what: "key",
-                        key: hex::encode(&key),
-                    })
-                }
-            };
-            line(&[b"key", &key, &learnt]);
-        }
-        for item in self
-            .db()
-            .iterator_cf(self.cf(schema::HISTORY), IteratorMode::Start)
-        {
-            let (id, value) = item?;
-            match HistoryEntry::decode(&value) {
-                Some(HistoryEntry::Pending { .. }) => line(&[b"pending", &id]),
-                Some(HistoryEntry::Held { .. }) => line(&[b"held", &id]),
-                _ => {}
+            let set = key.split(|&b| b == 0).next().unwrap_or_default();
+            if set == schema::PENDING_SET.as_bytes() {
+                line(&[b"pending", &id]);
+            } else if set == schema::HELD_SET.as_bytes() {
+                line(&[b"held", &id]);
+            } else if set == schema::SUPERSEDED_SET.as_bytes() {
+                line(&[b"superseded", &id]);
+            } else {
+                line(&[b"filed", set, &id]);
             }
         }
-        Ok(())
+        self.learnt_lines(|parts| line(parts))
     }
 }

@@ -20,6 +20,7 @@ pub mod peer;
 pub mod post;
 pub mod reader;
 pub mod signed;
+pub mod state;
 pub mod streaming;
 pub mod sync;
 
@@ -108,6 +109,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "SYNC",
         cases: sync::CASES,
+    },
+    Suite {
+        label: "STATE",
+        cases: state::CASES,
     },
 ];
 

@@ -110,6 +110,14 @@ pub const CASES: &[Case] = &[
         run: move_before_thread,
     },
     Case {
+        name: "edit-before-its-post-leads-the-first-id-to-the-edit",
+        side: Side::Transit,
+        need: SIGNED,
+        needs_group: true,
+        rfc: "tidings state.md §3b",
+        run: edit_before_post,
+    },
+    Case {
         name: "rmgroup-before-its-newgroup-leaves-no-board",
         side: Side::Transit,
         need: SIGNED,
@@ -501,6 +509,49 @@ fn move_before_thread(ctx: &mut Ctx) -> CaseResult {
         if Instant::now() >= deadline {
             return fail(format!(
                 "{target} is not filed in {to} alone {}s after it came, though its move came first",
+                ctx.timeout.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An edit (Supersedes) that comes before the post it edits, and is dated
+/// after it, makes it the current version (state.md §3b): STAT of the
+/// first Message-ID answers with the edit's, and the board lists only the
+/// edit.
+fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
+    need_reader(ctx)?;
+    let group = ctx.group()?;
+    let now = clock::now_secs();
+    let first = ctx.new_msgid();
+    let post = Article::for_transit(&first, &group).with("Date", &clock::rfc5322(now - 120));
+    let post = ctx.sign(&post)?;
+    let edit_id = ctx.new_msgid();
+    let edit = Article::for_transit(&edit_id, &group)
+        .with("Supersedes", &first)
+        .with("Date", &clock::rfc5322(now - 60));
+    let edit = ctx.sign(&edit)?;
+    let mut c = ctx.peer()?;
+    for (msgid, article, what) in [
+        (&edit_id, &edit, "an edit of a post not yet sent"),
+        (&first, &post, "the post after its edit"),
+    ] {
+        let st = offer(&mut c, msgid, article)?;
+        expect(&st, &[235], what)?;
+        ctx.not_pending(&st, what)?;
+    }
+    let mut r = ctx.reader()?;
+    let deadline = Instant::now() + ctx.timeout;
+    loop {
+        let st = r.command(&format!("STAT {first}"))?;
+        let leads = st.code == 223 && st.text.split(' ').nth(1) == Some(edit_id.as_str());
+        if leads && filed_in(&mut r, &group, &edit_id)? && !filed_in(&mut r, &group, &first)? {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return fail(format!(
+                "{}s after both came, STAT {first} is \"{st}\" (want 223 0 {edit_id}), or {group} does not list the edit alone",
                 ctx.timeout.as_secs()
             ));
         }
