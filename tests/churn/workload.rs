@@ -68,33 +68,43 @@ impl Kind {
     }
 }
 
-/// Relative weights of the kinds of events, in [`Kind::ALL`] order.
+/// Relative weights of the kinds of events, in [`Kind::ALL`] order, and
+/// how often (percent) a new thread is crossposted to two boards.
 #[derive(Clone, Debug)]
-pub struct Mix(pub [u32; 12]);
+pub struct Mix {
+    pub weights: [u32; 12],
+    pub crosspost: u64,
+}
 
 impl Default for Mix {
     fn default() -> Self {
-        //   post reply user edit cancel move new mod rm passport again revoke
-        Mix([22, 22, 14, 7, 6, 6, 4, 3, 2, 5, 1, 2])
+        Mix {
+            //        post reply user edit cancel move new mod rm passport again revoke
+            weights: [22, 22, 14, 7, 6, 6, 4, 3, 2, 5, 1, 2],
+            crosspost: 10,
+        }
     }
 }
 
 impl Mix {
-    /// Parses `kind=weight,...` over the defaults, e.g. `revoke=0`.
+    /// Parses `kind=weight,...` over the defaults, e.g. `revoke=0`, and
+    /// `crosspost=percent`.
     pub fn parse(text: &str) -> Result<Mix, String> {
         let mut mix = Mix::default();
         for part in text.split(',').filter(|p| !p.is_empty()) {
-            let (name, weight) = part
+            let (name, value) = part
                 .split_once('=')
                 .ok_or_else(|| format!("{part:?}: want kind=weight"))?;
+            let value: u32 = value.trim().parse().map_err(|e| format!("{part:?}: {e}"))?;
+            if name.trim() == "crosspost" {
+                mix.crosspost = u64::from(value.min(100));
+                continue;
+            }
             let at = Kind::ALL
                 .iter()
                 .position(|k| k.name() == name.trim())
                 .ok_or_else(|| format!("unknown kind {name:?}"))?;
-            mix.0[at] = weight
-                .trim()
-                .parse()
-                .map_err(|e| format!("{part:?}: {e}"))?;
+            mix.weights[at] = value;
         }
         Ok(mix)
     }
@@ -224,9 +234,9 @@ impl World {
         }
     }
 
-    fn newsgroups(&self, rng: &mut Rng) -> String {
+    fn newsgroups(&self, crosspost: u64, rng: &mut Rng) -> String {
         let first = self.board(rng);
-        if rng.percent(10) {
+        if rng.percent(crosspost) {
             let second = self.board(rng);
             if second != first {
                 return format!("{first},{second}");
@@ -260,7 +270,7 @@ impl World {
     /// The next event, to be injected at one of `up` (the nodes running).
     pub fn next(&mut self, index: usize, mix: &Mix, up: &[usize], rng: &mut Rng) -> Event {
         let node = *rng.pick(up);
-        let mut kind = Kind::ALL[rng.weighted(&mix.0)];
+        let mut kind = Kind::ALL[rng.weighted(&mix.weights)];
         // Kinds that need something to act on fall back to one that makes it.
         if matches!(kind, Kind::Reply | Kind::Edit | Kind::Cancel | Kind::Move)
             && self.posts.is_empty()
@@ -279,7 +289,7 @@ impl World {
         let date = self.date(index, rng);
         match kind {
             Kind::Post => {
-                let groups = self.newsgroups(rng);
+                let groups = self.newsgroups(mix.crosspost, rng);
                 self.post(kind, node, date, groups, Vec::new(), None, rng)
             }
             Kind::Reply | Kind::UserPost => {
@@ -290,7 +300,7 @@ impl World {
                 };
                 let (groups, chain) = match parent {
                     Some(p) => (self.posts[p].groups.clone(), self.posts[p].chain.clone()),
-                    None => (self.newsgroups(rng), Vec::new()),
+                    None => (self.newsgroups(mix.crosspost, rng), Vec::new()),
                 };
                 let user = (kind == Kind::UserPost).then(|| *rng.pick(&self.live_users()));
                 self.post(kind, node, date, groups, chain, user, rng)
@@ -351,7 +361,7 @@ impl World {
             }
             Kind::Move => {
                 let Some(root) = self.recent(rng, true) else {
-                    let groups = self.newsgroups(rng);
+                    let groups = self.newsgroups(mix.crosspost, rng);
                     return self.post(Kind::Post, node, date, groups, Vec::new(), None, rng);
                 };
                 let (author, groups, old) = {
