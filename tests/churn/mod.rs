@@ -86,7 +86,8 @@ impl Settings {
 
     /// A long schedule from `CHURN_SECONDS` (default 600), `CHURN_SEED`,
     /// `CHURN_NODES` (default 10), `CHURN_RATE` (events a second, default
-    /// 20), `CHURN_MIX` (e.g. `revoke=0,edit=0`).
+    /// 20), `CHURN_MIX` (e.g. `revoke=0,crosspost=0`, see [`Mix::parse`])
+    /// and `CHURN_CATCH_UP`.
     pub fn from_env() -> Settings {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         let number = |name: &str, default: u64| -> u64 {
