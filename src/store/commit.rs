@@ -675,11 +675,15 @@ impl Writer {
                 batch
                     .writes
                     .delete_cf(self.store.cf(schema::PENDING), schema::pending_key(key, id));
-                (batch.sets).remove(&self.store, &mut batch.writes, schema::PENDING_SET, id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, schema::PENDING_SET, id);
             }
             Waited::Held => {
                 batch.writes.delete_cf(self.store.cf(schema::HELD), id);
-                (batch.sets).remove(&self.store, &mut batch.writes, schema::HELD_SET, id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, schema::HELD_SET, id);
             }
         }
         batch.acknowledged = true;
@@ -690,7 +694,9 @@ impl Writer {
                     schema::pending_key(key, id),
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
-                (batch.sets).add(&self.store, &mut batch.writes, schema::PENDING_SET, id);
+                batch
+                    .sets
+                    .add(&self.store, &mut batch.writes, schema::PENDING_SET, id);
                 let entry = HistoryEntry::Pending {
                     micros: batch.micros,
                     key: hex::encode(key),
@@ -704,7 +710,9 @@ impl Writer {
                     id,
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
-                (batch.sets).add(&self.store, &mut batch.writes, schema::HELD_SET, id);
+                batch
+                    .sets
+                    .add(&self.store, &mut batch.writes, schema::HELD_SET, id);
                 let entry = HistoryEntry::Held {
                     micros: batch.micros,
                 };
@@ -783,7 +791,7 @@ impl Writer {
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
-        self.thread_member(batch, article);
+        self.index(batch, article);
         for peer in &article.outboxes {
             let seq = match self.outbox_seq.get_mut(peer) {
                 Some(seq) => seq,
@@ -810,9 +818,10 @@ impl Writer {
         numbers
     }
 
-    /// Indexes a filed article under its thread; if a move names the
-    /// thread or the article, its filing is to be settled again.
-    fn thread_member(&mut self, batch: &mut Batch, article: &Prepared) {
+    /// Indexes a filed article under its thread, its signer and what it
+    /// supersedes; if a move, kept cancel or edit names it or its thread,
+    /// its filing is to be settled again.
+    fn index(&mut self, batch: &mut Batch, article: &Prepared) {
         let id = &article.message_id;
         batch.writes.put_cf(
             self.store.cf(schema::THREADS),
@@ -947,21 +956,27 @@ impl Writer {
                                 .delete_cf(self.store.cf(schema::PENDING), pending);
                         }
                         let set = schema::PENDING_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Superseded { .. }) => {
                         batch
                             .writes
                             .delete_cf(self.store.cf(schema::ARTICLES), message_id);
                         let set = schema::SUPERSEDED_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Held { .. }) => {
                         batch
                             .writes
                             .delete_cf(self.store.cf(schema::HELD), message_id);
                         let set = schema::HELD_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     // Not here yet, or refused: either way it is refused if
                     // it ever arrives.
@@ -1055,7 +1070,9 @@ impl Writer {
                             batch.writes.delete_cf(self.store.cf(schema::ARRIVAL), key);
                         }
                         let set = schema::SUPERSEDED_SET;
-                        (batch.sets).add(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .add(&self.store, &mut batch.writes, set, message_id);
                         let entry = HistoryEntry::Superseded { micros, by };
                         self.set_history(batch, message_id, entry);
                     }
@@ -1075,7 +1092,9 @@ impl Writer {
                     return Ok(());
                 };
                 let set = schema::SUPERSEDED_SET;
-                (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, set, message_id);
                 let mut numbers = Vec::new();
                 let mut filed = Vec::new();
                 for group in groups {
@@ -1104,7 +1123,8 @@ impl Writer {
                     record.encode(),
                 );
                 self.named.insert(target.clone());
-                (self.move_controls).insert(record.control.clone(), target.clone());
+                self.move_controls
+                    .insert(record.control.clone(), target.clone());
                 if !batch.settle.contains(target) {
                     batch.settle.push(target.clone());
                 }
