@@ -928,7 +928,12 @@ impl Writer {
         let micros = batch.micros;
         match effect {
             Effect::Remove { message_id, reason } => {
-                match self.history(batch, message_id)? {
+                let entry = self.history(batch, message_id)?;
+                if let Some(HistoryEntry::Accepted { .. } | HistoryEntry::Superseded { .. }) = entry
+                {
+                    self.resettle_without(batch, message_id)?;
+                }
+                match entry {
                     Some(HistoryEntry::Removed { .. }) => return Ok(()),
                     Some(entry @ HistoryEntry::Accepted { .. }) => {
                         for (group, number) in entry.numbers() {
@@ -1312,6 +1317,35 @@ impl Writer {
                     let reason = format!("posted before its board {name} was removed");
                     self.remove(batch, &id, reason)?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// What is to be settled again once the stored article `id` goes: a
+    /// removed version of an edited post (the previous one may be current
+    /// again), a removed opening post of a moved thread (a moderator's
+    /// move needs it), or an article a move or cancel names.
+    fn resettle_without(&self, batch: &mut Batch, id: &[u8]) -> Result<(), StoreError> {
+        let mut again = Vec::new();
+        if self.named.contains(id) {
+            again.push(id.to_vec());
+        }
+        if let Some(article) = self
+            .store
+            .article(id)?
+            .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
+        {
+            again.extend(article.supersedes());
+            again.extend(
+                article
+                    .thread_root()
+                    .filter(|root| self.named.contains(root)),
+            );
+        }
+        for target in again {
+            if !batch.settle.contains(&target) {
+                batch.settle.push(target);
             }
         }
         Ok(())
