@@ -53,6 +53,9 @@ pub struct Prepared {
     /// The key that signed it: a filed article is indexed under it, so a
     /// revocation finds what the key signed.
     pub signer: Option<[u8; 32]>,
+    /// Boards it names that this node would carry but does not have yet:
+    /// filed there too once a newgroup creates them (state.md §4).
+    pub waits: Vec<String>,
 }
 
 /// Where an article waited before this commit.
@@ -755,7 +758,16 @@ impl Writer {
     /// Adds one article to the batch and returns its numbers.
     fn file(&mut self, batch: &mut Batch, article: &Prepared) -> Vec<(String, u64)> {
         let mut numbers = Vec::with_capacity(article.groups.len());
-        for group in &article.groups {
+        // A board it waits for that a newgroup created since ingest looked
+        // is filed in now; the rest wait.
+        let (now, later): (Vec<&String>, Vec<&String>) = article
+            .waits
+            .iter()
+            .partition(|board| self.records.contains_key(*board));
+        for board in later {
+            self.wait_for(batch, board, &article.message_id, &article.overview);
+        }
+        for group in article.groups.iter().chain(now) {
             let Some(number) = self.number(batch, group) else {
                 continue;
             };
@@ -1468,6 +1480,7 @@ impl Writer {
             let Some(number) = self.number(batch, board) else {
                 continue;
             };
+            let moved = overview_root(&record).is_some_and(|root| self.named.contains(root));
             self.put_overview(batch, board, number, record);
             batch.sets.add(&self.store, &mut batch.writes, board, &id);
             let xref = if xref.is_empty() {
@@ -1476,6 +1489,10 @@ impl Writer {
                 format!("{xref} {board}:{number}")
             };
             self.set_history(batch, &id, HistoryEntry::Accepted { micros, xref });
+            // Of a moved thread, it follows the thread, not this board.
+            if (moved || self.named.contains(&id)) && !batch.settle.contains(&id) {
+                batch.settle.push(id.clone());
+            }
         }
         Ok(())
     }
@@ -1604,6 +1621,7 @@ mod tests {
             thread: id.as_bytes().to_vec(),
             supersedes: None,
             signer: None,
+            waits: Vec::new(),
         }
     }
 
