@@ -39,6 +39,7 @@ fn article(n: usize) -> Prepared {
         outboxes: Vec::new(),
         supersedes: None,
         signer: None,
+        waits: Vec::new(),
     }
 }
 

@@ -334,19 +334,11 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
                     by: current.clone().unwrap_or_default(),
                 })
             }
-            (HistoryEntry::Superseded { .. }, false) => {
-                let groups = article
-                    .newsgroups()
-                    .iter()
-                    .map(|g| String::from_utf8_lossy(g).into_owned())
-                    .filter(|g| g != CONTROL_GROUP && node.groups.contains(g))
-                    .collect();
-                effects.push(Effect::Restore {
-                    message_id: id,
-                    groups,
-                    overview: overview_record(&article),
-                });
-            }
+            (HistoryEntry::Superseded { .. }, false) => effects.push(Effect::Restore {
+                message_id: id,
+                groups: unmoved(node, &article),
+                overview: overview_record(&article),
+            }),
             _ => {}
         }
     }

@@ -589,6 +589,27 @@ impl Ingest<'_> {
         self.prepared(&article, source, id, groups, Vec::new(), disposition, from)
     }
 
+    /// The boards `article` names, besides `groups`, that this node would
+    /// store (`[node] store`) but does not have, and that were not removed
+    /// after it was posted: it is filed there too if a newgroup creates
+    /// them, as it would have been had the newgroup come first.
+    fn boards_to_come(&self, article: &Article, groups: &[String]) -> Vec<String> {
+        let date = authority::date_secs(article);
+        article
+            .newsgroups()
+            .iter()
+            .filter_map(|g| std::str::from_utf8(g).ok())
+            .filter(|g| {
+                *g != CONTROL_GROUP
+                    && !groups.iter().any(|c| c == g)
+                    && !self.groups.contains(g)
+                    && self.stores.matches(g.as_bytes())
+                    && self.lookup.board(g).removed.is_none_or(|at| date > at)
+            })
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Refuses an article whose Path shows a loop or too many hops.
     fn check_path(&self, article: &Article) -> Result<(), String> {
         let Some(path) = article.header_unfolded("Path") else {
@@ -643,6 +664,13 @@ impl Ingest<'_> {
             signer: signing::claimed(stored)
                 .ok()
                 .map(|c| c.field.key.to_bytes()),
+            // Control messages are filed in `control` alone.
+            waits: match disposition {
+                Disposition::File if stored.header("Control").is_none() => {
+                    self.boards_to_come(stored, &groups)
+                }
+                _ => Vec::new(),
+            },
             message_id: id,
             overview: overview_record(stored),
             bytes,

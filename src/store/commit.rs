@@ -53,6 +53,9 @@ pub struct Prepared {
     /// The key that signed it: a filed article is indexed under it, so a
     /// revocation finds what the key signed.
     pub signer: Option<[u8; 32]>,
+    /// Boards it names that this node would carry but does not have yet:
+    /// filed there too once a newgroup creates them (state.md §4).
+    pub waits: Vec<String>,
 }
 
 /// Where an article waited before this commit.
@@ -675,11 +678,15 @@ impl Writer {
                 batch
                     .writes
                     .delete_cf(self.store.cf(schema::PENDING), schema::pending_key(key, id));
-                (batch.sets).remove(&self.store, &mut batch.writes, schema::PENDING_SET, id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, schema::PENDING_SET, id);
             }
             Waited::Held => {
                 batch.writes.delete_cf(self.store.cf(schema::HELD), id);
-                (batch.sets).remove(&self.store, &mut batch.writes, schema::HELD_SET, id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, schema::HELD_SET, id);
             }
         }
         batch.acknowledged = true;
@@ -690,7 +697,9 @@ impl Writer {
                     schema::pending_key(key, id),
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
-                (batch.sets).add(&self.store, &mut batch.writes, schema::PENDING_SET, id);
+                batch
+                    .sets
+                    .add(&self.store, &mut batch.writes, schema::PENDING_SET, id);
                 let entry = HistoryEntry::Pending {
                     micros: batch.micros,
                     key: hex::encode(key),
@@ -704,7 +713,9 @@ impl Writer {
                     id,
                     schema::waiting_value(batch.micros, &article.bytes),
                 );
-                (batch.sets).add(&self.store, &mut batch.writes, schema::HELD_SET, id);
+                batch
+                    .sets
+                    .add(&self.store, &mut batch.writes, schema::HELD_SET, id);
                 let entry = HistoryEntry::Held {
                     micros: batch.micros,
                 };
@@ -747,7 +758,16 @@ impl Writer {
     /// Adds one article to the batch and returns its numbers.
     fn file(&mut self, batch: &mut Batch, article: &Prepared) -> Vec<(String, u64)> {
         let mut numbers = Vec::with_capacity(article.groups.len());
-        for group in &article.groups {
+        // A board it waits for that a newgroup created since ingest looked
+        // is filed in now; the rest wait.
+        let (now, later): (Vec<&String>, Vec<&String>) = article
+            .waits
+            .iter()
+            .partition(|board| self.records.contains_key(*board));
+        for board in later {
+            self.wait_for(batch, board, &article.message_id, &article.overview);
+        }
+        for group in article.groups.iter().chain(now) {
             let Some(number) = self.number(batch, group) else {
                 continue;
             };
@@ -783,7 +803,7 @@ impl Writer {
             schema::arrival_key(micros, &article.message_id),
             filed_in,
         );
-        self.thread_member(batch, article);
+        self.index(batch, article);
         for peer in &article.outboxes {
             let seq = match self.outbox_seq.get_mut(peer) {
                 Some(seq) => seq,
@@ -810,9 +830,10 @@ impl Writer {
         numbers
     }
 
-    /// Indexes a filed article under its thread; if a move names the
-    /// thread or the article, its filing is to be settled again.
-    fn thread_member(&mut self, batch: &mut Batch, article: &Prepared) {
+    /// Indexes a filed article under its thread, its signer and what it
+    /// supersedes; if a move, kept cancel or edit names it or its thread,
+    /// its filing is to be settled again.
+    fn index(&mut self, batch: &mut Batch, article: &Prepared) {
         let id = &article.message_id;
         batch.writes.put_cf(
             self.store.cf(schema::THREADS),
@@ -919,7 +940,12 @@ impl Writer {
         let micros = batch.micros;
         match effect {
             Effect::Remove { message_id, reason } => {
-                match self.history(batch, message_id)? {
+                let entry = self.history(batch, message_id)?;
+                if let Some(HistoryEntry::Accepted { .. } | HistoryEntry::Superseded { .. }) = entry
+                {
+                    self.resettle_without(batch, message_id)?;
+                }
+                match entry {
                     Some(HistoryEntry::Removed { .. }) => return Ok(()),
                     Some(entry @ HistoryEntry::Accepted { .. }) => {
                         for (group, number) in entry.numbers() {
@@ -947,21 +973,27 @@ impl Writer {
                                 .delete_cf(self.store.cf(schema::PENDING), pending);
                         }
                         let set = schema::PENDING_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Superseded { .. }) => {
                         batch
                             .writes
                             .delete_cf(self.store.cf(schema::ARTICLES), message_id);
                         let set = schema::SUPERSEDED_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Held { .. }) => {
                         batch
                             .writes
                             .delete_cf(self.store.cf(schema::HELD), message_id);
                         let set = schema::HELD_SET;
-                        (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     // Not here yet, or refused: either way it is refused if
                     // it ever arrives.
@@ -1055,7 +1087,9 @@ impl Writer {
                             batch.writes.delete_cf(self.store.cf(schema::ARRIVAL), key);
                         }
                         let set = schema::SUPERSEDED_SET;
-                        (batch.sets).add(&self.store, &mut batch.writes, set, message_id);
+                        batch
+                            .sets
+                            .add(&self.store, &mut batch.writes, set, message_id);
                         let entry = HistoryEntry::Superseded { micros, by };
                         self.set_history(batch, message_id, entry);
                     }
@@ -1075,7 +1109,9 @@ impl Writer {
                     return Ok(());
                 };
                 let set = schema::SUPERSEDED_SET;
-                (batch.sets).remove(&self.store, &mut batch.writes, set, message_id);
+                batch
+                    .sets
+                    .remove(&self.store, &mut batch.writes, set, message_id);
                 let mut numbers = Vec::new();
                 let mut filed = Vec::new();
                 for group in groups {
@@ -1104,7 +1140,8 @@ impl Writer {
                     record.encode(),
                 );
                 self.named.insert(target.clone());
-                (self.move_controls).insert(record.control.clone(), target.clone());
+                self.move_controls
+                    .insert(record.control.clone(), target.clone());
                 if !batch.settle.contains(target) {
                     batch.settle.push(target.clone());
                 }
@@ -1297,6 +1334,35 @@ impl Writer {
         Ok(())
     }
 
+    /// What is to be settled again once the stored article `id` goes: a
+    /// removed version of an edited post (the previous one may be current
+    /// again), a removed opening post of a moved thread (a moderator's
+    /// move needs it), or an article a move or cancel names.
+    fn resettle_without(&self, batch: &mut Batch, id: &[u8]) -> Result<(), StoreError> {
+        let mut again = Vec::new();
+        if self.named.contains(id) {
+            again.push(id.to_vec());
+        }
+        if let Some(article) = self
+            .store
+            .article(id)?
+            .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
+        {
+            again.extend(article.supersedes());
+            again.extend(
+                article
+                    .thread_root()
+                    .filter(|root| self.named.contains(root)),
+            );
+        }
+        for target in again {
+            if !batch.settle.contains(&target) {
+                batch.settle.push(target);
+            }
+        }
+        Ok(())
+    }
+
     /// The thread root of `id`, filed in `board`, if a move put it there
     /// rather than its own Newsgroups: only an article of a thread some
     /// move names can be, and only its bytes tell.
@@ -1414,6 +1480,7 @@ impl Writer {
             let Some(number) = self.number(batch, board) else {
                 continue;
             };
+            let moved = overview_root(&record).is_some_and(|root| self.named.contains(root));
             self.put_overview(batch, board, number, record);
             batch.sets.add(&self.store, &mut batch.writes, board, &id);
             let xref = if xref.is_empty() {
@@ -1422,6 +1489,10 @@ impl Writer {
                 format!("{xref} {board}:{number}")
             };
             self.set_history(batch, &id, HistoryEntry::Accepted { micros, xref });
+            // Of a moved thread, it follows the thread, not this board.
+            if (moved || self.named.contains(&id)) && !batch.settle.contains(&id) {
+                batch.settle.push(id.clone());
+            }
         }
         Ok(())
     }
@@ -1550,6 +1621,7 @@ mod tests {
             thread: id.as_bytes().to_vec(),
             supersedes: None,
             signer: None,
+            waits: Vec::new(),
         }
     }
 
