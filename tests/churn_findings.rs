@@ -339,7 +339,6 @@ fn boards_of(c: &mut Client, id: &str) -> Vec<&'static str> {
 /// cancelled the replies go back where their Newsgroups put them; on a
 /// running node they stay on the move's board until the next start.
 #[test]
-#[ignore = "bug found by the churn harness: a cancel of the opening post does not settle its moved thread again"]
 fn a_running_node_sends_replies_back_when_the_opening_post_of_a_moved_thread_is_cancelled() {
     let dir = temp_dir();
     let mut config = config(dir.path());
@@ -404,7 +403,6 @@ fn a_running_node_sends_replies_back_when_the_opening_post_of_a_moved_thread_is_
 /// leaves it unfiled until the next start, because the cancel does not
 /// settle the versions of what it removes.
 #[test]
-#[ignore = "bug found by the churn harness: a cancel of the current version does not settle the versions again"]
 fn a_running_node_makes_the_remaining_edit_current_when_the_current_version_is_cancelled() {
     let (_dir, node) = start_node();
     let mut c = Client::connect(node.addr);
@@ -445,7 +443,6 @@ fn a_running_node_makes_the_remaining_edit_current_when_the_current_version_is_c
 /// had the board first files it in both. The same happens, by a race, to
 /// an article decided just before the newgroup was committed.
 #[test]
-#[ignore = "bug found by the churn harness: a crosspost is not filed in a board created after it"]
 fn a_crosspost_to_a_board_created_later_gives_one_state_in_any_order() {
     let key = author();
     let newgroup = signed(
