@@ -17,11 +17,11 @@ use crate::ingest::{Rejection, Remember, Source};
 use crate::keys;
 use crate::peers::Peers;
 use crate::precommit::PreCommit;
-use crate::store::commit::{CommitThread, Committer, Published, Stored};
+use crate::store::commit::{CommitThread, Committer, Disposition, Published, Stored};
 use crate::store::schema::{GroupRecord, KeyRecord};
 use crate::store::{Store, StoreError};
 use crate::tls::{Tls, TlsError};
-use crate::trust::Trust;
+use crate::trust::{Standing, Trust};
 use crate::verify::Verifier;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,6 +71,9 @@ pub struct Node {
     pub tls: Tls,
     /// Keys whose passports were just committed; taken by the release task.
     released: Mutex<Option<mpsc::UnboundedReceiver<[u8; 32]>>>,
+    /// The same queue, for a pending post whose passport was committed
+    /// while the post was on its way to the committer.
+    release_again: mpsc::UnboundedSender<[u8; 32]>,
     /// Threads whose moves are to be settled; taken by the settle task.
     settling: Mutex<Option<mpsc::UnboundedReceiver<Settle>>>,
 }
@@ -135,6 +138,7 @@ impl Node {
             store.learnt_keys()?,
         )?);
         let (released_tx, released_rx) = mpsc::unbounded_channel();
+        let release_again = released_tx.clone();
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
         let publish = {
             let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
@@ -200,6 +204,7 @@ impl Node {
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
             released: Mutex::new(Some(released_rx)),
+            release_again,
             settling: Mutex::new(Some(settle_rx)),
         };
         Ok((Arc::new(node), thread))
@@ -272,10 +277,29 @@ impl Node {
             }
             Ok(prepared) => {
                 let message_id = prepared.message_id.clone();
+                let waits_for = match prepared.disposition {
+                    Disposition::Pending { key } => Some(key),
+                    _ => None,
+                };
                 let committed = self.committer.submit(prepared);
                 drop(done);
                 match committed.await {
-                    Ok(stored) => Ingested::Stored { message_id, stored },
+                    Ok(stored) => {
+                        // The post was decided pending before its passport
+                        // was committed, and written after the release pass
+                        // that passport started: nothing would look at it
+                        // again until the next start.
+                        if let (Stored::Pending, Some(key)) = (&stored, waits_for) {
+                            let known =
+                                ed25519_dalek::VerifyingKey::from_bytes(&key).is_ok_and(|k| {
+                                    !matches!(self.trust.standing(&k), Standing::Unknown)
+                                });
+                            if known {
+                                let _ = self.release_again.send(key);
+                            }
+                        }
+                        Ingested::Stored { message_id, stored }
+                    }
                     Err(fault) => Ingested::Fault { message_id, fault },
                 }
             }

@@ -3,7 +3,9 @@
 //! the same articles to two fresh nodes in two orders and lets the node's
 //! settling run after each article, as a running node does shortly after
 //! each commit (the property test settles once, after the last article,
-//! which hides these).
+//! which hides these); the last two run a real node, whose settle task
+//! settles only what each commit names. Those not fixed yet are ignored:
+//! `cargo test --test churn_findings -- --ignored` runs them.
 
 mod common;
 
@@ -47,6 +49,12 @@ fn open() -> OpenNode {
         config.peers.push(PeerConfig {
             passports: true,
             ..PeerConfig::new("second.peer", hex_key(&second_node()))
+        });
+        // The moderator of test.one moderates test.two as well, so it may
+        // move threads between them.
+        config.moderators.push(tidings::config::ModeratorConfig {
+            key: hex_key(&moderator()),
+            groups: "test.two".into(),
         });
     })
 }
@@ -189,6 +197,57 @@ fn a_reply_to_a_thread_moved_off_a_removed_board_gives_one_state_in_any_order() 
     );
 }
 
+/// Churn seed 7, long run (most of its divergence): a moderator's move is
+/// valid only while the thread's opening post is here (state.md §3), so a
+/// cancel of that post decides whether the move counts. Where the move
+/// settles first, the replies go to the move's board and stay there after
+/// the cancel; where the cancel comes first, the move never counts and the
+/// replies stay where their Newsgroups put them. The same holds for an
+/// author's move of a thread under a free Message-ID.
+#[test]
+fn a_moderators_move_and_a_cancel_of_the_opening_post_give_one_state_in_any_order() {
+    let post = signed(
+        &author(),
+        "op",
+        "test.one",
+        "",
+        &at(5, 0),
+        "opening post\r\n",
+    );
+    let reply = signed(
+        &author(),
+        "re",
+        "test.one",
+        &format!("References: {}\r\n", post.0),
+        &at(5, 10),
+        "a reply\r\n",
+    );
+    let mv = signed(
+        &moderator(),
+        "mv",
+        "test.one",
+        &format!("Control: move {} test.two\r\n", post.0),
+        &at(5, 20),
+        "",
+    );
+    let cancel = signed(
+        &author(),
+        "cancel",
+        "test.one",
+        &format!("Control: cancel {}\r\n", post.0),
+        &at(5, 30),
+        "",
+    );
+    let (only_first, only_second) = compare(
+        &[&post, &reply, &mv, &cancel],
+        &[&post, &reply, &cancel, &mv],
+    );
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "move settled before the cancel: {only_first:#?}\ncancel first: {only_second:#?}"
+    );
+}
+
 /// Two node keys trusted for passports both issue one for the same user
 /// key: the state digest records the issuer of whichever arrived last.
 #[test]
@@ -201,5 +260,257 @@ fn two_passports_for_one_key_give_one_state_in_any_order() {
     assert!(
         only_first.is_empty() && only_second.is_empty(),
         "first then second: {only_first:#?}\nsecond then first: {only_second:#?}"
+    );
+}
+
+/// Churn seed 13 with `CHURN_MIX=edit=0,revoke=0,rmgroup=0,passport-again=0,cancel=0`
+/// (one node kept a user's post pending for good): a post by a key that
+/// was unknown when the post was decided, written after the release pass
+/// its passport started, waited until the next start. Fixed in
+/// `Node::ingest`; this is the regression test, on two connections racing.
+#[test]
+fn a_post_and_its_passport_arriving_together_never_leave_it_pending() {
+    let (_dir, node) = start_node();
+    let mut posts_in = Client::connect(node.addr);
+    let mut passports_in = Client::connect(node.addr);
+    assert_eq!(posts_in.cmd("MODE STREAM").0, 203);
+    assert_eq!(passports_in.cmd("MODE STREAM").0, 203);
+    let mut posts = Vec::new();
+    for i in 0..300u32 {
+        let mut seed = [7u8; 32];
+        seed[..4].copy_from_slice(&i.to_le_bytes());
+        let user = SigningKey::from_bytes(&seed);
+        let id = unique_id_for("race", &user);
+        let post = sign_with(&article_text(&id, "test.one", "racing\r\n"), &user);
+        let (pid, passport) = signed(
+            &author(),
+            "pp",
+            "test.one",
+            &format!("Control: passport {}\r\n", hex_key(&user)),
+            ARTICLE_DATE,
+            "",
+        );
+        let post = format!("TAKETHIS {id}\r\n{}", stuffed(&post));
+        let passport = format!("TAKETHIS {pid}\r\n{}", stuffed(&passport));
+        // Either may reach the committer first; both orders must end filed.
+        if i % 2 == 0 {
+            posts_in.send(post.as_bytes());
+            passports_in.send(passport.as_bytes());
+        } else {
+            passports_in.send(passport.as_bytes());
+            posts_in.send(post.as_bytes());
+        }
+        let (a, b) = (posts_in.status(), passports_in.status());
+        assert!(a.0 == 239 && b.0 == 239, "{a:?} {b:?}");
+        posts.push(id);
+    }
+    let mut reader = Client::connect(node.addr);
+    let mut pending: Vec<String> = posts;
+    wait_until(
+        std::time::Duration::from_secs(20),
+        "every post to be released once its passport is here",
+        || {
+            pending.retain(|id| reader.cmd(&format!("STAT {id}")).0 != 223);
+            pending.is_empty()
+        },
+    );
+}
+
+/// The boards `GROUP` lists `id` in, among test.one and test.two.
+fn boards_of(c: &mut Client, id: &str) -> Vec<&'static str> {
+    ["test.one", "test.two"]
+        .into_iter()
+        .filter(|board| {
+            let (code, text) = c.cmd(&format!("GROUP {board}"));
+            let mut range = text.split(' ').skip(1);
+            let (low, high) = (range.next().unwrap_or("1"), range.next().unwrap_or("0"));
+            code == 211
+                && c.cmd(&format!("OVER {low}-{high}")).0 == 224
+                && c.block().iter().any(|l| l.split('\t').nth(4) == Some(id))
+        })
+        .collect()
+}
+
+/// Churn seed 13 on main 6ceba5c (two restarted nodes put the replies back,
+/// eight did not): the test above settles every move after each article;
+/// a running node settles only the threads a commit names, and a cancel
+/// of a thread's opening post does not name the thread. A moderator's move
+/// needs its target here (state.md §3), so once the opening post is
+/// cancelled the replies go back where their Newsgroups put them; on a
+/// running node they stay on the move's board until the next start.
+#[test]
+fn a_running_node_sends_replies_back_when_the_opening_post_of_a_moved_thread_is_cancelled() {
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    with_moderator_and_third_board(&mut config);
+    config.moderators.push(tidings::config::ModeratorConfig {
+        key: hex_key(&moderator()),
+        groups: "test.two".into(),
+    });
+    let node = TestNode::start(config);
+    let mut c = Client::connect(node.addr);
+    let post = signed(
+        &author(),
+        "op",
+        "test.one",
+        "",
+        &at(5, 0),
+        "opening post\r\n",
+    );
+    let reply = signed(
+        &author(),
+        "re",
+        "test.one",
+        &format!("References: {}\r\n", post.0),
+        &at(5, 10),
+        "a reply\r\n",
+    );
+    let mv = signed(
+        &moderator(),
+        "mv",
+        "test.one",
+        &format!("Control: move {} test.two\r\n", post.0),
+        &at(5, 20),
+        "",
+    );
+    let cancel = signed(
+        &author(),
+        "cancel",
+        "test.one",
+        &format!("Control: cancel {}\r\n", post.0),
+        &at(5, 30),
+        "",
+    );
+    for (id, text) in [&post, &reply, &mv] {
+        assert_eq!(ihave(&mut c, id, text).0, 235, "{id}");
+    }
+    let wait = std::time::Duration::from_secs(10);
+    wait_until(wait, "the moderator's move to take the reply", || {
+        boards_of(&mut c, &reply.0) == ["test.two"]
+    });
+    assert_eq!(ihave(&mut c, &cancel.0, &cancel.1).0, 235);
+    wait_until(
+        wait,
+        "the reply back in test.one once the post is cancelled",
+        || boards_of(&mut c, &reply.0) == ["test.one"],
+    );
+}
+
+/// Churn seed 13 on main 6ceba5c (the restarted nodes filed an older edit
+/// that the others did not): a post with an edit dated before it (which
+/// does not replace it, state.md §3b), then a cancel of the post. The edit
+/// is then the latest remaining version and current again; a running node
+/// leaves it unfiled until the next start, because the cancel does not
+/// settle the versions of what it removes.
+#[test]
+fn a_running_node_makes_the_remaining_edit_current_when_the_current_version_is_cancelled() {
+    let (_dir, node) = start_node();
+    let mut c = Client::connect(node.addr);
+    let post = signed(&author(), "op", "test.one", "", &at(6, 0), "the post\r\n");
+    let edit = signed(
+        &author(),
+        "edit",
+        "test.one",
+        &format!("Supersedes: {}\r\n", post.0),
+        &at(5, 0),
+        "an edit dated before the post\r\n",
+    );
+    let cancel = signed(
+        &author(),
+        "cancel",
+        "test.one",
+        &format!("Control: cancel {}\r\n", post.0),
+        &at(6, 30),
+        "",
+    );
+    for (id, text) in [&post, &edit] {
+        assert_eq!(ihave(&mut c, id, text).0, 235, "{id}");
+    }
+    let wait = std::time::Duration::from_secs(10);
+    wait_until(wait, "the post to stay current over its older edit", || {
+        boards_of(&mut c, &post.0) == ["test.one"] && boards_of(&mut c, &edit.0).is_empty()
+    });
+    assert_eq!(ihave(&mut c, &cancel.0, &cancel.1).0, 235);
+    wait_until(wait, "the edit filed once the post is cancelled", || {
+        boards_of(&mut c, &edit.0) == ["test.one"]
+    });
+}
+
+/// Churn seed 1 on main 6ceba5c (four nodes filed a crosspost in one of
+/// its two boards, six in both): an article crossposted to a board this
+/// node carries and to one a newgroup creates later is filed in the first
+/// only, and stays out of the second when the newgroup comes. A node that
+/// had the board first files it in both. The same happens, by a race, to
+/// an article decided just before the newgroup was committed.
+#[test]
+fn a_crosspost_to_a_board_created_later_gives_one_state_in_any_order() {
+    let key = author();
+    let newgroup = signed(
+        &key,
+        "ng",
+        "chan.c",
+        "Control: newgroup chan.c\r\n",
+        &at(5, 0),
+        "c\r\n",
+    );
+    let crosspost = signed(&key, "x", "test.one,chan.c", "", &at(5, 10), "both\r\n");
+    let (only_first, only_second) = compare(&[&newgroup, &crosspost], &[&crosspost, &newgroup]);
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "newgroup first: {only_first:#?}\ncrosspost first: {only_second:#?}"
+    );
+}
+
+/// Churn seed 7, long run on main 6ceba5c (n4 refused for good the replies
+/// of a thread every other node filed): a reply posted to a board before
+/// the board's rmgroup, in a thread whose author moved it to a board that
+/// stays. Where the move is here first, the reply follows its thread;
+/// where the reply comes first, it is refused as "posted before its board
+/// was removed" and remembered, so the move coming later cannot file it
+/// and catch-up never fetches it again.
+#[test]
+#[ignore = "bug found by the churn harness: a reply refused for good before its thread's move arrives"]
+fn a_reply_to_a_removed_board_and_its_threads_move_give_one_state_in_any_order() {
+    let key = author();
+    let newgroup = signed(
+        &key,
+        "ng",
+        "chan.b",
+        "Control: newgroup chan.b\r\n",
+        &at(5, 0),
+        "b\r\n",
+    );
+    let rmgroup = signed(
+        &key,
+        "rm",
+        "chan.b",
+        "Control: rmgroup chan.b\r\n",
+        &at(6, 0),
+        "",
+    );
+    let post = signed(&key, "op", "chan.b", "", &at(5, 10), "opening post\r\n");
+    let mv = signed(
+        &key,
+        "mv",
+        "chan.b",
+        &format!("Control: move {} test.two\r\n", post.0),
+        &at(5, 20),
+        "",
+    );
+    let reply = signed(
+        &key,
+        "re",
+        "chan.b",
+        &format!("References: {}\r\n", post.0),
+        &at(5, 30),
+        "a reply\r\n",
+    );
+    let (only_first, only_second) = compare(
+        &[&newgroup, &rmgroup, &mv, &reply],
+        &[&newgroup, &rmgroup, &reply, &mv],
+    );
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "move first: {only_first:#?}\nreply first: {only_second:#?}"
     );
 }
