@@ -4,8 +4,8 @@
 //! settling run after each article, as a running node does shortly after
 //! each commit (the property test settles once, after the last article,
 //! which hides these); the last two run a real node, whose settle task
-//! settles only what each commit names. Those not fixed yet are ignored:
-//! `cargo test --test churn_findings -- --ignored` runs them.
+//! settles only what each commit names. Each is fixed, and runs with every
+//! `cargo test`.
 
 mod common;
 
