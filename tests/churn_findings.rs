@@ -4,8 +4,8 @@
 //! settling run after each article, as a running node does shortly after
 //! each commit (the property test settles once, after the last article,
 //! which hides these); the last two run a real node, whose settle task
-//! settles only what each commit names. Those not fixed yet are ignored:
-//! `cargo test --test churn_findings -- --ignored` runs them.
+//! settles only what each commit names. Each is fixed, and runs with every
+//! `cargo test`.
 
 mod common;
 
@@ -469,7 +469,6 @@ fn a_crosspost_to_a_board_created_later_gives_one_state_in_any_order() {
 /// was removed" and remembered, so the move coming later cannot file it
 /// and catch-up never fetches it again.
 #[test]
-#[ignore = "bug found by the churn harness: a reply refused for good before its thread's move arrives"]
 fn a_reply_to_a_removed_board_and_its_threads_move_give_one_state_in_any_order() {
     let key = author();
     let newgroup = signed(

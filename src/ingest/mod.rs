@@ -772,9 +772,11 @@ impl Ingest<'_> {
             return Ok(Vec::new());
         }
         Err(match (removed, later) {
+            // For the record only: a move of its thread, still to come,
+            // would have it filed with its thread (state.md §4).
             (Some(board), _) => (
                 format!("it was posted before its board {board} was removed"),
-                Remember::Block,
+                Remember::Record,
             ),
             (None, true) => (
                 "none of its newsgroups is carried here yet".into(),
