@@ -303,7 +303,7 @@ impl Cluster {
             }
         }
         let mut procs = Vec::new();
-        for i in 0..settings.nodes {
+        for (i, feeds) in feeds.iter().enumerate() {
             let data = dir.path().join(name(i));
             std::fs::create_dir_all(&data).expect("data dir");
             std::fs::write(
@@ -334,7 +334,7 @@ impl Cluster {
                     name(j),
                     crate::common::hex_key(&keys.nodes[j])
                 ));
-                if let Some((_, addr)) = feeds[i].iter().find(|(to, _)| *to == j) {
+                if let Some((_, addr)) = feeds.iter().find(|(to, _)| *to == j) {
                     text.push_str(&format!("address = \"{addr}\"\n"));
                 }
             }
@@ -525,7 +525,8 @@ fn topology(nodes: usize, chords: usize, rng: &mut Rng) -> Vec<(usize, usize)> {
 fn reason_class(text: &str) -> String {
     text.split_whitespace()
         .filter(|w| {
-            !w.starts_with('<') && !(w.len() >= 16 && w.chars().all(|c| c.is_ascii_hexdigit()))
+            let key_like = w.len() >= 16 && w.chars().all(|c| c.is_ascii_hexdigit());
+            !w.starts_with('<') && !key_like
         })
         .collect::<Vec<_>>()
         .join(" ")

@@ -220,7 +220,7 @@ impl World {
 
     fn board(&self, rng: &mut Rng) -> &'static str {
         if rng.percent(60) {
-            return *rng.pick(&CONFIGURED);
+            return CONFIGURED[rng.below(CONFIGURED.len())];
         }
         let existing: Vec<&'static str> = DYNAMIC
             .iter()
@@ -228,9 +228,9 @@ impl World {
             .filter(|b| self.boards.get(b).is_some_and(|s| s.2))
             .collect();
         if !existing.is_empty() && rng.percent(80) {
-            *rng.pick(&existing)
+            existing[rng.below(existing.len())]
         } else {
-            *rng.pick(&DYNAMIC)
+            DYNAMIC[rng.below(DYNAMIC.len())]
         }
     }
 
