@@ -160,12 +160,16 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
             if best.is_some_and(|b| b.order() >= record.order()) {
                 continue;
             }
-            // A cancelled move moves nothing (state.md §3).
+            // A cancelled move moves nothing, and none files an article
+            // in a board removed after its Date (state.md §3, §4).
             let cancelled = matches!(
                 store.history(&record.control)?,
                 Some(HistoryEntry::Removed { .. })
             );
-            if !cancelled && valid(node, named, record)? {
+            let removed_since = Lookup::board(store, &record.to)
+                .removed
+                .is_some_and(|removed| authority::date_secs(&article) <= removed);
+            if !cancelled && !removed_since && valid(node, named, record)? {
                 best = Some(record);
             }
         }

@@ -523,7 +523,6 @@ fn a_reply_to_a_removed_board_and_its_threads_move_give_one_state_in_any_order()
 /// Newsgroups (the board was removed after its Date) but the move files it
 /// in that very board, and there it stays.
 #[test]
-#[ignore = "bug found by the churn harness: a move files a reply in a board removed after the reply's Date"]
 fn a_reply_moved_into_a_board_removed_after_it_gives_one_state_in_any_order() {
     let key = author();
     let board = |command: &str, date: &str| {

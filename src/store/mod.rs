@@ -145,16 +145,14 @@ impl Store {
                     if moved > 0 {
                         tracing::info!(posts = moved, "moved held posts out of pending");
                     }
-                    let built = store.build_threads()?;
-                    tracing::info!(
-                        articles = built,
-                        "built the thread index for an older store"
-                    );
                 }
                 let waiting = store.build_waiting_sets()?;
                 tracing::info!(posts = waiting, "built the sets of waiting posts");
-                let signed = store.build_authors()?;
-                tracing::info!(articles = signed, "built the index of articles by signer");
+                let indexed = store.index_stored_articles()?;
+                tracing::info!(
+                    articles = indexed,
+                    "indexed the stored articles under their threads and signers"
+                );
                 let mut opts = rocksdb::WriteOptions::default();
                 opts.set_sync(true);
                 store
@@ -171,11 +169,12 @@ impl Store {
         Ok(store)
     }
 
-    /// Schema 3 → 4: every stored article is entered under its thread's
-    /// opening post.
-    fn build_threads(&self) -> Result<u64> {
+    /// Schema 3 and 4 → 5: every stored article is entered under its
+    /// thread's opening post (an edit without References under what it
+    /// supersedes) and, if signed, under its signer.
+    fn index_stored_articles(&self) -> Result<u64> {
         let mut batch = rocksdb::WriteBatch::default();
-        let mut built = 0;
+        let mut indexed = 0;
         for item in self
             .db
             .iterator_cf(self.cf(schema::ARTICLES), IteratorMode::Start)
@@ -188,13 +187,17 @@ impl Store {
             };
             let root = article.thread_root().unwrap_or_else(|| id.to_vec());
             batch.put_cf(self.cf(schema::THREADS), schema::pair_key(&root, &id), b"");
-            built += 1;
+            if let Ok(claim) = crate::proto::signing::claimed(&article) {
+                let key = [claim.field.key.as_bytes().as_slice(), &id].concat();
+                batch.put_cf(self.cf(schema::AUTHORS), key, b"");
+            }
+            indexed += 1;
             if batch.len() >= 50_000 {
                 self.db.write(std::mem::take(&mut batch))?;
             }
         }
         self.db.write(batch)?;
-        Ok(built)
+        Ok(indexed)
     }
 
     /// The second parts of every key of `family` under `first`, in order.
@@ -324,35 +327,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Schema 4 → 5: every stored signed article is entered under its
-    /// signer.
-    fn build_authors(&self) -> Result<u64> {
-        let mut batch = rocksdb::WriteBatch::default();
-        let mut built = 0;
-        for item in self
-            .db
-            .iterator_cf(self.cf(schema::ARTICLES), IteratorMode::Start)
-        {
-            let (id, bytes) = item?;
-            let Ok(article) =
-                crate::proto::article::Article::parse(bytes::Bytes::from(bytes.to_vec()))
-            else {
-                continue;
-            };
-            let Ok(claim) = crate::proto::signing::claimed(&article) else {
-                continue;
-            };
-            let key = [claim.field.key.as_bytes().as_slice(), &id].concat();
-            batch.put_cf(self.cf(schema::AUTHORS), key, b"");
-            built += 1;
-            if batch.len() >= 50_000 {
-                self.db.write(std::mem::take(&mut batch))?;
-            }
-        }
-        self.db.write(batch)?;
-        Ok(built)
     }
 
     /// Schema 4 → 5: the pending and held posts are entered in their sets.

@@ -26,15 +26,7 @@ impl Store {
             hash.update(b"\n");
         };
         line(&[b"tidings-state 1"]);
-        for item in self
-            .db()
-            .iterator_cf(self.cf(schema::GROUPS), IteratorMode::Start)
-        {
-            let (name, value) = item?;
-            let record = GroupRecord::decode(&value).ok_or_else(|| StoreError::Corrupt {
-                what: "group",
-                key: String::from_utf8_lossy(&name).into_owned(),
-            })?;
+        for (name, record) in self.boards()? {
             let hidden: &[u8] = if record.hidden { b"hidden" } else { b"shown" };
             let (count, sum) = self.set_digest(&String::from_utf8_lossy(&name))?;
             line(&[
@@ -56,6 +48,23 @@ impl Store {
             line(&[name, count.as_bytes(), sum.as_bytes()]);
         }
         Ok(hash.finalize().into())
+    }
+
+    /// Every board with its record, in byte order of its name.
+    fn boards(&self) -> Result<Vec<(Vec<u8>, GroupRecord)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db()
+            .iterator_cf(self.cf(schema::GROUPS), IteratorMode::Start)
+        {
+            let (name, value) = item?;
+            let record = GroupRecord::decode(&value).ok_or_else(|| StoreError::Corrupt {
+                what: "group",
+                key: String::from_utf8_lossy(&name).into_owned(),
+            })?;
+            out.push((name.to_vec(), record));
+        }
+        Ok(out)
     }
 
     /// A set's digest as the digest lines write it: count in decimal, sum
@@ -107,15 +116,7 @@ impl Store {
     /// `out`: to see where two nodes differ. A full scan.
     pub fn state_lines(&self, mut out: impl FnMut(&[u8])) -> Result<()> {
         let mut line = |parts: &[&[u8]]| out(&parts.join(&b'\t'));
-        for item in self
-            .db()
-            .iterator_cf(self.cf(schema::GROUPS), IteratorMode::Start)
-        {
-            let (name, value) = item?;
-            let record = GroupRecord::decode(&value).ok_or_else(|| StoreError::Corrupt {
-                what: "group",
-                key: String::from_utf8_lossy(&name).into_owned(),
-            })?;
+        for (name, record) in self.boards()? {
             let hidden: &[u8] = if record.hidden { b"hidden" } else { b"shown" };
             line(&[b"board", &name, hidden, record.description.as_bytes()]);
         }
