@@ -572,7 +572,6 @@ fn a_reply_moved_into_a_board_removed_after_it_gives_one_state_in_any_order() {
 /// not touch it; where the rmgroup comes first, the post is "filed in that
 /// board alone" and removed for good, and the move comes too late.
 #[test]
-#[ignore = "bug found by the churn harness: an rmgroup removes a post whose move out of the board comes after it"]
 fn a_move_out_of_a_board_and_its_rmgroup_give_one_state_in_any_order() {
     let key = author();
     let control = |command: &str, board: &str, date: &str| {

@@ -765,6 +765,7 @@ impl Ingest<'_> {
         // thread (or nowhere): the same whether it came before or after
         // its own board went (state.md §3).
         if *source != Source::Post
+            && removed.is_none()
             && article
                 .thread_root()
                 .is_some_and(|root| self.lookup.moved(&root))
@@ -772,11 +773,11 @@ impl Ingest<'_> {
             return Ok(Vec::new());
         }
         Err(match (removed, later) {
-            // For the record only: a move of its thread, still to come,
-            // would have it filed with its thread (state.md §4).
+            // Wherever a move of its thread files it, the rmgroup takes
+            // it (state.md §4).
             (Some(board), _) => (
                 format!("it was posted before its board {board} was removed"),
-                Remember::Record,
+                Remember::Block,
             ),
             (None, true) => (
                 "none of its newsgroups is carried here yet".into(),

@@ -1175,6 +1175,13 @@ impl Writer {
                     .collect();
                 for (group, number) in &numbers {
                     self.unfile(batch, group, *number, message_id)?;
+                    if !to.iter().any(|t| *t == group) {
+                        batch.writes.put_cf(
+                            self.store.cf(schema::MOVED_FROM),
+                            schema::pair_key(group.as_bytes(), message_id),
+                            b"",
+                        );
+                    }
                 }
                 let mut xref = Vec::new();
                 let mut filed = Vec::new();
@@ -1320,6 +1327,29 @@ impl Writer {
             } else if whole {
                 self.drop_filing(batch, id, name)?;
                 self.wait_for(batch, name, id, &record);
+            }
+        }
+        // Posted to the board, and moved out of it since: the rmgroup takes
+        // it all the same, as it would have had it come first.
+        for id in self.store.seconds_of(schema::MOVED_FROM, name.as_bytes())? {
+            batch.writes.delete_cf(
+                self.store.cf(schema::MOVED_FROM),
+                schema::pair_key(name.as_bytes(), &id),
+            );
+            let Some(article) = self
+                .store
+                .article(&id)?
+                .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
+            else {
+                continue;
+            };
+            let date = article
+                .header_unfolded("Date")
+                .and_then(|d| crate::proto::article::parse_date(&d))
+                .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0));
+            let posted_here_alone = article.newsgroups() == [name.as_bytes().to_vec()];
+            if posted_here_alone && before(date) {
+                self.remove(batch, &id, format!("its board {name} was removed"))?;
             }
         }
         for (id, record) in self.waiting(batch, name)? {

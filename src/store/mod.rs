@@ -200,6 +200,15 @@ impl Store {
         Ok(indexed)
     }
 
+    /// The second parts of the keys of `family` under `first`, in order.
+    pub(crate) fn seconds_of(&self, family: &'static str, first: &[u8]) -> Result<Vec<Vec<u8>>> {
+        Ok(self
+            .seconds(family, first)?
+            .into_iter()
+            .map(|(second, _)| second)
+            .collect())
+    }
+
     /// The second parts of every key of `family` under `first`, in order.
     fn seconds(&self, family: &'static str, first: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
         let prefix = schema::pair_prefix(first);

@@ -22,6 +22,7 @@
 //! | `cancels`     | target-id NUL control-id     | signer's public key (32 bytes)      |
 //! | `versions`    | superseded-id NUL edit-id    | empty: the edits naming each article|
 //! | `authors`     | public key, message-id       | empty: what each key signed, filed  |
+//! | `moved_from`  | board NUL message-id         | empty: articles moved out of a board|
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -66,10 +67,13 @@ pub const VERSIONS: &str = "versions";
 /// Every filed signed article under its signer, so a revocation finds
 /// what the key signed after it (protocol-spec/state.md §4b).
 pub const AUTHORS: &str = "authors";
+/// Every article a move took out of a board, under that board, so the
+/// board's rmgroup still finds what was posted to it (state.md §4).
+pub const MOVED_FROM: &str = "moved_from";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS,
+    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS, MOVED_FROM,
 ];
 
 /// What a board control message does.
