@@ -968,32 +968,27 @@ impl Writer {
                             .and_then(|k| <[u8; 32]>::try_from(k).ok());
                         if let Some(key) = signer {
                             let pending = schema::pending_key(&key, message_id);
-                            batch
-                                .writes
-                                .delete_cf(self.store.cf(schema::PENDING), pending);
+                            self.leave(
+                                batch,
+                                schema::PENDING,
+                                &pending,
+                                schema::PENDING_SET,
+                                message_id,
+                            );
                         }
-                        let set = schema::PENDING_SET;
-                        batch
-                            .sets
-                            .remove(&self.store, &mut batch.writes, set, message_id);
                     }
                     Some(HistoryEntry::Superseded { .. }) => {
-                        batch
-                            .writes
-                            .delete_cf(self.store.cf(schema::ARTICLES), message_id);
                         let set = schema::SUPERSEDED_SET;
-                        batch
-                            .sets
-                            .remove(&self.store, &mut batch.writes, set, message_id);
+                        self.leave(batch, schema::ARTICLES, message_id, set, message_id);
                     }
                     Some(HistoryEntry::Held { .. }) => {
-                        batch
-                            .writes
-                            .delete_cf(self.store.cf(schema::HELD), message_id);
-                        let set = schema::HELD_SET;
-                        batch
-                            .sets
-                            .remove(&self.store, &mut batch.writes, set, message_id);
+                        self.leave(
+                            batch,
+                            schema::HELD,
+                            message_id,
+                            schema::HELD_SET,
+                            message_id,
+                        );
                     }
                     // Not here yet, or refused: either way it is refused if
                     // it ever arrives.
@@ -1448,6 +1443,13 @@ impl Writer {
         } else {
             self.drop_filing(batch, id, name)
         }
+    }
+
+    /// Deletes `key` from `family` and takes `id` out of the state set
+    /// `set` (state.md §5) in the same write.
+    fn leave(&self, batch: &mut Batch, family: &'static str, key: &[u8], set: &str, id: &[u8]) {
+        batch.writes.delete_cf(self.store.cf(family), key);
+        batch.sets.remove(&self.store, &mut batch.writes, set, id);
     }
 
     fn remove(&mut self, batch: &mut Batch, id: &[u8], reason: String) -> Result<(), StoreError> {
