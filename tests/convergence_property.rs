@@ -50,6 +50,9 @@ struct Dates {
     edit_again: u8,
     user_edit: u8,
     revoke: u8,
+    move_out: u8,
+    board_reply: u8,
+    rm_again: u8,
 }
 
 /// One universe of articles: every kind state.md covers.
@@ -146,14 +149,29 @@ fn universe(d: &Dates) -> Vec<(String, String)> {
         4,
         "",
     ));
+    let p = signed_by(&node, "p", "chan.p", "", d.board_post, "on the board\r\n");
+    let p_id = p.0.clone();
+    out.push(p);
+    // The board's post moved out of it, a reply to it on the board, and a
+    // second removal of the board: what a removal takes depends on where
+    // the thread was posted, not on where a move put it (state.md §4).
     out.push(signed_by(
         &node,
-        "p",
+        "mvout",
         "chan.p",
+        &format!("Control: move {p_id} test.two\r\n"),
+        d.move_out,
         "",
-        d.board_post,
-        "on the board\r\n",
     ));
+    out.push(signed_by(
+        &node,
+        "pr",
+        "chan.p",
+        &format!("References: {p_id}\r\n"),
+        d.board_reply,
+        "reply on the board\r\n",
+    ));
+    out.push(control("rmgroup chan.p", d.rm_again, ""));
     // Edits: of the opening post, of that edit, and the user's of their
     // reply, with Dates that race the originals'.
     let e1 = signed_by(
@@ -198,8 +216,8 @@ fn open() -> OpenNode {
     OpenNode::new(Clock::system(), with_moderator_and_third_board)
 }
 
-/// Delivers `articles` by transit in order, then lets pending articles be
-/// released and moves be settled, as the node's tasks do.
+/// Delivers `articles` by transit in order, releasing pending articles and
+/// settling moves after each one, as the node's tasks do.
 async fn deliver(node: &Arc<Node>, articles: &[&(String, String)]) -> [u8; 32] {
     for (id, text) in articles {
         let source = Source::Transit {
@@ -207,9 +225,10 @@ async fn deliver(node: &Arc<Node>, articles: &[&(String, String)]) -> [u8; 32] {
             peer: None,
         };
         node.ingest(Bytes::from(text.clone()), source, None).await;
+        // A node settles as articles come, not once at the end.
+        tidings::release::release(node, None).await;
+        tidings::settle::settle(node, Settle::All).await;
     }
-    tidings::release::release(node, None).await;
-    tidings::settle::settle(node, Settle::All).await;
     node.store.state_digest().expect("digest")
 }
 
@@ -231,6 +250,7 @@ fn dates() -> impl Strategy<Value = Dates> {
         0u8..60,
         0u8..60,
         (0u8..60, 0u8..60, 0u8..60, 0u8..60),
+        (0u8..60, 0u8..60, 0u8..60),
     )
         .prop_map(
             |(
@@ -242,6 +262,7 @@ fn dates() -> impl Strategy<Value = Dates> {
                 move_board,
                 board_post,
                 (edit, edit_again, user_edit, revoke),
+                (move_out, board_reply, rm_again),
             )| Dates {
                 newgroup,
                 modgroup,
@@ -254,6 +275,9 @@ fn dates() -> impl Strategy<Value = Dates> {
                 edit_again,
                 user_edit,
                 revoke,
+                move_out,
+                board_reply,
+                rm_again,
             },
         )
 }
@@ -264,9 +288,9 @@ proptest! {
     #[test]
     fn any_order_with_duplicates_gives_the_same_state(
         d in dates(),
-        keep in prop::collection::vec(prop::bool::weighted(0.85), 18),
-        first in prop::collection::vec(any::<prop::sample::Index>(), 20),
-        second in prop::collection::vec(any::<prop::sample::Index>(), 20),
+        keep in prop::collection::vec(prop::bool::weighted(0.85), 22),
+        first in prop::collection::vec(any::<prop::sample::Index>(), 22),
+        second in prop::collection::vec(any::<prop::sample::Index>(), 22),
         dup in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
     ) {
         let all = universe(&d);

@@ -1325,17 +1325,18 @@ impl Writer {
             }
         }
         // Posted to the board, and moved out of it since: the rmgroup takes
-        // it all the same, as it would have had it come first.
+        // it all the same, as it would have had it come first. One dated
+        // after this rmgroup stays known, for a later-dated one to take.
         for id in self.store.seconds_of(schema::MOVED_FROM, name.as_bytes())? {
-            batch.writes.delete_cf(
-                self.store.cf(schema::MOVED_FROM),
-                schema::pair_key(name.as_bytes(), &id),
-            );
+            let key = schema::pair_key(name.as_bytes(), &id);
             let Some(article) = self
                 .store
                 .article(&id)?
                 .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
             else {
+                batch
+                    .writes
+                    .delete_cf(self.store.cf(schema::MOVED_FROM), key);
                 continue;
             };
             let date = article
@@ -1343,6 +1344,11 @@ impl Writer {
                 .and_then(|d| crate::proto::article::parse_date(&d))
                 .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0));
             let posted_here_alone = article.newsgroups() == [name.as_bytes().to_vec()];
+            if !posted_here_alone || before(date) {
+                batch
+                    .writes
+                    .delete_cf(self.store.cf(schema::MOVED_FROM), key);
+            }
             if posted_here_alone && before(date) {
                 self.remove(batch, &id, format!("its board {name} was removed"))?;
             }
@@ -1388,30 +1394,53 @@ impl Writer {
         Ok(())
     }
 
-    /// The thread root of `id`, filed in `board`, if a move put it there
-    /// rather than its own Newsgroups: only an article of a thread some
-    /// move names can be, and only its bytes tell.
+    /// What the settling is to work out again for `id` (filed with the
+    /// overview `record`) when a move or an edit names its thread or `id`
+    /// itself: its opening post, or `id` for an edit without References.
+    /// The overview shows References only, so whether an article without
+    /// them is an edit, of the thread of what it supersedes (state.md
+    /// §3b), only its bytes tell.
+    fn settled_thread(&self, id: &[u8], record: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        let root = overview_root(record).unwrap_or(id);
+        if self.named.contains(root) || self.named.contains(id) {
+            return Ok(Some(root.to_vec()));
+        }
+        if root != id {
+            return Ok(None);
+        }
+        let edits = self
+            .store
+            .article(id)?
+            .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
+            .and_then(|article| article.supersedes());
+        Ok(edits
+            .filter(|old| self.named.contains(old))
+            .map(|_| id.to_vec()))
+    }
+
+    /// What to settle again for `id`, filed in `board`, if a move put it
+    /// there rather than its own Newsgroups: only an article of a thread
+    /// some move or edit names can be, and only its bytes tell.
     fn moved_in(
         &self,
         id: &[u8],
         record: &[u8],
         board: &str,
     ) -> Result<Option<Vec<u8>>, StoreError> {
-        let root = overview_root(record).unwrap_or(id);
-        if !self.named.contains(root) && !self.named.contains(id) {
+        let Some(root) = self.settled_thread(id, record)? else {
             return Ok(None);
-        }
+        };
         let Some(bytes) = self.store.article(id)? else {
             return Ok(None);
         };
-        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::from(bytes)) else {
+        let Ok(article) = crate::proto::article::Article::parse(Bytes::from(bytes)) else {
             return Ok(None);
         };
         let posted = article
             .newsgroups()
             .iter()
             .any(|g| g.as_slice() == board.as_bytes());
-        Ok((!posted).then(|| root.to_vec()))
+        Ok((!posted).then_some(root))
     }
 
     /// Removes a board's record, numbering, overview and set.
@@ -1512,7 +1541,7 @@ impl Writer {
             let Some(number) = self.number(batch, board) else {
                 continue;
             };
-            let moved = overview_root(&record).is_some_and(|root| self.named.contains(root));
+            let moved = self.settled_thread(&id, &record)?.is_some();
             self.put_overview(batch, board, number, record);
             batch.sets.add(&self.store, &mut batch.writes, board, &id);
             let xref = if xref.is_empty() {
@@ -1522,7 +1551,7 @@ impl Writer {
             };
             self.set_history(batch, &id, HistoryEntry::Accepted { micros, xref });
             // Of a moved thread, it follows the thread, not this board.
-            if (moved || self.named.contains(&id)) && !batch.settle.contains(&id) {
+            if moved && !batch.settle.contains(&id) {
                 batch.settle.push(id.clone());
             }
         }
