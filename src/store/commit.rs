@@ -1170,7 +1170,7 @@ impl Writer {
                     .collect();
                 for (group, number) in &numbers {
                     self.unfile(batch, group, *number, message_id)?;
-                    if !to.iter().any(|t| *t == group) {
+                    if !to.contains(&group) {
                         batch.writes.put_cf(
                             self.store.cf(schema::MOVED_FROM),
                             schema::pair_key(group.as_bytes(), message_id),
