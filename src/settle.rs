@@ -393,7 +393,7 @@ fn cancelled(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
     if cancels.is_empty() {
         return Ok(Vec::new());
     }
-    // Filed, pending or held: a cancel takes it wherever it waits.
+    // Filed, superseded, pending or held: a cancel takes it wherever it is.
     let Some(article) = node
         .store
         .any_article(target)?

@@ -706,3 +706,60 @@ fn a_moved_post_and_two_rmgroups_of_its_board_give_one_state_in_any_order() {
         "older rmgroup first: {only_first:#?}\nnewer rmgroup first: {only_second:#?}"
     );
 }
+
+/// Churn seed 7, the 10-minute run (four nodes kept a moderator's move
+/// the others had dropped): the opening post under a free Message-ID is
+/// edited, then cancelled by the node key that signed it. Where the edit
+/// came first the post was a superseded version when the cancel came; a
+/// cancel must remove it all the same, so the move (which needs the post
+/// here) stops counting on every node.
+#[test]
+fn a_cancel_of_an_edited_opening_post_gives_one_state_in_any_order() {
+    let node = author();
+    let post_id = free_id("op");
+    let post = {
+        let text = article_text(&post_id, "test.one", "opening post\r\n")
+            .replace(ARTICLE_DATE, &at(5, 10));
+        (post_id.clone(), sign_with(&text, &node))
+    };
+    let reply = signed(
+        &node,
+        "re",
+        "test.one",
+        &format!("References: {post_id}\r\n"),
+        &at(5, 0),
+        "a reply\r\n",
+    );
+    let edit = signed(
+        &node,
+        "ed",
+        "test.one",
+        &format!("Supersedes: {post_id}\r\n"),
+        &at(5, 20),
+        "edited\r\n",
+    );
+    let mv = signed(
+        &moderator(),
+        "mv",
+        "test.one",
+        &format!("Control: move {post_id} test.two\r\n"),
+        &at(5, 30),
+        "",
+    );
+    let cancel = signed(
+        &node,
+        "cancel",
+        "test.one",
+        &format!("Control: cancel {post_id}\r\n"),
+        &at(5, 5),
+        "",
+    );
+    let (only_first, only_second) = compare(
+        &[&post, &reply, &mv, &edit, &cancel],
+        &[&cancel, &post, &reply, &mv, &edit],
+    );
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "edit before the cancel: {only_first:#?}\ncancel first: {only_second:#?}"
+    );
+}

@@ -721,11 +721,13 @@ impl Store {
         Ok(out)
     }
 
-    /// An article's bytes wherever it is kept: filed, pending its signer's
-    /// passport, or held for the operator.
+    /// An article's bytes wherever it is kept: filed, superseded by an
+    /// edit, pending its signer's passport, or held for the operator.
     pub fn any_article(&self, message_id: &[u8]) -> Result<Option<Vec<u8>>> {
         match self.history(message_id)? {
-            Some(HistoryEntry::Accepted { .. }) => self.article(message_id),
+            Some(HistoryEntry::Accepted { .. } | HistoryEntry::Superseded { .. }) => {
+                self.article(message_id)
+            }
             Some(HistoryEntry::Pending { key, .. }) => {
                 let Some(key) = hex::decode(&key)
                     .ok()

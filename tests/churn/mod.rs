@@ -937,21 +937,25 @@ fn check_lost(cluster: &mut Cluster, acked: &[Vec<String>], report: &mut Report)
 /// names it, and what each node says of it.
 fn explain(cluster: &mut Cluster, ids: &BTreeSet<String>, journal: &[Entry]) -> Vec<String> {
     let mut out = Vec::new();
-    for id in ids.iter().take(8) {
+    for id in ids.iter().take(12) {
         out.push(format!("about {id}:"));
-        for entry in journal
+        let related: Vec<&Entry> = journal
             .iter()
             .filter(|e| &e.id == id || e.headers.contains(id.as_str()))
             .take(12)
-        {
-            out.push(format!(
-                "  event {} {} at {} -> {}: {}",
-                entry.index,
-                entry.kind,
-                name(entry.node),
-                entry.answer,
-                entry.headers
-            ));
+            .collect();
+        for entry in &related {
+            out.push(format!("  {}", describe(entry)));
+        }
+        // The controls of every board those name decide where they go.
+        let boards = boards_named(&related);
+        let controls = journal.iter().filter(|e| {
+            matches!(e.kind, "newgroup" | "modgroup" | "rmgroup")
+                && e.answer.starts_with('2')
+                && boards.iter().any(|b| control_of(e).ends_with(&format!(" {b}")))
+        });
+        for entry in controls.take(16) {
+            out.push(format!("  {}", describe(entry)));
         }
         for node in 0..cluster.procs.len() {
             let stat = cluster.with(node, |c| c.cmd(&format!("STAT {id}")));
@@ -965,6 +969,45 @@ fn explain(cluster: &mut Cluster, ids: &BTreeSet<String>, journal: &[Entry]) -> 
         }
     }
     out
+}
+
+fn describe(entry: &Entry) -> String {
+    format!(
+        "event {} {} at {} -> {}: {}",
+        entry.index,
+        entry.kind,
+        name(entry.node),
+        entry.answer,
+        entry.headers
+    )
+}
+
+/// The value of an entry's Control header, or "".
+fn control_of(entry: &Entry) -> &str {
+    entry
+        .headers
+        .split(" | ")
+        .find_map(|h| h.strip_prefix("Control: "))
+        .unwrap_or("")
+}
+
+/// The boards the entries post to or move to.
+fn boards_named(entries: &[&Entry]) -> BTreeSet<String> {
+    let mut boards = BTreeSet::new();
+    for entry in entries {
+        for header in entry.headers.split(" | ") {
+            if let Some(groups) = header.strip_prefix("Newsgroups: ") {
+                boards.extend(groups.split(',').map(|g| g.trim().to_string()));
+            }
+        }
+        if let Some(to) = control_of(entry)
+            .strip_prefix("move ")
+            .and_then(|rest| rest.split_whitespace().nth(1))
+        {
+            boards.insert(to.to_string());
+        }
+    }
+    boards
 }
 
 /// The reader-view lines each node has or lacks against the majority.
