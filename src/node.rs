@@ -155,8 +155,9 @@ impl Node {
                 }
                 // The settle task may be gone at shutdown; every move is
                 // settled again at the next start.
-                if created {
-                    // A move to a board that did not exist may win now.
+                if created || published.settle_all {
+                    // A move to a board that did not exist may win now; one
+                    // planned before an rmgroup may no longer hold.
                     let _ = settle_tx.send(Settle::All);
                 }
                 if !published.settle.is_empty() {

@@ -763,3 +763,95 @@ fn a_cancel_of_an_edited_opening_post_gives_one_state_in_any_order() {
         "edit before the cancel: {only_first:#?}\ncancel first: {only_second:#?}"
     );
 }
+
+/// Churn seed 7, the 10-minute run (two nodes kept a thread in a board an
+/// rmgroup had closed to it): the settling plans a move from what is
+/// stored, and an rmgroup committed between the plan and its write would
+/// leave the stale filing for good. The node settles every move again
+/// after any rmgroup, so the settling that follows puts it right.
+#[test]
+fn a_move_planned_before_an_rmgroup_and_written_after_it_is_settled_again() {
+    let key = author();
+    let newgroup = signed(
+        &key,
+        "ng",
+        "chan.a",
+        "Control: newgroup chan.a\r\n",
+        &at(5, 0),
+        "a\r\n",
+    );
+    let post = signed(&key, "op", "test.one", "", &at(5, 10), "opening post\r\n");
+    let mv = signed(
+        &key,
+        "mv",
+        "test.one",
+        &format!("Control: move {} chan.a\r\n", post.0),
+        &at(5, 20),
+        "",
+    );
+    let rmgroup = signed(
+        &key,
+        "rm",
+        "chan.a",
+        "Control: rmgroup chan.a\r\n",
+        &at(6, 0),
+        "",
+    );
+    let again = signed(
+        &key,
+        "ng2",
+        "chan.a",
+        "Control: newgroup chan.a\r\n",
+        &at(7, 0),
+        "a again\r\n",
+    );
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let raced = open();
+    let node = raced.node();
+    let mut queue = node.take_settle_queue().expect("the settle queue");
+    let ingest = |article: &(String, String)| {
+        let source = Source::Transit {
+            offered_id: article.0.as_bytes().to_vec(),
+            peer: None,
+        };
+        runtime.block_on(node.ingest(Bytes::from(article.1.clone()), source, None));
+    };
+    for article in [&newgroup, &again, &post, &mv] {
+        ingest(article);
+    }
+    // The settle task takes what the commits asked for and plans it.
+    while queue.try_recv().is_ok() {}
+    let stale = tidings::settle::plan(node, post.0.as_bytes()).expect("plan");
+    assert!(!stale.is_empty(), "the move is planned while chan.a takes it");
+    // Older than the newgroup, so the board stays; it closes to the post.
+    ingest(&rmgroup);
+    runtime.block_on(node.committer.apply(stale));
+    // What the settle task would do with what the commits asked for.
+    while let Ok(what) = queue.try_recv() {
+        runtime.block_on(tidings::settle::settle(node, what));
+    }
+    let (only_raced, only_calm) = {
+        let calm = open();
+        runtime.block_on(deliver(calm.node(), &[&newgroup, &again, &post, &mv, &rmgroup]));
+        let lines = |node: &OpenNode| {
+            let mut out = Vec::new();
+            node.node()
+                .store
+                .state_lines(|l| out.push(String::from_utf8_lossy(l).into_owned()))
+                .expect("state lines");
+            out
+        };
+        let (la, lb) = (lines(&raced), lines(&calm));
+        (
+            la.iter().filter(|l| !lb.contains(l)).cloned().collect::<Vec<_>>(),
+            lb.iter().filter(|l| !la.contains(l)).cloned().collect::<Vec<_>>(),
+        )
+    };
+    assert!(
+        only_raced.is_empty() && only_calm.is_empty(),
+        "stale plan written: {only_raced:#?}\nsettled calmly: {only_calm:#?}"
+    );
+}

@@ -180,6 +180,10 @@ pub struct Published {
     /// recorded, or an article of the thread was filed. Their filing is to
     /// be settled again.
     pub settle: Vec<Vec<u8>>,
+    /// An rmgroup was kept: a move planned before this batch, and applied
+    /// after it, may file an article in a board that no longer takes it,
+    /// so every move is to be settled again (state.md §3).
+    pub settle_all: bool,
 }
 
 /// Told about every durable batch, on the commit thread: keep it short.
@@ -447,6 +451,8 @@ struct Batch {
     sets: members::Changes,
     /// Move targets to settle again once the batch is durable.
     settle: Vec<Vec<u8>>,
+    /// Every move is to be settled again (see [`Published::settle_all`]).
+    settle_all: bool,
     /// Board controls this batch kept, which reads of the store do not
     /// see yet.
     boards: Vec<(String, schema::BoardControl)>,
@@ -503,6 +509,7 @@ impl Writer {
             fed: Vec::new(),
             sets: members::Changes::default(),
             settle: Vec::new(),
+            settle_all: false,
             boards: Vec::new(),
             waits: Vec::new(),
             unwaited: Vec::new(),
@@ -582,6 +589,7 @@ impl Writer {
             keys: std::mem::take(&mut batch.learnt),
             outboxes: std::mem::take(&mut batch.fed),
             settle: std::mem::take(&mut batch.settle),
+            settle_all: batch.settle_all,
         });
     }
 
@@ -1039,9 +1047,13 @@ impl Writer {
                 );
                 let state = schema::BoardState::of(&controls);
                 let removal = control.change == schema::BoardChange::Remove;
+                batch.settle_all |= removal;
                 self.bring_board(batch, name, &state, removal)?;
             }
-            Effect::RmGroup { name } => self.remove_board(batch, name)?,
+            Effect::RmGroup { name } => {
+                batch.settle_all = true;
+                self.remove_board(batch, name)?;
+            }
             Effect::RefuseThread { root, reason } => {
                 batch
                     .writes
