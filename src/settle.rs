@@ -144,6 +144,13 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
         let Some(article) = stored(store, &member)? else {
             continue;
         };
+        if let Some(reason) = posted_to_removed(node, &article) {
+            effects.push(Effect::Remove {
+                message_id: member,
+                reason,
+            });
+            continue;
+        }
         let root = root_of(store, &article, &member)?;
         let mut named = vec![root.clone()];
         if member != root {
@@ -211,6 +218,24 @@ fn unmoved(node: &Node, article: &Article) -> Vec<String> {
                     .is_none_or(|removed| date > removed)
         })
         .collect()
+}
+
+/// Why `article` is not to be kept, if none of its boards takes it and
+/// one was removed after its Date: it was posted to a removed board, which
+/// no move and no edit brings back (state.md §4), as ingest refuses it
+/// when it comes after the rmgroup.
+fn posted_to_removed(node: &Node, article: &Article) -> Option<String> {
+    if !unmoved(node, article).is_empty() {
+        return None;
+    }
+    let date = authority::date_secs(article);
+    article.newsgroups().iter().find_map(|g| {
+        let board = String::from_utf8_lossy(g);
+        Lookup::board(&node.store, &board)
+            .removed
+            .is_some_and(|removed| date <= removed)
+            .then(|| format!("it was posted before its board {board} was removed"))
+    })
 }
 
 /// The articles of the thread `target` opens, `target` itself, and every
@@ -338,11 +363,19 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
                     by: current.clone().unwrap_or_default(),
                 })
             }
-            (HistoryEntry::Superseded { .. }, false) => effects.push(Effect::Restore {
-                message_id: id,
-                groups: unmoved(node, &article),
-                overview: overview_record(&article),
-            }),
+            (HistoryEntry::Superseded { .. }, false) => {
+                effects.push(match posted_to_removed(node, &article) {
+                    Some(reason) => Effect::Remove {
+                        message_id: id,
+                        reason,
+                    },
+                    None => Effect::Restore {
+                        message_id: id,
+                        groups: unmoved(node, &article),
+                        overview: overview_record(&article),
+                    },
+                })
+            }
             _ => {}
         }
     }

@@ -855,3 +855,55 @@ fn a_move_planned_before_an_rmgroup_and_written_after_it_is_settled_again() {
         "stale plan written: {only_raced:#?}\nsettled calmly: {only_calm:#?}"
     );
 }
+
+/// Churn seed 7, the 10-minute run (one node had removed an edit the
+/// others kept filed): an edit dated before the post it edits (a skewed
+/// clock), both on a board an rmgroup then removes, the thread moved off
+/// it. The rmgroup takes the post; the edit, current again, was posted
+/// to the removed board alone before its removal, so it goes too, as it
+/// is refused when it comes after the rmgroup.
+#[test]
+fn an_edit_made_current_by_an_rmgroup_goes_with_its_board_in_any_order() {
+    let key = author();
+    let newgroup = signed(
+        &key,
+        "ng",
+        "chan.b",
+        "Control: newgroup chan.b\r\n",
+        &at(4, 0),
+        "b\r\n",
+    );
+    let post = signed(&key, "op", "chan.b", "", &at(5, 10), "opening post\r\n");
+    let edit = signed(
+        &key,
+        "ed",
+        "chan.b",
+        &format!("Supersedes: {}\r\n", post.0),
+        &at(5, 0),
+        "edited, by a slow clock\r\n",
+    );
+    let mv = signed(
+        &key,
+        "mv",
+        "chan.b",
+        &format!("Control: move {} test.two\r\n", post.0),
+        &at(5, 20),
+        "",
+    );
+    let rmgroup = signed(
+        &key,
+        "rm",
+        "chan.b",
+        "Control: rmgroup chan.b\r\n",
+        &at(6, 0),
+        "",
+    );
+    let (only_first, only_second) = compare(
+        &[&newgroup, &post, &edit, &mv, &rmgroup],
+        &[&newgroup, &post, &mv, &rmgroup, &edit],
+    );
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "edit before the rmgroup: {only_first:#?}\nrmgroup first: {only_second:#?}"
+    );
+}
