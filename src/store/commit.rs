@@ -1420,12 +1420,12 @@ impl Writer {
         if root != id {
             return Ok(None);
         }
-        let edits = self
+        let supersedes = self
             .store
             .article(id)?
             .and_then(|bytes| crate::proto::article::Article::parse(Bytes::from(bytes)).ok())
             .and_then(|article| article.supersedes());
-        Ok(edits
+        Ok(supersedes
             .filter(|old| self.named.contains(old))
             .map(|_| id.to_vec()))
     }
