@@ -485,3 +485,66 @@ fn what_the_operator_removed_is_not_fetched_again_by_catch_up() {
         assert_eq!(cb.cmd(&format!("STAT {id}")).0, 430, "{id} stays removed");
     }
 }
+
+fn xstate(addr: std::net::SocketAddr) -> String {
+    let (code, text) = Client::connect(addr).cmd("XSTATE");
+    assert_eq!(code, 293, "{text}");
+    text.split(' ').next().expect("digest").to_string()
+}
+
+/// A new node's full sync reaches the state of the node it syncs from
+/// when posts were edited: the earlier versions are in no group's set, so
+/// catch-up asks for them by Message-ID (sync.md §1), a chain of edits
+/// included; a reader is still led from the first id to the current text.
+#[test]
+fn a_new_node_gets_the_earlier_versions_of_edited_posts() {
+    let dir = temp_dir();
+    let (a, a_key) = node_config(dir.path(), "a.versions");
+    let (mut b, _) = node_config(dir.path(), "b.versions");
+    let a_node = TestNode::start(a);
+    b.feed.catch_up = false;
+    b.peers.push(PeerConfig {
+        address: Some(a_node.addr.to_string()),
+        ..PeerConfig::new("a.versions", hex_key(&a_key))
+    });
+    let b_node = TestNode::start(b);
+
+    let first = unique_id("first");
+    let second = unique_id("second");
+    let third = unique_id("third");
+    let edit = |id: &str, of: &str, date: &str, body: &str| {
+        sign(
+            &article_text(id, "test.one", body)
+                .replacen("\r\n\r\n", &format!("\r\nSupersedes: {of}\r\n\r\n"), 1)
+                .replace(ARTICLE_DATE, date),
+        )
+    };
+    Client::connect(a_node.addr).stream_accepted([
+        (first.clone(), article(&first, "test.one", "first\r\n")),
+        (
+            second.clone(),
+            edit(&second, &first, "Sun, 22 Nov 2026 05:00:00 +0000", "second\r\n"),
+        ),
+        (
+            third.clone(),
+            edit(&third, &second, "Sun, 22 Nov 2026 06:00:00 +0000", "third\r\n"),
+        ),
+    ]);
+    let mut ca = Client::connect(a_node.addr);
+    let led = format!("0 {third}");
+    wait_until(Duration::from_secs(10), "the edits settled on a", || {
+        ca.cmd(&format!("STAT {first}")) == (223, led.clone())
+    });
+
+    let run = xsync(b_node.addr, "a.versions");
+    assert_eq!(run.fetched, 3, "the current version and both earlier ones: {run:?}");
+    let mut cb = Client::connect(b_node.addr);
+    wait_until(Duration::from_secs(10), "the edits settled on b", || {
+        cb.cmd(&format!("STAT {second}")) == (223, led.clone())
+    });
+    assert_eq!(xstate(b_node.addr), xstate(a_node.addr));
+
+    // Nothing is asked for again.
+    let again = xsync(b_node.addr, "a.versions");
+    assert_eq!(again.fetched, 0, "{again:?}");
+}

@@ -1,7 +1,7 @@
 //! One catch-up run over one connection: reconcile each group, fetch what
 //! is missing here, send what is missing there.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +29,9 @@ use crate::store::members::GroupSet;
 const PER_ROUND: usize = 256;
 /// Articles asked for (ARTICLE) or offered (XIHAVE) in one pipelined batch.
 const BATCH: usize = 256;
+/// Rounds of asking for earlier versions of edits in one run: the links of
+/// an edit chain followed (settle.rs follows at most 64 as well).
+const MAX_EDIT_ROUNDS: usize = 64;
 
 const _: () = assert!(PER_ROUND <= MAX_ENTRIES);
 
@@ -121,6 +124,9 @@ pub(super) async fn run(
         run.progress.groups_done += 1;
         run.tell();
     }
+    if reconciles && pull {
+        run.versions().await?;
+    }
     let _ = run.link.quit().await;
     run.tell();
     Ok(run.progress)
@@ -174,6 +180,28 @@ impl Run<'_> {
         }
         self.fetch(need).await?;
         self.offer(have).await?;
+        Ok(())
+    }
+
+    /// The earlier versions of edits stored here that this node lacks (sync.md
+    /// §1 step 6): in no group's set, so reconciliation cannot bring them,
+    /// yet state digests count them. Asked for by Message-ID, each once a
+    /// run; a chain of edits comes one link a round.
+    async fn versions(&mut self) -> Result<(), SyncError> {
+        let mut asked = HashSet::new();
+        for _ in 0..MAX_EDIT_ROUNDS {
+            let missing: Vec<Vec<u8>> = self
+                .node
+                .store
+                .missing_versions()?
+                .into_iter()
+                .filter(|id| asked.insert(id.clone()))
+                .collect();
+            if missing.is_empty() {
+                break;
+            }
+            self.fetch(missing).await?;
+        }
         Ok(())
     }
 

@@ -110,6 +110,10 @@ pub struct Session {
     peer: Option<String>,
     /// `peer` is known by address only; XPEER may still name another.
     peer_by_address: bool,
+    /// MODE STREAM was sent: a transit feed (RFC 4644), for which a
+    /// Message-ID names exactly that article, a superseded version too;
+    /// only readers are led to the current version (state.md §3b).
+    streaming: bool,
     /// The peer name and challenge of a first XPEER line.
     challenge: Option<(String, String)>,
     /// Whether the connection runs over TLS (implicit port or STARTTLS).
@@ -160,6 +164,7 @@ pub async fn serve(
         awaiting: None,
         last_turn: None,
         peer_by_address: by_address.is_some(),
+        streaming: false,
         peer: by_address,
         challenge: None,
         tls,
@@ -455,7 +460,10 @@ impl Session {
             }
             Command::Xsync(name) => return self.xsync(name, out, writer).await,
             Command::Xstate => self.xstate(),
-            Command::ModeStream => Ok(Reply::new(Code::STREAMING_OK)),
+            Command::ModeStream => {
+                self.streaming = true;
+                Ok(Reply::new(Code::STREAMING_OK))
+            }
             Command::List(kind) => Ok(self.list(kind)),
             Command::NewGroups { since } => Ok(self.newgroups(since)),
             Command::NewNews { groups, since } => {

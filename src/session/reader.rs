@@ -211,9 +211,14 @@ impl Session {
     }
 
     /// The Message-ID of the current version of the post `id` names: an
-    /// earlier version leads to it (state.md §3b); the status line then
-    /// names the current one, so the reader sees that it changed.
+    /// earlier version leads a reader to it (state.md §3b); the status line
+    /// then names the current one, so the reader sees that it changed. A
+    /// transit feed gets the version it names: catch-up fetches earlier
+    /// versions that way (sync.md §1).
     fn current_version(&self, id: Vec<u8>) -> Result<Vec<u8>, Stop> {
+        if self.streaming {
+            return Ok(id);
+        }
         match self.node.store.history(&id)? {
             Some(HistoryEntry::Superseded { by, .. }) if !by.is_empty() => Ok(by.into_bytes()),
             _ => Ok(id),

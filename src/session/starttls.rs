@@ -63,6 +63,7 @@ impl Session {
         self.tls = true;
         self.selected = None;
         self.peer = None;
+        self.streaming = false;
         self.challenge = None;
         self.checked.clear();
         self.awaiting = None;

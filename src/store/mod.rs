@@ -323,6 +323,19 @@ impl Store {
             .collect())
     }
 
+    /// What the edits stored here supersede and this node never had (or
+    /// refused for the record only): the earlier versions catch-up asks a
+    /// peer for, since no group's set holds them (sync.md §1, state.md §5).
+    pub fn missing_versions(&self) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        for id in self.targets(schema::VERSIONS)? {
+            if !self.history(&id)?.is_some_and(|e| e.blocks()) {
+                out.push(id);
+            }
+        }
+        Ok(out)
+    }
+
     /// The first parts of the keys of `family`, once each.
     fn targets(&self, family: &'static str) -> Result<Vec<Vec<u8>>> {
         let mut out: Vec<Vec<u8>> = Vec::new();

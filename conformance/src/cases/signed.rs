@@ -118,6 +118,14 @@ pub const CASES: &[Case] = &[
         run: edit_before_post,
     },
     Case {
+        name: "a-transit-feed-fetches-a-superseded-version-itself",
+        side: Side::Transit,
+        need: SIGNED,
+        needs_group: true,
+        rfc: "tidings state.md §3b, sync.md §1",
+        run: superseded_version_by_feed,
+    },
+    Case {
         name: "rmgroup-before-its-newgroup-leaves-no-board",
         side: Side::Transit,
         need: SIGNED,
@@ -557,6 +565,57 @@ fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
         }
         thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A reader asking for a superseded version is led to the current one,
+/// but a transit feed (after MODE STREAM) gets the version it names: that
+/// is how catch-up brings a new node the earlier versions (sync.md §1).
+fn superseded_version_by_feed(ctx: &mut Ctx) -> CaseResult {
+    need_reader(ctx)?;
+    let group = ctx.group()?;
+    let now = clock::now_secs();
+    let first = ctx.new_msgid();
+    let post = Article::for_transit(&first, &group).with("Date", &clock::rfc5322(now - 120));
+    let post = ctx.sign(&post)?;
+    let edit_id = ctx.new_msgid();
+    let edit = Article::for_transit(&edit_id, &group)
+        .with("Supersedes", &first)
+        .with("Date", &clock::rfc5322(now - 60));
+    let edit = ctx.sign(&edit)?;
+    let mut c = ctx.peer()?;
+    for (msgid, article, what) in [
+        (&first, &post, "a post"),
+        (&edit_id, &edit, "its edit"),
+    ] {
+        let st = offer(&mut c, msgid, article)?;
+        expect(&st, &[235], what)?;
+        ctx.not_pending(&st, what)?;
+    }
+    let mut r = ctx.reader()?;
+    let deadline = Instant::now() + ctx.timeout;
+    loop {
+        let st = r.command(&format!("STAT {first}"))?;
+        if st.code == 223 && st.text.split(' ').nth(1) == Some(edit_id.as_str()) {
+            break;
+        }
+        if Instant::now() >= deadline {
+            return fail(format!(
+                "{}s after both came, a reader's STAT {first} is \"{st}\" (want 223 0 {edit_id})",
+                ctx.timeout.as_secs()
+            ));
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let st = c.command("MODE STREAM")?;
+    expect(&st, &[203], "MODE STREAM")?;
+    let copy = fetch(&mut c, &first)?;
+    if copy.body != post.body {
+        return fail(format!(
+            "ARTICLE {first} after MODE STREAM gave a body other than the post's: {:?}",
+            copy.body
+        ));
+    }
+    Ok(())
 }
 
 /// An rmgroup dated after a newgroup of the same board wins whichever
