@@ -349,6 +349,17 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
         .map(|(id, _, _)| id.clone());
     let mut effects = Vec::new();
     for (id, entry, article) in present {
+        // Filed nowhere, a superseded version escapes an rmgroup's pass
+        // over its board; posted before the removal, it goes all the same.
+        if let HistoryEntry::Superseded { .. } = entry {
+            if let Some(reason) = posted_to_removed(node, &article) {
+                effects.push(Effect::Remove {
+                    message_id: id,
+                    reason,
+                });
+                continue;
+            }
+        }
         let superseded = counts.contains(&id) && current.as_ref() != Some(&id);
         match (&entry, superseded) {
             (HistoryEntry::Accepted { .. }, true) => effects.push(Effect::Supersede {
@@ -363,19 +374,11 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
                     by: current.clone().unwrap_or_default(),
                 })
             }
-            (HistoryEntry::Superseded { .. }, false) => {
-                effects.push(match posted_to_removed(node, &article) {
-                    Some(reason) => Effect::Remove {
-                        message_id: id,
-                        reason,
-                    },
-                    None => Effect::Restore {
-                        message_id: id,
-                        groups: unmoved(node, &article),
-                        overview: overview_record(&article),
-                    },
-                })
-            }
+            (HistoryEntry::Superseded { .. }, false) => effects.push(Effect::Restore {
+                message_id: id,
+                groups: unmoved(node, &article),
+                overview: overview_record(&article),
+            }),
             _ => {}
         }
     }

@@ -907,3 +907,44 @@ fn an_edit_made_current_by_an_rmgroup_goes_with_its_board_in_any_order() {
         "edit before the rmgroup: {only_first:#?}\nrmgroup first: {only_second:#?}"
     );
 }
+
+/// Churn seed 1, the 10-minute run (two nodes kept a superseded version
+/// the others had removed): a post and its edit on a board an rmgroup
+/// dated between them removes, a later newgroup bringing the board back.
+/// The superseded post is filed nowhere, so the rmgroup's pass over the
+/// board missed it; it was posted before the removal, so it goes, as it is
+/// refused when it comes after the rmgroup.
+#[test]
+fn a_superseded_version_posted_before_its_boards_removal_goes_in_any_order() {
+    let key = author();
+    let control = |tag: &str, command: &str, date: &str| {
+        signed(
+            &key,
+            tag,
+            "chan.b",
+            &format!("Control: {command}\r\n"),
+            date,
+            "b\r\n",
+        )
+    };
+    let newgroup = control("ng", "newgroup chan.b", &at(4, 0));
+    let rmgroup = control("rm", "rmgroup chan.b", &at(5, 10));
+    let again = control("ng2", "newgroup chan.b", &at(5, 20));
+    let post = signed(&key, "op", "chan.b", "", &at(5, 0), "opening post\r\n");
+    let edit = signed(
+        &key,
+        "ed",
+        "chan.b",
+        &format!("Supersedes: {}\r\n", post.0),
+        &at(5, 30),
+        "edited\r\n",
+    );
+    let (only_first, only_second) = compare(
+        &[&newgroup, &again, &post, &edit, &rmgroup],
+        &[&newgroup, &again, &rmgroup, &post, &edit],
+    );
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "rmgroup last: {only_first:#?}\nrmgroup first: {only_second:#?}"
+    );
+}
