@@ -523,11 +523,21 @@ fn a_new_node_gets_the_earlier_versions_of_edited_posts() {
         (first.clone(), article(&first, "test.one", "first\r\n")),
         (
             second.clone(),
-            edit(&second, &first, "Sun, 22 Nov 2026 05:00:00 +0000", "second\r\n"),
+            edit(
+                &second,
+                &first,
+                "Sun, 22 Nov 2026 05:00:00 +0000",
+                "second\r\n",
+            ),
         ),
         (
             third.clone(),
-            edit(&third, &second, "Sun, 22 Nov 2026 06:00:00 +0000", "third\r\n"),
+            edit(
+                &third,
+                &second,
+                "Sun, 22 Nov 2026 06:00:00 +0000",
+                "third\r\n",
+            ),
         ),
     ]);
     let mut ca = Client::connect(a_node.addr);
@@ -537,7 +547,10 @@ fn a_new_node_gets_the_earlier_versions_of_edited_posts() {
     });
 
     let run = xsync(b_node.addr, "a.versions");
-    assert_eq!(run.fetched, 3, "the current version and both earlier ones: {run:?}");
+    assert_eq!(
+        run.fetched, 3,
+        "the current version and both earlier ones: {run:?}"
+    );
     let mut cb = Client::connect(b_node.addr);
     wait_until(Duration::from_secs(10), "the edits settled on b", || {
         cb.cmd(&format!("STAT {second}")) == (223, led.clone())

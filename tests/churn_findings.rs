@@ -75,6 +75,18 @@ async fn deliver(node: &Arc<Node>, articles: &[&(String, String)]) {
     }
 }
 
+/// Asserts that two nodes fed `one` and `two` end in the same state,
+/// naming the orders by `labels` when they do not.
+fn same_state(one: &[&(String, String)], two: &[&(String, String)], labels: (&str, &str)) {
+    let (only_first, only_second) = compare(one, two);
+    assert!(
+        only_first.is_empty() && only_second.is_empty(),
+        "{}: {only_first:#?}\n{}: {only_second:#?}",
+        labels.0,
+        labels.1
+    );
+}
+
 /// The state lines of two nodes fed `one` and `two`, and the lines only
 /// one of them has.
 fn compare(one: &[&(String, String)], two: &[&(String, String)]) -> (Vec<String>, Vec<String>) {
@@ -134,13 +146,10 @@ fn a_move_into_a_board_then_its_rmgroup_gives_one_state_in_any_order() {
         &at(6, 0),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &post, &mv, &rmgroup],
         &[&newgroup, &post, &rmgroup, &mv],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "move settled before the rmgroup: {only_first:#?}\nrmgroup first: {only_second:#?}"
+        ("move settled before the rmgroup", "rmgroup first"),
     );
 }
 
@@ -187,13 +196,10 @@ fn a_reply_to_a_thread_moved_off_a_removed_board_gives_one_state_in_any_order() 
         &at(6, 30),
         "a reply\r\n",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &post, &mv, &reply, &rmgroup],
         &[&newgroup, &post, &mv, &rmgroup, &reply],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "reply before the rmgroup: {only_first:#?}\nrmgroup first: {only_second:#?}"
+        ("reply before the rmgroup", "rmgroup first"),
     );
 }
 
@@ -238,13 +244,10 @@ fn a_moderators_move_and_a_cancel_of_the_opening_post_give_one_state_in_any_orde
         &at(5, 30),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&post, &reply, &mv, &cancel],
         &[&post, &reply, &cancel, &mv],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "move settled before the cancel: {only_first:#?}\ncancel first: {only_second:#?}"
+        ("move settled before the cancel", "cancel first"),
     );
 }
 
@@ -504,13 +507,10 @@ fn a_reply_to_a_removed_board_and_its_threads_move_give_one_state_in_any_order()
         &at(5, 30),
         "a reply\r\n",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &rmgroup, &mv, &reply],
         &[&newgroup, &rmgroup, &reply, &mv],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "move first: {only_first:#?}\nreply first: {only_second:#?}"
+        ("move first", "reply first"),
     );
 }
 
@@ -555,13 +555,10 @@ fn a_reply_moved_into_a_board_removed_after_it_gives_one_state_in_any_order() {
         &at(5, 30),
         "a reply\r\n",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&first, &post, &mv, &reply, &rmgroup, &again],
         &[&first, &post, &mv, &rmgroup, &again, &reply],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "reply before the rmgroup: {only_first:#?}\nreply after: {only_second:#?}"
+        ("reply before the rmgroup", "reply after"),
     );
 }
 
@@ -596,13 +593,10 @@ fn a_move_out_of_a_board_and_its_rmgroup_give_one_state_in_any_order() {
         &at(5, 20),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&a, &c, &post, &mv, &rmgroup],
         &[&a, &c, &post, &rmgroup, &mv],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "move first: {only_first:#?}\nrmgroup first: {only_second:#?}"
+        ("move first", "rmgroup first"),
     );
 }
 
@@ -655,13 +649,10 @@ fn an_edit_of_an_absent_post_moved_into_a_removed_board_gives_one_state_in_any_o
         &at(6, 0),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &rmgroup, &mv, &edit, &reply],
         &[&newgroup, &mv, &edit, &reply, &rmgroup],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "rmgroup first: {only_first:#?}\nrmgroup last: {only_second:#?}"
+        ("rmgroup first", "rmgroup last"),
     );
 }
 
@@ -697,13 +688,10 @@ fn a_moved_post_and_two_rmgroups_of_its_board_give_one_state_in_any_order() {
         &at(5, 20),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&a, &c, &again, &post, &mv, &older, &newer],
         &[&a, &c, &again, &post, &mv, &newer, &older],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "older rmgroup first: {only_first:#?}\nnewer rmgroup first: {only_second:#?}"
+        ("older rmgroup first", "newer rmgroup first"),
     );
 }
 
@@ -754,13 +742,10 @@ fn a_cancel_of_an_edited_opening_post_gives_one_state_in_any_order() {
         &at(5, 5),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&post, &reply, &mv, &edit, &cancel],
         &[&cancel, &post, &reply, &mv, &edit],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "edit before the cancel: {only_first:#?}\ncancel first: {only_second:#?}"
+        ("edit before the cancel", "cancel first"),
     );
 }
 
@@ -825,7 +810,10 @@ fn a_move_planned_before_an_rmgroup_and_written_after_it_is_settled_again() {
     // The settle task takes what the commits asked for and plans it.
     while queue.try_recv().is_ok() {}
     let stale = tidings::settle::plan(node, post.0.as_bytes()).expect("plan");
-    assert!(!stale.is_empty(), "the move is planned while chan.a takes it");
+    assert!(
+        !stale.is_empty(),
+        "the move is planned while chan.a takes it"
+    );
     // Older than the newgroup, so the board stays; it closes to the post.
     ingest(&rmgroup);
     runtime.block_on(node.committer.apply(stale));
@@ -835,7 +823,10 @@ fn a_move_planned_before_an_rmgroup_and_written_after_it_is_settled_again() {
     }
     let (only_raced, only_calm) = {
         let calm = open();
-        runtime.block_on(deliver(calm.node(), &[&newgroup, &again, &post, &mv, &rmgroup]));
+        runtime.block_on(deliver(
+            calm.node(),
+            &[&newgroup, &again, &post, &mv, &rmgroup],
+        ));
         let lines = |node: &OpenNode| {
             let mut out = Vec::new();
             node.node()
@@ -846,8 +837,14 @@ fn a_move_planned_before_an_rmgroup_and_written_after_it_is_settled_again() {
         };
         let (la, lb) = (lines(&raced), lines(&calm));
         (
-            la.iter().filter(|l| !lb.contains(l)).cloned().collect::<Vec<_>>(),
-            lb.iter().filter(|l| !la.contains(l)).cloned().collect::<Vec<_>>(),
+            la.iter()
+                .filter(|l| !lb.contains(l))
+                .cloned()
+                .collect::<Vec<_>>(),
+            lb.iter()
+                .filter(|l| !la.contains(l))
+                .cloned()
+                .collect::<Vec<_>>(),
         )
     };
     assert!(
@@ -898,13 +895,10 @@ fn an_edit_made_current_by_an_rmgroup_goes_with_its_board_in_any_order() {
         &at(6, 0),
         "",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &post, &edit, &mv, &rmgroup],
         &[&newgroup, &post, &mv, &rmgroup, &edit],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "edit before the rmgroup: {only_first:#?}\nrmgroup first: {only_second:#?}"
+        ("edit before the rmgroup", "rmgroup first"),
     );
 }
 
@@ -939,12 +933,9 @@ fn a_superseded_version_posted_before_its_boards_removal_goes_in_any_order() {
         &at(5, 30),
         "edited\r\n",
     );
-    let (only_first, only_second) = compare(
+    same_state(
         &[&newgroup, &again, &post, &edit, &rmgroup],
         &[&newgroup, &again, &rmgroup, &post, &edit],
-    );
-    assert!(
-        only_first.is_empty() && only_second.is_empty(),
-        "rmgroup last: {only_first:#?}\nrmgroup first: {only_second:#?}"
+        ("rmgroup last", "rmgroup first"),
     );
 }

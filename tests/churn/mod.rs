@@ -952,7 +952,9 @@ fn explain(cluster: &mut Cluster, ids: &BTreeSet<String>, journal: &[Entry]) -> 
         let controls = journal.iter().filter(|e| {
             matches!(e.kind, "newgroup" | "modgroup" | "rmgroup")
                 && e.answer.starts_with('2')
-                && boards.iter().any(|b| control_of(e).ends_with(&format!(" {b}")))
+                && boards
+                    .iter()
+                    .any(|b| control_of(e).ends_with(&format!(" {b}")))
         });
         for entry in controls.take(16) {
             out.push(format!("  {}", describe(entry)));

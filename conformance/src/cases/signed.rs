@@ -528,8 +528,9 @@ fn move_before_thread(ctx: &mut Ctx) -> CaseResult {
 /// after it, makes it the current version (state.md §3b): STAT of the
 /// first Message-ID answers with the edit's, and the board lists only the
 /// edit.
-fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
-    need_reader(ctx)?;
+/// A signed post dated two minutes ago and its edit dated one minute ago:
+/// (first id, post, edit id, edit).
+fn post_and_edit(ctx: &mut Ctx) -> Result<(String, Article, String, Article), CaseError> {
     let group = ctx.group()?;
     let now = clock::now_secs();
     let first = ctx.new_msgid();
@@ -540,6 +541,13 @@ fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
         .with("Supersedes", &first)
         .with("Date", &clock::rfc5322(now - 60));
     let edit = ctx.sign(&edit)?;
+    Ok((first, post, edit_id, edit))
+}
+
+fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
+    need_reader(ctx)?;
+    let group = ctx.group()?;
+    let (first, post, edit_id, edit) = post_and_edit(ctx)?;
     let mut c = ctx.peer()?;
     for (msgid, article, what) in [
         (&edit_id, &edit, "an edit of a post not yet sent"),
@@ -572,21 +580,9 @@ fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
 /// is how catch-up brings a new node the earlier versions (sync.md §1).
 fn superseded_version_by_feed(ctx: &mut Ctx) -> CaseResult {
     need_reader(ctx)?;
-    let group = ctx.group()?;
-    let now = clock::now_secs();
-    let first = ctx.new_msgid();
-    let post = Article::for_transit(&first, &group).with("Date", &clock::rfc5322(now - 120));
-    let post = ctx.sign(&post)?;
-    let edit_id = ctx.new_msgid();
-    let edit = Article::for_transit(&edit_id, &group)
-        .with("Supersedes", &first)
-        .with("Date", &clock::rfc5322(now - 60));
-    let edit = ctx.sign(&edit)?;
+    let (first, post, edit_id, edit) = post_and_edit(ctx)?;
     let mut c = ctx.peer()?;
-    for (msgid, article, what) in [
-        (&first, &post, "a post"),
-        (&edit_id, &edit, "its edit"),
-    ] {
+    for (msgid, article, what) in [(&first, &post, "a post"), (&edit_id, &edit, "its edit")] {
         let st = offer(&mut c, msgid, article)?;
         expect(&st, &[235], what)?;
         ctx.not_pending(&st, what)?;
