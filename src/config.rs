@@ -285,6 +285,11 @@ pub struct ListenConfig {
     /// on port 563). None by default; STARTTLS works on `nntp` anyway.
     #[serde(default)]
     pub nntps: Option<SocketAddr>,
+    /// Address of the HTTP/JSON API and the web front end
+    /// (protocol-spec/http.md), loopback by default; `http = false` turns
+    /// it off.
+    #[serde(default = "default_http", deserialize_with = "address_or_off")]
+    pub http: Option<SocketAddr>,
     /// Take IHAVE / CHECK / TAKETHIS from any connection, not only from
     /// authenticated peers (articles must still be signed by trusted
     /// keys). For tests and closed networks.
@@ -374,6 +379,27 @@ fn everything() -> String {
 fn default_nntp() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 1119))
 }
+fn default_http() -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
+}
+/// An address, or `false` for none.
+fn address_or_off<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<SocketAddr>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Address(SocketAddr),
+        Off(bool),
+    }
+    match Either::deserialize(deserializer)? {
+        Either::Address(addr) => Ok(Some(addr)),
+        Either::Off(false) => Ok(None),
+        Either::Off(true) => Err(serde::de::Error::custom(
+            "expected an address such as \"127.0.0.1:8080\", or false",
+        )),
+    }
+}
 fn default_max_connections() -> usize {
     512
 }
@@ -423,6 +449,7 @@ impl Default for ListenConfig {
         ListenConfig {
             nntp: default_nntp(),
             nntps: None,
+            http: default_http(),
             open_transit: false,
         }
     }
@@ -622,6 +649,11 @@ impl Config {
         if self.listen.nntp.port() != 0 && self.listen.nntps == Some(self.listen.nntp) {
             return invalid("listen.nntps must differ from listen.nntp".into());
         }
+        if let Some(http) = self.listen.http.filter(|a| a.port() != 0) {
+            if http == self.listen.nntp || Some(http) == self.listen.nntps {
+                return invalid("listen.http must differ from listen.nntp and listen.nntps".into());
+            }
+        }
         if self.signing.pending_days == 0 {
             return invalid("signing.pending_days must be at least 1".into());
         }
@@ -703,6 +735,26 @@ mod tests {
     }
 
     #[test]
+    fn the_http_listener_is_an_address_or_false() {
+        let off = Config::from_toml("[listen]\nhttp = false\n", Path::new("t.toml")).expect("off");
+        assert_eq!(off.listen.http, None);
+        let on = Config::from_toml("[listen]\nhttp = \"[::1]:8081\"\n", Path::new("t.toml"))
+            .expect("an address");
+        assert_eq!(on.listen.http, Some("[::1]:8081".parse().expect("addr")));
+        for bad in ["http = true", "http = \"8080\"", "http = 8080"] {
+            let err = Config::from_toml(&format!("[listen]\n{bad}\n"), Path::new("t.toml"))
+                .expect_err(bad);
+            assert!(err.to_string().contains("http"), "{bad}: {err}");
+        }
+        let same = Config::from_toml(
+            "[listen]\nnntp = \"127.0.0.1:1119\"\nhttp = \"127.0.0.1:1119\"\n",
+            Path::new("t.toml"),
+        )
+        .expect_err("same port");
+        assert!(same.to_string().contains("listen.http"), "{same}");
+    }
+
+    #[test]
     fn unknown_keys_are_named() {
         let err = Config::from_toml("[node]\nnmae = \"x\"\n", Path::new("t.toml")).unwrap_err();
         assert!(err.to_string().contains("nmae"), "{err}");
@@ -724,6 +776,10 @@ mod tests {
             )
         );
         assert_eq!(config.listen.nntps, None);
+        assert_eq!(
+            config.listen.http,
+            Some("127.0.0.1:8080".parse().expect("addr"))
+        );
     }
 
     #[test]

@@ -45,6 +45,7 @@ pub mod clock;
 pub mod config;
 pub mod feed;
 pub mod groups;
+pub mod http;
 pub mod ingest;
 pub mod keys;
 pub mod loadgen;

@@ -186,9 +186,17 @@ fn serve(config: Config) -> anyhow::Result<()> {
             ),
             None => None,
         };
+        let http = match node.config.listen.http {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (http)"))?,
+            ),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        let listeners = tidings::server::Listeners { nntp, nntps };
+        let listeners = tidings::server::Listeners { nntp, nntps, http };
         tidings::server::serve(listeners, node, shutdown).await;
         anyhow::Ok(())
     })?;

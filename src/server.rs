@@ -25,6 +25,8 @@ pub struct Listeners {
     pub nntp: TcpListener,
     /// Implicit TLS (`[listen] nntps`), if configured.
     pub nntps: Option<TcpListener>,
+    /// The HTTP/JSON API (`[listen] http`), if configured.
+    pub http: Option<TcpListener>,
 }
 
 /// Serves plain NNTP on `listener` until `shutdown`; see [`serve`].
@@ -32,6 +34,7 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
     let listeners = Listeners {
         nntp: listener,
         nntps: None,
+        http: None,
     };
     serve(listeners, node, shutdown).await;
 }
@@ -58,6 +61,9 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     }
     if let Some(queue) = node.take_settle_queue() {
         tracker.spawn(crate::settle::run(node.clone(), queue, shutdown.clone()));
+    }
+    if let Some(http) = listeners.http {
+        tracker.spawn(crate::http::serve(http, node.clone(), shutdown.clone()));
     }
     if let Ok(addr) = listeners.nntp.local_addr() {
         info!(%addr, node = node.name(), "listening for NNTP");

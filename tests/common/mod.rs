@@ -66,6 +66,9 @@ pub fn config(data_dir: &Path) -> Config {
 /// A node running in-process on its own runtime thread.
 pub struct TestNode {
     pub addr: SocketAddr,
+    /// The HTTP API's address, when the config has `[listen] http` (bound
+    /// on a free loopback port, whatever the config says).
+    pub http: Option<SocketAddr>,
     pub commits: Arc<CommitStats>,
     pub counters: Arc<Counters>,
     shutdown: CancellationToken,
@@ -123,6 +126,11 @@ impl TestNode {
         clock: Clock,
     ) -> TestNode {
         let (tx, rx) = std::sync::mpsc::channel();
+        let http = config
+            .listen
+            .http
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind http"));
+        let http_addr = http.as_ref().map(|l| l.local_addr().expect("http addr"));
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
@@ -142,6 +150,7 @@ impl TestNode {
                 let listeners = tidings::server::Listeners {
                     nntp: tokio_listener(nntp),
                     nntps: nntps.map(tokio_listener),
+                    http: http.map(tokio_listener),
                 };
                 tx.send((listeners.nntp.local_addr().expect("addr"), stats))
                     .expect("send addr");
@@ -152,6 +161,7 @@ impl TestNode {
         let (addr, (commits, counters)) = rx.recv_timeout(TIMEOUT).expect("node started");
         TestNode {
             addr,
+            http: http_addr,
             commits,
             counters,
             shutdown,

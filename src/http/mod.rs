@@ -1,0 +1,96 @@
+//! The HTTP/JSON API for web front ends (protocol-spec/http.md), served by
+//! the node next to NNTP on `[listen] http`: the chan read API in the shape
+//! of the 4chan JSON API (`chan`), and the native API under `/api/v1`
+//! (`native`). Handlers read what readers see; they never write the store
+//! themselves.
+
+mod chan;
+mod native;
+
+use std::sync::Arc;
+
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::node::Node;
+
+/// The routes of the API over `node`.
+pub fn router(node: Arc<Node>) -> Router {
+    Router::new()
+        .route("/boards.json", get(chan::boards))
+        .route("/api/v1/boards", get(native::boards))
+        .fallback(not_found)
+        .with_state(node)
+}
+
+/// Serves the API on `listener` until `shutdown`; requests under way are
+/// finished first.
+pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, node = node.name(), "listening for HTTP");
+    }
+    let app = router(node);
+    if let Err(e) = axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+    {
+        warn!(error = %e, "HTTP listener failed");
+    }
+}
+
+/// A JSON error body: `{"error": <status reason>, "reason": <why>}`.
+pub(crate) fn error(status: StatusCode, reason: &str) -> Response {
+    let body = serde_json::json!({
+        "error": status.canonical_reason().unwrap_or("error"),
+        "reason": reason,
+    });
+    (status, axum::Json(body)).into_response()
+}
+
+async fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "no such resource")
+}
+
+/// `value` as JSON with a strong ETag over its bytes, or 304 when the
+/// request's If-None-Match names that tag (RFC 9110 §13.1.2).
+pub(crate) fn json_tagged(request: &HeaderMap, value: &serde_json::Value) -> Response {
+    let body = match serde_json::to_vec(value) {
+        Ok(body) => body,
+        Err(e) => {
+            return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
+        }
+    };
+    let digest = Sha256::digest(&body);
+    let tag = format!("\"{}\"", hex::encode(&digest[..16]));
+    let matches = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| {
+            let t = t.trim();
+            t == "*" || t.trim_start_matches("W/") == tag
+        });
+    let etag = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""));
+    if matches {
+        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    }
+    (
+        StatusCode::OK,
+        [
+            (header::ETAG, etag),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+        ],
+        body,
+    )
+        .into_response()
+}

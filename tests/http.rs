@@ -1,0 +1,118 @@
+//! The HTTP/JSON API (protocol-spec/http.md) over real TCP on loopback:
+//! the 4chan-shaped board list, the native one, ETags and JSON errors.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use common::*;
+
+/// One HTTP/1.1 request on a fresh connection: status, headers (names in
+/// lower case) and body.
+fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("response");
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8(raw[..split].to_vec()).expect("ascii head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+#[test]
+fn boards_json_lists_the_boards_in_the_4chan_shape_with_etags() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("the default config serves HTTP");
+
+    let (status, headers, body) = get(http, "/boards.json", "");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let boards = json["boards"].as_array().expect("boards");
+    let names: Vec<&str> = boards.iter().filter_map(|b| b["board"].as_str()).collect();
+    assert!(
+        names.contains(&"test.one") && names.contains(&"test.two"),
+        "{json}"
+    );
+    assert!(
+        !names.contains(&"control"),
+        "control is not a board: {json}"
+    );
+    let one = boards
+        .iter()
+        .find(|b| b["board"] == "test.one")
+        .expect("test.one");
+    assert_eq!(one["title"], "first");
+    assert_eq!(one["per_page"], 15);
+    assert_eq!(one["max_comment_chars"], 64 * 1024);
+
+    let tag = header(&headers, "etag").expect("an ETag").to_string();
+    let (status, _, body) = get(http, "/boards.json", &format!("If-None-Match: {tag}\r\n"));
+    assert_eq!((status, body.len()), (304, 0), "unchanged: not modified");
+
+    // A post changes the native listing's count, and so its tag.
+    let (_, headers, body) = get(http, "/api/v1/boards", "");
+    let before: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let native_tag = header(&headers, "etag").expect("an ETag").to_string();
+    let id = unique_id("http");
+    Client::connect(node.addr).stream_accepted([(id.clone(), article(&id, "test.one", "hi\r\n"))]);
+    let (status, headers, body) = get(
+        http,
+        "/api/v1/boards",
+        &format!("If-None-Match: {native_tag}\r\n"),
+    );
+    assert_eq!(status, 200, "changed since the tag");
+    assert_ne!(header(&headers, "etag"), Some(native_tag.as_str()));
+    let after: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    let count = |v: &serde_json::Value| {
+        v["boards"]
+            .as_array()
+            .and_then(|b| b.iter().find(|b| b["name"] == "test.one"))
+            .and_then(|b| b["count"].as_u64())
+            .expect("test.one count")
+    };
+    assert_eq!(count(&after), count(&before) + 1);
+}
+
+#[test]
+fn an_unknown_path_is_a_json_404_with_a_reason() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let (status, headers, body) = get(http, "/no/such/thing", "");
+    assert_eq!(status, 404);
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let json: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(json["error"], "Not Found");
+    assert!(
+        json["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{json}"
+    );
+}
