@@ -116,3 +116,69 @@ fn an_unknown_path_is_a_json_404_with_a_reason() {
         "{json}"
     );
 }
+
+#[test]
+fn an_article_by_message_id_with_its_status_and_versions() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let first = unique_id("first");
+    let edit = unique_id("edit");
+    let edit_text = sign(
+        &article_text(&edit, "test.one", "edited\r\n")
+            .replacen("\r\n\r\n", &format!("\r\nSupersedes: {first}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, "Sun, 22 Nov 2026 05:00:00 +0000"),
+    );
+    Client::connect(node.addr).stream_accepted([
+        (first.clone(), article(&first, "test.one", "first text\r\n")),
+        (edit.clone(), edit_text),
+    ]);
+    let path = |id: &str| {
+        format!(
+            "/api/v1/articles/{}",
+            id.replace('<', "%3C").replace('>', "%3E")
+        )
+    };
+    let json = |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).expect("json") };
+
+    wait_until(TIMEOUT, "the edit settled", || {
+        let (status, _, body) = get(http, &path(&first), "");
+        status == 200 && json(&body)["status"] == "superseded"
+    });
+    let (_, _, body) = get(http, &path(&first), "");
+    let old = json(&body);
+    assert_eq!(old["current"], edit.as_str(), "{old}");
+    assert_eq!(old["body"], "first text\r\n");
+
+    // Without angle brackets too.
+    let bare = edit.trim_start_matches('<').trim_end_matches('>');
+    let (status, headers, body) = get(http, &format!("/api/v1/articles/{bare}"), "");
+    assert_eq!(status, 200);
+    let current = json(&body);
+    assert_eq!(current["status"], "filed");
+    assert_eq!(current["boards"][0]["board"], "test.one");
+    assert!(
+        current["boards"][0]["number"].as_u64().is_some(),
+        "{current}"
+    );
+    let supersedes = current["headers"]
+        .as_array()
+        .and_then(|h| h.iter().find(|h| h[0] == "Supersedes"))
+        .expect("the Supersedes header");
+    assert_eq!(supersedes[1], first.as_str());
+    let tag = header(&headers, "etag").expect("ETag").to_string();
+    let (status, _, _) = get(
+        http,
+        &format!("/api/v1/articles/{bare}"),
+        &format!("If-None-Match: {tag}\r\n"),
+    );
+    assert_eq!(status, 304);
+
+    let (status, _, body) = get(http, &path(&unique_id("never")), "");
+    assert_eq!(status, 404);
+    assert!(json(&body)["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("not here")));
+    let (status, _, _) = get(http, "/api/v1/articles/%3Cno%20good%3E", "");
+    assert_eq!(status, 400);
+}

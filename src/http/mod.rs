@@ -25,6 +25,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/boards.json", get(chan::boards))
         .route("/api/v1/boards", get(native::boards))
+        .route("/api/v1/articles/{message_id}", get(native::article))
         .fallback(not_found)
         .with_state(node)
 }
