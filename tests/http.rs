@@ -182,3 +182,62 @@ fn an_article_by_message_id_with_its_status_and_versions() {
     let (status, _, _) = get(http, "/api/v1/articles/%3Cno%20good%3E", "");
     assert_eq!(status, 400);
 }
+
+#[test]
+fn threads_and_a_thread_in_the_4chan_shape_in_bump_order() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let json = |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).expect("json") };
+    let older = unique_id("older");
+    let newer = unique_id("newer");
+    let reply = unique_id("reply");
+    let reply_text = sign(
+        &article_text(&reply, "test.one", "a <reply>\r\nline two\r\n").replacen(
+            "\r\n\r\n",
+            &format!("\r\nReferences: {older}\r\n\r\n"),
+            1,
+        ),
+    );
+    Client::connect(node.addr).stream_accepted([
+        (
+            older.clone(),
+            article(&older, "test.one", "older thread\r\n"),
+        ),
+        (
+            newer.clone(),
+            article(&newer, "test.one", "newer thread\r\n"),
+        ),
+        (reply.clone(), reply_text),
+    ]);
+
+    let (status, _, body) = get(http, "/test.one/threads.json", "");
+    assert_eq!(status, 200);
+    let pages = json(&body);
+    let threads = pages[0]["threads"].as_array().expect("threads");
+    assert_eq!(pages[0]["page"], 1);
+    assert_eq!(threads.len(), 2, "{pages}");
+    // The reply bumped the older thread above the newer one.
+    assert_eq!(threads[0]["replies"], 1, "{pages}");
+    assert_eq!(threads[1]["replies"], 0, "{pages}");
+    let no = threads[0]["no"].as_u64().expect("no");
+
+    let (status, _, body) = get(http, &format!("/test.one/thread/{no}.json"), "");
+    assert_eq!(status, 200);
+    let thread = json(&body);
+    let posts = thread["posts"].as_array().expect("posts");
+    assert_eq!(posts.len(), 2, "{thread}");
+    assert_eq!(posts[0]["resto"], 0);
+    assert_eq!(posts[0]["message_id"], older.as_str());
+    assert_eq!(posts[1]["resto"], no);
+    assert_eq!(posts[1]["com"], "a &lt;reply&gt;<br>line two");
+
+    for missing in [
+        "/test.one/thread/999999.json",
+        "/test.one/thread/x.json",
+        "/no.such.board/threads.json",
+    ] {
+        let (status, _, _) = get(http, missing, "");
+        assert_eq!(status, 404, "{missing}");
+    }
+}

@@ -4,12 +4,15 @@
 
 use std::sync::Arc;
 
-use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use bytes::Bytes;
 use serde_json::json;
 
 use crate::node::Node;
+use crate::proto::article::Article;
+use crate::store::StoreError;
 
 /// Threads a catalog page holds (4chan's `per_page`).
 pub const PER_PAGE: u64 = 15;
@@ -43,4 +46,136 @@ pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Respon
         })
         .collect();
     super::json_tagged(&request, &json!({ "boards": boards }))
+}
+
+/// `GET /{board}/threads.json`: the board's threads in bump order, in
+/// pages of [`PER_PAGE`] (http.md §3.2).
+pub async fn threads(
+    State(node): State<Arc<Node>>,
+    Path(board): Path<String>,
+    request: HeaderMap,
+) -> Response {
+    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
+        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    }
+    let listed =
+        tokio::task::spawn_blocking(move || super::threads::of_board(&node.store, &board)).await;
+    let threads = match listed {
+        Ok(Ok(threads)) => threads,
+        Ok(Err(e)) => return super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => return super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    };
+    let pages: Vec<serde_json::Value> = threads
+        .chunks(PER_PAGE as usize)
+        .enumerate()
+        .map(|(i, page)| {
+            let threads: Vec<serde_json::Value> = page
+                .iter()
+                .map(|t| {
+                    json!({
+                        "no": t.op.number,
+                        "last_modified": t.last_modified(),
+                        "replies": t.replies.len(),
+                    })
+                })
+                .collect();
+            json!({ "page": i + 1, "threads": threads })
+        })
+        .collect();
+    super::json_tagged(&request, &serde_json::Value::Array(pages))
+}
+
+/// `GET /{board}/thread/{no}.json`: the thread whose opening post has
+/// number `no` in the board, every post with its text (http.md §3.3).
+pub async fn thread(
+    State(node): State<Arc<Node>>,
+    Path((board, file)): Path<(String, String)>,
+    request: HeaderMap,
+) -> Response {
+    let Some(no) = file
+        .strip_suffix(".json")
+        .and_then(|n| n.parse::<u64>().ok())
+    else {
+        return super::error(
+            StatusCode::NOT_FOUND,
+            "a thread is /{board}/thread/{number}.json",
+        );
+    };
+    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
+        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    }
+    let posts = tokio::task::spawn_blocking(move || {
+        let threads = super::threads::of_board(&node.store, &board)?;
+        let Some(thread) = threads.into_iter().find(|t| t.op.number == no) else {
+            return Ok(None);
+        };
+        let mut posts = Vec::with_capacity(1 + thread.replies.len());
+        for (post, is_op) in
+            std::iter::once((&thread.op, true)).chain(thread.replies.iter().map(|r| (r, false)))
+        {
+            let body = node
+                .store
+                .article(post.message_id.as_bytes())?
+                .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok())
+                .map(|a| String::from_utf8_lossy(&a.body()).into_owned())
+                .unwrap_or_default();
+            let mut value = json!({
+                "no": post.number,
+                "resto": if is_op { 0 } else { no },
+                "time": post.time,
+                "name": post.from,
+                "com": comment(&body),
+                "message_id": post.message_id,
+            });
+            if is_op {
+                value["sub"] = json!(post.subject);
+                value["replies"] = json!(thread.replies.len());
+            }
+            posts.push(value);
+        }
+        Ok::<_, StoreError>(Some(posts))
+    })
+    .await;
+    match posts {
+        Ok(Ok(Some(posts))) => super::json_tagged(&request, &json!({ "posts": posts })),
+        Ok(Ok(None)) => super::error(
+            StatusCode::NOT_FOUND,
+            "no thread opens with that number on this board",
+        ),
+        Ok(Err(e)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// A body as 4chan's `com`: HTML-escaped text, lines joined by `<br>`.
+fn comment(body: &str) -> String {
+    let mut out = String::with_capacity(body.len());
+    for (i, line) in body.trim_end_matches(['\r', '\n']).lines().enumerate() {
+        if i > 0 {
+            out.push_str("<br>");
+        }
+        for c in line.trim_end_matches('\r').chars() {
+            match c {
+                '&' => out.push_str("&amp;"),
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '"' => out.push_str("&quot;"),
+                '\'' => out.push_str("&#039;"),
+                c => out.push(c),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn comments_are_escaped_html_with_line_breaks() {
+        assert_eq!(
+            super::comment("a <b> & \"c\"\r\nsecond 'line'\r\n"),
+            "a &lt;b&gt; &amp; &quot;c&quot;<br>second &#039;line&#039;"
+        );
+        assert_eq!(super::comment(""), "");
+    }
 }

@@ -6,6 +6,7 @@
 
 mod chan;
 mod native;
+mod threads;
 
 use std::sync::Arc;
 
@@ -24,6 +25,8 @@ use crate::node::Node;
 pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/boards.json", get(chan::boards))
+        .route("/{board}/threads.json", get(chan::threads))
+        .route("/{board}/thread/{file}", get(chan::thread))
         .route("/api/v1/boards", get(native::boards))
         .route("/api/v1/articles/{message_id}", get(native::article))
         .fallback(not_found)
