@@ -232,10 +232,29 @@ fn threads_and_a_thread_in_the_4chan_shape_in_bump_order() {
     assert_eq!(posts[1]["resto"], no);
     assert_eq!(posts[1]["com"], "a &lt;reply&gt;<br>line two");
 
+    let (status, _, body) = get(http, "/test.one/catalog.json", "");
+    assert_eq!(status, 200);
+    let catalog = json(&body);
+    let first = &catalog[0]["threads"][0];
+    assert_eq!(first["no"], no, "{catalog}");
+    assert_eq!(
+        first["sub"].as_str().map(str::is_empty),
+        Some(false),
+        "{catalog}"
+    );
+    assert_eq!(first["com"], "older thread");
+    assert_eq!(first["last_replies"][0]["message_id"], reply.as_str());
+    assert_eq!(first["last_replies"][0]["resto"], no);
+    assert_eq!(
+        catalog[0]["threads"][1]["last_replies"],
+        serde_json::json!([])
+    );
+
     for missing in [
         "/test.one/thread/999999.json",
         "/test.one/thread/x.json",
         "/no.such.board/threads.json",
+        "/no.such.board/catalog.json",
     ] {
         let (status, _, _) = get(http, missing, "");
         assert_eq!(status, 404, "{missing}");

@@ -85,6 +85,73 @@ pub async fn threads(
     super::json_tagged(&request, &serde_json::Value::Array(pages))
 }
 
+/// Replies a catalog entry shows (4chan's `last_replies`).
+const LAST_REPLIES: usize = 5;
+
+/// `GET /{board}/catalog.json`: every thread in bump order, pages of
+/// [`PER_PAGE`], each with its opening post and its last replies
+/// (http.md §3.4).
+pub async fn catalog(
+    State(node): State<Arc<Node>>,
+    Path(board): Path<String>,
+    request: HeaderMap,
+) -> Response {
+    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
+        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    }
+    let pages = tokio::task::spawn_blocking(move || {
+        let threads = super::threads::of_board(&node.store, &board)?;
+        let mut pages = Vec::new();
+        for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
+            let mut entries = Vec::with_capacity(page.len());
+            for thread in page {
+                let mut entry = post_json(&node, &thread.op, 0)?;
+                entry["sub"] = json!(thread.op.subject);
+                entry["replies"] = json!(thread.replies.len());
+                entry["last_modified"] = json!(thread.last_modified());
+                let last = thread.replies.len().saturating_sub(LAST_REPLIES);
+                let mut replies = Vec::new();
+                for reply in &thread.replies[last..] {
+                    replies.push(post_json(&node, reply, thread.op.number)?);
+                }
+                entry["last_replies"] = json!(replies);
+                entries.push(entry);
+            }
+            pages.push(json!({ "page": i + 1, "threads": entries }));
+        }
+        Ok::<_, StoreError>(pages)
+    })
+    .await;
+    match pages {
+        Ok(Ok(pages)) => super::json_tagged(&request, &serde_json::Value::Array(pages)),
+        Ok(Err(e)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
+/// One post in the 4chan shape (http.md §3.3); `resto` 0 for an opening
+/// post.
+fn post_json(
+    node: &Node,
+    post: &super::threads::Post,
+    resto: u64,
+) -> Result<serde_json::Value, StoreError> {
+    let body = node
+        .store
+        .article(post.message_id.as_bytes())?
+        .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok())
+        .map(|a| String::from_utf8_lossy(&a.body()).into_owned())
+        .unwrap_or_default();
+    Ok(json!({
+        "no": post.number,
+        "resto": resto,
+        "time": post.time,
+        "name": post.from,
+        "com": comment(&body),
+        "message_id": post.message_id,
+    }))
+}
+
 /// `GET /{board}/thread/{no}.json`: the thread whose opening post has
 /// number `no` in the board, every post with its text (http.md §3.3).
 pub async fn thread(
@@ -113,20 +180,7 @@ pub async fn thread(
         for (post, is_op) in
             std::iter::once((&thread.op, true)).chain(thread.replies.iter().map(|r| (r, false)))
         {
-            let body = node
-                .store
-                .article(post.message_id.as_bytes())?
-                .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok())
-                .map(|a| String::from_utf8_lossy(&a.body()).into_owned())
-                .unwrap_or_default();
-            let mut value = json!({
-                "no": post.number,
-                "resto": if is_op { 0 } else { no },
-                "time": post.time,
-                "name": post.from,
-                "com": comment(&body),
-                "message_id": post.message_id,
-            });
+            let mut value = post_json(&node, post, if is_op { 0 } else { no })?;
             if is_op {
                 value["sub"] = json!(post.subject);
                 value["replies"] = json!(thread.replies.len());

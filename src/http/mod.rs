@@ -26,6 +26,7 @@ pub fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/boards.json", get(chan::boards))
         .route("/{board}/threads.json", get(chan::threads))
+        .route("/{board}/catalog.json", get(chan::catalog))
         .route("/{board}/thread/{file}", get(chan::thread))
         .route("/api/v1/boards", get(native::boards))
         .route("/api/v1/articles/{message_id}", get(native::article))
