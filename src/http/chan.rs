@@ -55,15 +55,13 @@ pub async fn threads(
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
-        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    if let Some(missing) = not_a_board(&node, &board) {
+        return missing;
     }
-    let listed =
-        tokio::task::spawn_blocking(move || super::threads::of_board(&node.store, &board)).await;
-    let threads = match listed {
-        Ok(Ok(threads)) => threads,
-        Ok(Err(e)) => return super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(e) => return super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    let threads = match super::blocking(move || super::threads::of_board(&node.store, &board)).await
+    {
+        Ok(threads) => threads,
+        Err(failed) => return failed,
     };
     let pages: Vec<serde_json::Value> = threads
         .chunks(PER_PAGE as usize)
@@ -96,10 +94,10 @@ pub async fn catalog(
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
-        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    if let Some(missing) = not_a_board(&node, &board) {
+        return missing;
     }
-    let pages = tokio::task::spawn_blocking(move || {
+    let pages = super::blocking(move || {
         let threads = super::threads::of_board(&node.store, &board)?;
         let mut pages = Vec::new();
         for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
@@ -119,13 +117,12 @@ pub async fn catalog(
             }
             pages.push(json!({ "page": i + 1, "threads": entries }));
         }
-        Ok::<_, StoreError>(pages)
+        Ok(pages)
     })
     .await;
     match pages {
-        Ok(Ok(pages)) => super::json_tagged(&request, &serde_json::Value::Array(pages)),
-        Ok(Err(e)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Ok(pages) => super::json_tagged(&request, &serde_json::Value::Array(pages)),
+        Err(failed) => failed,
     }
 }
 
@@ -168,10 +165,10 @@ pub async fn thread(
             "a thread is /{board}/thread/{number}.json",
         );
     };
-    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
-        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    if let Some(missing) = not_a_board(&node, &board) {
+        return missing;
     }
-    let posts = tokio::task::spawn_blocking(move || {
+    let posts = super::blocking(move || {
         let threads = super::threads::of_board(&node.store, &board)?;
         let Some(thread) = threads.into_iter().find(|t| t.op.number == no) else {
             return Ok(None);
@@ -187,18 +184,23 @@ pub async fn thread(
             }
             posts.push(value);
         }
-        Ok::<_, StoreError>(Some(posts))
+        Ok(Some(posts))
     })
     .await;
     match posts {
-        Ok(Ok(Some(posts))) => super::json_tagged(&request, &json!({ "posts": posts })),
-        Ok(Ok(None)) => super::error(
+        Ok(Some(posts)) => super::json_tagged(&request, &json!({ "posts": posts })),
+        Ok(None) => super::error(
             StatusCode::NOT_FOUND,
             "no thread opens with that number on this board",
         ),
-        Ok(Err(e)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+        Err(failed) => failed,
     }
+}
+
+/// A 404 unless `board` is a board this node carries (`control` is none).
+fn not_a_board(node: &Node, board: &str) -> Option<Response> {
+    (!node.groups.contains(board) || board == crate::ingest::CONTROL_GROUP)
+        .then(|| super::error(StatusCode::NOT_FOUND, "no such board here"))
 }
 
 /// A body as 4chan's `com`: HTML-escaped text, lines joined by `<br>`.

@@ -58,6 +58,18 @@ pub(crate) fn error(status: StatusCode, reason: &str) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
+/// Runs `work` (store reads, RocksDB gets and scans) off the async
+/// workers: a store fault answers 503, a task that died 500.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(e)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+        Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())),
+    }
+}
+
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such resource")
 }

@@ -53,12 +53,10 @@ pub async fn article(
     if !is_message_id(id.as_bytes()) {
         return super::error(StatusCode::BAD_REQUEST, "not a Message-ID");
     }
-    let looked_up = tokio::task::spawn_blocking(move || describe(&node, &id)).await;
-    match looked_up {
-        Ok(Ok(Found::Article(value))) => super::json_tagged(&request, &value),
-        Ok(Ok(Found::Not(status, reason))) => super::error(status, &reason),
-        Ok(Err(e)) => super::error(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    match super::blocking(move || describe(&node, &id)).await {
+        Ok(Found::Article(value)) => super::json_tagged(&request, &value),
+        Ok(Found::Not(status, reason)) => super::error(status, &reason),
+        Err(failed) => failed,
     }
 }
 
