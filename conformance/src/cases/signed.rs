@@ -544,19 +544,30 @@ fn post_and_edit(ctx: &mut Ctx) -> Result<(String, Article, String, Article), Ca
     Ok((first, post, edit_id, edit))
 }
 
+/// Offers each article in turn, each to be taken (235) and filed, not
+/// kept pending.
+fn taken(ctx: &mut Ctx, c: &mut Client, articles: [(&String, &Article, &str); 2]) -> CaseResult {
+    for (msgid, article, what) in articles {
+        let st = offer(c, msgid, article)?;
+        expect(&st, &[235], what)?;
+        ctx.not_pending(&st, what)?;
+    }
+    Ok(())
+}
+
 fn edit_before_post(ctx: &mut Ctx) -> CaseResult {
     need_reader(ctx)?;
     let group = ctx.group()?;
     let (first, post, edit_id, edit) = post_and_edit(ctx)?;
     let mut c = ctx.peer()?;
-    for (msgid, article, what) in [
-        (&edit_id, &edit, "an edit of a post not yet sent"),
-        (&first, &post, "the post after its edit"),
-    ] {
-        let st = offer(&mut c, msgid, article)?;
-        expect(&st, &[235], what)?;
-        ctx.not_pending(&st, what)?;
-    }
+    taken(
+        ctx,
+        &mut c,
+        [
+            (&edit_id, &edit, "an edit of a post not yet sent"),
+            (&first, &post, "the post after its edit"),
+        ],
+    )?;
     let mut r = ctx.reader()?;
     let deadline = Instant::now() + ctx.timeout;
     loop {
@@ -582,11 +593,11 @@ fn superseded_version_by_feed(ctx: &mut Ctx) -> CaseResult {
     need_reader(ctx)?;
     let (first, post, edit_id, edit) = post_and_edit(ctx)?;
     let mut c = ctx.peer()?;
-    for (msgid, article, what) in [(&first, &post, "a post"), (&edit_id, &edit, "its edit")] {
-        let st = offer(&mut c, msgid, article)?;
-        expect(&st, &[235], what)?;
-        ctx.not_pending(&st, what)?;
-    }
+    taken(
+        ctx,
+        &mut c,
+        [(&first, &post, "a post"), (&edit_id, &edit, "its edit")],
+    )?;
     let mut r = ctx.reader()?;
     let deadline = Instant::now() + ctx.timeout;
     loop {
