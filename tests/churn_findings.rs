@@ -38,6 +38,19 @@ fn signed(
     (id.clone(), sign_with(&text, key))
 }
 
+/// A board control (`newgroup`, `rmgroup`, ...) for `board` signed by
+/// `key`.
+fn control(key: &SigningKey, command: &str, board: &str, date: &str) -> (String, String) {
+    signed(
+        key,
+        "board",
+        board,
+        &format!("Control: {command}\r\n"),
+        date,
+        "board\r\n",
+    )
+}
+
 /// A second node key trusted to issue passports.
 fn second_node() -> SigningKey {
     SigningKey::from_bytes(&[61; 32])
@@ -571,19 +584,9 @@ fn a_reply_moved_into_a_board_removed_after_it_gives_one_state_in_any_order() {
 #[test]
 fn a_move_out_of_a_board_and_its_rmgroup_give_one_state_in_any_order() {
     let key = author();
-    let control = |command: &str, board: &str, date: &str| {
-        signed(
-            &key,
-            "board",
-            board,
-            &format!("Control: {command}\r\n"),
-            date,
-            "board\r\n",
-        )
-    };
-    let a = control("newgroup chan.a", "chan.a", &at(5, 0));
-    let c = control("newgroup chan.c", "chan.c", &at(5, 0));
-    let rmgroup = control("rmgroup chan.a", "chan.a", &at(6, 0));
+    let a = control(&key, "newgroup chan.a", "chan.a", &at(5, 0));
+    let c = control(&key, "newgroup chan.c", "chan.c", &at(5, 0));
+    let rmgroup = control(&key, "rmgroup chan.a", "chan.a", &at(6, 0));
     let post = signed(&key, "op", "chan.a", "", &at(5, 10), "opening post\r\n");
     let mv = signed(
         &key,
@@ -664,21 +667,11 @@ fn an_edit_of_an_absent_post_moved_into_a_removed_board_gives_one_state_in_any_o
 #[test]
 fn a_moved_post_and_two_rmgroups_of_its_board_give_one_state_in_any_order() {
     let key = author();
-    let control = |command: &str, board: &str, date: &str| {
-        signed(
-            &key,
-            "board",
-            board,
-            &format!("Control: {command}\r\n"),
-            date,
-            "board\r\n",
-        )
-    };
-    let a = control("newgroup chan.a", "chan.a", &at(5, 0));
-    let c = control("newgroup chan.c", "chan.c", &at(5, 0));
-    let older = control("rmgroup chan.a", "chan.a", &at(5, 5));
-    let again = control("newgroup chan.a", "chan.a", &at(5, 7));
-    let newer = control("rmgroup chan.a", "chan.a", &at(6, 0));
+    let a = control(&key, "newgroup chan.a", "chan.a", &at(5, 0));
+    let c = control(&key, "newgroup chan.c", "chan.c", &at(5, 0));
+    let older = control(&key, "rmgroup chan.a", "chan.a", &at(5, 5));
+    let again = control(&key, "newgroup chan.a", "chan.a", &at(5, 7));
+    let newer = control(&key, "rmgroup chan.a", "chan.a", &at(6, 0));
     let post = signed(&key, "op", "chan.a", "", &at(5, 10), "opening post\r\n");
     let mv = signed(
         &key,
