@@ -21,6 +21,7 @@ fn conformance_suite_passes_against_tidings() {
         verbose: false,
         key: Some(key),
         peer_name: Some("tests.peer".into()),
+        http: node.http.map(|a| a.to_string()),
     };
     let mut out = Vec::new();
     let summary = conformance::run(&options, &mut out);

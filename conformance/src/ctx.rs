@@ -54,6 +54,8 @@ pub struct Ctx {
     pub signer: Option<Signer>,
     /// The name given with `--peer-name`, if any.
     pub peer_name: Option<String>,
+    /// The HTTP API's `host:port` given with `--http`, if any.
+    pub http: Option<String>,
     ids: MsgIds,
     transcript: Transcript,
 }
@@ -71,6 +73,7 @@ impl Ctx {
             timeout,
             signer,
             peer_name,
+            http: None,
             transit_caps: Capabilities::default(),
             reader_caps: Capabilities::default(),
             mode_switching: false,

@@ -61,6 +61,9 @@ pub struct Options {
     /// that sends IHAVE, CHECK, TAKETHIS or MODE STREAM first proves it
     /// holds that key with XPEER; without a name (or key) those cases skip.
     pub peer_name: Option<String>,
+    /// `host:port` of the server's HTTP/JSON API (protocol-spec/http.md);
+    /// without it the HTTP cases skip.
+    pub http: Option<String>,
 }
 
 /// The verdict on one case.

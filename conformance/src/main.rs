@@ -47,6 +47,10 @@ struct Args {
     /// X-TIDINGS-PEER.
     #[arg(long, value_name = "NAME")]
     peer_name: Option<String>,
+    /// host:port of the server's HTTP/JSON API (protocol-spec/http.md);
+    /// the HTTP cases skip without it.
+    #[arg(long, value_name = "HOST:PORT")]
+    http: Option<String>,
     /// How to report the results.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     format: Format,
@@ -70,6 +74,7 @@ fn main() -> ExitCode {
         verbose: args.verbose,
         key: args.key,
         peer_name: args.peer_name,
+        http: args.http,
     };
     let summary = match format {
         Format::Text => conformance::run(&opts, &mut io::stdout().lock()),

@@ -48,6 +48,7 @@ pub fn run(opts: &Options, out: &mut dyn Write) -> Summary {
         opts.peer_name.clone(),
         transcript,
     );
+    ctx.http = opts.http.clone();
 
     if let Err(e) = discover(&mut ctx, opts) {
         record(

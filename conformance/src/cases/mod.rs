@@ -13,6 +13,7 @@ use crate::ctx::Ctx;
 use crate::wire::{self, Status};
 
 pub mod base;
+pub mod http;
 pub mod hygiene;
 pub mod ihave;
 pub mod list;
@@ -113,6 +114,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "STATE",
         cases: state::CASES,
+    },
+    Suite {
+        label: "HTTP",
+        cases: http::CASES,
     },
 ];
 
