@@ -90,6 +90,7 @@ fn unreachable_target_is_reported() {
         verbose: false,
         key: None,
         peer_name: None,
+        http: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);

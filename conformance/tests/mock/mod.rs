@@ -27,6 +27,7 @@ pub fn run_suite(
         verbose: false,
         key,
         peer_name: peer_name.map(str::to_string),
+        http: None,
     };
     let mut out = Vec::new();
     let summary = run(&opts, &mut out);
