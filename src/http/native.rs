@@ -16,12 +16,14 @@ use crate::store::schema::HistoryEntry;
 use crate::store::StoreError;
 
 /// `GET /api/v1/boards`: every board this node carries, hidden ones
-/// included and marked, with its numbering as NNTP readers see it.
+/// included and marked (`control` is no board), with its numbering as
+/// NNTP readers see it.
 pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Response {
     let mut all = node.groups.all();
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let boards: Vec<serde_json::Value> = all
         .into_iter()
+        .filter(|(name, _)| name != crate::ingest::CONTROL_GROUP)
         .map(|(name, record)| {
             json!({
                 "name": name,
