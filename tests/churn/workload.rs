@@ -255,6 +255,12 @@ impl World {
         (!candidates.is_empty()).then(|| *rng.pick(&candidates))
     }
 
+    /// The author, newsgroups and Message-ID of post `i`.
+    fn about(&self, i: usize) -> (Author, String, String) {
+        let t = &self.posts[i];
+        (t.author, t.groups.clone(), t.id.clone())
+    }
+
     fn fresh_users(&self) -> Vec<usize> {
         (0..self.users.len())
             .filter(|&u| !self.users[u].passported && !self.users[u].revoked)
@@ -312,11 +318,7 @@ impl World {
                     let chain = t.chain[..t.chain.len() - 1].to_vec();
                     (t.author, t.groups.clone(), chain, t.id.clone())
                 };
-                let signer = if rng.percent(20) {
-                    Author::Moderator
-                } else {
-                    author
-                };
+                let signer = author_or_moderator(author, 20, rng);
                 let id = self.bound_id(signer);
                 let text = self.text(
                     &id,
@@ -340,15 +342,8 @@ impl World {
             }
             Kind::Cancel => {
                 let target = self.recent(rng, false).expect("a post");
-                let (author, groups, old) = {
-                    let t = &self.posts[target];
-                    (t.author, t.groups.clone(), t.id.clone())
-                };
-                let signer = if rng.percent(30) {
-                    Author::Moderator
-                } else {
-                    author
-                };
+                let (author, groups, old) = self.about(target);
+                let signer = author_or_moderator(author, 30, rng);
                 self.control(
                     kind,
                     node,
@@ -364,16 +359,9 @@ impl World {
                     let groups = self.newsgroups(mix.crosspost, rng);
                     return self.post(Kind::Post, node, date, groups, Vec::new(), None, rng);
                 };
-                let (author, groups, old) = {
-                    let t = &self.posts[root];
-                    (t.author, t.groups.clone(), t.id.clone())
-                };
+                let (author, groups, old) = self.about(root);
                 let to = self.board(rng);
-                let signer = if rng.percent(30) {
-                    Author::Moderator
-                } else {
-                    author
-                };
+                let signer = author_or_moderator(author, 30, rng);
                 self.control(
                     kind,
                     node,
@@ -577,4 +565,14 @@ fn date_secs(date: &str) -> i64 {
     chrono::DateTime::parse_from_rfc2822(date)
         .map(|d| d.timestamp())
         .unwrap_or(0)
+}
+
+/// The moderator `percent` times in a hundred, else `author`: who signs an
+/// edit, cancel or move of `author`'s post.
+fn author_or_moderator(author: Author, percent: u64, rng: &mut Rng) -> Author {
+    if rng.percent(percent) {
+        Author::Moderator
+    } else {
+        author
+    }
 }
