@@ -144,7 +144,8 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
         let Some(article) = stored(store, &member)? else {
             continue;
         };
-        if let Some(reason) = posted_to_removed(node, &article) {
+        let own = unmoved(node, &article);
+        if let Some(reason) = posted_to_removed(node, &article, &own) {
             effects.push(Effect::Remove {
                 message_id: member,
                 reason,
@@ -186,7 +187,7 @@ pub fn plan(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
             Some(best) => vec![best.to.clone()],
             // Its moves were cancelled (or never valid): back where its
             // Newsgroups put it, as if no move had come.
-            None if !candidates.is_empty() => unmoved(node, &article),
+            None if !candidates.is_empty() => own,
             None => continue,
         };
         let mut wanted: Vec<&str> = to.iter().map(String::as_str).collect();
@@ -220,12 +221,12 @@ fn unmoved(node: &Node, article: &Article) -> Vec<String> {
         .collect()
 }
 
-/// Why `article` is not to be kept, if none of its boards takes it and
-/// one was removed after its Date: it was posted to a removed board, which
-/// no move and no edit brings back (state.md §4), as ingest refuses it
-/// when it comes after the rmgroup.
-fn posted_to_removed(node: &Node, article: &Article) -> Option<String> {
-    if !unmoved(node, article).is_empty() {
+/// Why `article` is not to be kept, if none of its boards takes it (`own`,
+/// what [`unmoved`] gives) and one was removed after its Date: it was
+/// posted to a removed board, which no move and no edit brings back
+/// (state.md §4), as ingest refuses it when it comes after the rmgroup.
+fn posted_to_removed(node: &Node, article: &Article, own: &[String]) -> Option<String> {
+    if !own.is_empty() {
         return None;
     }
     let date = authority::date_secs(article);
@@ -351,8 +352,9 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
     for (id, entry, article) in present {
         // Filed nowhere, a superseded version escapes an rmgroup's pass
         // over its board; posted before the removal, it goes all the same.
-        if let HistoryEntry::Superseded { .. } = entry {
-            if let Some(reason) = posted_to_removed(node, &article) {
+        let own = matches!(entry, HistoryEntry::Superseded { .. }).then(|| unmoved(node, &article));
+        if let Some(own) = &own {
+            if let Some(reason) = posted_to_removed(node, &article, own) {
                 effects.push(Effect::Remove {
                     message_id: id,
                     reason,
@@ -376,7 +378,7 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
             }
             (HistoryEntry::Superseded { .. }, false) => effects.push(Effect::Restore {
                 message_id: id,
-                groups: unmoved(node, &article),
+                groups: own.unwrap_or_default(),
                 overview: overview_record(&article),
             }),
             _ => {}
