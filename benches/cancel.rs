@@ -77,7 +77,8 @@ fn main() {
         .put_group(GROUP, &GroupRecord::new(0, String::new()))
         .expect("group");
     let (committer, thread) =
-        Committer::start(store, Box::new(|_| {}), 1024, Clock::system()).expect("committer");
+        Committer::start(store, Box::new(|_| {}), 1024, Clock::system(), 1 << 20)
+            .expect("committer");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

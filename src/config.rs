@@ -345,6 +345,11 @@ pub struct StorageConfig {
     /// Most articles written (and synced) by one group commit.
     #[serde(default = "default_commit_batch")]
     pub commit_batch: usize,
+    /// Entries the change log keeps (the HTTP event stream and change
+    /// cursors, protocol-spec/http.md §4.4): a consumer further behind
+    /// than this is told to resync.
+    #[serde(default = "default_changes_kept")]
+    pub changes_kept: u64,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -430,6 +435,9 @@ fn default_cache_mib() -> usize {
 fn default_commit_batch() -> usize {
     1024
 }
+fn default_changes_kept() -> u64 {
+    1_000_000
+}
 
 impl Default for NodeConfig {
     fn default() -> Self {
@@ -473,6 +481,7 @@ impl Default for StorageConfig {
         StorageConfig {
             block_cache_mib: default_cache_mib(),
             commit_batch: default_commit_batch(),
+            changes_kept: default_changes_kept(),
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use ed25519_dalek::SigningKey;
 
@@ -76,6 +76,9 @@ pub struct Node {
     release_again: mpsc::UnboundedSender<[u8; 32]>,
     /// Threads whose moves are to be settled; taken by the settle task.
     settling: Mutex<Option<mpsc::UnboundedReceiver<Settle>>>,
+    /// The change log's last durable sequence number, for the HTTP event
+    /// stream to wait on.
+    pub changes: watch::Receiver<u64>,
 }
 
 impl Node {
@@ -140,9 +143,16 @@ impl Node {
         let (released_tx, released_rx) = mpsc::unbounded_channel();
         let release_again = released_tx.clone();
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
+        let last_change = store.change_bounds()?.map_or(0, |(_, last)| last);
+        let (changes_tx, changes) = watch::channel(last_change);
         let publish = {
             let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
             Box::new(move |published: Published| {
+                changes_tx.send_if_modified(|last| {
+                    let moved = *last != published.last_change;
+                    *last = published.last_change;
+                    moved
+                });
                 let mut created = false;
                 for (name, record) in published.groups {
                     match record {
@@ -186,6 +196,7 @@ impl Node {
             publish,
             config.storage.commit_batch,
             clock.clone(),
+            config.storage.changes_kept,
         )?;
         let precommit = Arc::new(PreCommit::new(
             config.limits.max_claims,
@@ -207,6 +218,7 @@ impl Node {
             released: Mutex::new(Some(released_rx)),
             release_again,
             settling: Mutex::new(Some(settle_rx)),
+            changes,
         };
         Ok((Arc::new(node), thread))
     }

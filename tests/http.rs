@@ -10,16 +10,29 @@ use common::*;
 
 /// One HTTP/1.1 request on a fresh connection: status, headers (names in
 /// lower case) and body.
-fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let length = if method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}{length}Connection: close\r\n\r\n"
     )
     .expect("request");
+    // A body the server refuses early may not be read at all.
+    let _ = stream.write_all(body);
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).expect("response");
+    let _ = stream.read_to_end(&mut raw);
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -36,6 +49,50 @@ fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>
         .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
         .collect();
     (status, headers, raw[split + 4..].to_vec())
+}
+
+fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    request(addr, "GET", path, extra, b"")
+}
+
+/// A POST with a JSON body: status, headers and the JSON answer.
+fn post_json(
+    addr: SocketAddr,
+    path: &str,
+    body: &serde_json::Value,
+) -> (u16, Vec<(String, String)>, serde_json::Value) {
+    let (status, headers, body) = request(
+        addr,
+        "POST",
+        path,
+        "Content-Type: application/json\r\n",
+        body.to_string().as_bytes(),
+    );
+    (status, headers, json(&body))
+}
+
+fn json(body: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(body)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(body)))
+}
+
+/// A multipart/form-data body of text fields, and an empty file input as
+/// browsers send one; returns the Content-Type header and the body.
+fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
+    let boundary = "----tidings-test-boundary";
+    let mut body = String::new();
+    for (name, value) in fields {
+        body.push_str(&format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+        ));
+    }
+    body.push_str(&format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"\"\r\nContent-Type: application/octet-stream\r\n\r\n\r\n--{boundary}--\r\n"
+    ));
+    (
+        format!("Content-Type: multipart/form-data; boundary={boundary}\r\n"),
+        body.into_bytes(),
+    )
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -145,7 +202,6 @@ fn an_article_by_message_id_with_its_status_and_versions() {
             id.replace('<', "%3C").replace('>', "%3E")
         )
     };
-    let json = |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).expect("json") };
 
     wait_until(TIMEOUT, "the edit settled", || {
         let (status, _, body) = get(http, &path(&first), "");
@@ -194,7 +250,6 @@ fn threads_and_a_thread_in_the_4chan_shape_in_bump_order() {
     let dir = temp_dir();
     let node = TestNode::start(config(dir.path()));
     let http = node.http.expect("HTTP");
-    let json = |body: &[u8]| -> serde_json::Value { serde_json::from_slice(body).expect("json") };
     let older = unique_id("older");
     let newer = unique_id("newer");
     let reply = unique_id("reply");
@@ -265,4 +320,504 @@ fn threads_and_a_thread_in_the_4chan_shape_in_bump_order() {
         let (status, _, _) = get(http, missing, "");
         assert_eq!(status, 404, "{missing}");
     }
+}
+
+/// Two nodes that feed each other, each trusting the other's node key.
+fn peered_pair() -> (Vec<tempfile::TempDir>, TestNode, TestNode) {
+    use tidings::config::PeerConfig;
+    let dirs: Vec<_> = (0..2).map(|_| temp_dir()).collect();
+    let keys: Vec<_> = dirs
+        .iter()
+        .map(|d| tidings::keys::write_new_secret_key(&d.path().join("node.key")).expect("key"))
+        .collect();
+    let listeners: Vec<_> = (0..2)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+        .collect();
+    let addrs: Vec<_> = listeners
+        .iter()
+        .map(|l| l.local_addr().expect("addr"))
+        .collect();
+    let mut nodes = Vec::new();
+    for (i, listener) in listeners.into_iter().enumerate() {
+        let other = 1 - i;
+        let mut config = config(dirs[i].path());
+        config.node.name = format!("n{i}.test");
+        config.peers.push(PeerConfig {
+            address: Some(addrs[other].to_string()),
+            ..PeerConfig::new(
+                format!("n{other}.test"),
+                hex::encode(keys[other].verifying_key().as_bytes()),
+            )
+        });
+        nodes.push(TestNode::start_on(config, listener));
+    }
+    let b = nodes.pop().expect("b");
+    let a = nodes.pop().expect("a");
+    (dirs, a, b)
+}
+
+#[test]
+fn posts_made_through_the_api_are_nntp_articles_and_flood_to_a_peer() {
+    let (_dirs, a, b) = peered_pair();
+    let http = a.http.expect("HTTP");
+
+    // A thread from a chan's multipart form, posted where 4chan's were.
+    let (content_type, body) = multipart(&[
+        ("name", "Jö"),
+        ("sub", "Ünïcode thread"),
+        ("com", "first line\r\n>quoted <b>\r\n"),
+        ("mode", "regist"),
+    ]);
+    let (status, headers, body) = request(http, "POST", "/test.one/post", &content_type, &body);
+    let thread = json(&body);
+    assert_eq!(status, 201, "{thread}");
+    assert_eq!(thread["status"], "filed");
+    let op_id = thread["message_id"]
+        .as_str()
+        .expect("message_id")
+        .to_string();
+    let no = thread["no"].as_u64().expect("no");
+    let location = header(&headers, "location").expect("Location").to_string();
+    assert!(location.starts_with("/api/v1/articles/%3C"), "{location}");
+    let (status, _, body) = get(http, &location, "");
+    assert_eq!(status, 200, "the Location answers");
+    assert_eq!(json(&body)["message_id"], op_id.as_str());
+
+    // A reply as JSON by thread number, and one as a URL-encoded form.
+    let (status, _, reply) = post_json(
+        http,
+        "/api/v1/posts",
+        &serde_json::json!({ "board": "test.one", "thread": no, "body": "json reply" }),
+    );
+    assert_eq!(status, 201, "{reply}");
+    let form = "com=form+reply%21&resto=".to_string() + &no.to_string();
+    let (status, _, body) = request(
+        http,
+        "POST",
+        "/test.one/post",
+        "Content-Type: application/x-www-form-urlencoded\r\n",
+        form.as_bytes(),
+    );
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+
+    // Both APIs show the thread.
+    let (_, _, body) = get(http, &format!("/test.one/thread/{no}.json"), "");
+    let posts = json(&body)["posts"].as_array().expect("posts").clone();
+    let coms: Vec<&str> = posts.iter().filter_map(|p| p["com"].as_str()).collect();
+    assert_eq!(
+        coms,
+        [
+            "first line<br>&gt;quoted &lt;b&gt;",
+            "json reply",
+            "form reply!"
+        ]
+    );
+    assert_eq!(posts[0]["sub"], "Ünïcode thread");
+    assert_eq!(posts[0]["name"], "Jö");
+    assert_eq!(posts[1]["resto"], no);
+
+    // nntplib reads the API's post as any article.
+    if python_has_nntplib() {
+        let out = nntplib(a.addr, &["read", "test.one", &op_id]);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], no.to_string(), "{out}");
+        assert_eq!(lines[1], "Ünïcode thread", "{out}");
+        assert_eq!(&lines[2..], ["first line", ">quoted <b>"], "{out}");
+    } else {
+        eprintln!("SKIPPED nntplib part: python3 with nntplib (Python <= 3.12) is not installed");
+    }
+
+    // And it floods: the peer serves the thread over its own HTTP API.
+    let peer_http = b.http.expect("peer HTTP");
+    let path = format!(
+        "/api/v1/articles/{}",
+        op_id.replace('<', "%3C").replace('>', "%3E")
+    );
+    wait_until(TIMEOUT, "the thread reached the peer", || {
+        get(peer_http, &path, "").0 == 200
+    });
+}
+
+fn python_has_nntplib() -> bool {
+    std::process::Command::new("python3")
+        .args(["-c", "import nntplib"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn nntplib(addr: SocketAddr, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nntplib_client.py");
+    let output = std::process::Command::new("python3")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "nntplib client failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn refusals_are_http_statuses_with_the_reason_nntp_would_give() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let reason = |v: &serde_json::Value| v["reason"].as_str().unwrap_or_default().to_string();
+
+    // What NNTP POST refuses with 441, with the same text.
+    let control = "From: x@example.org\r\nNewsgroups: test.one\r\nSubject: cmsg cancel <a@b>\r\nControl: cancel <a@b>\r\n\r\ncancel\r\n";
+    let (status, _, body) = request(
+        http,
+        "POST",
+        "/api/v1/articles",
+        "Content-Type: message/rfc822\r\n",
+        control.as_bytes(),
+    );
+    let refused = json(&body);
+    assert_eq!(status, 422, "{refused}");
+    let mut nntp = Client::connect(node.addr);
+    assert_eq!(nntp.cmd("POST").0, 340);
+    nntp.send_article(control);
+    let (code, text) = nntp.status();
+    assert_eq!(code, 441);
+    assert_eq!(reason(&refused), text, "the same reason as NNTP's 441");
+
+    // A signed article posted whole is taken as signed; again is 409.
+    let id = unique_id("whole");
+    let text = sign(
+        &article_text(&id, "test.one", "whole article\r\n")
+            .replace(ARTICLE_DATE, &chrono::Utc::now().to_rfc2822()),
+    );
+    let (status, _, body) = post_json(
+        http,
+        "/api/v1/articles",
+        &serde_json::json!({ "article": text }),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["message_id"], id.as_str());
+    let (status, _, body) = post_json(
+        http,
+        "/api/v1/articles",
+        &serde_json::json!({ "article": text }),
+    );
+    assert_eq!(status, 409, "{body}");
+    assert!(reason(&body).contains("duplicate"), "{body}");
+
+    let cases: Vec<(u16, &str, &str, Vec<u8>, &str)> = vec![
+        (
+            404,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"no.such","body":"x"}"#.to_vec(),
+            "no such board",
+        ),
+        (
+            400,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"test.one","body":"x""#.to_vec(),
+            "bad JSON",
+        ),
+        (
+            400,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"test.one","body":"x","colour":"red"}"#.to_vec(),
+            "unknown field",
+        ),
+        (
+            400,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"test.one","body":{"nested":1}}"#.to_vec(),
+            "string or a number",
+        ),
+        (
+            400,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"test.one","name":"a\r\nControl: cancel <x@y>","body":"x"}"#.to_vec(),
+            "line breaks",
+        ),
+        (
+            404,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            br#"{"board":"test.one","thread":999999,"body":"x"}"#.to_vec(),
+            "no post 999999",
+        ),
+        (
+            400,
+            "/api/v1/posts",
+            "Content-Type: application/x-www-form-urlencoded\r\n",
+            b"board=test.one&com=%FF".to_vec(),
+            "UTF-8",
+        ),
+        (
+            415,
+            "/api/v1/posts",
+            "Content-Type: text/csv\r\n",
+            b"a,b".to_vec(),
+            "text/csv",
+        ),
+        (415, "/api/v1/posts", "", b"x".to_vec(), "Content-Type"),
+        (
+            400,
+            "/api/v1/articles",
+            "Content-Type: text/plain\r\n",
+            b"\xff\xfe".to_vec(),
+            "UTF-8",
+        ),
+        (
+            413,
+            "/api/v1/posts",
+            "Content-Type: application/json\r\n",
+            format!(
+                r#"{{"board":"test.one","body":"{}"}}"#,
+                "x".repeat(200 * 1024)
+            )
+            .into_bytes(),
+            "length limit",
+        ),
+    ];
+    for (want, path, headers, body, says) in cases {
+        let (status, response_headers, answer) = request(http, "POST", path, headers, &body);
+        assert_eq!(
+            header(&response_headers, "content-type"),
+            Some("application/json"),
+            "{path} {headers}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        let answer = json(&answer);
+        assert_eq!(status, want, "{path} {headers}: {answer}");
+        assert!(
+            reason(&answer).contains(says),
+            "{path} {headers}: {answer} lacks {says:?}"
+        );
+    }
+    let (content_type, mut body) = multipart(&[("com", "with a file")]);
+    let file = b"\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"a.png\"\r\n\r\nPNG\r\n------tidings-test-boundary--\r\n";
+    body.truncate(body.len() - 4);
+    body.extend_from_slice(file);
+    let (status, _, answer) = request(http, "POST", "/test.one/post", &content_type, &body);
+    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&answer));
+    let (status, _, _) = request(http, "DELETE", "/boards.json", "", b"");
+    assert_eq!(status, 405);
+    node.stop();
+
+    let dir = temp_dir();
+    let mut closed = config(dir.path());
+    closed.node.posting = false;
+    let node = TestNode::start(closed);
+    let (status, _, body) = post_json(
+        node.http.expect("HTTP"),
+        "/api/v1/posts",
+        &serde_json::json!({ "board": "test.one", "body": "x" }),
+    );
+    assert_eq!(status, 403, "{body}");
+}
+
+/// Reads a Server-Sent Events stream (HTTP/1.0, so the body is not
+/// chunked) until `wanted` says yes to an event's data, or the stream
+/// ends: the events read, as (id, event name, data).
+fn read_events(
+    addr: SocketAddr,
+    path: &str,
+    extra: &str,
+    mut wanted: impl FnMut(&serde_json::Value) -> bool,
+) -> (u16, Vec<(String, String, serde_json::Value)>) {
+    use std::io::BufRead;
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: tidings.test\r\nAccept: text/event-stream\r\n{extra}\r\n"
+    )
+    .expect("request");
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("status line");
+    let status = line
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    loop {
+        line.clear();
+        reader.read_line(&mut line).expect("header");
+        if line == "\r\n" || line.is_empty() {
+            break;
+        }
+    }
+    let mut events = Vec::new();
+    let (mut id, mut name) = (String::new(), String::new());
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).expect("event line") == 0 {
+            return (status, events);
+        }
+        let line = line.trim_end();
+        if let Some(v) = line.strip_prefix("id:") {
+            id = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("event:") {
+            name = v.trim().to_string();
+        } else if let Some(v) = line.strip_prefix("data:") {
+            let data: serde_json::Value = serde_json::from_str(v.trim()).unwrap_or_default();
+            let done = wanted(&data);
+            events.push((std::mem::take(&mut id), std::mem::take(&mut name), data));
+            if done {
+                return (status, events);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_event_stream_shows_nntp_posts_and_resumes_from_last_event_id() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let (_, _, latest) = get(http, "/api/v1/changes/latest", "");
+    let start = json(&latest)["latest"].as_u64().expect("latest");
+
+    // A reader's NNTP POST reaches a stream following from before it
+    // (from `start`, so it does not matter whether the stream or the
+    // post comes first).
+    let watcher = std::thread::spawn(move || {
+        read_events(http, &format!("/api/v1/events?after={start}"), "", |data| {
+            data["type"] == "created" && data["boards"][0]["board"] == "test.one"
+        })
+    });
+    let id = Client::connect(node.addr).post("test.one", "over NNTP", "seen on the stream");
+    let (status, events) = watcher.join().expect("watcher");
+    assert_eq!(status, 200);
+    let (event_id, name, data) = events.last().expect("an event").clone();
+    assert_eq!(name, "created");
+    assert_eq!(data["message_id"], id.as_str());
+    let seq: u64 = event_id.parse().expect("numeric id");
+    assert!(seq > start, "{seq} after {start}");
+    assert_eq!(data["seq"], seq);
+
+    // A post of the author's and its edit, each an event; a stream
+    // resumed with the first event's id gets what came after it and
+    // nothing before.
+    let first = unique_id("first");
+    let edit = unique_id("edit");
+    let edit_text = sign(
+        &article_text(&edit, "test.one", "edited\r\n")
+            .replacen("\r\n\r\n", &format!("\r\nSupersedes: {first}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, "Sun, 22 Nov 2026 05:00:00 +0000"),
+    );
+    Client::connect(node.addr).stream_accepted([
+        (first.clone(), article(&first, "test.one", "first\r\n")),
+        (edit.clone(), edit_text),
+    ]);
+    let (status, resumed) = read_events(
+        http,
+        "/api/v1/events",
+        &format!("Last-Event-ID: {event_id}\r\n"),
+        |data| data["type"] == "edited",
+    );
+    assert_eq!(status, 200);
+    let kinds: Vec<(&str, &str)> = resumed
+        .iter()
+        .map(|(_, name, data)| (name.as_str(), data["message_id"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("created", first.as_str()),
+            ("created", edit.as_str()),
+            ("edited", first.as_str())
+        ]
+    );
+    assert_eq!(resumed[2].2["current"], edit.as_str());
+    assert_eq!(resumed[0].0, (seq + 1).to_string());
+
+    // The same changes as pages behind a cursor, with a Link onwards.
+    let (status, headers, body) = get(http, &format!("/api/v1/changes?after={start}&limit=1"), "");
+    assert_eq!(status, 200);
+    let page = json(&body);
+    assert_eq!(page["changes"][0]["message_id"], id.as_str());
+    assert_eq!(page["next"], seq);
+    assert_eq!(
+        header(&headers, "link"),
+        Some(format!("</api/v1/changes?after={seq}&limit=1>; rel=\"next\"").as_str())
+    );
+
+    // Forged and malformed cursors are refused with a reason.
+    for (path, extra) in [
+        ("/api/v1/events", "Last-Event-ID: 99999999\r\n"),
+        ("/api/v1/events", "Last-Event-ID: yesterday\r\n"),
+        ("/api/v1/changes?after=99999999", ""),
+        ("/api/v1/changes?after=-1", ""),
+        ("/api/v1/changes?limit=many", ""),
+        ("/api/v1/changes?colour=red", ""),
+    ] {
+        let (status, _, body) = get(http, path, extra);
+        assert_eq!(
+            status,
+            400,
+            "{path} {extra}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+}
+
+#[test]
+fn a_consumer_behind_what_the_log_keeps_is_told_to_resync() {
+    let dir = temp_dir();
+    let mut small = config(dir.path());
+    small.storage.changes_kept = 2;
+    let node = TestNode::start(small);
+    let http = node.http.expect("HTTP");
+    let mut nntp = Client::connect(node.addr);
+    for i in 0..4 {
+        nntp.post("test.one", "churn", &format!("post {i}"));
+    }
+    let (status, _, body) = get(http, "/api/v1/changes?after=0", "");
+    let gone = json(&body);
+    assert_eq!(status, 410, "{gone}");
+    assert_eq!(gone["resync"], true);
+    let (status, _) = read_events(http, "/api/v1/events", "Last-Event-ID: 0\r\n", |_| true);
+    assert_eq!(status, 410);
+    // Without a cursor, the page starts at the oldest change kept.
+    let (status, _, body) = get(http, "/api/v1/changes", "");
+    assert_eq!(status, 200);
+    let page = json(&body);
+    assert_eq!(page["changes"].as_array().map(Vec::len), Some(2), "{page}");
+    assert_eq!(page["changes"][1]["seq"], page["latest"]);
+}
+
+#[test]
+fn the_web_front_end_is_served_at_the_root() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let (status, headers, body) = get(http, "/", "");
+    assert_eq!(status, 200);
+    assert_eq!(
+        header(&headers, "content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    let page = String::from_utf8(body).expect("utf8");
+    assert!(page.contains("/web/app.js"), "{page}");
+    for (path, media) in [
+        ("/web/app.js", "text/javascript; charset=utf-8"),
+        ("/web/style.css", "text/css; charset=utf-8"),
+    ] {
+        let (status, headers, _) = get(http, path, "");
+        assert_eq!(
+            (status, header(&headers, "content-type")),
+            (200, Some(media)),
+            "{path}"
+        );
+    }
+    assert_eq!(get(http, "/web/../Cargo.toml", "").0, 404);
 }

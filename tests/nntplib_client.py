@@ -4,6 +4,9 @@ usage: nntplib_client.py HOST PORT post GROUP
          posts an article, reads it back every way, prints "ID NUMBER"
        nntplib_client.py HOST PORT check GROUP ID NUMBER
          checks the article still has that number (after a restart)
+       nntplib_client.py HOST PORT read GROUP ID
+         selects GROUP, then prints the article's number there, its
+         Subject and its body (as UTF-8), a line each
 Exits non-zero with a message on any mismatch.
 """
 import datetime
@@ -75,6 +78,24 @@ def check(server, group, message_id, number):
     print("ok")
 
 
+def read(server, group, message_id):
+    server.group(group)
+    _, info = server.article(message_id)
+    lines = info.lines
+    head = lines[: lines.index(b"")]
+    subject = next(
+        (l[len(b"Subject: "):] for l in head if l.lower().startswith(b"subject: ")), b""
+    )
+    _, overviews = server.over((0, 2**31))
+    numbers = [n for n, fields in overviews if fields["message-id"] == message_id]
+    if len(numbers) != 1:
+        fail(f"read: {message_id} is not once in the overview of {group}")
+    print(numbers[0])
+    print(subject.decode("utf-8"))
+    for line in lines[lines.index(b"") + 1:]:
+        print(line.decode("utf-8"))
+
+
 def main():
     host, port, mode, group = sys.argv[1:5]
     server = nntplib.NNTP(host, int(port), readermode=True, timeout=20)
@@ -84,6 +105,8 @@ def main():
             fail(f"capabilities: {caps}")
         if mode == "post":
             post(server, group)
+        elif mode == "read":
+            read(server, group, sys.argv[5])
         else:
             check(server, group, sys.argv[5], sys.argv[6])
     finally:

@@ -143,7 +143,7 @@ fn post_json(
         "no": post.number,
         "resto": resto,
         "time": post.time,
-        "name": post.from,
+        "name": display_name(&post.from),
         "com": comment(&body),
         "message_id": post.message_id,
     }))
@@ -203,6 +203,33 @@ fn not_a_board(node: &Node, board: &str) -> Option<Response> {
         .then(|| super::error(StatusCode::NOT_FOUND, "no such board here"))
 }
 
+/// The name a chan shows for a From field: its display name, unquoted
+/// (`"Jo" <a@b>`, `Jo <a@b>`), the comment of `a@b (Jo)`, else the
+/// address's local part.
+fn display_name(from: &str) -> String {
+    let from = from.trim();
+    if let Some(open) = from.rfind('<') {
+        let name = from[..open].trim();
+        if !name.is_empty() {
+            let unquoted = name
+                .strip_prefix('"')
+                .and_then(|n| n.strip_suffix('"'))
+                .map_or(name.to_string(), |n| {
+                    n.replace("\\\"", "\"").replace("\\\\", "\\")
+                });
+            return unquoted;
+        }
+        let address = from[open + 1..].trim_end_matches('>');
+        return address.split('@').next().unwrap_or(address).to_string();
+    }
+    if let (Some(open), Some(close)) = (from.find('('), from.rfind(')')) {
+        if open < close {
+            return from[open + 1..close].trim().to_string();
+        }
+    }
+    from.split('@').next().unwrap_or(from).to_string()
+}
+
 /// A body as 4chan's `com`: HTML-escaped text, lines joined by `<br>`.
 fn comment(body: &str) -> String {
     let mut out = String::with_capacity(body.len());
@@ -233,5 +260,18 @@ mod tests {
             "a &lt;b&gt; &amp; &quot;c&quot;<br>second &#039;line&#039;"
         );
         assert_eq!(super::comment(""), "");
+    }
+
+    #[test]
+    fn names_are_the_display_names_of_from() {
+        for (from, name) in [
+            ("\"Jo \\\"JJ\\\"\" <anonymous@poster.invalid>", "Jo \"JJ\""),
+            ("Jo Bloggs <jo@example.org>", "Jo Bloggs"),
+            ("<jo@example.org>", "jo"),
+            ("jo@example.org (Jo)", "Jo"),
+            ("jo@example.org", "jo"),
+        ] {
+            assert_eq!(super::display_name(from), name, "{from}");
+        }
     }
 }

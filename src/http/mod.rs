@@ -5,15 +5,20 @@
 //! themselves.
 
 mod chan;
+mod compose;
+mod events;
 mod native;
+mod posting;
 mod threads;
+mod web;
 
 use std::sync::Arc;
 
+use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
+use axum::routing::{get, post};
+use axum::{Extension, Router};
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -21,16 +26,32 @@ use tracing::{info, warn};
 
 use crate::node::Node;
 
-/// The routes of the API over `node`.
-pub fn router(node: Arc<Node>) -> Router {
+/// Room in a request body beyond the largest article, for JSON quoting
+/// and form encoding.
+const BODY_SLACK: usize = 64 << 10;
+
+/// The routes of the API over `node`; event streams end at `shutdown`.
+pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
+    let body_limit = node.config.limits.max_article_bytes + BODY_SLACK;
     Router::new()
+        .route("/", get(web::index))
+        .route("/web/{file}", get(web::asset))
         .route("/boards.json", get(chan::boards))
         .route("/{board}/threads.json", get(chan::threads))
         .route("/{board}/catalog.json", get(chan::catalog))
         .route("/{board}/thread/{file}", get(chan::thread))
+        .route("/{board}/post", post(posting::board_post))
         .route("/api/v1/boards", get(native::boards))
+        .route("/api/v1/articles", post(posting::article))
         .route("/api/v1/articles/{message_id}", get(native::article))
+        .route("/api/v1/posts", post(posting::post))
+        .route("/api/v1/changes", get(events::changes))
+        .route("/api/v1/changes/latest", get(events::latest))
+        .route("/api/v1/events", get(events::events))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(Extension(shutdown))
         .with_state(node)
 }
 
@@ -40,7 +61,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, node = node.name(), "listening for HTTP");
     }
-    let app = router(node);
+    let app = router(node, shutdown.clone());
     if let Err(e) = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
@@ -72,6 +93,53 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 async fn not_found() -> Response {
     error(StatusCode::NOT_FOUND, "no such resource")
+}
+
+async fn method_not_allowed() -> Response {
+    error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "this resource does not take that method",
+    )
+}
+
+/// The API's error: a status and the reason its JSON body gives (§2).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ApiError {
+    pub status: StatusCode,
+    pub reason: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, reason: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            reason: reason.into(),
+        }
+    }
+
+    /// 400: the request itself is wrong.
+    pub fn bad(reason: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, reason)
+    }
+
+    /// An extractor's refusal (a body over the limit, one that could not
+    /// be read), with its status.
+    pub fn rejected(rejection: impl IntoResponse + std::fmt::Display) -> ApiError {
+        let reason = rejection.to_string();
+        ApiError::new(rejection.into_response().status(), reason)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.status, &self.reason)
+    }
+}
+
+impl From<crate::store::StoreError> for ApiError {
+    fn from(e: crate::store::StoreError) -> ApiError {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+    }
 }
 
 /// `value` as JSON with a strong ETag over its bytes, or 304 when the

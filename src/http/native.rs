@@ -62,6 +62,16 @@ pub async fn article(
     }
 }
 
+/// An xref (`board:number ...`) as `[{"board", "number"}]`, control
+/// left out.
+pub fn xref_boards(xref: &str) -> Vec<serde_json::Value> {
+    xref.split_whitespace()
+        .filter_map(|pair| pair.rsplit_once(':'))
+        .filter(|(board, _)| *board != crate::ingest::CONTROL_GROUP)
+        .map(|(board, number)| json!({ "board": board, "number": number.parse::<u64>().ok() }))
+        .collect()
+}
+
 enum Found {
     Article(serde_json::Value),
     Not(StatusCode, String),
@@ -76,14 +86,7 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
                 "not here: it may not have reached this node yet".into(),
             ))
         }
-        Some(HistoryEntry::Accepted { xref, .. }) => {
-            let boards: Vec<serde_json::Value> = xref
-                .split_whitespace()
-                .filter_map(|pair| pair.rsplit_once(':'))
-                .map(|(board, number)| json!({ "board": board, "number": number.parse::<u64>().ok() }))
-                .collect();
-            ("filed", boards, id.to_string())
-        }
+        Some(HistoryEntry::Accepted { xref, .. }) => ("filed", xref_boards(&xref), id.to_string()),
         Some(HistoryEntry::Superseded { by, .. }) => ("superseded", Vec::new(), by),
         Some(HistoryEntry::Pending { key, .. }) => {
             return Ok(Found::Article(json!({

@@ -113,7 +113,7 @@ pub fn of_board(store: &Store, board: &str) -> Result<Vec<Thread>, StoreError> {
 
 /// The current version of the post `id` names (state.md §3b), following
 /// a chain of edits as far as settle.rs does.
-fn current_version(store: &Store, id: &str) -> Result<String, StoreError> {
+pub fn current_version(store: &Store, id: &str) -> Result<String, StoreError> {
     let mut id = id.to_string();
     for _ in 0..64 {
         match store.history(id.as_bytes())? {

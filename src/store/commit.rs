@@ -19,7 +19,7 @@ use rocksdb::{WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
 use super::members;
-use super::schema::{self, GroupRecord, HistoryEntry, KeyRecord};
+use super::schema::{self, Change, ChangeKind, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
 use crate::clock::Clock;
 
@@ -184,6 +184,8 @@ pub struct Published {
     /// after it, may file an article in a board that no longer takes it,
     /// so every move is to be settled again (state.md §3).
     pub settle_all: bool,
+    /// The change log's last sequence number after the batch.
+    pub last_change: u64,
 }
 
 /// Told about every durable batch, on the commit thread: keep it short.
@@ -267,6 +269,53 @@ fn overview_date(record: &[u8]) -> u64 {
 /// must not make it hundreds of megabytes.
 const BATCH_BYTES: usize = 16 << 20;
 
+/// The change log is trimmed once this many changes are past what it keeps.
+const CHANGE_TRIM_STEP: u64 = 4096;
+
+/// What a history write did to an article, as the change log says it, or
+/// None when readers see no difference (a refusal, a removal of what was
+/// never shown).
+fn article_change(
+    before: Option<&HistoryEntry>,
+    after: &HistoryEntry,
+) -> Option<(ChangeKind, String)> {
+    use HistoryEntry as H;
+    let waiting = matches!(before, Some(H::Pending { .. } | H::Held { .. }));
+    match after {
+        H::Accepted { xref, .. } => {
+            let kind = match before {
+                None | Some(H::Rejected { .. } | H::Refused { .. }) => ChangeKind::Created,
+                Some(H::Pending { .. }) => ChangeKind::Released,
+                Some(H::Held { .. }) => ChangeKind::Approved,
+                Some(H::Accepted { xref: old, .. }) if old == xref => return None,
+                Some(H::Accepted { .. }) => ChangeKind::Moved,
+                Some(H::Superseded { .. } | H::Removed { .. }) => ChangeKind::Restored,
+            };
+            Some((kind, xref.clone()))
+        }
+        H::Superseded { by, .. } => match before {
+            Some(H::Superseded { by: old, .. }) if old == by => None,
+            _ => Some((ChangeKind::Edited, by.clone())),
+        },
+        H::Removed { reason, .. } => match before {
+            None | Some(H::Removed { .. } | H::Rejected { .. } | H::Refused { .. }) => None,
+            _ => Some((ChangeKind::Removed, reason.clone())),
+        },
+        H::Rejected { reason, .. } | H::Refused { reason, .. } if waiting => {
+            Some((ChangeKind::Removed, reason.clone()))
+        }
+        H::Rejected { .. } | H::Refused { .. } => None,
+        H::Pending { key, .. } => match before {
+            Some(H::Pending { .. }) => None,
+            _ => Some((ChangeKind::Pending, key.clone())),
+        },
+        H::Held { .. } => match before {
+            Some(H::Held { .. }) => None,
+            _ => Some((ChangeKind::Held, String::new())),
+        },
+    }
+}
+
 impl Job {
     fn bytes(&self) -> usize {
         match self {
@@ -313,12 +362,14 @@ impl Committer {
         publish: Publish,
         batch_limit: usize,
         clock: Clock,
+        changes_kept: u64,
     ) -> Result<(Committer, CommitThread), StoreError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let records: HashMap<String, GroupRecord> = store.groups()?.into_iter().collect();
         let stats = Arc::new(CommitStats::default());
         let store_targets = store.move_targets()?.into_iter().collect();
         let move_controls = store.move_controls()?.into_iter().collect();
+        let (changes_trimmed, last_change) = store.change_bounds()?.unwrap_or((1, 0));
         let mut writer = Writer {
             store,
             records,
@@ -330,6 +381,9 @@ impl Committer {
             clock,
             named: store_targets,
             move_controls,
+            last_change,
+            changes_kept: changes_kept.max(1),
+            changes_trimmed,
         };
         let handle = std::thread::Builder::new()
             .name("commit".into())
@@ -432,6 +486,12 @@ struct Writer {
     /// Each kept move control and the article it names: a cancelled move
     /// loses its effect, so its target is settled again.
     move_controls: HashMap<Vec<u8>, Vec<u8>>,
+    /// The change log's last sequence number.
+    last_change: u64,
+    /// How many changes the log keeps.
+    changes_kept: u64,
+    /// The log holds nothing before this sequence number.
+    changes_trimmed: u64,
 }
 
 /// One commit's writes, and what to publish or undo after it.
@@ -439,6 +499,9 @@ struct Batch {
     writes: WriteBatch,
     /// History as this batch leaves it, read before the database.
     history: HashMap<Vec<u8>, HistoryEntry>,
+    /// The Message-IDs whose history the batch wrote, in the order it
+    /// first wrote them: the change log's order.
+    history_order: Vec<Vec<u8>>,
     /// Group records as they were before the batch (None: did not exist).
     before: HashMap<String, Option<GroupRecord>>,
     /// Overview entries as this batch leaves them (None: deleted), read
@@ -503,6 +566,7 @@ impl Writer {
         let mut batch = Batch {
             writes: WriteBatch::default(),
             history: HashMap::new(),
+            history_order: Vec::new(),
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
@@ -530,14 +594,23 @@ impl Writer {
             }
         }
         batch.sets.write(&self.store, &mut batch.writes);
+        let (last_change, changes_trimmed) = (self.last_change, self.changes_trimmed);
         let mut opts = WriteOptions::default();
         // Keys are only learnt from acknowledged articles' effects.
         opts.set_sync(batch.acknowledged);
         let written = self
-            .store
-            .db()
-            .write_opt(std::mem::take(&mut batch.writes), &opts)
-            .map_err(|e| Arc::new(StoreError::from(e)));
+            .log_changes(&mut batch)
+            .and_then(|()| {
+                Ok(self
+                    .store
+                    .db()
+                    .write_opt(std::mem::take(&mut batch.writes), &opts)?)
+            })
+            .map_err(Arc::new);
+        if written.is_err() {
+            self.last_change = last_change;
+            self.changes_trimmed = changes_trimmed;
+        }
         match &written {
             Ok(()) => self.publish(&mut batch),
             Err(e) => {
@@ -590,7 +663,65 @@ impl Writer {
             outboxes: std::mem::take(&mut batch.fed),
             settle: std::mem::take(&mut batch.settle),
             settle_all: batch.settle_all,
+            last_change: self.last_change,
         });
+    }
+
+    /// Adds what the batch changed to the change log, read from history
+    /// as the store has it (before the batch) and as the batch leaves it,
+    /// then from the board records and keys it changed.
+    fn log_changes(&mut self, batch: &mut Batch) -> Result<(), StoreError> {
+        let mut changes = Vec::new();
+        for id in &batch.history_order {
+            let Some(after) = batch.history.get(id) else {
+                continue;
+            };
+            let before = self.store.history(id)?;
+            let subject = String::from_utf8_lossy(id);
+            if let Some((kind, detail)) = article_change(before.as_ref(), after) {
+                changes.push(Change::new(kind, subject, detail));
+            }
+        }
+        let mut boards: Vec<&String> = batch.before.keys().collect();
+        boards.sort();
+        for name in boards {
+            let before = batch.before.get(name).and_then(Option::as_ref);
+            let kind = match (before, self.records.get(name)) {
+                (None, Some(_)) => ChangeKind::BoardCreated,
+                (Some(_), None) => ChangeKind::BoardRemoved,
+                (Some(old), Some(new))
+                    if old.description != new.description || old.hidden != new.hidden =>
+                {
+                    ChangeKind::BoardChanged
+                }
+                _ => continue,
+            };
+            changes.push(Change::new(kind, name.as_str(), ""));
+        }
+        for (key, record) in &batch.learnt {
+            let what = match record {
+                KeyRecord::Passport { .. } => "passport",
+                KeyRecord::Revoked { .. } => "revoked",
+                KeyRecord::Rotated { .. } => "rotated",
+            };
+            changes.push(Change::new(ChangeKind::Key, hex::encode(key), what));
+        }
+        let cf = self.store.cf(schema::CHANGES);
+        for change in &changes {
+            self.last_change += 1;
+            batch
+                .writes
+                .put_cf(cf, schema::change_key(self.last_change), change.encode());
+        }
+        // Trimmed in steps, so range deletes (a tombstone each) are rare.
+        let first_kept = self.last_change.saturating_sub(self.changes_kept) + 1;
+        if first_kept >= self.changes_trimmed + CHANGE_TRIM_STEP.min(self.changes_kept) {
+            batch
+                .writes
+                .delete_range_cf(cf, schema::change_key(0), schema::change_key(first_kept));
+            self.changes_trimmed = first_kept;
+        }
+        Ok(())
     }
 
     fn history(&self, batch: &Batch, id: &[u8]) -> Result<Option<HistoryEntry>, StoreError> {
@@ -604,7 +735,9 @@ impl Writer {
         batch
             .writes
             .put_cf(self.store.cf(schema::HISTORY), id, entry.encode());
-        batch.history.insert(id.to_vec(), entry);
+        if batch.history.insert(id.to_vec(), entry).is_none() {
+            batch.history_order.push(id.to_vec());
+        }
     }
 
     fn apply(&mut self, batch: &mut Batch, job: &Job) -> Result<Stored, StoreError> {
@@ -1655,9 +1788,14 @@ mod tests {
             let publish: Publish = Box::new(move |p| {
                 let _ = tx.send(p);
             });
-            let (committer, thread) =
-                Committer::start(store.clone(), publish, 64, Clock::manual(1_000_000))
-                    .expect("starts");
+            let (committer, thread) = Committer::start(
+                store.clone(),
+                publish,
+                64,
+                Clock::manual(1_000_000),
+                1 << 20,
+            )
+            .expect("starts");
             Fixture {
                 committer: Some(committer),
                 thread: Some(thread),
@@ -1696,6 +1834,78 @@ mod tests {
             signer: None,
             waits: Vec::new(),
         }
+    }
+
+    #[test]
+    fn history_changes_are_named_as_readers_see_them() {
+        use super::article_change as change;
+        use HistoryEntry as H;
+        let filed = |xref: &str| H::Accepted {
+            micros: 1,
+            xref: xref.into(),
+        };
+        let pending = H::Pending {
+            micros: 1,
+            key: "ab".into(),
+        };
+        let removed = H::Removed {
+            micros: 1,
+            reason: "cancelled".into(),
+        };
+        let refused = H::Refused {
+            micros: 1,
+            reason: "expired".into(),
+        };
+        let superseded = H::Superseded {
+            micros: 1,
+            by: "<2@x>".into(),
+        };
+        let kind = |before: Option<&H>, after: &H| change(before, after).map(|(k, _)| k);
+        assert_eq!(kind(None, &filed("a:1")), Some(ChangeKind::Created));
+        assert_eq!(
+            kind(Some(&refused), &filed("a:1")),
+            Some(ChangeKind::Created)
+        );
+        assert_eq!(
+            kind(Some(&pending), &filed("a:1")),
+            Some(ChangeKind::Released)
+        );
+        assert_eq!(
+            kind(Some(&H::Held { micros: 1 }), &filed("a:1")),
+            Some(ChangeKind::Approved)
+        );
+        assert_eq!(
+            kind(Some(&filed("a:1")), &filed("b:4")),
+            Some(ChangeKind::Moved)
+        );
+        assert_eq!(kind(Some(&filed("a:1")), &filed("a:1")), None);
+        assert_eq!(
+            kind(Some(&superseded), &filed("a:1")),
+            Some(ChangeKind::Restored)
+        );
+        assert_eq!(
+            change(Some(&filed("a:1")), &superseded),
+            Some((ChangeKind::Edited, "<2@x>".to_string()))
+        );
+        assert_eq!(kind(Some(&superseded), &superseded), None);
+        assert_eq!(
+            kind(Some(&filed("a:1")), &removed),
+            Some(ChangeKind::Removed)
+        );
+        assert_eq!(
+            kind(None, &removed),
+            None,
+            "a cancel that came first shows nothing"
+        );
+        assert_eq!(
+            kind(Some(&pending), &refused),
+            Some(ChangeKind::Removed),
+            "expired"
+        );
+        assert_eq!(kind(None, &refused), None);
+        assert_eq!(kind(None, &pending), Some(ChangeKind::Pending));
+        assert_eq!(kind(Some(&pending), &pending), None);
+        assert_eq!(kind(None, &H::Held { micros: 1 }), Some(ChangeKind::Held));
     }
 
     #[tokio::test]

@@ -759,6 +759,46 @@ impl Store {
         }
     }
 
+    /// The first and last sequence numbers in the change log, or None
+    /// when it is empty.
+    pub fn change_bounds(&self) -> Result<Option<(u64, u64)>> {
+        let cf = self.cf(schema::CHANGES);
+        let first = self.db.iterator_cf(cf, IteratorMode::Start).next();
+        let last = self.db.iterator_cf(cf, IteratorMode::End).next();
+        match (first, last) {
+            (Some(first), Some(last)) => {
+                let (first, last) = (first?.0, last?.0);
+                Ok(schema::change_seq(&first).zip(schema::change_seq(&last)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Up to `limit` changes with sequence numbers after `after`, oldest
+    /// first.
+    pub fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<(u64, schema::Change)>> {
+        let mut out = Vec::new();
+        let Some(from) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        let from = schema::change_key(from);
+        let mode = IteratorMode::From(&from, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::CHANGES), mode) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, value) = item?;
+            // A record this build cannot read is skipped, not fatal: the
+            // log is for consumers, the state is elsewhere.
+            if let (Some(seq), Some(change)) =
+                (schema::change_seq(&key), schema::Change::decode(&value))
+            {
+                out.push((seq, change));
+            }
+        }
+        Ok(out)
+    }
+
     /// A post held for premoderation: its arrival micros and bytes.
     pub fn held(&self, message_id: &[u8]) -> Result<Option<(u64, Vec<u8>)>> {
         let value = self.db.get_cf(self.cf(schema::HELD), message_id)?;

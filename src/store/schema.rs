@@ -23,6 +23,7 @@
 //! | `versions`    | superseded-id NUL edit-id    | empty: the edits naming each article|
 //! | `authors`     | public key, message-id       | empty: what each key signed, filed  |
 //! | `moved_from`  | board NUL message-id         | empty: articles moved out of a board|
+//! | `changes`     | seq(u64 BE)                  | [`Change`]: the per-node change log |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -70,10 +71,15 @@ pub const AUTHORS: &str = "authors";
 /// Every article a move took out of a board, under that board, so the
 /// board's rmgroup still finds what was posted to it (state.md §4).
 pub const MOVED_FROM: &str = "moved_from";
+/// What changed, in the order this node changed it: the event stream and
+/// change cursors of the HTTP API read it (protocol-spec/http.md §4.4).
+/// Sequence numbers are this node's own, never reused; the oldest are
+/// dropped past `[storage] changes_kept`.
+pub const CHANGES: &str = "changes";
 
 pub const ALL: &[&str] = &[
     ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS, MOVED_FROM,
+    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS, MOVED_FROM, CHANGES,
 ];
 
 /// What a board control message does.
@@ -325,6 +331,129 @@ pub fn arrival_key(micros: u64, message_id: &[u8]) -> Vec<u8> {
 pub fn split_arrival_key(key: &[u8]) -> Option<(u64, &[u8])> {
     let (time, id) = key.split_at_checked(8)?;
     Some((u64::from_be_bytes(time.try_into().ok()?), id))
+}
+
+pub fn change_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+pub fn change_seq(key: &[u8]) -> Option<u64> {
+    Some(u64::from_be_bytes(key.try_into().ok()?))
+}
+
+/// One entry of the change log: what happened to which article, board or
+/// key. The committer works the kind out from history before and after a
+/// batch; readers turn it into events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Change {
+    pub kind: ChangeKind,
+    /// A Message-ID, a board name, or a key in hex, as the kind says.
+    pub subject: String,
+    /// An xref (filed, moved), the current version (edited), a reason
+    /// (removed), the signer's key (pending), or empty.
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChangeKind {
+    /// Filed for the first time.
+    Created,
+    /// Filed once its signer's passport came.
+    Released,
+    /// Filed once the operator approved it.
+    Approved,
+    /// Filed elsewhere than before (a move, or a board gone or back).
+    Moved,
+    /// Filed again after it was superseded or removed (an edit or a
+    /// removal was undone by a later control).
+    Restored,
+    /// Replaced by a later version, `detail`.
+    Edited,
+    /// Gone: cancelled, removed by the operator or with its board.
+    Removed,
+    /// Waiting for its signer's passport.
+    Pending,
+    /// Waiting for the operator.
+    Held,
+    /// A board appeared here.
+    BoardCreated,
+    /// A board's description or visibility changed.
+    BoardChanged,
+    /// A board went.
+    BoardRemoved,
+    /// A key was learnt: `detail` is passport, revoked or rotated.
+    Key,
+}
+
+impl ChangeKind {
+    const ALL: [(ChangeKind, u8, &'static str); 13] = [
+        (ChangeKind::Created, b'c', "created"),
+        (ChangeKind::Released, b'r', "released"),
+        (ChangeKind::Approved, b'a', "approved"),
+        (ChangeKind::Moved, b'm', "moved"),
+        (ChangeKind::Restored, b's', "restored"),
+        (ChangeKind::Edited, b'e', "edited"),
+        (ChangeKind::Removed, b'x', "removed"),
+        (ChangeKind::Pending, b'p', "pending"),
+        (ChangeKind::Held, b'h', "held"),
+        (ChangeKind::BoardCreated, b'B', "board-created"),
+        (ChangeKind::BoardChanged, b'C', "board-changed"),
+        (ChangeKind::BoardRemoved, b'X', "board-removed"),
+        (ChangeKind::Key, b'K', "key"),
+    ];
+
+    /// The event name the HTTP API gives it.
+    pub fn name(self) -> &'static str {
+        Self::ALL
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or("", |(_, _, name)| name)
+    }
+
+    fn tag(self) -> u8 {
+        Self::ALL
+            .iter()
+            .find(|(k, _, _)| *k == self)
+            .map_or(0, |(_, tag, _)| *tag)
+    }
+
+    fn from_tag(tag: u8) -> Option<ChangeKind> {
+        Self::ALL
+            .iter()
+            .find(|(_, t, _)| *t == tag)
+            .map(|(k, _, _)| *k)
+    }
+}
+
+impl Change {
+    pub fn new(kind: ChangeKind, subject: impl Into<String>, detail: impl Into<String>) -> Change {
+        Change {
+            kind,
+            subject: subject.into(),
+            detail: detail.into(),
+        }
+    }
+
+    /// tag, subject, NUL, detail: neither a Message-ID nor a board name
+    /// holds a NUL.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(2 + self.subject.len() + self.detail.len());
+        out.push(self.kind.tag());
+        out.extend_from_slice(self.subject.as_bytes());
+        out.push(0);
+        out.extend_from_slice(self.detail.as_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<Change> {
+        let (&tag, rest) = bytes.split_first()?;
+        let nul = rest.iter().position(|&b| b == 0)?;
+        Some(Change {
+            kind: ChangeKind::from_tag(tag)?,
+            subject: String::from_utf8(rest[..nul].to_vec()).ok()?,
+            detail: String::from_utf8(rest[nul + 1..].to_vec()).ok()?,
+        })
+    }
 }
 
 /// What the node knows about a Message-ID. Rejections and removals are kept
@@ -685,6 +814,21 @@ mod tests {
             assert_eq!(KeyRecord::decode(&record.encode()), Some(record));
         }
         assert_eq!(KeyRecord::decode(b"P123"), None);
+    }
+
+    #[test]
+    fn changes_round_trip_and_refuse_garbage() {
+        for (kind, _, _) in ChangeKind::ALL {
+            let change = Change::new(kind, "<a@b>", "misc.test:3 x.y:9");
+            assert_eq!(Change::decode(&change.encode()), Some(change));
+        }
+        let empty = Change::new(ChangeKind::Held, "<a@b>", "");
+        assert_eq!(Change::decode(&empty.encode()), Some(empty));
+        assert_eq!(Change::decode(b""), None);
+        assert_eq!(Change::decode(b"c<a@b>"), None, "no NUL");
+        assert_eq!(Change::decode(b"?<a@b>\0"), None, "unknown tag");
+        assert_eq!(change_seq(&change_key(7)), Some(7));
+        assert_eq!(change_seq(b"short"), None);
     }
 
     #[test]

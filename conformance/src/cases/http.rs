@@ -1,6 +1,8 @@
 //! The HTTP/JSON API (protocol-spec/http.md), for servers given with
 //! `--http host:port`: the 4chan-shaped board list, ETags with
-//! If-None-Match, and JSON errors. Every case skips without `--http`.
+//! If-None-Match, JSON errors, posts from fields, refusals with reasons,
+//! and the change log as pages and as an event stream. Every case skips
+//! without `--http`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -33,6 +35,38 @@ pub const CASES: &[Case] = &[
         rfc: "tidings http.md §2",
         run: json_404,
     },
+    Case {
+        name: "a-post-from-json-fields-is-filed-and-shown-in-its-thread",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §4.3, §3.3",
+        run: post_from_fields,
+    },
+    Case {
+        name: "an-unsigned-control-article-is-422-with-a-reason",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §4.3, signing.md",
+        run: unsigned_control_refused,
+    },
+    Case {
+        name: "the-event-stream-reports-a-post-after-its-cursor",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §4.4, WHATWG HTML §9.2 (Server-sent events)",
+        run: event_stream,
+    },
+    Case {
+        name: "a-cursor-past-the-latest-change-is-400",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: false,
+        rfc: "tidings http.md §4.4",
+        run: forged_cursor,
+    },
 ];
 
 /// A response: status, headers (names lower-cased), body.
@@ -64,19 +98,47 @@ impl Response {
 
 /// One HTTP/1.1 GET on a fresh connection, read to its close.
 fn get(ctx: &Ctx, path: &str, extra: &str) -> Result<Response, CaseError> {
+    request(ctx, "GET", path, extra, b"")
+}
+
+/// A POST of a JSON body.
+fn post_json(ctx: &Ctx, path: &str, body: &serde_json::Value) -> Result<Response, CaseError> {
+    request(
+        ctx,
+        "POST",
+        path,
+        "Content-Type: application/json\r\n",
+        body.to_string().as_bytes(),
+    )
+}
+
+/// One HTTP/1.1 request on a fresh connection, read to its close.
+fn request(
+    ctx: &Ctx,
+    method: &str,
+    path: &str,
+    extra: &str,
+    body: &[u8],
+) -> Result<Response, CaseError> {
     let Some(addr) = ctx.http.as_deref() else {
         return skip("no --http given");
     };
-    let what = format!("GET {path}");
+    let what = format!("{method} {path}");
     let io = |e: std::io::Error| CaseError::Fail(format!("{what}: {e}"));
     let mut stream = TcpStream::connect(addr).map_err(io)?;
     stream.set_read_timeout(Some(ctx.timeout)).map_err(io)?;
     stream.set_write_timeout(Some(ctx.timeout)).map_err(io)?;
+    let length = if body.is_empty() && method == "GET" {
+        String::new()
+    } else {
+        format!("Content-Length: {}\r\n", body.len())
+    };
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}{length}Connection: close\r\n\r\n"
     )
     .map_err(io)?;
+    stream.write_all(body).map_err(io)?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).map_err(io)?;
     let Some(split) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
@@ -152,4 +214,216 @@ fn json_404(ctx: &mut Ctx) -> CaseResult {
         Some(reason) if !reason.is_empty() => Ok(()),
         _ => fail(format!("GET {path}: no \"reason\" in {json}")),
     }
+}
+
+fn group(ctx: &Ctx) -> Result<String, CaseError> {
+    match &ctx.group {
+        Ok(group) => Ok(group.clone()),
+        Err(why) => skip(format!("no test group: {why}")),
+    }
+}
+
+/// A Message-ID as a path segment.
+fn id_path(id: &str) -> String {
+    format!(
+        "/api/v1/articles/{}",
+        id.replace('%', "%25")
+            .replace('<', "%3C")
+            .replace('>', "%3E")
+            .replace('/', "%2F")
+    )
+}
+
+/// Posts `body` as a new thread on the test group from JSON fields; the
+/// 201 answer's JSON.
+fn post_thread(ctx: &Ctx, board: &str, body: &str) -> Result<serde_json::Value, CaseError> {
+    let what = "POST /api/v1/posts";
+    let response = post_json(
+        ctx,
+        "/api/v1/posts",
+        &serde_json::json!({ "board": board, "subject": "conformance", "body": body }),
+    )?;
+    let json = response.json(what)?;
+    if response.status != 201 {
+        return fail(format!("{what}: {} {json}, want 201", response.status));
+    }
+    if !json["message_id"].is_string() || !json["no"].is_u64() || json["status"] != "filed" {
+        return fail(format!(
+            "{what}: 201 without message_id, no and status \"filed\": {json}"
+        ));
+    }
+    if response.header("location") != json["message_id"].as_str().map(id_path).as_deref() {
+        return fail(format!(
+            "{what}: Location {:?} does not name the article {}",
+            response.header("location"),
+            json["message_id"]
+        ));
+    }
+    Ok(json)
+}
+
+fn post_from_fields(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let text = format!(
+        "conformance post {}",
+        ctx.timeout.as_nanos() ^ std::process::id() as u128
+    );
+    let posted = post_thread(ctx, &board, &text)?;
+    let id = posted["message_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let no = posted["no"].as_u64().unwrap_or_default();
+    let article = get(ctx, &id_path(&id), "")?;
+    let json = article.json("GET the posted article")?;
+    if article.status != 200 || json["status"] != "filed" {
+        return fail(format!(
+            "GET {}: {} {json}, want 200 filed",
+            id_path(&id),
+            article.status
+        ));
+    }
+    let path = format!("/{board}/thread/{no}.json");
+    let thread = get(ctx, &path, "")?;
+    let json = thread.json(&format!("GET {path}"))?;
+    if thread.status != 200 || json["posts"][0]["com"] != text.as_str() {
+        return fail(format!(
+            "GET {path}: {} {json}, want the post with com {text:?}",
+            thread.status
+        ));
+    }
+    Ok(())
+}
+
+fn unsigned_control_refused(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let article = format!(
+        "From: conformance@example.invalid\r\nNewsgroups: {board}\r\nSubject: cmsg cancel <nothing@example.invalid>\r\nControl: cancel <nothing@example.invalid>\r\n\r\ncancel\r\n"
+    );
+    let response = request(
+        ctx,
+        "POST",
+        "/api/v1/articles",
+        "Content-Type: message/rfc822\r\n",
+        article.as_bytes(),
+    )?;
+    let json = response.json("POST /api/v1/articles")?;
+    if response.status != 422 || json["reason"].as_str().is_none_or(str::is_empty) {
+        return fail(format!(
+            "POST /api/v1/articles with an unsigned cancel: {} {json}, want 422 with a reason",
+            response.status
+        ));
+    }
+    Ok(())
+}
+
+fn latest(ctx: &Ctx) -> Result<u64, CaseError> {
+    let response = get(ctx, "/api/v1/changes/latest", "")?;
+    let json = response.json("GET /api/v1/changes/latest")?;
+    match json["latest"].as_u64() {
+        Some(latest) if response.status == 200 => Ok(latest),
+        _ => fail(format!(
+            "GET /api/v1/changes/latest: {} {json}",
+            response.status
+        )),
+    }
+}
+
+fn event_stream(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let start = latest(ctx)?;
+    let posted = post_thread(ctx, &board, "conformance event")?;
+    let id = posted["message_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let Some(addr) = ctx.http.clone() else {
+        return skip("no --http given");
+    };
+    let path = format!("/api/v1/events?after={start}");
+    let io = |e: std::io::Error| CaseError::Fail(format!("GET {path}: {e}"));
+    let mut stream = TcpStream::connect(&addr).map_err(io)?;
+    stream.set_read_timeout(Some(ctx.timeout)).map_err(io)?;
+    // HTTP/1.0: the stream is not chunked, so lines read as they are.
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n"
+    )
+    .map_err(io)?;
+    let mut reader = std::io::BufReader::new(stream);
+    let mut line = String::new();
+    use std::io::BufRead;
+    reader.read_line(&mut line).map_err(io)?;
+    if line.split(' ').nth(1) != Some("200") {
+        return fail(format!("GET {path}: {}", line.trim_end()));
+    }
+    let mut content_type = None;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(io)? == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value.trim().to_string());
+            }
+        }
+    }
+    if content_type.as_deref() != Some("text/event-stream") {
+        return fail(format!(
+            "GET {path}: Content-Type {content_type:?}, want text/event-stream"
+        ));
+    }
+    let (mut event_id, mut name) = (String::new(), String::new());
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(io)? == 0 {
+            return fail(format!(
+                "GET {path}: the stream ended before {id} was reported"
+            ));
+        }
+        let text = line.trim_end();
+        if let Some(v) = text.strip_prefix("id:") {
+            event_id = v.trim().to_string();
+        } else if let Some(v) = text.strip_prefix("event:") {
+            name = v.trim().to_string();
+        } else if let Some(v) = text.strip_prefix("data:") {
+            let data: serde_json::Value = serde_json::from_str(v.trim())
+                .or_else(|e| fail(format!("GET {path}: event data is not JSON ({e}): {v}")))?;
+            if data["message_id"] == id.as_str() {
+                let seq = event_id.parse::<u64>().ok();
+                if name != "created"
+                    || seq.is_none_or(|s| s <= start)
+                    || data["seq"].as_u64() != seq
+                {
+                    return fail(format!(
+                        "GET {path}: the post was reported as id {event_id:?}, event {name:?}, data {data}; want a created event numbered after {start}"
+                    ));
+                }
+                return Ok(());
+            }
+        }
+    }
+}
+
+fn forged_cursor(ctx: &mut Ctx) -> CaseResult {
+    let past = latest(ctx)? + 1_000_000;
+    for (path, extra) in [
+        (format!("/api/v1/changes?after={past}"), String::new()),
+        (
+            "/api/v1/events".to_string(),
+            format!("Last-Event-ID: {past}\r\n"),
+        ),
+    ] {
+        let response = get(ctx, &path, &extra)?;
+        let json = response.json(&format!("GET {path}"))?;
+        if response.status != 400 {
+            return fail(format!(
+                "GET {path} {}: {} {json}, want 400",
+                extra.trim(),
+                response.status
+            ));
+        }
+    }
+    Ok(())
 }
