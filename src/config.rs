@@ -315,6 +315,11 @@ pub struct Limits {
     /// least three minutes).
     #[serde(default = "default_idle_timeout_secs")]
     pub idle_timeout_secs: u64,
+    /// Seconds an HTTP client has to send a request's headers (an idle
+    /// keep-alive connection included), and a request has to be read and
+    /// answered; past it the connection is closed, or the answer is 408.
+    #[serde(default = "default_http_request_secs")]
+    pub http_request_secs: u64,
     /// Articles a single connection may have waiting for their commit
     /// before the server stops reading from it.
     #[serde(default = "default_max_pipeline")]
@@ -414,6 +419,9 @@ fn default_max_connections_per_host() -> usize {
 fn default_max_article_bytes() -> usize {
     1 << 20
 }
+fn default_http_request_secs() -> u64 {
+    30
+}
 fn default_idle_timeout_secs() -> u64 {
     600
 }
@@ -469,6 +477,7 @@ impl Default for Limits {
             max_connections_per_host: default_max_connections_per_host(),
             max_article_bytes: default_max_article_bytes(),
             idle_timeout_secs: default_idle_timeout_secs(),
+            http_request_secs: default_http_request_secs(),
             max_pipeline: default_max_pipeline(),
             max_pipeline_bytes: default_max_pipeline_bytes(),
             max_claims: default_max_claims(),

@@ -5,7 +5,9 @@
 //! the store uses nothing that decides):
 //!
 //! - Serving: [`server`] (accept loop, connection limit, shutdown, the
-//!   background tasks); [`session`] (one connection: frames in, commands
+//!   background tasks); [`http`] (the HTTP/JSON API and web front end, its
+//!   own accept loop); [`slots`] (connections per client address, for
+//!   both); [`session`] (one connection: frames in, commands
 //!   dispatched, replies out in order, TAKETHIS pipelined behind group
 //!   commits); [`feed`] (each fed peer's outbox drained over one outgoing
 //!   connection); [`catchup`] (catch-up with a peer by set reconciliation,
@@ -56,6 +58,7 @@ pub mod release;
 pub mod server;
 pub mod session;
 pub mod settle;
+pub mod slots;
 pub mod store;
 pub mod tls;
 pub mod trust;

@@ -3,8 +3,7 @@
 //! listeners so tests can bind port 0: the plain NNTP one (which offers
 //! STARTTLS) and, optionally, one that speaks TLS from the first byte.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,6 +17,7 @@ use tracing::{debug, info, warn, Instrument};
 
 use crate::node::Node;
 use crate::session;
+use crate::slots::HostSlots;
 use crate::tls::{self, BoxStream};
 
 /// The sockets a node serves on.
@@ -164,56 +164,4 @@ async fn refuse(mut stream: BoxStream, why: &str) {
     warn!(why, "connection limit reached, refusing");
     let _ = stream.write_all(format!("400 {why}\r\n").as_bytes()).await;
     let _ = stream.shutdown().await;
-}
-
-/// Connections per client address, bounded like the whole: a slot is
-/// held for the life of a connection and given back when dropped.
-struct HostSlots {
-    limit: usize,
-    open: std::sync::Mutex<HashMap<IpAddr, usize>>,
-}
-
-struct HostSlot {
-    hosts: Arc<HostSlots>,
-    ip: IpAddr,
-}
-
-impl HostSlots {
-    fn new(limit: usize) -> HostSlots {
-        HostSlots {
-            limit,
-            open: std::sync::Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, usize>> {
-        // Poisoning only means a panic elsewhere; each update is one entry.
-        self.open.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn take(self: &Arc<Self>, ip: IpAddr) -> Option<HostSlot> {
-        let ip = ip.to_canonical();
-        let mut open = self.lock();
-        let count = open.entry(ip).or_insert(0);
-        if *count >= self.limit {
-            return None;
-        }
-        *count += 1;
-        Some(HostSlot {
-            hosts: self.clone(),
-            ip,
-        })
-    }
-}
-
-impl Drop for HostSlot {
-    fn drop(&mut self) {
-        let mut open = self.hosts.lock();
-        if let Some(count) = open.get_mut(&self.ip) {
-            *count -= 1;
-            if *count == 0 {
-                open.remove(&self.ip);
-            }
-        }
-    }
 }

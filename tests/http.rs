@@ -24,11 +24,11 @@ fn request(
     } else {
         format!("Content-Length: {}\r\n", body.len())
     };
-    write!(
+    // A server that refuses the connection may close it before reading.
+    let _ = write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}{length}Connection: close\r\n\r\n"
-    )
-    .expect("request");
+    );
     // A body the server refuses early may not be read at all.
     let _ = stream.write_all(body);
     let mut raw = Vec::new();
@@ -820,4 +820,107 @@ fn the_web_front_end_is_served_at_the_root() {
         );
     }
     assert_eq!(get(http, "/web/../Cargo.toml", "").0, 404);
+}
+
+#[test]
+fn slow_and_idle_clients_are_cut_off_and_extra_connections_refused() {
+    let dir = temp_dir();
+    let mut strict = config(dir.path());
+    strict.limits.http_request_secs = 1;
+    let node = TestNode::start(strict);
+    let http = node.http.expect("HTTP");
+
+    // Headers that never end: the connection is closed, whatever the
+    // client does next.
+    let mut slow = TcpStream::connect(http).expect("connect");
+    slow.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    slow.write_all(b"GET /boards.json HTTP/1.1\r\nHost: x\r\n")
+        .expect("partial request");
+    let mut rest = Vec::new();
+    let _ = slow.read_to_end(&mut rest);
+    assert!(
+        !String::from_utf8_lossy(&rest).contains("200 OK"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+
+    // A keep-alive connection left idle after a request is closed too.
+    let mut idle = TcpStream::connect(http).expect("connect");
+    idle.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    idle.write_all(b"GET /boards.json HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("request");
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match idle.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+            Err(e) => panic!("the idle connection was not closed: {e}"),
+        }
+    }
+    assert!(String::from_utf8_lossy(&seen).starts_with("HTTP/1.1 200"));
+    drop((slow, idle));
+    node.stop();
+
+    // Two connections held open from this address (patiently: they send
+    // nothing); a third is refused with 503 once both are counted.
+    let dir = temp_dir();
+    let mut strict = config(dir.path());
+    strict.limits.max_connections_per_host = 2;
+    let node = TestNode::start(strict);
+    let http = node.http.expect("HTTP");
+    let held: Vec<TcpStream> = (0..2)
+        .map(|_| TcpStream::connect(http).expect("connect"))
+        .collect();
+    let mut refused = String::new();
+    wait_until(
+        TIMEOUT,
+        "a connection over the per-address limit refused",
+        || {
+            let (status, _, body) = get(http, "/boards.json", "");
+            refused = String::from_utf8_lossy(&body).into_owned();
+            status == 503
+        },
+    );
+    assert!(refused.contains("too many connections"), "{refused}");
+    drop(held);
+}
+
+#[test]
+fn every_route_in_the_openapi_document_is_served() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let (status, _, body) = get(http, "/api/v1/openapi.json", "");
+    assert_eq!(status, 200);
+    let document = json(&body);
+    assert_eq!(document["openapi"], "3.1.0");
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.len() >= 13, "{}", paths.len());
+    for (path, operations) in paths {
+        let mut concrete = path
+            .replace("{board}", "test.one")
+            .replace("{file}", "1.json")
+            .replace("{message_id}", "%3Cnone%40x%3E");
+        if concrete == "/api/v1/events" {
+            // A stream would not end; a cursor past the latest is a 400.
+            concrete.push_str("?after=99999999999");
+        }
+        for method in operations.as_object().expect("operations").keys() {
+            let method = method.to_ascii_uppercase();
+            let body: &[u8] = if method == "GET" { b"" } else { b"{}" };
+            let (status, _, answer) = request(
+                http,
+                &method,
+                &concrete,
+                "Content-Type: application/json\r\n",
+                body,
+            );
+            let text = String::from_utf8_lossy(&answer);
+            assert!(
+                status != 405 && !(status == 404 && text.contains("no such resource")),
+                "{method} {path} is documented but not served: {status} {text}"
+            );
+        }
+    }
 }

@@ -20,11 +20,16 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use sha2::{Digest, Sha256};
+use std::time::Duration;
+
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
 
 use crate::node::Node;
+use crate::slots::HostSlots;
 
 /// Room in a request body beyond the largest article, for JSON quoting
 /// and form encoding.
@@ -48,6 +53,7 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
         .route("/api/v1/changes", get(events::changes))
         .route("/api/v1/changes/latest", get(events::latest))
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/openapi.json", get(native::openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
@@ -56,18 +62,114 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
 }
 
 /// Serves the API on `listener` until `shutdown`; requests under way are
-/// finished first.
+/// finished first and event streams end. Connections are limited as NNTP's
+/// are (`limits.max_connections`, `limits.max_connections_per_host`, a
+/// pool of their own): one over the limit gets a 503 and is closed. A
+/// client has `limits.http_request_secs` to send a request's headers, and
+/// a request as long to be read and answered (event streams excepted once
+/// they have started).
 pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: CancellationToken) {
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, node = node.name(), "listening for HTTP");
     }
-    let app = router(node, shutdown.clone());
-    if let Err(e) = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-    {
-        warn!(error = %e, "HTTP listener failed");
+    let limits = &node.config.limits;
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let hosts = Arc::new(HostSlots::new(limits.max_connections_per_host));
+    let patience = Duration::from_secs(limits.http_request_secs.max(1));
+    let app = router(node.clone(), shutdown.clone()).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(patience, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => error(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "the request took too long to send or to answer",
+                ),
+            }
+        },
+    ));
+    let tracker = TaskTracker::new();
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(error = %e, "HTTP accept failed");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let permit = match hosts.take(peer.ip()) {
+            None => Err("too many connections from your address, try again later"),
+            Some(slot) => match slots.clone().try_acquire_owned() {
+                Ok(permit) => Ok((permit, slot)),
+                Err(_) => Err("too many connections, try again later"),
+            },
+        };
+        let (app, shutdown) = (app.clone(), shutdown.clone());
+        tracker.spawn(async move {
+            match permit {
+                Ok(held) => {
+                    connection(stream, app, patience, shutdown).await;
+                    drop(held);
+                }
+                Err(why) => refuse(stream, why).await,
+            }
+        });
     }
+    tracker.close();
+    tracker.wait().await;
+}
+
+/// One connection, HTTP/1.1 with keep-alive, until the client closes it,
+/// it is slow to send headers, or the node shuts down.
+async fn connection(
+    stream: tokio::net::TcpStream,
+    app: Router,
+    patience: Duration,
+    shutdown: CancellationToken,
+) {
+    let service = hyper_util::service::TowerToHyperService::new(app);
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(patience);
+    let conn = builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    let served = tokio::select! {
+        served = conn.as_mut() => served,
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = served {
+        tracing::debug!(error = %e, "HTTP connection ended");
+    }
+}
+
+/// Answers a connection over the limits with 503 and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream, why: &str) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    warn!(why, "HTTP connection limit reached, refusing");
+    let body = serde_json::json!({ "error": "Service Unavailable", "reason": why }).to_string();
+    let response = format!(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nContent-Length: {}\r\nRetry-After: 5\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let _ = stream.write_all(response.as_bytes()).await;
+    let _ = stream.shutdown().await;
+    // A lingering close: the request the client is sending meanwhile is
+    // read and dropped, briefly, so the close does not reset the
+    // connection before the client has read the 503.
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        while matches!(stream.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }
 
 /// A JSON error body: `{"error": <status reason>, "reason": <why>}`.

@@ -15,6 +15,17 @@ use crate::proto::grammar::is_message_id;
 use crate::store::schema::HistoryEntry;
 use crate::store::StoreError;
 
+/// The API as an OpenAPI 3.1 document (http.md is the normative text).
+const OPENAPI: &str = include_str!("../../protocol-spec/openapi.json");
+
+/// `GET /api/v1/openapi.json`.
+pub async fn openapi(request: HeaderMap) -> Response {
+    match serde_json::from_str::<serde_json::Value>(OPENAPI) {
+        Ok(document) => super::json_tagged(&request, &document),
+        Err(e) => super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
+    }
+}
+
 /// `GET /api/v1/boards`: every board this node carries, hidden ones
 /// included and marked (`control` is no board), with its numbering as
 /// NNTP readers see it.

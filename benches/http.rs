@@ -1,0 +1,273 @@
+//! `cargo bench --bench http`: the HTTP API under concurrent keep-alive
+//! clients (issue 14): a `tidings serve` process (the release binary) on
+//! loopback, a board of BENCH_THREADS (default 1,000) threads posted
+//! through the API, one of them with BENCH_REPLIES (default 500) replies;
+//! then BENCH_CLIENTS (default 64) keep-alive connections GET the board's
+//! catalog, then that thread, for BENCH_SECONDS (default 10) each. Prints
+//! requests per second, latency percentiles, and the node's peak RSS
+//! (VmHWM of the process, read from /proc) during each run.
+//!
+//! The client is this file's own: HTTP/1.1 over tokio TcpStreams, one
+//! request at a time per connection, the body read by its Content-Length.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+fn env_or(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+const BOARD: &str = "bench.board";
+
+/// The node as its own process, so its RSS is its own.
+struct NodeProcess(Child);
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+fn start_node(dir: &Path) -> (NodeProcess, SocketAddr) {
+    let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let nntp = SocketAddr::from(([127, 0, 0, 1], free_port()));
+    let config = dir.join("node.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[node]\nname = \"bench.node\"\ndata_dir = \"{}\"\n[listen]\nnntp = \"{nntp}\"\nhttp = \"{http}\"\n[limits]\nmax_connections_per_host = 512\n[[group]]\nname = \"{BOARD}\"\n",
+            dir.join("data").display()
+        ),
+    )
+    .expect("config");
+    let child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .arg("serve")
+        .arg("--config")
+        .arg(&config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tidings serve starts");
+    let started = Instant::now();
+    while std::net::TcpStream::connect(http).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the node did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    (NodeProcess(child), http)
+}
+
+/// One keep-alive connection.
+struct Conn {
+    reader: BufReader<TcpStream>,
+    host: String,
+}
+
+impl Conn {
+    async fn open(addr: SocketAddr) -> Conn {
+        let stream = TcpStream::connect(addr).await.expect("connect");
+        stream.set_nodelay(true).expect("nodelay");
+        Conn {
+            reader: BufReader::new(stream),
+            host: addr.to_string(),
+        }
+    }
+
+    /// Sends a request and reads the whole answer: status and body.
+    async fn call(&mut self, method: &str, path: &str, json: Option<&str>) -> (u16, Vec<u8>) {
+        let body = json.unwrap_or_default();
+        let head = match json {
+            Some(_) => format!(
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                self.host,
+                body.len()
+            ),
+            None => format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host),
+        };
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes()).await.expect("send");
+        stream.write_all(body.as_bytes()).await.expect("send body");
+        let mut line = String::new();
+        self.reader.read_line(&mut line).await.expect("status line");
+        let status = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("status");
+        let mut length = 0usize;
+        loop {
+            line.clear();
+            self.reader.read_line(&mut line).await.expect("header");
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).await.expect("body");
+        (status, body)
+    }
+}
+
+/// Posts `count` JSON bodies from `make` over 16 connections; returns the
+/// answers in order.
+async fn post_all(
+    addr: SocketAddr,
+    count: usize,
+    make: Arc<dyn Fn(usize) -> String + Send + Sync>,
+) -> Vec<serde_json::Value> {
+    let workers = 16.min(count.max(1));
+    let mut tasks = Vec::new();
+    for w in 0..workers {
+        let make = make.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            let mut out = Vec::new();
+            for i in (w..count).step_by(workers) {
+                let (status, body) = conn.call("POST", "/api/v1/posts", Some(&make(i))).await;
+                assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+                out.push((i, serde_json::from_slice(&body).expect("json")));
+            }
+            out
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("poster"));
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, v)| v).collect()
+}
+
+fn peak_rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// `clients` connections GET `path` for `seconds`; prints the figures.
+async fn load(addr: SocketAddr, path: &str, clients: usize, seconds: u64, pid: u32) {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    let mut bytes = 0usize;
+    for _ in 0..clients {
+        let path = path.to_string();
+        tasks.push(tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            let mut latencies = Vec::new();
+            let mut size = 0;
+            while Instant::now() < deadline {
+                let sent = Instant::now();
+                let (status, body) = conn.call("GET", &path, None).await;
+                latencies.push(sent.elapsed());
+                assert_eq!(status, 200);
+                size = body.len();
+            }
+            (latencies, size)
+        }));
+    }
+    let started = Instant::now();
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (mine, size) = task.await.expect("client");
+        latencies.extend(mine);
+        bytes = size;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    latencies.sort();
+    let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
+    println!(
+        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; node peak RSS {} MiB",
+        latencies.len(),
+        latencies.len() as f64 / elapsed,
+        at(0.50),
+        at(0.99),
+        at(1.0),
+        peak_rss_kib(pid) / 1024
+    );
+}
+
+fn main() {
+    let threads = env_or("BENCH_THREADS", 1_000);
+    let replies = env_or("BENCH_REPLIES", 500);
+    let clients = env_or("BENCH_CLIENTS", 64);
+    let seconds = env_or("BENCH_SECONDS", 10) as u64;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (node, addr) = start_node(dir.path());
+    let pid = node.0.id();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let seeded = Instant::now();
+        let ops = post_all(
+            addr,
+            threads,
+            Arc::new(|i| {
+                serde_json::json!({
+                    "board": BOARD,
+                    "subject": format!("thread {i}"),
+                    "body": format!("opening post {i}\nwith a second line"),
+                })
+                .to_string()
+            }),
+        )
+        .await;
+        // The long thread is the oldest, so the catalog's bump order has
+        // to find it at the top once its replies come.
+        let no = ops[0]["no"].as_u64().expect("no");
+        post_all(
+            addr,
+            replies,
+            Arc::new(move |i| {
+                serde_json::json!({ "board": BOARD, "thread": no, "body": format!("reply {i}") })
+                    .to_string()
+            }),
+        )
+        .await;
+        let posts = threads + replies;
+        let took = seeded.elapsed().as_secs_f64();
+        println!(
+            "seeded {posts} posts through POST /api/v1/posts over 16 connections in {took:.1} s ({:.0} posts/s)",
+            posts as f64 / took
+        );
+        let mut check = Conn::open(addr).await;
+        let (_, body) = check.call("GET", &format!("/{BOARD}/thread/{no}.json"), None).await;
+        let thread: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(thread["posts"].as_array().map(Vec::len), Some(replies + 1));
+        load(addr, &format!("/{BOARD}/catalog.json"), clients, seconds, pid).await;
+        load(addr, &format!("/{BOARD}/thread/{no}.json"), clients, seconds, pid).await;
+        load(addr, "/boards.json", clients, seconds, pid).await;
+    });
+    drop(node);
+}
