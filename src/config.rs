@@ -351,7 +351,7 @@ pub struct StorageConfig {
     #[serde(default = "default_commit_batch")]
     pub commit_batch: usize,
     /// Entries the change log keeps (the HTTP event stream and change
-    /// cursors, protocol-spec/http.md §4.4): a consumer further behind
+    /// cursors, protocol-spec/http.md §4.5): a consumer further behind
     /// than this is told to resync.
     #[serde(default = "default_changes_kept")]
     pub changes_kept: u64,

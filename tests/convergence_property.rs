@@ -313,6 +313,12 @@ proptest! {
         let (a, b) = (open(), open());
         let digest_a = runtime.block_on(deliver_and_catch_up(a.node(), &one));
         let digest_b = runtime.block_on(deliver_and_catch_up(b.node(), &two));
+        // Each board's thread index, kept batch by batch, is what the
+        // overview it ended with gives.
+        for node in [&a, &b] {
+            let differences = tidings::store::board_threads::differences(&node.node().store).expect("index");
+            prop_assert!(differences.is_empty(), "thread index: {differences:#?}");
+        }
         if digest_a != digest_b {
             let lines = |node: &OpenNode| {
                 let mut out = Vec::new();

@@ -901,6 +901,7 @@ fn every_route_in_the_openapi_document_is_served() {
         let mut concrete = path
             .replace("{board}", "test.one")
             .replace("{file}", "1.json")
+            .replace("{no}", "1")
             .replace("{message_id}", "%3Cnone%40x%3E");
         if concrete == "/api/v1/events" {
             // A stream would not end; a cursor past the latest is a 400.
@@ -923,4 +924,190 @@ fn every_route_in_the_openapi_document_is_served() {
             );
         }
     }
+}
+
+#[test]
+fn threads_and_replies_page_by_keyset_cursors_with_links() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let mut numbers = Vec::new();
+    for i in 0..5 {
+        let (status, _, body) = post_json(
+            http,
+            "/api/v1/posts",
+            &serde_json::json!({ "board": "test.one", "subject": format!("t{i}"), "body": "op" }),
+        );
+        assert_eq!(status, 201, "{body}");
+        numbers.push(body["no"].as_u64().expect("no"));
+    }
+    let oldest = numbers[0];
+    for i in 0..7 {
+        let (status, _, body) = post_json(
+            http,
+            "/api/v1/posts",
+            &serde_json::json!({ "board": "test.one", "thread": oldest, "body": format!("r{i}") }),
+        );
+        assert_eq!(status, 201, "{body}");
+    }
+
+    // Threads two at a time, following the Link header.
+    let mut path = "/api/v1/boards/test.one/threads?limit=2".to_string();
+    let mut seen = Vec::new();
+    loop {
+        let (status, headers, body) = get(http, &path, "");
+        assert_eq!(status, 200, "{path}");
+        let page = json(&body);
+        for thread in page["threads"].as_array().expect("threads") {
+            seen.push((
+                thread["no"].as_u64().expect("no"),
+                thread["bump"].as_u64().expect("bump"),
+            ));
+        }
+        match header(&headers, "link") {
+            Some(link) => {
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .expect("link target")
+                    .to_string();
+                assert_eq!(page["next"], seen.last().map(|s| s.1).expect("a thread"));
+            }
+            None => break,
+        }
+    }
+    let order: Vec<u64> = seen.iter().map(|s| s.0).collect();
+    let mut want = vec![oldest];
+    want.extend(numbers[1..].iter().rev());
+    assert_eq!(order, want, "the bumped thread first, then newest first");
+    assert!(seen.windows(2).all(|w| w[0].1 > w[1].1), "{seen:?}");
+
+    // Replies n..n+k of the bumped thread.
+    let posts = |query: &str| {
+        let (status, headers, body) = get(
+            http,
+            &format!("/api/v1/boards/test.one/threads/{oldest}/posts{query}"),
+            "",
+        );
+        (
+            status,
+            header(&headers, "link").map(str::to_string),
+            json(&body),
+        )
+    };
+    let (status, link, first) = posts("?limit=3");
+    assert_eq!(status, 200);
+    let coms = |page: &serde_json::Value| -> Vec<String> {
+        page["posts"]
+            .as_array()
+            .expect("posts")
+            .iter()
+            .map(|p| p["com"].as_str().unwrap_or_default().to_string())
+            .collect()
+    };
+    assert_eq!(coms(&first), ["r0", "r1", "r2"]);
+    assert_eq!(first["replies"], 7);
+    let next = first["next"].as_u64().expect("next");
+    assert_eq!(
+        link.as_deref(),
+        Some(format!("</api/v1/boards/test.one/threads/{oldest}/posts?after={next}&limit=3>; rel=\"next\"").as_str())
+    );
+    let (_, _, second) = posts(&format!("?after={next}&limit=3"));
+    assert_eq!(coms(&second), ["r3", "r4", "r5"]);
+    let (_, link, last) = posts(&format!("?after={}&limit=3", second["next"]));
+    assert_eq!(coms(&last), ["r6"]);
+    assert_eq!(
+        (link, last["next"].clone()),
+        (None, serde_json::Value::Null)
+    );
+    let (_, _, beyond) = posts("?after=999999");
+    assert_eq!(coms(&beyond), Vec::<String>::new());
+    let (_, _, all) = posts("?limit=999999");
+    assert_eq!(coms(&all).len(), 7, "a huge limit is clamped, not refused");
+
+    for bad in [
+        "/api/v1/boards/test.one/threads?before=yesterday",
+        "/api/v1/boards/test.one/threads?after=3",
+        "/api/v1/boards/test.one/threads?colour=red",
+        &format!("/api/v1/boards/test.one/threads/{oldest}/posts?after=-1"),
+        &format!("/api/v1/boards/test.one/threads/{oldest}/posts?before=3"),
+        "/api/v1/boards/test.one/threads/x/posts",
+    ] {
+        assert_eq!(get(http, bad, "").0, 400, "{bad}");
+    }
+    for missing in [
+        "/api/v1/boards/no.such/threads",
+        &format!(
+            "/api/v1/boards/test.one/threads/{}/posts",
+            numbers[0] + 1000
+        ),
+    ] {
+        assert_eq!(get(http, missing, "").0, 404, "{missing}");
+    }
+    let (status, _, body) = get(http, "/test.one/archive.json", "");
+    assert_eq!((status, json(&body)), (200, serde_json::json!([])));
+}
+
+#[test]
+fn an_edited_opening_post_keeps_its_replies_and_a_cancelled_reply_unbumps() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let op = unique_id("op");
+    let other = unique_id("other");
+    let reply = unique_id("reply");
+    let edit = unique_id("edit");
+    let reply_text = sign(&article_text(&reply, "test.one", "the reply\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nReferences: {op}\r\n\r\n"),
+        1,
+    ));
+    let edit_text = sign(
+        &article_text(&edit, "test.one", "edited op\r\n")
+            .replacen("\r\n\r\n", &format!("\r\nSupersedes: {op}\r\n\r\n"), 1)
+            .replace(ARTICLE_DATE, "Sun, 22 Nov 2026 05:00:00 +0000"),
+    );
+    Client::connect(node.addr).stream_accepted([
+        (op.clone(), article(&op, "test.one", "first op\r\n")),
+        (reply.clone(), reply_text),
+        (
+            other.clone(),
+            article(&other, "test.one", "other thread\r\n"),
+        ),
+        (edit.clone(), edit_text),
+    ]);
+    let catalog = |http| {
+        let (status, _, body) = get(http, "/test.one/catalog.json", "");
+        assert_eq!(status, 200);
+        json(&body)[0]["threads"].clone()
+    };
+    // The edit is filed last, so it bumps its thread above the other.
+    let threads = catalog(http);
+    assert_eq!(threads[0]["message_id"], edit.as_str(), "{threads}");
+    assert_eq!(threads[0]["com"], "edited op");
+    assert_eq!(threads[0]["replies"], 1);
+    assert_eq!(threads[0]["last_replies"][0]["message_id"], reply.as_str());
+    let no = threads[0]["no"].as_u64().expect("no");
+    let (_, _, body) = get(http, &format!("/test.one/thread/{no}.json"), "");
+    let posts = json(&body)["posts"].clone();
+    assert_eq!(posts[1]["message_id"], reply.as_str(), "{posts}");
+
+    // The author cancels the edit's thread's reply: its thread has no
+    // replies left, and the other thread is bumped above it only if it
+    // was filed later (it was not: the edit came last).
+    let cancel = unique_id("cancel");
+    let cancel_text = sign(&article_text(&cancel, "control", "cancel\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nControl: cancel {reply}\r\n\r\n"),
+        1,
+    ));
+    Client::connect(node.addr).stream_accepted([(cancel.clone(), cancel_text)]);
+    wait_until(TIMEOUT, "the reply is gone from the catalog", || {
+        catalog(http)[0]["replies"] == 0
+    });
+    let threads = catalog(http);
+    assert_eq!(threads[0]["message_id"], edit.as_str(), "{threads}");
+    assert_eq!(threads[0]["last_replies"], serde_json::json!([]));
+    assert_eq!(threads[1]["message_id"], other.as_str());
 }

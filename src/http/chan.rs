@@ -7,15 +7,24 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use axum::Extension;
 use bytes::Bytes;
 use serde_json::json;
 
+use super::cache::Cache;
+use super::ApiError;
 use crate::node::Node;
 use crate::proto::article::Article;
 use crate::store::StoreError;
 
 /// Threads a catalog page holds (4chan's `per_page`).
 pub const PER_PAGE: u64 = 15;
+
+/// Pages threads.json and catalog.json hold at most: a board keeps its
+/// threads until they are removed, so its oldest are read a page at a
+/// time from the native API (http.md §4.3) rather than in one answer of
+/// unbounded size.
+pub const MAX_PAGES: u64 = 100;
 
 /// `GET /boards.json`: the boards shown in LIST (hidden ones left out),
 /// in name order.
@@ -52,35 +61,34 @@ pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Respon
 /// pages of [`PER_PAGE`] (http.md §3.2).
 pub async fn threads(
     State(node): State<Arc<Node>>,
+    Extension(cache): Extension<Arc<Cache>>,
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
     if let Some(missing) = not_a_board(&node, &board) {
         return missing;
     }
-    let threads = match super::blocking(move || super::threads::of_board(&node.store, &board)).await
-    {
-        Ok(threads) => threads,
-        Err(failed) => return failed,
-    };
-    let pages: Vec<serde_json::Value> = threads
-        .chunks(PER_PAGE as usize)
-        .enumerate()
-        .map(|(i, page)| {
-            let threads: Vec<serde_json::Value> = page
-                .iter()
-                .map(|t| {
-                    json!({
-                        "no": t.op.number,
-                        "last_modified": t.last_modified(),
-                        "replies": t.replies.len(),
-                    })
-                })
-                .collect();
-            json!({ "page": i + 1, "threads": threads })
-        })
-        .collect();
-    super::json_tagged(&request, &serde_json::Value::Array(pages))
+    let key = format!("/{board}/threads.json");
+    let reader = node.clone();
+    super::cached(&node, &cache, key, &request, move || {
+        let node = reader;
+        let threads =
+            super::threads::of_board(&node.store, &board, (MAX_PAGES * PER_PAGE) as usize)?;
+        let mut pages = Vec::new();
+        for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
+            let mut entries = Vec::with_capacity(page.len());
+            for t in page {
+                entries.push(json!({
+                    "no": t.op.number,
+                    "last_modified": t.last_modified(&node.store, &board)?,
+                    "replies": t.head.replies,
+                }));
+            }
+            pages.push(json!({ "page": i + 1, "threads": entries }));
+        }
+        Ok(serde_json::Value::Array(pages))
+    })
+    .await
 }
 
 /// Replies a catalog entry shows (4chan's `last_replies`).
@@ -91,44 +99,54 @@ const LAST_REPLIES: usize = 5;
 /// (http.md §3.4).
 pub async fn catalog(
     State(node): State<Arc<Node>>,
+    Extension(cache): Extension<Arc<Cache>>,
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
     if let Some(missing) = not_a_board(&node, &board) {
         return missing;
     }
-    let pages = super::blocking(move || {
-        let threads = super::threads::of_board(&node.store, &board)?;
+    let key = format!("/{board}/catalog.json");
+    let reader = node.clone();
+    super::cached(&node, &cache, key, &request, move || {
+        let node = reader;
+        let threads =
+            super::threads::of_board(&node.store, &board, (MAX_PAGES * PER_PAGE) as usize)?;
         let mut pages = Vec::new();
         for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
             let mut entries = Vec::with_capacity(page.len());
             for thread in page {
-                let mut entry = post_json(&node, &thread.op, 0)?;
-                entry["sub"] = json!(thread.op.subject);
-                entry["replies"] = json!(thread.replies.len());
-                entry["last_modified"] = json!(thread.last_modified());
-                let last = thread.replies.len().saturating_sub(LAST_REPLIES);
-                let mut replies = Vec::new();
-                for reply in &thread.replies[last..] {
-                    replies.push(post_json(&node, reply, thread.op.number)?);
-                }
-                entry["last_replies"] = json!(replies);
-                entries.push(entry);
+                entries.push(catalog_entry(&node, &board, thread)?);
             }
             pages.push(json!({ "page": i + 1, "threads": entries }));
         }
-        Ok(pages)
+        Ok(serde_json::Value::Array(pages))
     })
-    .await;
-    match pages {
-        Ok(pages) => super::json_tagged(&request, &serde_json::Value::Array(pages)),
-        Err(failed) => failed,
+    .await
+}
+
+/// A thread as a catalog lists it: its opening post with `sub`,
+/// `replies`, `last_modified` and `last_replies`.
+pub(crate) fn catalog_entry(
+    node: &Node,
+    board: &str,
+    thread: &super::threads::Thread,
+) -> Result<serde_json::Value, StoreError> {
+    let mut entry = post_json(node, &thread.op, 0)?;
+    entry["sub"] = json!(thread.op.subject);
+    entry["replies"] = json!(thread.head.replies);
+    entry["last_modified"] = json!(thread.last_modified(&node.store, board)?);
+    let mut replies = Vec::new();
+    for reply in thread.last_replies(&node.store, board, LAST_REPLIES)? {
+        replies.push(post_json(node, &reply, thread.op.number)?);
     }
+    entry["last_replies"] = json!(replies);
+    Ok(entry)
 }
 
 /// One post in the 4chan shape (http.md §3.3); `resto` 0 for an opening
 /// post.
-fn post_json(
+pub(crate) fn post_json(
     node: &Node,
     post: &super::threads::Post,
     resto: u64,
@@ -153,6 +171,7 @@ fn post_json(
 /// number `no` in the board, every post with its text (http.md §3.3).
 pub async fn thread(
     State(node): State<Arc<Node>>,
+    Extension(cache): Extension<Arc<Cache>>,
     Path((board, file)): Path<(String, String)>,
     request: HeaderMap,
 ) -> Response {
@@ -168,33 +187,42 @@ pub async fn thread(
     if let Some(missing) = not_a_board(&node, &board) {
         return missing;
     }
-    let posts = super::blocking(move || {
-        let threads = super::threads::of_board(&node.store, &board)?;
-        let Some(thread) = threads.into_iter().find(|t| t.op.number == no) else {
-            return Ok(None);
+    let key = format!("/{board}/thread/{no}.json");
+    let reader = node.clone();
+    super::cached(&node, &cache, key, &request, move || {
+        let node = reader;
+        let Some(thread) = super::threads::find(&node.store, &board, no)? else {
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no thread opens with that number on this board",
+            ));
         };
-        let mut posts = Vec::with_capacity(1 + thread.replies.len());
-        for (post, is_op) in
-            std::iter::once((&thread.op, true)).chain(thread.replies.iter().map(|r| (r, false)))
-        {
-            let mut value = post_json(&node, post, if is_op { 0 } else { no })?;
-            if is_op {
-                value["sub"] = json!(post.subject);
-                value["replies"] = json!(thread.replies.len());
-            }
-            posts.push(value);
+        let replies = thread.replies(&node.store, &board, 0, usize::MAX)?;
+        let mut posts = Vec::with_capacity(1 + replies.len());
+        let mut op = post_json(&node, &thread.op, 0)?;
+        op["sub"] = json!(thread.op.subject);
+        op["replies"] = json!(thread.head.replies);
+        posts.push(op);
+        for reply in &replies {
+            posts.push(post_json(&node, reply, no)?);
         }
-        Ok(Some(posts))
+        Ok(json!({ "posts": posts }))
     })
-    .await;
-    match posts {
-        Ok(Some(posts)) => super::json_tagged(&request, &json!({ "posts": posts })),
-        Ok(None) => super::error(
-            StatusCode::NOT_FOUND,
-            "no thread opens with that number on this board",
-        ),
-        Err(failed) => failed,
+    .await
+}
+
+/// `GET /{board}/archive.json`: the numbers of the board's archived
+/// threads. Threads are not archived here (they stay in threads.json
+/// until removed), so the list is empty (http.md §3.5).
+pub async fn archive(
+    State(node): State<Arc<Node>>,
+    Path(board): Path<String>,
+    request: HeaderMap,
+) -> Response {
+    if let Some(missing) = not_a_board(&node, &board) {
+        return missing;
     }
+    super::json_tagged(&request, &json!([]))
 }
 
 /// A 404 unless `board` is a board this node carries (`control` is none).

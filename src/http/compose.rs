@@ -1,7 +1,7 @@
 //! A post made from form fields (a web form, a PHP back end, JSON) as
 //! the article an NNTP reader would have POSTed: pure, so every field rule
 //! is a unit test. The node then takes it exactly as it takes a POST
-//! (http.md §4.3): it adds Message-ID, Date, Path and its signature.
+//! (http.md §4.4): it adds Message-ID, Date, Path and its signature.
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! The change log over HTTP (protocol-spec/http.md §4.4): pages of it
+//! The change log over HTTP (protocol-spec/http.md §4.5): pages of it
 //! behind a keyset cursor (`/api/v1/changes`) and a Server-Sent Events
 //! stream (`/api/v1/events`) resumable with Last-Event-ID. Sequence
 //! numbers are this node's own order of changes, never wall-clock Dates

@@ -4,6 +4,7 @@
 //! (`native`). Handlers read what readers see; they never write the store
 //! themselves.
 
+mod cache;
 mod chan;
 mod compose;
 mod events;
@@ -45,8 +46,14 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
         .route("/{board}/threads.json", get(chan::threads))
         .route("/{board}/catalog.json", get(chan::catalog))
         .route("/{board}/thread/{file}", get(chan::thread))
+        .route("/{board}/archive.json", get(chan::archive))
         .route("/{board}/post", post(posting::board_post))
         .route("/api/v1/boards", get(native::boards))
+        .route("/api/v1/boards/{board}/threads", get(native::board_threads))
+        .route(
+            "/api/v1/boards/{board}/threads/{no}/posts",
+            get(native::thread_posts),
+        )
         .route("/api/v1/articles", post(posting::article))
         .route("/api/v1/articles/{message_id}", get(native::article))
         .route("/api/v1/posts", post(posting::post))
@@ -58,6 +65,7 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(Extension(shutdown))
+        .layer(Extension(Arc::new(cache::Cache::default())))
         .with_state(node)
 }
 
@@ -247,14 +255,27 @@ impl From<crate::store::StoreError> for ApiError {
 /// `value` as JSON with a strong ETag over its bytes, or 304 when the
 /// request's If-None-Match names that tag (RFC 9110 §13.1.2).
 pub(crate) fn json_tagged(request: &HeaderMap, value: &serde_json::Value) -> Response {
-    let body = match serde_json::to_vec(value) {
-        Ok(body) => body,
-        Err(e) => {
-            return error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string());
-        }
-    };
+    match rendered(value) {
+        Ok(rendered) => answer(request, &rendered),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `value` as JSON bytes and their strong ETag (the first 16 octets of
+/// their SHA-256, in hex, quoted).
+fn rendered(value: &serde_json::Value) -> Result<cache::Rendered, ApiError> {
+    let body = serde_json::to_vec(value)
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let digest = Sha256::digest(&body);
-    let tag = format!("\"{}\"", hex::encode(&digest[..16]));
+    Ok(cache::Rendered {
+        etag: format!("\"{}\"", hex::encode(&digest[..16])),
+        body: body.into(),
+    })
+}
+
+/// A rendered answer, or 304 when If-None-Match names its tag.
+fn answer(request: &HeaderMap, rendered: &cache::Rendered) -> Response {
+    let tag = &rendered.etag;
     let matches = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -264,7 +285,7 @@ pub(crate) fn json_tagged(request: &HeaderMap, value: &serde_json::Value) -> Res
             let t = t.trim();
             t == "*" || t.trim_start_matches("W/") == tag
         });
-    let etag = HeaderValue::from_str(&tag).unwrap_or(HeaderValue::from_static("\"\""));
+    let etag = HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"\""));
     if matches {
         return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
     }
@@ -277,7 +298,36 @@ pub(crate) fn json_tagged(request: &HeaderMap, value: &serde_json::Value) -> Res
                 HeaderValue::from_static("application/json"),
             ),
         ],
-        body,
+        rendered.body.clone(),
     )
         .into_response()
+}
+
+/// The answer `render` gives (store reads, off the async workers),
+/// rendered once per change of the store: while the change log stands
+/// still, the same page is answered from `cache`, and requests that come
+/// while it is rendered wait for that rendering. Errors are not kept.
+pub(crate) async fn cached(
+    node: &Node,
+    cache: &cache::Cache,
+    key: String,
+    request: &HeaderMap,
+    render: impl FnOnce() -> Result<serde_json::Value, ApiError> + Send + 'static,
+) -> Response {
+    // Read before rendering: a change that lands meanwhile makes the
+    // next request render again.
+    let seq = *node.changes.borrow();
+    let slot = cache.slot(&key, seq);
+    let done = slot
+        .get_or_try_init(|| async move {
+            let value = tokio::task::spawn_blocking(render)
+                .await
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+            rendered(&value).map(Arc::new)
+        })
+        .await;
+    match done {
+        Ok(rendered) => answer(request, rendered),
+        Err(e) => e.clone().into_response(),
+    }
 }

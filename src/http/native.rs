@@ -150,3 +150,171 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
         "body": String::from_utf8_lossy(&article.body()),
     })))
 }
+
+/// Threads a page holds unless asked for fewer, and at most.
+pub const THREADS_LIMIT: (usize, usize) = (50, 500);
+/// Replies a page holds unless asked for fewer, and at most.
+pub const POSTS_LIMIT: (usize, usize) = (100, 1000);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    before: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+fn page_number(value: Option<&str>, what: &str) -> Result<Option<u64>, super::ApiError> {
+    value
+        .map(|v| {
+            v.trim().parse::<u64>().map_err(|_| {
+                super::ApiError::bad(format!("{what} is a number from this API, not {v:?}"))
+            })
+        })
+        .transpose()
+}
+
+fn page_limit(
+    value: Option<&str>,
+    (default, max): (usize, usize),
+) -> Result<usize, super::ApiError> {
+    Ok(page_number(value, "limit")?.map_or(default, |l| (l as usize).clamp(1, max)))
+}
+
+/// A Link header to the next page, when the page is full.
+fn with_next(mut response: Response, next: Option<String>) -> Response {
+    if let Some(link) =
+        next.and_then(|n| axum::http::HeaderValue::from_str(&format!("<{n}>; rel=\"next\"")).ok())
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LINK, link);
+    }
+    response
+}
+
+/// `GET /api/v1/boards/{board}/threads?before=B&limit=L`: the board's
+/// threads bumped below B (from the latest without it), most recently
+/// bumped first; `next` is the cursor for the page after (http.md §4.3).
+pub async fn board_threads(
+    State(node): State<Arc<Node>>,
+    Path(board): Path<String>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    request: HeaderMap,
+) -> Response {
+    let query = match query {
+        Ok(axum::extract::Query(query)) => query,
+        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
+        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    }
+    let (before, limit) = match (
+        page_number(query.before.as_deref(), "before"),
+        page_limit(query.limit.as_deref(), THREADS_LIMIT),
+        query.after,
+    ) {
+        (_, _, Some(_)) => {
+            return super::error(
+                StatusCode::BAD_REQUEST,
+                "threads page with before=, not after=",
+            )
+        }
+        (Ok(before), Ok(limit), None) => (before, limit),
+        (Err(e), _, _) | (_, Err(e), _) => return axum::response::IntoResponse::into_response(e),
+    };
+    let path_board = board.clone();
+    let page = super::blocking(move || {
+        let threads = super::threads::page(&node.store, &board, before, limit)?;
+        let mut out = Vec::with_capacity(threads.len());
+        for thread in &threads {
+            let mut entry = super::chan::catalog_entry(&node, &board, thread)?;
+            entry["root"] = json!(String::from_utf8_lossy(&thread.root));
+            entry["bump"] = json!(thread.bumped());
+            out.push(entry);
+        }
+        let next = (threads.len() == limit)
+            .then(|| threads.last().map(super::threads::Thread::bumped))
+            .flatten();
+        Ok((out, next))
+    })
+    .await;
+    match page {
+        Ok((threads, next)) => {
+            let link = next
+                .map(|n| format!("/api/v1/boards/{path_board}/threads?before={n}&limit={limit}"));
+            with_next(
+                super::json_tagged(&request, &json!({ "threads": threads, "next": next })),
+                link,
+            )
+        }
+        Err(failed) => failed,
+    }
+}
+
+/// `GET /api/v1/boards/{board}/threads/{no}/posts?after=N&limit=L`: the
+/// replies of the thread opened by post `no`, numbered after N, in order
+/// (replies n..n+k; http.md §4.3).
+pub async fn thread_posts(
+    State(node): State<Arc<Node>>,
+    Path((board, no)): Path<(String, String)>,
+    query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+    request: HeaderMap,
+) -> Response {
+    let query = match query {
+        Ok(axum::extract::Query(query)) => query,
+        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
+        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    }
+    let parsed = (|| {
+        let no = page_number(Some(&no), "the thread")?.unwrap_or_default();
+        if query.before.is_some() {
+            return Err(super::ApiError::bad("posts page with after=, not before="));
+        }
+        let after = page_number(query.after.as_deref(), "after")?.unwrap_or(0);
+        Ok((no, after, page_limit(query.limit.as_deref(), POSTS_LIMIT)?))
+    })();
+    let (no, after, limit) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    let path_board = board.clone();
+    let page = super::blocking(move || {
+        let Some(thread) = super::threads::find(&node.store, &board, no)? else {
+            return Ok(None);
+        };
+        let replies = thread.replies(&node.store, &board, after, limit)?;
+        let mut posts = Vec::with_capacity(replies.len());
+        for reply in &replies {
+            let mut post = super::chan::post_json(&node, reply, no)?;
+            post["subject"] = json!(reply.subject);
+            posts.push(post);
+        }
+        let next = (replies.len() == limit)
+            .then(|| replies.last().map(|r| r.number))
+            .flatten();
+        Ok(Some((posts, next, thread.head.replies)))
+    })
+    .await;
+    match page {
+        Ok(Some((posts, next, replies))) => {
+            let link = next.map(|n| {
+                format!("/api/v1/boards/{path_board}/threads/{no}/posts?after={n}&limit={limit}")
+            });
+            with_next(
+                super::json_tagged(
+                    &request,
+                    &json!({ "posts": posts, "next": next, "replies": replies }),
+                ),
+                link,
+            )
+        }
+        Ok(None) => super::error(
+            StatusCode::NOT_FOUND,
+            "no thread opens with that number on this board",
+        ),
+        Err(failed) => failed,
+    }
+}

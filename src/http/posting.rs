@@ -1,4 +1,4 @@
-//! Writes through the HTTP API (protocol-spec/http.md §4.3): a post made
+//! Writes through the HTTP API (protocol-spec/http.md §4.4): a post made
 //! from fields (JSON, a URL-encoded or multipart form, 4chan's
 //! `/{board}/post`), or a whole article, signed by its author or not.
 //! Either way it goes to the node as an NNTP POST does, under the same

@@ -1,17 +1,13 @@
-//! A board's threads as the chan read API lists them: worked out from the
-//! board's overview on each request (opening posts, and replies grouped
-//! under the thread their References root names), in bump order. A scan of
-//! the board; the thread index that makes it a lookup is issue 18's.
+//! A board's threads as the chan and native APIs show them, read from the
+//! board's thread index (store/board_threads.rs): threads in bump order a
+//! page at a time, and a thread's posts by number, each a range read.
+//! Post fields come from the board's overview.
 
-use std::collections::HashMap;
-
+use crate::store::board_threads::{self, Head, Range};
 use crate::store::schema::HistoryEntry;
 use crate::store::{Store, StoreError};
 
-/// Overview entries read at a time.
-const PAGE: usize = 1000;
-
-/// One post of a thread as the overview gives it.
+/// One post as the overview gives it.
 #[derive(Debug, Clone)]
 pub struct Post {
     pub number: u64,
@@ -22,93 +18,179 @@ pub struct Post {
     pub time: i64,
 }
 
-/// A thread: its opening post (as filed in this board) and its replies
-/// filed here, oldest first.
+impl Post {
+    /// Post `number` of `board`, if it is filed there.
+    pub fn read(store: &Store, board: &str, number: u64) -> Result<Option<Post>, StoreError> {
+        Ok(store
+            .overview(board, number)?
+            .map(|record| Post::from_record(number, &record)))
+    }
+
+    fn from_record(number: u64, record: &[u8]) -> Post {
+        let fields: Vec<&[u8]> = record.split(|&b| b == b'\t').collect();
+        let field = |i: usize| {
+            String::from_utf8_lossy(fields.get(i).copied().unwrap_or_default()).into_owned()
+        };
+        Post {
+            number,
+            message_id: field(3),
+            subject: field(0),
+            from: field(1),
+            time: fields
+                .get(2)
+                .and_then(|d| crate::proto::article::parse_date(d))
+                .map_or(0, |d| d.timestamp()),
+        }
+    }
+}
+
+/// A thread listed on a board: its opening post (the current version),
+/// and its head in the index.
 #[derive(Debug, Clone)]
 pub struct Thread {
+    pub root: Vec<u8>,
     pub op: Post,
-    pub replies: Vec<Post>,
+    pub head: Head,
 }
 
 impl Thread {
-    /// What bumps a thread: its latest post, by number (the order posts
-    /// were filed here), so the order does not depend on skewed Dates.
+    /// Its bump: the highest number a post of it was filed under here.
     pub fn bumped(&self) -> u64 {
-        self.replies.last().map_or(self.op.number, |r| r.number)
+        self.head.bump
     }
 
-    /// The latest Date among its posts, for `last_modified`.
-    pub fn last_modified(&self) -> i64 {
-        self.replies
-            .iter()
-            .map(|r| r.time)
-            .fold(self.op.time, i64::max)
+    /// The Date of the post that last bumped it (the opening post's when
+    /// that one is gone), for `last_modified`.
+    pub fn last_modified(&self, store: &Store, board: &str) -> Result<i64, StoreError> {
+        if self.head.bump == self.op.number {
+            return Ok(self.op.time);
+        }
+        Ok(Post::read(store, board, self.head.bump)?.map_or(self.op.time, |p| p.time))
+    }
+
+    /// Up to `limit` replies after number `after`, in order.
+    pub fn replies(
+        &self,
+        store: &Store,
+        board: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let mut out = Vec::new();
+        let mut from = after;
+        // The opening post is among the thread's numbers: one more read.
+        while out.len() < limit {
+            let numbers = store.thread_numbers(
+                board,
+                &self.root,
+                Range::After(from),
+                (limit - out.len()).saturating_add(1),
+            )?;
+            let Some(&(last, _)) = numbers.last() else {
+                break;
+            };
+            for (number, opening) in numbers {
+                // Another version of the opening post, filed until its
+                // edit is settled, is no reply.
+                if opening || out.len() >= limit {
+                    continue;
+                }
+                if let Some(post) = Post::read(store, board, number)? {
+                    out.push(post);
+                }
+            }
+            from = last;
+        }
+        Ok(out)
+    }
+
+    /// Its last `count` replies, oldest first.
+    pub fn last_replies(
+        &self,
+        store: &Store,
+        board: &str,
+        count: usize,
+    ) -> Result<Vec<Post>, StoreError> {
+        let mut out = Vec::new();
+        let mut from = Range::Last;
+        'pages: while out.len() < count {
+            let numbers = store.thread_numbers(board, &self.root, from, count.saturating_add(1))?;
+            let Some(&(first, _)) = numbers.last() else {
+                break;
+            };
+            for (number, opening) in numbers {
+                if out.len() >= count {
+                    break 'pages;
+                }
+                if opening {
+                    continue;
+                }
+                if let Some(post) = Post::read(store, board, number)? {
+                    out.push(post);
+                }
+            }
+            from = Range::Before(first);
+        }
+        out.reverse();
+        Ok(out)
     }
 }
 
-/// The threads of `board`, most recently bumped first. A reply whose
-/// opening post is not filed here (moved elsewhere, or not here yet) is
-/// left out; one naming a superseded version goes under its current one.
-pub fn of_board(store: &Store, board: &str) -> Result<Vec<Thread>, StoreError> {
-    let mut ops: Vec<Post> = Vec::new();
-    let mut replies: Vec<(String, Post)> = Vec::new();
-    let mut from = 0;
-    loop {
-        let page = store.overview_page(board, from, u64::MAX, PAGE)?;
-        let Some(&(last, _)) = page.last() else { break };
-        for (number, record) in page {
-            let fields: Vec<&[u8]> = record.split(|&b| b == b'\t').collect();
-            let field = |i: usize| {
-                String::from_utf8_lossy(fields.get(i).copied().unwrap_or_default()).into_owned()
-            };
-            let post = Post {
-                number,
-                message_id: field(3),
-                subject: field(0),
-                from: field(1),
-                time: fields
-                    .get(2)
-                    .and_then(|d| crate::proto::article::parse_date(d))
-                    .map_or(0, |d| d.timestamp()),
-            };
-            match field(4).split_whitespace().next() {
-                Some(root) => replies.push((root.to_string(), post)),
-                None => ops.push(post),
-            }
-        }
-        match last.checked_add(1) {
-            Some(next) => from = next,
-            None => break,
+/// Up to `limit` threads of `board` bumped below `before` (from the
+/// latest bump without it), most recently bumped first.
+pub fn page(
+    store: &Store,
+    board: &str,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Thread>, StoreError> {
+    let mut out = Vec::new();
+    for (_, root) in store.bumped_threads(board, before, limit)? {
+        if let Some(thread) = listed(store, board, root)? {
+            out.push(thread);
         }
     }
-    let mut index: HashMap<String, usize> = HashMap::new();
-    let mut threads: Vec<Thread> = ops
-        .into_iter()
-        .enumerate()
-        .map(|(i, op)| {
-            index.insert(op.message_id.clone(), i);
-            Thread {
-                op,
-                replies: Vec::new(),
-            }
-        })
-        .collect();
-    let mut current: HashMap<String, String> = HashMap::new();
-    for (root, reply) in replies {
-        let root = match current.get(&root) {
-            Some(now) => now.clone(),
-            None => {
-                let now = current_version(store, &root)?;
-                current.insert(root, now.clone());
-                now
-            }
-        };
-        if let Some(&i) = index.get(&root) {
-            threads[i].replies.push(reply);
+    Ok(out)
+}
+
+/// The first `most` listed threads of `board`, most recently bumped
+/// first.
+pub fn of_board(store: &Store, board: &str, most: usize) -> Result<Vec<Thread>, StoreError> {
+    let mut out: Vec<Thread> = Vec::new();
+    while out.len() < most {
+        let before = out.last().map(Thread::bumped);
+        let page = page(store, board, before, (most - out.len()).min(1000))?;
+        if page.is_empty() {
+            break;
         }
+        out.extend(page);
     }
-    threads.sort_by_key(|t| std::cmp::Reverse(t.bumped()));
-    Ok(threads)
+    Ok(out)
+}
+
+/// The thread whose opening post is number `no` on `board`, if that is
+/// an opening post listed there.
+pub fn find(store: &Store, board: &str, no: u64) -> Result<Option<Thread>, StoreError> {
+    let Some(record) = store.overview(board, no)? else {
+        return Ok(None);
+    };
+    let Some((root, true)) =
+        board_threads::record_root(&record, |id| board_threads::opening_root(store, id))?
+    else {
+        return Ok(None);
+    };
+    let thread = listed(store, board, root)?;
+    Ok(thread.filter(|t| t.op.number == no))
+}
+
+fn listed(store: &Store, board: &str, root: Vec<u8>) -> Result<Option<Thread>, StoreError> {
+    let Some(head) = store.thread_head(board, &root)? else {
+        return Ok(None);
+    };
+    let Some(op) = Post::read(store, board, head.op)? else {
+        return Ok(None);
+    };
+    Ok(Some(Thread { root, op, head }))
 }
 
 /// The current version of the post `id` names (state.md §3b), following

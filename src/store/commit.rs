@@ -18,6 +18,7 @@ use bytes::Bytes;
 use rocksdb::{WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot};
 
+use super::board_threads::{self, Filing};
 use super::members;
 use super::schema::{self, Change, ChangeKind, GroupRecord, HistoryEntry, KeyRecord};
 use super::{Store, StoreError};
@@ -502,6 +503,11 @@ struct Batch {
     /// The Message-IDs whose history the batch wrote, in the order it
     /// first wrote them: the change log's order.
     history_order: Vec<Vec<u8>>,
+    /// The thread of each article this batch stored, as ingest worked it
+    /// out (its text is not in the store until the batch is written).
+    threads: HashMap<Vec<u8>, Vec<u8>>,
+    /// Each board's thread index, as this batch changes it.
+    board_threads: board_threads::Changes,
     /// Group records as they were before the batch (None: did not exist).
     before: HashMap<String, Option<GroupRecord>>,
     /// Overview entries as this batch leaves them (None: deleted), read
@@ -567,6 +573,8 @@ impl Writer {
             writes: WriteBatch::default(),
             history: HashMap::new(),
             history_order: Vec::new(),
+            threads: HashMap::new(),
+            board_threads: board_threads::Changes::default(),
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
@@ -599,7 +607,8 @@ impl Writer {
         // Keys are only learnt from acknowledged articles' effects.
         opts.set_sync(batch.acknowledged);
         let written = self
-            .log_changes(&mut batch)
+            .index_board_threads(&mut batch)
+            .and_then(|()| self.log_changes(&mut batch))
             .and_then(|()| {
                 Ok(self
                     .store
@@ -665,6 +674,64 @@ impl Writer {
             settle_all: batch.settle_all,
             last_change: self.last_change,
         });
+    }
+
+    /// Keeps each board's thread index (store/board_threads.rs) in step
+    /// with the overview entries this batch added and deleted, read
+    /// against the overview as the store has it before the batch.
+    fn index_board_threads(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        let mut changes = std::mem::take(&mut batch.board_threads);
+        let mut touched: Vec<&(String, u64)> = batch.overview.keys().collect();
+        touched.sort();
+        for key in touched {
+            let (board, number) = key;
+            let now = batch.overview.get(key).and_then(Option::as_ref);
+            let dropped = changes.was_dropped(board);
+            let before = if dropped {
+                None
+            } else {
+                self.store.overview(board, *number)?
+            };
+            if before.as_ref() == now {
+                continue;
+            }
+            if let Some(record) = &before {
+                if let Some(filing) = self.filing(batch, board, *number, record)? {
+                    changes.remove(&self.store, &filing)?;
+                }
+            }
+            if let Some(record) = now {
+                // A board removed in this batch and not back: nothing to
+                // index under it.
+                if dropped && !self.records.contains_key(board) {
+                    continue;
+                }
+                if let Some(filing) = self.filing(batch, board, *number, record)? {
+                    changes.add(&self.store, &filing)?;
+                }
+            }
+        }
+        changes.write(&self.store, &mut batch.writes)
+    }
+
+    /// Where an overview record goes in its board's thread index.
+    fn filing(
+        &self,
+        batch: &Batch,
+        board: &str,
+        number: u64,
+        record: &[u8],
+    ) -> Result<Option<Filing>, StoreError> {
+        let root = board_threads::record_root(record, |id| match batch.threads.get(id) {
+            Some(thread) => Ok(thread.clone()),
+            None => board_threads::opening_root(&self.store, id),
+        })?;
+        Ok(root.map(|(root, opening)| Filing {
+            board: board.to_string(),
+            root,
+            number,
+            opening,
+        }))
     }
 
     /// Adds what the batch changed to the change log, read from history
@@ -976,6 +1043,7 @@ impl Writer {
     /// its filing is to be settled again.
     fn index(&mut self, batch: &mut Batch, article: &Prepared) {
         let id = &article.message_id;
+        batch.threads.insert(id.clone(), article.thread.clone());
         batch.writes.put_cf(
             self.store.cf(schema::THREADS),
             schema::pair_key(&article.thread, id),
@@ -993,6 +1061,11 @@ impl Writer {
             batch.writes.put_cf(
                 self.store.cf(schema::AUTHORS),
                 [signer.as_slice(), id].concat(),
+                b"",
+            );
+            batch.writes.put_cf(
+                self.store.cf(schema::AUTHORED),
+                schema::authored_key(signer, overview_date(&article.overview), id),
                 b"",
             );
         }
@@ -1598,6 +1671,8 @@ impl Writer {
             batch.writes.delete_range_cf(cf, &start, &end);
             batch.writes.delete_cf(cf, &end);
             batch.sets.clear(&self.store, &mut batch.writes, name);
+            board_threads::drop_board(&self.store, &mut batch.writes, name);
+            batch.board_threads.dropped(name);
             tracing::info!(group = %name, "newsgroup removed");
         }
     }

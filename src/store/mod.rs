@@ -2,6 +2,7 @@
 //! families, and every read the node makes. Writes go through
 //! [`commit::Committer`], which batches them into shared synced writes.
 
+pub mod board_threads;
 pub mod commit;
 pub mod members;
 pub mod schema;
@@ -127,6 +128,9 @@ impl Store {
         match store.db.get(schema::SCHEMA_KEY)? {
             None => store.db.put(schema::SCHEMA_KEY, schema::SCHEMA_VERSION)?,
             Some(v) if v == schema::SCHEMA_VERSION => {}
+            Some(v) if v == schema::SCHEMA_WITHOUT_BOARD_THREADS => {
+                store.index_board_threads()?;
+            }
             Some(v)
                 if v == schema::SCHEMA_WITHOUT_SETS
                     || v == schema::SCHEMA_HELD_IN_PENDING
@@ -153,11 +157,7 @@ impl Store {
                     articles = indexed,
                     "indexed the stored articles under their threads and signers"
                 );
-                let mut opts = rocksdb::WriteOptions::default();
-                opts.set_sync(true);
-                store
-                    .db
-                    .put_opt(schema::SCHEMA_KEY, schema::SCHEMA_VERSION, &opts)?;
+                store.index_board_threads()?;
             }
             Some(v) => {
                 return Err(StoreError::Schema {
@@ -167,6 +167,52 @@ impl Store {
             }
         }
         Ok(store)
+    }
+
+    /// Schema 5 → 6 (the last step from any older one): each board's
+    /// threads indexed from its overview, each signer's posts by Date,
+    /// then the version written.
+    fn index_board_threads(&self) -> Result<()> {
+        let threads = board_threads::rebuild(self)?;
+        tracing::info!(threads, "indexed each board's threads");
+        let mut batch = rocksdb::WriteBatch::default();
+        let mut posts = 0u64;
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::AUTHORS), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            let Some((signer, id)) = key.split_at_checked(32) else {
+                continue;
+            };
+            let Ok(signer) = <[u8; 32]>::try_from(signer) else {
+                continue;
+            };
+            let date = self
+                .article(id)?
+                .and_then(|bytes| {
+                    crate::proto::article::Article::parse(bytes::Bytes::from(bytes)).ok()
+                })
+                .and_then(|a| a.header_unfolded("Date"))
+                .and_then(|d| crate::proto::article::parse_date(&d))
+                .map_or(0, |d| d.timestamp().max(0) as u64);
+            batch.put_cf(
+                self.cf(schema::AUTHORED),
+                schema::authored_key(&signer, date, id),
+                b"",
+            );
+            posts += 1;
+            if batch.len() >= 50_000 {
+                self.db.write(std::mem::take(&mut batch))?;
+            }
+        }
+        self.db.write(batch)?;
+        tracing::info!(posts, "indexed each signer's posts by Date");
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db
+            .put_opt(schema::SCHEMA_KEY, schema::SCHEMA_VERSION, &opts)?;
+        Ok(())
     }
 
     /// Schema 3 and 4 → 5: every stored article is entered under its
@@ -757,6 +803,42 @@ impl Store {
             Some(HistoryEntry::Held { .. }) => Ok(self.held(message_id)?.map(|(_, a)| a)),
             _ => Ok(None),
         }
+    }
+
+    /// Up to `limit` of what `key` signed with a Date from `since` up to
+    /// (not including) `until`, after the `authored` key suffix `after`
+    /// (Date BE, Message-ID) when given, oldest first: (Date, Message-ID).
+    pub fn authored(
+        &self,
+        key: &[u8; 32],
+        since: u64,
+        until: u64,
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Vec<u8>)>> {
+        let start = match after {
+            // Just past the cursor: the same key with a 0 byte appended.
+            Some(after) => [key.as_slice(), after, &[0]].concat(),
+            None => schema::authored_key(key, since, b""),
+        };
+        let mode = IteratorMode::From(&start, Direction::Forward);
+        let mut out = Vec::new();
+        for item in self.db.iterator_cf(self.cf(schema::AUTHORED), mode) {
+            if out.len() >= limit {
+                break;
+            }
+            let (stored, _) = item?;
+            let Some((date, id)) = schema::split_authored_key(key, &stored) else {
+                break;
+            };
+            if date >= until {
+                break;
+            }
+            if date >= since {
+                out.push((date, id.to_vec()));
+            }
+        }
+        Ok(out)
     }
 
     /// The first and last sequence numbers in the change log, or None

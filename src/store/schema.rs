@@ -24,6 +24,8 @@
 //! | `authors`     | public key, message-id       | empty: what each key signed, filed  |
 //! | `moved_from`  | board NUL message-id         | empty: articles moved out of a board|
 //! | `changes`     | seq(u64 BE)                  | [`Change`]: the per-node change log |
+//! | `board_threads`, `bumps`, `thread_posts` | see [`super::board_threads`] | each board's threads |
+//! | `authored`    | public key, date(u64 BE), message-id | empty: what each key signed, by Date |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -72,14 +74,45 @@ pub const AUTHORS: &str = "authors";
 /// board's rmgroup still finds what was posted to it (state.md §4).
 pub const MOVED_FROM: &str = "moved_from";
 /// What changed, in the order this node changed it: the event stream and
-/// change cursors of the HTTP API read it (protocol-spec/http.md §4.4).
+/// change cursors of the HTTP API read it (protocol-spec/http.md §4.5).
 /// Sequence numbers are this node's own, never reused; the oldest are
 /// dropped past `[storage] changes_kept`.
 pub const CHANGES: &str = "changes";
+/// Each board's threads, their bump order and their posts on the board
+/// (store/board_threads.rs).
+pub const BOARD_THREADS: &str = "board_threads";
+pub const BUMPS: &str = "bumps";
+pub const THREAD_POSTS: &str = "thread_posts";
+/// Every filed signed article under its signer and its Date (seconds),
+/// so a key's posts between two dates are a range read (http.md §4.6).
+pub const AUTHORED: &str = "authored";
 
 pub const ALL: &[&str] = &[
-    ARTICLES, HISTORY, OVERVIEW, ARRIVAL, GROUPS, KEYS, PENDING, HELD, OUTBOX, MEMBERS, DIGESTS,
-    THREADS, MOVES, BOARDS, UNFILED, REFUSED, CANCELS, VERSIONS, AUTHORS, MOVED_FROM, CHANGES,
+    ARTICLES,
+    HISTORY,
+    OVERVIEW,
+    ARRIVAL,
+    GROUPS,
+    KEYS,
+    PENDING,
+    HELD,
+    OUTBOX,
+    MEMBERS,
+    DIGESTS,
+    THREADS,
+    MOVES,
+    BOARDS,
+    UNFILED,
+    REFUSED,
+    CANCELS,
+    VERSIONS,
+    AUTHORS,
+    MOVED_FROM,
+    CHANGES,
+    BOARD_THREADS,
+    BUMPS,
+    THREAD_POSTS,
+    AUTHORED,
 ];
 
 /// What a board control message does.
@@ -283,7 +316,10 @@ pub fn outbox_value(micros: u64, message_id: &[u8]) -> Vec<u8> {
 /// Stored under this key in the default column family; bumped when an
 /// encoding changes incompatibly.
 pub const SCHEMA_KEY: &[u8] = b"schema-version";
-pub const SCHEMA_VERSION: &[u8] = b"5";
+pub const SCHEMA_VERSION: &[u8] = b"6";
+/// Version 5 had no index of each board's threads nor of its signers'
+/// posts by Date; opening such a store builds them.
+pub const SCHEMA_WITHOUT_BOARD_THREADS: &[u8] = b"5";
 /// Version 4 kept no sets of the pending and held posts; opening such a
 /// store builds them from history.
 pub const SCHEMA_WITHOUT_WAITING_SETS: &[u8] = b"4";
@@ -331,6 +367,17 @@ pub fn arrival_key(micros: u64, message_id: &[u8]) -> Vec<u8> {
 pub fn split_arrival_key(key: &[u8]) -> Option<(u64, &[u8])> {
     let (time, id) = key.split_at_checked(8)?;
     Some((u64::from_be_bytes(time.try_into().ok()?), id))
+}
+
+pub fn authored_key(key: &[u8; 32], date: u64, message_id: &[u8]) -> Vec<u8> {
+    [key.as_slice(), &date.to_be_bytes(), message_id].concat()
+}
+
+/// The Date and Message-ID of an `authored` key of `key`.
+pub fn split_authored_key<'a>(key: &[u8; 32], stored: &'a [u8]) -> Option<(u64, &'a [u8])> {
+    let rest = stored.strip_prefix(key.as_slice())?;
+    let (date, id) = rest.split_at_checked(8)?;
+    Some((u64::from_be_bytes(date.try_into().ok()?), id))
 }
 
 pub fn change_key(seq: u64) -> [u8; 8] {

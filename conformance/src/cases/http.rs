@@ -40,7 +40,7 @@ pub const CASES: &[Case] = &[
         side: Side::Reader,
         need: Need::Nothing,
         needs_group: true,
-        rfc: "tidings http.md §4.3, §3.3",
+        rfc: "tidings http.md §4.4, §3.3",
         run: post_from_fields,
     },
     Case {
@@ -48,7 +48,7 @@ pub const CASES: &[Case] = &[
         side: Side::Reader,
         need: Need::Nothing,
         needs_group: true,
-        rfc: "tidings http.md §4.3, signing.md",
+        rfc: "tidings http.md §4.4, signing.md",
         run: unsigned_control_refused,
     },
     Case {
@@ -56,7 +56,7 @@ pub const CASES: &[Case] = &[
         side: Side::Reader,
         need: Need::Nothing,
         needs_group: true,
-        rfc: "tidings http.md §4.4, WHATWG HTML §9.2 (Server-sent events)",
+        rfc: "tidings http.md §4.5, WHATWG HTML §9.2 (Server-sent events)",
         run: event_stream,
     },
     Case {
@@ -64,7 +64,7 @@ pub const CASES: &[Case] = &[
         side: Side::Reader,
         need: Need::Nothing,
         needs_group: false,
-        rfc: "tidings http.md §4.4",
+        rfc: "tidings http.md §4.5",
         run: forged_cursor,
     },
 ];

@@ -122,7 +122,7 @@ async function route() {
   }
 }
 
-// Changes that touch a board's pages (http.md §4.4).
+// Changes that touch a board's pages (http.md §4.5).
 const BOARD_EVENTS = ["created", "released", "approved", "moved", "restored", "edited", "removed"];
 
 function follow() {
