@@ -3,9 +3,10 @@
 //! loopback, a board of BENCH_THREADS (default 1,000) threads posted
 //! through the API, one of them with BENCH_REPLIES (default 500) replies;
 //! then BENCH_CLIENTS (default 64) keep-alive connections GET the board's
-//! catalog, then that thread, for BENCH_SECONDS (default 10) each. Prints
-//! requests per second, latency percentiles, and the node's peak RSS
-//! (VmHWM of the process, read from /proc) during each run.
+//! catalog, then that thread, for BENCH_SECONDS (default 10) each, then
+//! both again while BENCH_WRITES (default 50) replies a second arrive.
+//! Prints requests per second, latency percentiles, and the node's peak
+//! RSS (VmHWM of the process, read from /proc) during each run.
 //!
 //! The client is this file's own: HTTP/1.1 over tokio TcpStreams, one
 //! request at a time per connection, the body read by its Content-Length.
@@ -175,8 +176,34 @@ fn peak_rss_kib(pid: u32) -> u64 {
 }
 
 /// `clients` connections GET `path` for `seconds`; prints the figures.
-async fn load(addr: SocketAddr, path: &str, clients: usize, seconds: u64, pid: u32) {
+/// With `writes` > 0, a writer meanwhile posts that many replies a second
+/// to thread `no`, so every rendering kept is soon stale.
+async fn load(
+    addr: SocketAddr,
+    path: &str,
+    clients: usize,
+    seconds: u64,
+    pid: u32,
+    writes: (u64, u64),
+) {
     let deadline = Instant::now() + Duration::from_secs(seconds);
+    let (rate, no) = writes;
+    let writer = (rate > 0).then(|| {
+        tokio::spawn(async move {
+            let mut conn = Conn::open(addr).await;
+            let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate));
+            let mut posted = 0u64;
+            while Instant::now() < deadline {
+                tick.tick().await;
+                let body = serde_json::json!({ "board": BOARD, "thread": no, "body": "meanwhile" })
+                    .to_string();
+                let (status, _) = conn.call("POST", "/api/v1/posts", Some(&body)).await;
+                assert_eq!(status, 201);
+                posted += 1;
+            }
+            posted
+        })
+    });
     let mut tasks = Vec::new();
     let mut bytes = 0usize;
     for _ in 0..clients {
@@ -203,10 +230,17 @@ async fn load(addr: SocketAddr, path: &str, clients: usize, seconds: u64, pid: u
         bytes = size;
     }
     let elapsed = started.elapsed().as_secs_f64();
+    let meanwhile = match writer {
+        Some(writer) => format!(
+            " while {} replies were posted",
+            writer.await.expect("writer")
+        ),
+        None => String::new(),
+    };
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; node peak RSS {} MiB",
+        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s{meanwhile}: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; node peak RSS {} MiB",
         latencies.len(),
         latencies.len() as f64 / elapsed,
         at(0.50),
@@ -265,9 +299,16 @@ fn main() {
         let (_, body) = check.call("GET", &format!("/{BOARD}/thread/{no}.json"), None).await;
         let thread: serde_json::Value = serde_json::from_slice(&body).expect("json");
         assert_eq!(thread["posts"].as_array().map(Vec::len), Some(replies + 1));
-        load(addr, &format!("/{BOARD}/catalog.json"), clients, seconds, pid).await;
-        load(addr, &format!("/{BOARD}/thread/{no}.json"), clients, seconds, pid).await;
-        load(addr, "/boards.json", clients, seconds, pid).await;
+        let catalog = format!("/{BOARD}/catalog.json");
+        let thread = format!("/{BOARD}/thread/{no}.json");
+        load(addr, &catalog, clients, seconds, pid, (0, no)).await;
+        load(addr, &thread, clients, seconds, pid, (0, no)).await;
+        load(addr, "/boards.json", clients, seconds, pid, (0, no)).await;
+        // Renderings kept until the store changes: with a reply every
+        // 20 ms, most requests wait for a fresh one.
+        let rate = env_or("BENCH_WRITES", 50) as u64;
+        load(addr, &catalog, clients, seconds, pid, (rate, no)).await;
+        load(addr, &thread, clients, seconds, pid, (rate, no)).await;
     });
     drop(node);
 }

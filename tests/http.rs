@@ -902,6 +902,7 @@ fn every_route_in_the_openapi_document_is_served() {
             .replace("{board}", "test.one")
             .replace("{file}", "1.json")
             .replace("{no}", "1")
+            .replace("{key}", &"ab".repeat(32))
             .replace("{message_id}", "%3Cnone%40x%3E");
         if concrete == "/api/v1/events" {
             // A stream would not end; a cursor past the latest is a 400.
@@ -1110,4 +1111,95 @@ fn an_edited_opening_post_keeps_its_replies_and_a_cancelled_reply_unbumps() {
     assert_eq!(threads[0]["message_id"], edit.as_str(), "{threads}");
     assert_eq!(threads[0]["last_replies"], serde_json::json!([]));
     assert_eq!(threads[1]["message_id"], other.as_str());
+}
+
+#[test]
+fn an_authors_posts_between_two_dates_page_by_cursor() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    // Four posts by the author at 05:00, 05:10, 05:20, 05:30, and one by
+    // the node (unsigned, over the API) that is not theirs.
+    let mut ids = Vec::new();
+    let mut articles = Vec::new();
+    for minute in [0, 10, 20, 30] {
+        let id = unique_id(&format!("m{minute}"));
+        let text = sign(
+            &article_text(&id, "test.one", &format!("at {minute}\r\n")).replace(
+                ARTICLE_DATE,
+                &format!("Sun, 22 Nov 2026 05:{minute:02}:00 +0000"),
+            ),
+        );
+        articles.push((id.clone(), text));
+        ids.push(id);
+    }
+    // Out of Date order: the index orders by Date, not by arrival.
+    articles.reverse();
+    Client::connect(node.addr).stream_accepted(articles);
+    let (status, _, _) = post_json(
+        http,
+        "/api/v1/posts",
+        &serde_json::json!({ "board": "test.one", "body": "the node's" }),
+    );
+    assert_eq!(status, 201);
+    let key = hex::encode(author().verifying_key().as_bytes());
+    let at = |minute: u32| {
+        chrono::DateTime::parse_from_rfc3339(&format!("2026-11-22T05:{minute:02}:00Z"))
+            .expect("date")
+            .timestamp()
+    };
+
+    // 05:05 (as seconds) up to 05:30 (as RFC 3339): the 05:10 and 05:20
+    // posts, one a page, following Link.
+    let mut path = format!(
+        "/api/v1/authors/{key}/posts?since={}&until=2026-11-22T05:30:00Z&limit=1",
+        at(5)
+    );
+    let mut seen = Vec::new();
+    loop {
+        let (status, headers, body) = get(http, &path, "");
+        assert_eq!(status, 200, "{path}: {}", String::from_utf8_lossy(&body));
+        let page = json(&body);
+        for post in page["posts"].as_array().expect("posts") {
+            seen.push((
+                post["message_id"].as_str().expect("id").to_string(),
+                post["time"].as_i64().expect("time"),
+            ));
+            assert_eq!(post["boards"][0]["board"], "test.one", "{post}");
+            assert!(post["subject"].is_string(), "{post}");
+        }
+        match header(&headers, "link") {
+            Some(link) => {
+                path = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .expect("target")
+                    .to_string();
+            }
+            None => break,
+        }
+    }
+    assert_eq!(
+        seen,
+        vec![(ids[1].clone(), at(10)), (ids[2].clone(), at(20))]
+    );
+    // All of them, oldest first, and none of the node's.
+    let (_, _, body) = get(http, &format!("/api/v1/authors/{key}/posts"), "");
+    let all: Vec<String> = json(&body)["posts"]
+        .as_array()
+        .expect("posts")
+        .iter()
+        .map(|p| p["message_id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(all, ids);
+    for bad in [
+        "/api/v1/authors/nothex/posts".to_string(),
+        format!("/api/v1/authors/{key}/posts?since=yesterday"),
+        format!("/api/v1/authors/{key}/posts?after=zz"),
+        format!("/api/v1/authors/{key}/posts?after=00"),
+        format!("/api/v1/authors/{key}/posts?colour=red"),
+    ] {
+        assert_eq!(get(http, &bad, "").0, 400, "{bad}");
+    }
 }

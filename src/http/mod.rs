@@ -57,6 +57,7 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
         .route("/api/v1/articles", post(posting::article))
         .route("/api/v1/articles/{message_id}", get(native::article))
         .route("/api/v1/posts", post(posting::post))
+        .route("/api/v1/authors/{key}/posts", get(native::author_posts))
         .route("/api/v1/changes", get(events::changes))
         .route("/api/v1/changes/latest", get(events::latest))
         .route("/api/v1/events", get(events::events))

@@ -318,3 +318,123 @@ pub async fn thread_posts(
         Err(failed) => failed,
     }
 }
+
+/// Posts an author page holds unless asked for fewer, and at most.
+pub const AUTHOR_LIMIT: (usize, usize) = (50, 500);
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorQuery {
+    since: Option<String>,
+    until: Option<String>,
+    after: Option<String>,
+    limit: Option<String>,
+}
+
+/// A time bound: seconds since the epoch, or an RFC 3339 date.
+fn time_bound(value: Option<&str>, what: &str) -> Result<Option<u64>, super::ApiError> {
+    let Some(value) = value else { return Ok(None) };
+    if let Ok(seconds) = value.trim().parse::<u64>() {
+        return Ok(Some(seconds));
+    }
+    chrono::DateTime::parse_from_rfc3339(value.trim())
+        .map(|d| Some(d.timestamp().max(0) as u64))
+        .map_err(|_| {
+            super::ApiError::bad(format!(
+                "{what} is seconds since the epoch or an RFC 3339 date, not {value:?}"
+            ))
+        })
+}
+
+/// `GET /api/v1/authors/{key}/posts?since=S&until=U&after=C&limit=L`:
+/// the filed posts signed by `key` (64 hex digits) with a Date from S up
+/// to U, oldest first, a page at a time behind an opaque cursor
+/// (http.md §4.6).
+pub async fn author_posts(
+    State(node): State<Arc<Node>>,
+    Path(key): Path<String>,
+    query: Result<axum::extract::Query<AuthorQuery>, axum::extract::rejection::QueryRejection>,
+    request: HeaderMap,
+) -> Response {
+    let query = match query {
+        Ok(axum::extract::Query(query)) => query,
+        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    };
+    let parsed = (|| {
+        let signer: [u8; 32] = hex::decode(&key)
+            .ok()
+            .and_then(|k| k.try_into().ok())
+            .ok_or_else(|| super::ApiError::bad("the author is a public key, 64 hex digits"))?;
+        let since = time_bound(query.since.as_deref(), "since")?.unwrap_or(0);
+        let until = time_bound(query.until.as_deref(), "until")?.unwrap_or(u64::MAX);
+        let after = match query.after.as_deref() {
+            None => None,
+            Some(cursor) => Some(
+                hex::decode(cursor)
+                    .ok()
+                    .filter(|c| c.len() > 8)
+                    .ok_or_else(|| super::ApiError::bad("after is a cursor this API gave out"))?,
+            ),
+        };
+        let limit = page_limit(query.limit.as_deref(), AUTHOR_LIMIT)?;
+        Ok::<_, super::ApiError>((signer, since, until, after, limit))
+    })();
+    let (signer, since, until, after, limit) = match parsed {
+        Ok(parsed) => parsed,
+        Err(e) => return axum::response::IntoResponse::into_response(e),
+    };
+    let page = super::blocking(move || {
+        let found = node
+            .store
+            .authored(&signer, since, until, after.as_deref(), limit)?;
+        let mut posts = Vec::with_capacity(found.len());
+        for (date, id) in &found {
+            let Some(HistoryEntry::Accepted { xref, .. }) = node.store.history(id)? else {
+                continue;
+            };
+            let boards = xref_boards(&xref);
+            let subject = match boards.first() {
+                Some(first) => {
+                    let board = first["board"].as_str().unwrap_or_default();
+                    let number = first["number"].as_u64().unwrap_or_default();
+                    super::threads::Post::read(&node.store, board, number)?.map(|p| p.subject)
+                }
+                None => None,
+            };
+            posts.push(json!({
+                "message_id": String::from_utf8_lossy(id),
+                "time": date,
+                "boards": boards,
+                "subject": subject,
+            }));
+        }
+        let next = (found.len() == limit)
+            .then(|| {
+                found
+                    .last()
+                    .map(|(date, id)| hex::encode([&date.to_be_bytes()[..], id].concat()))
+            })
+            .flatten();
+        Ok((posts, next))
+    })
+    .await;
+    match page {
+        Ok((posts, next)) => {
+            let mut link = format!("/api/v1/authors/{key}/posts?");
+            if since > 0 {
+                link.push_str(&format!("since={since}&"));
+            }
+            if until < u64::MAX {
+                link.push_str(&format!("until={until}&"));
+            }
+            let link = next
+                .as_ref()
+                .map(|n| format!("{link}after={n}&limit={limit}"));
+            with_next(
+                super::json_tagged(&request, &json!({ "posts": posts, "next": next })),
+                link,
+            )
+        }
+        Err(failed) => failed,
+    }
+}
