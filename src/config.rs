@@ -320,6 +320,10 @@ pub struct Limits {
     /// answered; past it the connection is closed, or the answer is 408.
     #[serde(default = "default_http_request_secs")]
     pub http_request_secs: u64,
+    /// Milliseconds an HTTP GET of a Message-ID this node does not have
+    /// spends asking its peers for it (0: it does not ask).
+    #[serde(default = "default_http_ask_peers_ms")]
+    pub http_ask_peers_ms: u64,
     /// Articles a single connection may have waiting for their commit
     /// before the server stops reading from it.
     #[serde(default = "default_max_pipeline")]
@@ -422,6 +426,9 @@ fn default_max_article_bytes() -> usize {
 fn default_http_request_secs() -> u64 {
     30
 }
+fn default_http_ask_peers_ms() -> u64 {
+    2000
+}
 fn default_idle_timeout_secs() -> u64 {
     600
 }
@@ -478,6 +485,7 @@ impl Default for Limits {
             max_article_bytes: default_max_article_bytes(),
             idle_timeout_secs: default_idle_timeout_secs(),
             http_request_secs: default_http_request_secs(),
+            http_ask_peers_ms: default_http_ask_peers_ms(),
             max_pipeline: default_max_pipeline(),
             max_pipeline_bytes: default_max_pipeline_bytes(),
             max_claims: default_max_claims(),

@@ -436,6 +436,19 @@ fn posts_made_through_the_api_are_nntp_articles_and_flood_to_a_peer() {
     wait_until(TIMEOUT, "the thread reached the peer", || {
         get(peer_http, &path, "").0 == 200
     });
+    // Each node says where the post stands with its peers.
+    let delivery = |http, path: &str| json(&get(http, path, "").2)["delivery"].clone();
+    wait_until(TIMEOUT, "a's outbox to b emptied", || {
+        delivery(http, &path)["peers"]
+            == serde_json::json!([{ "peer": "n1.test", "state": "delivered" }])
+    });
+    assert_eq!(delivery(http, &path)["injected_here"], true);
+    let there = delivery(peer_http, &path);
+    assert_eq!(there["injected_here"], false, "{there}");
+    assert_eq!(
+        there["peers"],
+        serde_json::json!([{ "peer": "n0.test", "state": "source" }])
+    );
 }
 
 fn python_has_nntplib() -> bool {
@@ -1202,4 +1215,53 @@ fn an_authors_posts_between_two_dates_page_by_cursor() {
     ] {
         assert_eq!(get(http, &bad, "").0, 400, "{bad}");
     }
+}
+
+#[test]
+fn a_get_of_a_post_this_node_lacks_asks_its_peers() {
+    use tidings::config::PeerConfig;
+    // B has the post; A peers with B but does not catch up, so only the
+    // asking can bring it.
+    let (dir_a, dir_b) = (temp_dir(), temp_dir());
+    let b_key = tidings::keys::write_new_secret_key(&dir_b.path().join("node.key")).expect("key");
+    let mut b_config = config(dir_b.path());
+    b_config.node.name = "b.test".into();
+    let b = TestNode::start(b_config);
+    let id = unique_id("elsewhere");
+    Client::connect(b.addr)
+        .stream_accepted([(id.clone(), article(&id, "test.one", "only on b\r\n"))]);
+
+    let mut a_config = config(dir_a.path());
+    a_config.node.name = "a.test".into();
+    a_config.feed.catch_up = false;
+    a_config.peers.push(PeerConfig {
+        address: Some(b.addr.to_string()),
+        ..PeerConfig::new("b.test", hex::encode(b_key.verifying_key().as_bytes()))
+    });
+    let a = TestNode::start(a_config);
+    let http = a.http.expect("HTTP");
+    let path = |id: &str| {
+        format!(
+            "/api/v1/articles/{}",
+            id.replace('<', "%3C").replace('>', "%3E")
+        )
+    };
+    let (status, _, body) = get(http, &path(&id), "");
+    let found = json(&body);
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["status"], "filed");
+    assert_eq!(found["body"], "only on b\r\n");
+    // Filed here now, as any catch-up would have filed it.
+    let mut reader = Client::connect(a.addr);
+    assert_eq!(reader.cmd(&format!("STAT {id}")).0, 223);
+
+    let (status, _, body) = get(http, &path(&unique_id("nowhere")), "");
+    let missing = json(&body);
+    assert_eq!(status, 404, "{missing}");
+    assert!(
+        missing["reason"].as_str().is_some_and(
+            |r| r.contains("none of the 1 peers asked") && r.contains("not be synced yet")
+        ),
+        "{missing}"
+    );
 }

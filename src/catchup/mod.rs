@@ -7,8 +7,10 @@
 //! A catch-up runs whenever the feeder (re)connects to a peer that offers
 //! it, and on demand (XSYNC, `tidings sync`). It keeps no state of its own:
 //! what arrived is in the store, so a run cut short is simply run again,
-//! and finds only what is still missing.
+//! and finds only what is still missing. A single article can also be
+//! asked for by Message-ID from every peer at once ([`ask`]).
 
+pub mod ask;
 mod exchange;
 
 use std::sync::Arc;

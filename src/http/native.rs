@@ -9,6 +9,9 @@ use axum::response::Response;
 use bytes::Bytes;
 use serde_json::json;
 
+use std::time::Duration;
+
+use crate::catchup::ask::Asked;
 use crate::node::Node;
 use crate::proto::article::Article;
 use crate::proto::grammar::is_message_id;
@@ -66,10 +69,50 @@ pub async fn article(
     if !is_message_id(id.as_bytes()) {
         return super::error(StatusCode::BAD_REQUEST, "not a Message-ID");
     }
-    match super::blocking(move || describe(&node, &id)).await {
-        Ok(Found::Article(value)) => super::json_tagged(&request, &value),
-        Ok(Found::Not(status, reason)) => super::error(status, &reason),
-        Err(failed) => failed,
+    let reader = node.clone();
+    let lookup = id.clone();
+    let found = match super::blocking(move || describe(&reader, &lookup)).await {
+        Ok(found) => found,
+        Err(failed) => return failed,
+    };
+    let found = match found {
+        Found::Absent => {
+            // Not here at all: maybe not synced yet. Ask the peers, briefly.
+            let within = Duration::from_millis(node.config.limits.http_ask_peers_ms);
+            let asked = if within.is_zero() {
+                Asked::NotFound { asked: 0 }
+            } else {
+                crate::catchup::ask::ask(&node, id.as_bytes(), within).await
+            };
+            let reader = node.clone();
+            let again = match super::blocking(move || describe(&reader, &id)).await {
+                Ok(found) => found,
+                Err(failed) => return failed,
+            };
+            match (again, asked) {
+                (Found::Absent, Asked::NotFound { asked }) => {
+                    let reason = if asked == 0 {
+                        "not here: it may not have reached this node yet".to_string()
+                    } else {
+                        format!(
+                            "not here, and none of the {asked} peers asked had it within {} ms: it may not be synced yet",
+                            within.as_millis()
+                        )
+                    };
+                    return super::error(StatusCode::NOT_FOUND, &reason);
+                }
+                (found, _) => found,
+            }
+        }
+        found => found,
+    };
+    match found {
+        Found::Article(value) => super::json_tagged(&request, &value),
+        Found::Not(status, reason) => super::error(status, &reason),
+        Found::Absent => super::error(
+            StatusCode::NOT_FOUND,
+            "not here: it may not have reached this node yet",
+        ),
     }
 }
 
@@ -86,17 +129,14 @@ pub fn xref_boards(xref: &str) -> Vec<serde_json::Value> {
 enum Found {
     Article(serde_json::Value),
     Not(StatusCode, String),
+    /// History knows nothing of it.
+    Absent,
 }
 
 fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
     let store = &node.store;
     let (status, boards, current) = match store.history(id.as_bytes())? {
-        None => {
-            return Ok(Found::Not(
-                StatusCode::NOT_FOUND,
-                "not here: it may not have reached this node yet".into(),
-            ))
-        }
+        None => return Ok(Found::Absent),
         Some(HistoryEntry::Accepted { xref, .. }) => ("filed", xref_boards(&xref), id.to_string()),
         Some(HistoryEntry::Superseded { by, .. }) => ("superseded", Vec::new(), by),
         Some(HistoryEntry::Pending { key, .. }) => {
@@ -141,6 +181,11 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
             json!([name, String::from_utf8_lossy(&value)])
         })
         .collect();
+    let delivery = if status == "filed" {
+        delivery(node, &article, id.as_bytes())?
+    } else {
+        serde_json::Value::Null
+    };
     Ok(Found::Article(json!({
         "message_id": id,
         "status": status,
@@ -148,7 +193,47 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
         "boards": boards,
         "headers": headers,
         "body": String::from_utf8_lossy(&article.body()),
+        "delivery": delivery,
     })))
+}
+
+/// Outbox entries looked through for an article, per peer: an outbox
+/// longer than this (a peer long away) leaves its state unknown.
+const OUTBOX_LOOK: usize = 10_000;
+
+/// Where a filed article stands with each fed peer (http.md §4.2):
+/// `source` (it came through that peer), `queued` (in its outbox),
+/// `delivered` (routed to it and out of its outbox: the peer took it,
+/// had it, or refused it), `not-sent` (its `send` list does not take these
+/// boards), or `unknown` (an outbox too long to look through).
+fn delivery(node: &Node, article: &Article, id: &[u8]) -> Result<serde_json::Value, StoreError> {
+    let path = article.header_unfolded("Path").unwrap_or_default();
+    let entries: Vec<&[u8]> = path.split(|&b| b == b'!').map(|e| e.trim_ascii()).collect();
+    let ours = node.name().as_bytes();
+    // Our entry followed by the .POSTED diagnostic: a reader posted it here.
+    let injected_here = entries
+        .windows(2)
+        .any(|w| w[0] == ours && w[1].len() >= 7 && w[1][..7].eq_ignore_ascii_case(b".POSTED"));
+    let wanting = node.peers.wanting(&path, &article.newsgroups());
+    let mut peers = Vec::new();
+    for peer in node.peers.all().iter().filter(|p| p.address.is_some()) {
+        let state = if entries.contains(&peer.name.as_bytes()) {
+            "source"
+        } else if !wanting.contains(&peer.name) {
+            "not-sent"
+        } else {
+            let queue = node.store.outbox(&peer.name, 0, OUTBOX_LOOK)?;
+            if queue.iter().any(|e| e.message_id == id) {
+                "queued"
+            } else if queue.len() >= OUTBOX_LOOK {
+                "unknown"
+            } else {
+                "delivered"
+            }
+        };
+        peers.push(json!({ "peer": peer.name, "state": state }));
+    }
+    Ok(json!({ "injected_here": injected_here, "peers": peers }))
 }
 
 /// Threads a page holds unless asked for fewer, and at most.
