@@ -46,7 +46,7 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
-fn start_node(dir: &Path) -> (NodeProcess, SocketAddr) {
+fn start_node(dir: &Path) -> (NodeProcess, SocketAddr, SocketAddr) {
     let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let nntp = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let config = dir.join("node.toml");
@@ -74,7 +74,7 @@ fn start_node(dir: &Path) -> (NodeProcess, SocketAddr) {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    (NodeProcess(child), http)
+    (NodeProcess(child), http, nntp)
 }
 
 /// One keep-alive connection.
@@ -250,13 +250,110 @@ async fn load(
     );
 }
 
+/// Issue 14's acceptance 3: how long after an NNTP POST its event reaches
+/// a Server-Sent Events stream opened before it. Posts one at a time over
+/// NNTP and times, for each, the event's arrival after the article was
+/// sent (the commit's sync included) and after its 240 (negative: the
+/// event came first; both follow the same durable commit).
+async fn nntp_to_event(http: SocketAddr, nntp: SocketAddr, posts: usize) {
+    let stream = TcpStream::connect(http).await.expect("events");
+    let mut events = BufReader::new(stream);
+    events
+        .get_mut()
+        .write_all(b"GET /api/v1/events HTTP/1.0\r\nAccept: text/event-stream\r\n\r\n")
+        .await
+        .expect("subscribe");
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
+    tokio::spawn(async move {
+        let mut line = String::new();
+        let mut ready = Some(ready_tx);
+        loop {
+            line.clear();
+            if events.read_line(&mut line).await.unwrap_or(0) == 0 {
+                return;
+            }
+            // The end of the response head: the stream is following.
+            if line == "\r\n" {
+                if let Some(ready) = ready.take() {
+                    let _ = ready.send(());
+                }
+            }
+            if let Some(data) = line.strip_prefix("data:") {
+                let value: serde_json::Value =
+                    serde_json::from_str(data.trim()).unwrap_or_default();
+                if let Some(id) = value["message_id"].as_str() {
+                    let _ = tx.send((id.to_string(), Instant::now()));
+                }
+            }
+        }
+    });
+    ready_rx.await.expect("the stream opened");
+    let stream = TcpStream::connect(nntp).await.expect("nntp");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).await.expect("greeting");
+    let (mut after_sent, mut after_ack) = (Vec::new(), Vec::new());
+    for i in 0..posts {
+        reader.get_mut().write_all(b"POST\r\n").await.expect("POST");
+        line.clear();
+        reader.read_line(&mut line).await.expect("340");
+        assert!(line.starts_with("340"), "{line}");
+        let article = format!(
+            "From: bench <b@bench.invalid>\r\nNewsgroups: {BOARD}\r\nSubject: event {i}\r\n\r\nbody {i}\r\n.\r\n"
+        );
+        reader
+            .get_mut()
+            .write_all(article.as_bytes())
+            .await
+            .expect("article");
+        let sent = Instant::now();
+        line.clear();
+        reader.read_line(&mut line).await.expect("240");
+        let acked = Instant::now();
+        assert!(line.starts_with("240"), "{line}");
+        let id = line
+            .split_whitespace()
+            .find(|w| w.starts_with('<'))
+            .expect("the id in the 240")
+            .trim_end_matches(',')
+            .to_string();
+        let seen = loop {
+            let (event_id, at) = rx.recv().await.expect("event");
+            if event_id == id {
+                break at;
+            }
+        };
+        after_sent.push(seen.duration_since(sent).as_micros() as i64);
+        after_ack.push(
+            seen.saturating_duration_since(acked).as_micros() as i64
+                - acked.saturating_duration_since(seen).as_micros() as i64,
+        );
+    }
+    let quantiles = |v: &mut Vec<i64>| {
+        v.sort();
+        let at = |q: f64| v[((v.len() - 1) as f64 * q) as usize];
+        format!(
+            "p50 {} µs, p99 {} µs, max {} µs",
+            at(0.5),
+            at(0.99),
+            at(1.0)
+        )
+    };
+    println!(
+        "NNTP POST -> event on /api/v1/events, {posts} posts one at a time: after the article was sent {}; after its 240 {}",
+        quantiles(&mut after_sent),
+        quantiles(&mut after_ack)
+    );
+}
+
 fn main() {
     let threads = env_or("BENCH_THREADS", 1_000);
     let replies = env_or("BENCH_REPLIES", 500);
     let clients = env_or("BENCH_CLIENTS", 64);
     let seconds = env_or("BENCH_SECONDS", 10) as u64;
     let dir = tempfile::tempdir().expect("tempdir");
-    let (node, addr) = start_node(dir.path());
+    let (node, addr, nntp) = start_node(dir.path());
     let pid = node.0.id();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -309,6 +406,7 @@ fn main() {
         let rate = env_or("BENCH_WRITES", 50) as u64;
         load(addr, &catalog, clients, seconds, pid, (rate, no)).await;
         load(addr, &thread, clients, seconds, pid, (rate, no)).await;
+        nntp_to_event(addr, nntp, env_or("BENCH_EVENTS", 200)).await;
     });
     drop(node);
 }

@@ -210,6 +210,11 @@ fn an_article_by_message_id_with_its_status_and_versions() {
     let (_, _, body) = get(http, &path(&first), "");
     let old = json(&body);
     assert_eq!(old["current"], edit.as_str(), "{old}");
+    assert_eq!(old["edits"], serde_json::json!([edit.as_str()]), "{old}");
+    assert_eq!(
+        old["signer"],
+        hex::encode(author().verifying_key().as_bytes()).as_str()
+    );
     assert_eq!(old["body"], "first text\r\n");
 
     // Without angle brackets too.
@@ -449,31 +454,6 @@ fn posts_made_through_the_api_are_nntp_articles_and_flood_to_a_peer() {
         there["peers"],
         serde_json::json!([{ "peer": "n0.test", "state": "source" }])
     );
-}
-
-fn python_has_nntplib() -> bool {
-    std::process::Command::new("python3")
-        .args(["-c", "import nntplib"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-fn nntplib(addr: SocketAddr, args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nntplib_client.py");
-    let output = std::process::Command::new("python3")
-        .arg(script)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "nntplib client failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 #[test]

@@ -3,33 +3,10 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::*;
 
-fn python_has_nntplib() -> bool {
-    Command::new("python3")
-        .args(["-c", "import nntplib"])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn run(addr: std::net::SocketAddr, args: &[&str]) -> String {
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nntplib_client.py");
-    let output = Command::new("python3")
-        .arg(script)
-        .arg(addr.ip().to_string())
-        .arg(addr.port().to_string())
-        .args(args)
-        .output()
-        .expect("python3 runs");
-    assert!(
-        output.status.success(),
-        "nntplib client failed: {}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_string()
+    nntplib(addr, args).trim().to_string()
 }
 
 #[test]

@@ -226,7 +226,7 @@ pub async fn archive(
 }
 
 /// A 404 unless `board` is a board this node carries (`control` is none).
-fn not_a_board(node: &Node, board: &str) -> Option<Response> {
+pub(crate) fn not_a_board(node: &Node, board: &str) -> Option<Response> {
     (!node.groups.contains(board) || board == crate::ingest::CONTROL_GROUP)
         .then(|| super::error(StatusCode::NOT_FOUND, "no such board here"))
 }

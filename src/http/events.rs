@@ -128,9 +128,9 @@ pub async fn changes(
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    let Query(query) = match query {
+    let query = match super::query_of(query) {
         Ok(query) => query,
-        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+        Err(e) => return e.into_response(),
     };
     let after = match query
         .after
@@ -216,9 +216,9 @@ pub async fn events(
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    let Query(query) = match query {
+    let query = match super::query_of(query) {
         Ok(query) => query,
-        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+        Err(e) => return e.into_response(),
     };
     let resume = request
         .get("last-event-id")

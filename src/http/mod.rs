@@ -87,13 +87,24 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     let patience = Duration::from_secs(limits.http_request_secs.max(1));
     let app = router(node.clone(), shutdown.clone()).layer(axum::middleware::from_fn(
         move |request: axum::extract::Request, next: axum::middleware::Next| async move {
-            match tokio::time::timeout(patience, next.run(request)).await {
+            let (method, path) = (request.method().clone(), request.uri().path().to_string());
+            let started = std::time::Instant::now();
+            let response = match tokio::time::timeout(patience, next.run(request)).await {
                 Ok(response) => response,
                 Err(_) => error(
                     StatusCode::REQUEST_TIMEOUT,
                     "the request took too long to send or to answer",
                 ),
-            }
+            };
+            tracing::debug!(
+                target: "tidings::http",
+                %method,
+                path,
+                status = response.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64,
+                "HTTP request"
+            );
+            response
         },
     ));
     let tracker = TaskTracker::new();
@@ -239,6 +250,16 @@ impl ApiError {
         let reason = rejection.to_string();
         ApiError::new(rejection.into_response().status(), reason)
     }
+}
+
+/// A request's query parameters, or a 400 that says what is wrong with
+/// them (an unknown parameter among them).
+pub(crate) fn query_of<T>(
+    query: Result<axum::extract::Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    query
+        .map(|axum::extract::Query(query)| query)
+        .map_err(|e| ApiError::bad(e.body_text()))
 }
 
 impl IntoResponse for ApiError {

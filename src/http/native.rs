@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::json;
 
@@ -186,10 +186,21 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
     } else {
         serde_json::Value::Null
     };
+    // The stored copy was verified when it was taken; this names the key.
+    let signer = crate::proto::signing::claimed(&article)
+        .ok()
+        .map(|claim| hex::encode(claim.field.key.as_bytes()));
+    let edits: Vec<String> = store
+        .edits_of(id.as_bytes())?
+        .iter()
+        .map(|e| String::from_utf8_lossy(e).into_owned())
+        .collect();
     Ok(Found::Article(json!({
         "message_id": id,
         "status": status,
         "current": current,
+        "signer": signer,
+        "edits": edits,
         "boards": boards,
         "headers": headers,
         "body": String::from_utf8_lossy(&article.body()),
@@ -287,12 +298,12 @@ pub async fn board_threads(
     query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    let query = match query {
-        Ok(axum::extract::Query(query)) => query,
-        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let query = match super::query_of(query) {
+        Ok(query) => query,
+        Err(e) => return e.into_response(),
     };
-    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
-        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    if let Some(missing) = super::chan::not_a_board(&node, &board) {
+        return missing;
     }
     let (before, limit) = match (
         page_number(query.before.as_deref(), "before"),
@@ -306,7 +317,7 @@ pub async fn board_threads(
             )
         }
         (Ok(before), Ok(limit), None) => (before, limit),
-        (Err(e), _, _) | (_, Err(e), _) => return axum::response::IntoResponse::into_response(e),
+        (Err(e), _, _) | (_, Err(e), _) => return e.into_response(),
     };
     let path_board = board.clone();
     let page = super::blocking(move || {
@@ -346,12 +357,12 @@ pub async fn thread_posts(
     query: Result<axum::extract::Query<PageQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    let query = match query {
-        Ok(axum::extract::Query(query)) => query,
-        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let query = match super::query_of(query) {
+        Ok(query) => query,
+        Err(e) => return e.into_response(),
     };
-    if !node.groups.contains(&board) || board == crate::ingest::CONTROL_GROUP {
-        return super::error(StatusCode::NOT_FOUND, "no such board here");
+    if let Some(missing) = super::chan::not_a_board(&node, &board) {
+        return missing;
     }
     let parsed = (|| {
         let no = page_number(Some(&no), "the thread")?.unwrap_or_default();
@@ -363,7 +374,7 @@ pub async fn thread_posts(
     })();
     let (no, after, limit) = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => return axum::response::IntoResponse::into_response(e),
+        Err(e) => return e.into_response(),
     };
     let path_board = board.clone();
     let page = super::blocking(move || {
@@ -441,9 +452,9 @@ pub async fn author_posts(
     query: Result<axum::extract::Query<AuthorQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
-    let query = match query {
-        Ok(axum::extract::Query(query)) => query,
-        Err(e) => return super::error(StatusCode::BAD_REQUEST, &e.body_text()),
+    let query = match super::query_of(query) {
+        Ok(query) => query,
+        Err(e) => return e.into_response(),
     };
     let parsed = (|| {
         let signer: [u8; 32] = hex::decode(&key)
@@ -466,7 +477,7 @@ pub async fn author_posts(
     })();
     let (signer, since, until, after, limit) = match parsed {
         Ok(parsed) => parsed,
-        Err(e) => return axum::response::IntoResponse::into_response(e),
+        Err(e) => return e.into_response(),
     };
     let page = super::blocking(move || {
         let found = node

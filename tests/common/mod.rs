@@ -616,3 +616,31 @@ impl Drop for OpenNode {
         }
     }
 }
+
+/// Whether this machine's python3 has nntplib (it left the standard
+/// library in Python 3.13; .ci/run uses the machine's 3.11).
+pub fn python_has_nntplib() -> bool {
+    Command::new("python3")
+        .args(["-c", "import nntplib"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// Runs tests/nntplib_client.py against `addr` with `args`; its output.
+pub fn nntplib(addr: SocketAddr, args: &[&str]) -> String {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nntplib_client.py");
+    let output = Command::new("python3")
+        .arg(script)
+        .arg(addr.ip().to_string())
+        .arg(addr.port().to_string())
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(
+        output.status.success(),
+        "nntplib client failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
