@@ -60,6 +60,30 @@ pub const CASES: &[Case] = &[
         run: event_stream,
     },
     Case {
+        name: "replies-page-by-keyset-cursor-with-a-link",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §4.3, RFC 8288",
+        run: replies_by_cursor,
+    },
+    Case {
+        name: "archive-json-is-an-empty-list",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §3.5",
+        run: archive_empty,
+    },
+    Case {
+        name: "an-unknown-message-id-is-404-with-a-reason",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: false,
+        rfc: "tidings http.md §4.2",
+        run: unknown_article,
+    },
+    Case {
         name: "a-cursor-past-the-latest-change-is-400",
         side: Side::Reader,
         need: Need::Nothing,
@@ -424,6 +448,77 @@ fn forged_cursor(ctx: &mut Ctx) -> CaseResult {
                 response.status
             ));
         }
+    }
+    Ok(())
+}
+
+fn replies_by_cursor(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let thread = post_thread(ctx, &board, "conformance paging")?;
+    let no = thread["no"].as_u64().unwrap_or_default();
+    for i in 0..3 {
+        let what = format!("reply {i}");
+        let response = post_json(
+            ctx,
+            "/api/v1/posts",
+            &serde_json::json!({ "board": board, "thread": no, "body": what }),
+        )?;
+        if response.status != 201 {
+            return fail(format!("POST {what}: {}", response.status));
+        }
+    }
+    let mut path = format!("/api/v1/boards/{board}/threads/{no}/posts?limit=1");
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let response = get(ctx, &path, "")?;
+        let json = response.json(&format!("GET {path}"))?;
+        if response.status != 200 {
+            return fail(format!("GET {path}: {} {json}", response.status));
+        }
+        for post in json["posts"].as_array().into_iter().flatten() {
+            seen.push(post["com"].as_str().unwrap_or_default().to_string());
+        }
+        match response.header("link") {
+            Some(link) => {
+                let Some(next) = link.strip_prefix('<').and_then(|l| l.split('>').next()) else {
+                    return fail(format!("GET {path}: Link {link:?} names no target"));
+                };
+                path = next.to_string();
+            }
+            None => break,
+        }
+    }
+    if seen != ["reply 0", "reply 1", "reply 2"] {
+        return fail(format!(
+            "replies one a page following Link: {seen:?}, want reply 0, 1, 2"
+        ));
+    }
+    Ok(())
+}
+
+fn archive_empty(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let path = format!("/{board}/archive.json");
+    let response = get(ctx, &path, "")?;
+    let json = response.json(&format!("GET {path}"))?;
+    if response.status != 200 || json != serde_json::json!([]) {
+        return fail(format!(
+            "GET {path}: {} {json}, want 200 []",
+            response.status
+        ));
+    }
+    Ok(())
+}
+
+fn unknown_article(ctx: &mut Ctx) -> CaseResult {
+    let path = id_path("<conformance.never.posted@example.invalid>");
+    let response = get(ctx, &path, "")?;
+    let json = response.json(&format!("GET {path}"))?;
+    if response.status != 404 || json["reason"].as_str().is_none_or(str::is_empty) {
+        return fail(format!(
+            "GET {path}: {} {json}, want 404 with a reason",
+            response.status
+        ));
     }
     Ok(())
 }
