@@ -44,12 +44,54 @@ pub struct Config {
     pub feed: FeedConfig,
     #[serde(default)]
     pub tls: TlsConfig,
+    #[serde(default)]
+    pub files: FilesConfig,
     /// Known nodes and what their keys are trusted for.
     #[serde(default, rename = "peer")]
     pub peers: Vec<PeerConfig>,
     /// User keys trusted to cancel, edit and move posts in some boards.
     #[serde(default, rename = "moderator")]
     pub moderators: Vec<ModeratorConfig>,
+}
+
+/// Files (images and the like) stored by hash (protocol-spec/files.md).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FilesConfig {
+    /// Largest file taken, in bytes.
+    #[serde(default = "default_file_bytes")]
+    pub max_bytes: u64,
+    /// Media types taken (`Content-Type` of an upload, parameters left
+    /// out). Files of other types are refused (415).
+    #[serde(default = "default_file_types")]
+    pub types: Vec<String>,
+}
+
+fn default_file_bytes() -> u64 {
+    16 << 20
+}
+
+fn default_file_types() -> Vec<String> {
+    [
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "image/avif",
+        "video/mp4",
+        "video/webm",
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        FilesConfig {
+            max_bytes: default_file_bytes(),
+            types: default_file_types(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -519,6 +561,7 @@ impl Default for Config {
             signing: SigningConfig::default(),
             feed: FeedConfig::default(),
             tls: TlsConfig::default(),
+            files: FilesConfig::default(),
             peers: Vec::new(),
             moderators: Vec::new(),
         }

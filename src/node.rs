@@ -58,6 +58,8 @@ pub struct Counters {
 pub struct Node {
     pub config: Valid,
     pub store: Store,
+    /// The bytes of stored files, under `data_dir/files`.
+    pub blobs: crate::store::blobs::Blobs,
     pub groups: Arc<Groups>,
     pub committer: Committer,
     pub precommit: Arc<PreCommit>,
@@ -111,6 +113,12 @@ impl Node {
             tracing::info!(path = %cert_path.display(), "created self-signed TLS certificate");
         }
         let store = Store::open(&dir.join("db"), config.storage.block_cache_mib)?;
+        let blobs = crate::store::blobs::Blobs::open(&dir.join("files")).map_err(|source| {
+            OpenError::DataDir {
+                path: dir.join("files").display().to_string(),
+                source,
+            }
+        })?;
         let mut records: Vec<(String, GroupRecord)> = store.groups()?;
         let now = clock.now().timestamp();
         let control = crate::config::GroupConfig {
@@ -205,6 +213,7 @@ impl Node {
         let node = Node {
             config,
             store,
+            blobs,
             groups,
             committer,
             precommit,

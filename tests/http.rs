@@ -896,6 +896,7 @@ fn every_route_in_the_openapi_document_is_served() {
             .replace("{file}", "1.json")
             .replace("{no}", "1")
             .replace("{key}", &"ab".repeat(32))
+            .replace("{blob}", &"cd".repeat(32))
             .replace("{message_id}", "%3Cnone%40x%3E");
         if concrete == "/api/v1/events" {
             // A stream would not end; a cursor past the latest is a 400.

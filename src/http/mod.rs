@@ -8,6 +8,7 @@ mod cache;
 mod chan;
 mod compose;
 mod events;
+mod files;
 mod native;
 mod posting;
 mod threads;
@@ -42,6 +43,16 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
     Router::new()
         .route("/", get(web::index))
         .route("/web/{file}", get(web::asset))
+        .route(
+            "/upload",
+            axum::routing::put(files::upload)
+                .head(files::preflight)
+                .options(files::options),
+        )
+        .route(
+            "/{blob}",
+            get(files::blob).head(files::blob).options(files::options),
+        )
         .route("/boards.json", get(chan::boards))
         .route("/{board}/threads.json", get(chan::threads))
         .route("/{board}/catalog.json", get(chan::catalog))

@@ -2,6 +2,7 @@
 //! families, and every read the node makes. Writes go through
 //! [`commit::Committer`], which batches them into shared synced writes.
 
+pub mod blobs;
 pub mod board_threads;
 pub mod commit;
 pub mod members;
@@ -839,6 +840,24 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// What is known of the file `hash`, if it is stored here.
+    pub fn file(&self, hash: &[u8; 32]) -> Result<Option<schema::FileRecord>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(schema::FILES), hash)?
+            .and_then(|v| schema::FileRecord::decode(&v)))
+    }
+
+    /// Records a file whose bytes are stored and synced (store/blobs.rs),
+    /// synced too before it is answered for.
+    pub fn put_file(&self, hash: &[u8; 32], record: &schema::FileRecord) -> Result<()> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        Ok(self
+            .db
+            .put_cf_opt(self.cf(schema::FILES), hash, record.encode(), &opts)?)
     }
 
     /// The first and last sequence numbers in the change log, or None

@@ -26,6 +26,7 @@
 //! | `changes`     | seq(u64 BE)                  | [`Change`]: the per-node change log |
 //! | `board_threads`, `bumps`, `thread_posts` | see [`super::board_threads`] | each board's threads |
 //! | `authored`    | public key, date(u64 BE), message-id | empty: what each key signed, by Date |
+//! | `files`       | sha256 (32 bytes)            | [`FileRecord`]: a stored file's metadata |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -86,6 +87,9 @@ pub const THREAD_POSTS: &str = "thread_posts";
 /// Every filed signed article under its signer and its Date (seconds),
 /// so a key's posts between two dates are a range read (http.md §4.6).
 pub const AUTHORED: &str = "authored";
+/// What the node knows of each file it stores (the bytes are under
+/// `data_dir/files`, store/blobs.rs).
+pub const FILES: &str = "files";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -113,6 +117,7 @@ pub const ALL: &[&str] = &[
     BUMPS,
     THREAD_POSTS,
     AUTHORED,
+    FILES,
 ];
 
 /// What a board control message does.
@@ -503,6 +508,37 @@ impl Change {
     }
 }
 
+/// A stored file's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileRecord {
+    pub size: u64,
+    /// When it was first stored here, seconds since the epoch.
+    pub stored: i64,
+    /// Its media type, as its uploader gave it.
+    pub media_type: String,
+}
+
+impl FileRecord {
+    /// size(u64 BE), stored(i64 BE), media type.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 + self.media_type.len());
+        out.extend_from_slice(&self.size.to_be_bytes());
+        out.extend_from_slice(&self.stored.to_be_bytes());
+        out.extend_from_slice(self.media_type.as_bytes());
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<FileRecord> {
+        let (size, rest) = bytes.split_at_checked(8)?;
+        let (stored, media_type) = rest.split_at_checked(8)?;
+        Some(FileRecord {
+            size: u64::from_be_bytes(size.try_into().ok()?),
+            stored: i64::from_be_bytes(stored.try_into().ok()?),
+            media_type: String::from_utf8(media_type.to_vec()).ok()?,
+        })
+    }
+}
+
 /// What the node knows about a Message-ID. Rejections and removals are kept
 /// so the same article is not taken again (INN's history does the same).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -861,6 +897,17 @@ mod tests {
             assert_eq!(KeyRecord::decode(&record.encode()), Some(record));
         }
         assert_eq!(KeyRecord::decode(b"P123"), None);
+    }
+
+    #[test]
+    fn file_records_round_trip() {
+        let record = FileRecord {
+            size: 11,
+            stored: 1_796_000_000,
+            media_type: "image/png".into(),
+        };
+        assert_eq!(FileRecord::decode(&record.encode()), Some(record));
+        assert_eq!(FileRecord::decode(b"short"), None);
     }
 
     #[test]

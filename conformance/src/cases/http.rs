@@ -7,6 +7,8 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
+use sha2::Digest;
+
 use super::{fail, skip, Case, CaseError, CaseResult, Need, Side};
 use crate::ctx::Ctx;
 
@@ -82,6 +84,22 @@ pub const CASES: &[Case] = &[
         needs_group: false,
         rfc: "tidings http.md §4.2",
         run: unknown_article,
+    },
+    Case {
+        name: "a-file-put-to-upload-is-served-by-its-hash-with-ranges",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: false,
+        rfc: "tidings files.md §3, Blossom BUD-01/02, RFC 9110 §14",
+        run: file_upload,
+    },
+    Case {
+        name: "an-upload-whose-x-sha-256-differs-is-409",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: false,
+        rfc: "tidings files.md §3, Blossom BUD-02",
+        run: file_mismatch,
     },
     Case {
         name: "a-cursor-past-the-latest-change-is-400",
@@ -518,6 +536,98 @@ fn unknown_article(ctx: &mut Ctx) -> CaseResult {
         return fail(format!(
             "GET {path}: {} {json}, want 404 with a reason",
             response.status
+        ));
+    }
+    Ok(())
+}
+
+/// A small PNG-typed body unique to this run.
+fn file_body(ctx: &Ctx) -> Vec<u8> {
+    let seed = format!(
+        "conformance {} {}",
+        std::process::id(),
+        ctx.timeout.as_nanos()
+    );
+    let mut body = b"\x89PNG\r\n\x1a\n".to_vec();
+    for i in 0..200u32 {
+        body.extend_from_slice(format!("{seed} {i}\n").as_bytes());
+    }
+    body
+}
+
+fn file_upload(ctx: &mut Ctx) -> CaseResult {
+    let body = file_body(ctx);
+    let hash = hex::encode(sha2::Sha256::digest(&body));
+    let put = request(
+        ctx,
+        "PUT",
+        "/upload",
+        &format!("Content-Type: image/png\r\nX-SHA-256: {hash}\r\n"),
+        &body,
+    )?;
+    let json = put.json("PUT /upload")?;
+    if !matches!(put.status, 200 | 201)
+        || json["sha256"] != hash.as_str()
+        || json["size"] != body.len()
+    {
+        return fail(format!(
+            "PUT /upload: {} {json}, want 201 (or 200) with sha256 {hash}",
+            put.status
+        ));
+    }
+    let whole = request(ctx, "GET", &format!("/{hash}.png"), "", b"")?;
+    if whole.status != 200
+        || whole.body != body
+        || whole.header("x-content-type-options") != Some("nosniff")
+    {
+        return fail(format!(
+            "GET /{hash}.png: {}, {} bytes, nosniff {:?}; want 200, the {} bytes put, nosniff",
+            whole.status,
+            whole.body.len(),
+            whole.header("x-content-type-options"),
+            body.len()
+        ));
+    }
+    let part = request(
+        ctx,
+        "GET",
+        &format!("/{hash}"),
+        "Range: bytes=8-15\r\n",
+        b"",
+    )?;
+    if part.status != 206 || part.body != body[8..16] {
+        return fail(format!(
+            "GET /{hash} with Range: bytes=8-15: {}, want 206 and those 8 bytes",
+            part.status
+        ));
+    }
+    Ok(())
+}
+
+fn file_mismatch(ctx: &mut Ctx) -> CaseResult {
+    // Bytes no upload stores, so their hash must stay unknown.
+    let mut body = file_body(ctx);
+    body.extend_from_slice(b"refused: the announced hash is wrong\n");
+    let wrong = hex::encode(sha2::Sha256::digest(b"not the body"));
+    let put = request(
+        ctx,
+        "PUT",
+        "/upload",
+        &format!("Content-Type: image/png\r\nX-SHA-256: {wrong}\r\n"),
+        &body,
+    )?;
+    if put.status != 409 {
+        return fail(format!(
+            "PUT /upload with a wrong X-SHA-256: {}, want 409",
+            put.status
+        ));
+    }
+    let hash = hex::encode(sha2::Sha256::digest(&body));
+    let get = request(ctx, "GET", &format!("/{hash}"), "", b"")?;
+    if get.status != 404 {
+        return fail(format!(
+            "GET /{hash} after a refused upload: {}, want 404",
+            get.status
         ));
     }
     Ok(())

@@ -1,0 +1,468 @@
+//! Files over HTTP, by hash, on Blossom's endpoints (BUD-01, BUD-02,
+//! BUD-06) so its tools work (protocol-spec/files.md §3): `PUT /upload`,
+//! `HEAD /upload` (a preflight), `GET` and `HEAD /<sha256>[.ext]` with
+//! Range. Served so a file can never act as a page of this origin
+//! (sandboxing CSP, nosniff), and readable from any origin (CORS), as
+//! Blossom requires.
+
+use std::io::SeekFrom;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use futures::TryStreamExt;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::ApiError;
+use crate::node::Node;
+use crate::store::blobs::{self, BlobError};
+use crate::store::schema::FileRecord;
+
+const X_REASON: HeaderName = HeaderName::from_static("x-reason");
+const X_SHA256: &str = "x-sha-256";
+
+/// An error as Blossom clients read it (`X-Reason`) and as the rest of
+/// the API gives it (a JSON body with the reason), with CORS.
+fn refuse(status: StatusCode, reason: &str) -> Response {
+    let mut response = super::error(status, reason);
+    let headers = response.headers_mut();
+    // A reason is text for people; header values must be visible ASCII.
+    let ascii: String = reason
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&ascii) {
+        headers.insert(X_REASON, value);
+    }
+    cors(headers);
+    response
+}
+
+fn cors(headers: &mut HeaderMap) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+}
+
+/// `OPTIONS` on the file routes: the CORS preflight Blossom asks for.
+pub async fn options() -> Response {
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    cors(headers);
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_HEADERS,
+        HeaderValue::from_static("Authorization, *"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("86400"),
+    );
+    response
+}
+
+/// The media type of a header value, parameters left out, lower-cased.
+fn media_type(value: Option<&HeaderValue>) -> Option<String> {
+    let text = value?.to_str().ok()?;
+    let media = text.split(';').next()?.trim().to_ascii_lowercase();
+    (!media.is_empty()).then_some(media)
+}
+
+fn number(value: Option<&HeaderValue>) -> Option<u64> {
+    value?.to_str().ok()?.trim().parse().ok()
+}
+
+/// What an upload announces, checked against the node's limits before a
+/// byte of it is read: its length, type and announced hash, or the
+/// status and reason of its refusal.
+/// An upload as announced, within the node's limits.
+struct Upload {
+    length: u64,
+    media: String,
+    announced: Option<[u8; 32]>,
+}
+
+fn checked(
+    node: &Node,
+    length: Option<u64>,
+    media: Option<&str>,
+    hash: Option<&HeaderValue>,
+) -> Result<Upload, ApiError> {
+    if !node.config.node.posting {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "uploads are not allowed on this node".to_string(),
+        ));
+    }
+    let limits = &node.config.files;
+    let Some(length) = length else {
+        return Err(ApiError::new(
+            StatusCode::LENGTH_REQUIRED,
+            "say the file's size (Content-Length, or X-Content-Length for a preflight)".to_string(),
+        ));
+    };
+    if length > limits.max_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the file is {length} bytes; this node takes files of at most {} bytes",
+                limits.max_bytes
+            ),
+        ));
+    }
+    let media = media.unwrap_or("application/octet-stream").to_string();
+    if !limits.types.iter().any(|t| t.eq_ignore_ascii_case(&media)) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "{media} files are not taken here; this node takes {}",
+                limits.types.join(", ")
+            ),
+        ));
+    }
+    let announced =
+        match hash {
+            None => None,
+            Some(value) => Some(value.to_str().ok().and_then(blobs::parse_hash).ok_or_else(
+                || ApiError::bad("X-SHA-256 is the file's SHA-256 in 64 hex digits"),
+            )?),
+        };
+    Ok(Upload {
+        length,
+        media,
+        announced,
+    })
+}
+
+/// `HEAD /upload` (BUD-06): would this upload be taken? From
+/// X-Content-Length, X-Content-Type and X-SHA-256.
+pub async fn preflight(State(node): State<Arc<Node>>, request: HeaderMap) -> Response {
+    let length = number(request.get("x-content-length"));
+    let media = media_type(request.get("x-content-type"));
+    match checked(&node, length, media.as_deref(), request.get(X_SHA256)) {
+        Ok(_) => {
+            let mut response = StatusCode::OK.into_response();
+            cors(response.headers_mut());
+            response
+        }
+        Err(e) => refuse(e.status, &e.reason),
+    }
+}
+
+/// `PUT /upload` (BUD-02): the body is the file, stored as sent and named
+/// by its hash. 201 with a blob descriptor when new, 200 when it was here.
+pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response {
+    let headers = request.headers().clone();
+    let length = number(headers.get(header::CONTENT_LENGTH));
+    let media = media_type(headers.get(header::CONTENT_TYPE));
+    let Upload {
+        length,
+        media,
+        announced,
+    } = match checked(&node, length, media.as_deref(), headers.get(X_SHA256)) {
+        Ok(upload) => upload,
+        Err(e) => return refuse(e.status, &e.reason),
+    };
+    let body = request
+        .into_body()
+        .into_data_stream()
+        .map_err(|e| e.to_string());
+    let stored = match node
+        .blobs
+        .write(Box::pin(body), node.config.files.max_bytes, announced)
+        .await
+    {
+        Ok(stored) => stored,
+        Err(BlobError::Mismatch { announced, got }) => {
+            return refuse(
+                StatusCode::CONFLICT,
+                &format!("the body's SHA-256 is {got}, not {announced} as X-SHA-256 says"),
+            )
+        }
+        Err(e @ BlobError::TooLarge { .. }) => {
+            return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
+        }
+        Err(e @ BlobError::Body(_)) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ BlobError::Io(_)) => {
+            tracing::error!(error = %e, "file not stored");
+            return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+        }
+    };
+    if stored.size != length {
+        return refuse(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "Content-Length said {length} bytes, the body had {}",
+                stored.size
+            ),
+        );
+    }
+    let record = {
+        let (node, hash) = (node.clone(), stored.hash);
+        let now = node.clock.now().timestamp();
+        super::blocking(move || {
+            if let Some(known) = node.store.file(&hash)? {
+                return Ok(known);
+            }
+            let record = FileRecord {
+                size: stored.size,
+                stored: now,
+                media_type: media,
+            };
+            node.store.put_file(&hash, &record)?;
+            Ok(record)
+        })
+        .await
+    };
+    let record = match record {
+        Ok(record) => record,
+        Err(failed) => return failed,
+    };
+    let status = if stored.existed {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = (
+        status,
+        axum::Json(descriptor(&headers, &stored.hash, &record)),
+    )
+        .into_response();
+    cors(response.headers_mut());
+    response
+}
+
+/// A Blossom blob descriptor: `url` (absolute, with an extension),
+/// `sha256`, `size`, `type`, `uploaded`.
+fn descriptor(request: &HeaderMap, hash: &[u8; 32], record: &FileRecord) -> serde_json::Value {
+    let host = request
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1");
+    let name = hex::encode(hash);
+    json!({
+        "url": format!("http://{host}/{name}.{}", extension(&record.media_type)),
+        "sha256": name,
+        "size": record.size,
+        "type": record.media_type,
+        "uploaded": record.stored,
+    })
+}
+
+/// The usual extension of a media type, `bin` for others.
+fn extension(media: &str) -> &'static str {
+    match media {
+        "image/png" => "png",
+        "image/jpeg" => "jpg",
+        "image/gif" => "gif",
+        "image/webp" => "webp",
+        "image/avif" => "avif",
+        "video/mp4" => "mp4",
+        "video/webm" => "webm",
+        _ => "bin",
+    }
+}
+
+/// A `Range: bytes=…` header of one range over `size` bytes: the first
+/// and last byte, clamped to the file (RFC 9110 §14.1.2); Err for one
+/// that cannot be met (416); None when absent or not one byte range
+/// (the whole file is sent, as RFC 9110 allows).
+pub fn byte_range(value: Option<&str>, size: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = value?.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None;
+    }
+    let (first, last) = spec.split_once('-')?;
+    let (first, last) = (first.trim(), last.trim());
+    if first.is_empty() {
+        // The last N bytes.
+        let n: u64 = last.parse().ok()?;
+        if n == 0 || size == 0 {
+            return Some(Err(()));
+        }
+        return Some(Ok((size.saturating_sub(n), size - 1)));
+    }
+    let first: u64 = first.parse().ok()?;
+    let last: u64 = if last.is_empty() {
+        u64::MAX
+    } else {
+        last.parse().ok()?
+    };
+    if last < first {
+        return None;
+    }
+    if first >= size {
+        return Some(Err(()));
+    }
+    Some(Ok((first, last.min(size - 1))))
+}
+
+/// `GET /<sha256>[.ext]` and `HEAD` (BUD-01): the file, whole or a byte
+/// range, with the media type it was stored under.
+pub async fn blob(
+    State(node): State<Arc<Node>>,
+    Path(segment): Path<String>,
+    method: axum::http::Method,
+    request: HeaderMap,
+) -> Response {
+    let Some(hash) = blobs::parse_hash(&segment) else {
+        return refuse(StatusCode::NOT_FOUND, "no such resource");
+    };
+    let found = {
+        let node = node.clone();
+        super::blocking(move || node.store.file(&hash)).await
+    };
+    let record = match found {
+        Ok(Some(record)) => record,
+        Ok(None) => return refuse(StatusCode::NOT_FOUND, "no file with that hash here"),
+        Err(failed) => return failed,
+    };
+    let path = node.blobs.path(&hash);
+    let mut file = match tokio::fs::File::open(&path).await {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return refuse(StatusCode::NOT_FOUND, "the file's bytes are not here")
+        }
+        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let size = match file.metadata().await {
+        Ok(meta) => meta.len(),
+        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let etag = format!("\"{}\"", hex::encode(hash));
+    let mut headers = HeaderMap::new();
+    cors(&mut headers);
+    let safe = node
+        .config
+        .files
+        .types
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case(&record.media_type));
+    let shown = if safe {
+        record.media_type.as_str()
+    } else {
+        "application/octet-stream"
+    };
+    let put = |headers: &mut HeaderMap, name: HeaderName, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    };
+    put(&mut headers, header::CONTENT_TYPE, shown);
+    if !safe {
+        put(&mut headers, header::CONTENT_DISPOSITION, "attachment");
+    }
+    put(&mut headers, header::ETAG, &etag);
+    put(&mut headers, header::ACCEPT_RANGES, "bytes");
+    put(
+        &mut headers,
+        header::CACHE_CONTROL,
+        "public, max-age=31536000, immutable",
+    );
+    put(&mut headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    put(
+        &mut headers,
+        header::CONTENT_SECURITY_POLICY,
+        "default-src 'none'; sandbox",
+    );
+    put(
+        &mut headers,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "cross-origin",
+    );
+    let not_modified = request
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if not_modified {
+        return (StatusCode::NOT_MODIFIED, headers).into_response();
+    }
+    // If-Range naming another entity: the whole file, not the range.
+    let range_applies = request
+        .get(header::IF_RANGE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim() == etag);
+    let range = if range_applies {
+        byte_range(
+            request.get(header::RANGE).and_then(|v| v.to_str().ok()),
+            size,
+        )
+    } else {
+        None
+    };
+    let (status, first, length) = match range {
+        None => (StatusCode::OK, 0, size),
+        Some(Ok((first, last))) => {
+            put(
+                &mut headers,
+                header::CONTENT_RANGE,
+                &format!("bytes {first}-{last}/{size}"),
+            );
+            (StatusCode::PARTIAL_CONTENT, first, last - first + 1)
+        }
+        Some(Err(())) => {
+            put(
+                &mut headers,
+                header::CONTENT_RANGE,
+                &format!("bytes */{size}"),
+            );
+            let mut response = refuse(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "the range is past the end of the file",
+            );
+            response.headers_mut().extend(headers);
+            return response;
+        }
+    };
+    put(&mut headers, header::CONTENT_LENGTH, &length.to_string());
+    if method == axum::http::Method::HEAD {
+        return (status, headers).into_response();
+    }
+    if let Err(e) = file.seek(SeekFrom::Start(first)).await {
+        return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+    }
+    let stream = tokio_util::io::ReaderStream::new(file.take(length));
+    (status, headers, Body::from_stream(stream)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn byte_ranges_are_clamped_or_refused_as_rfc_9110_says() {
+        assert_eq!(byte_range(None, 10), None);
+        assert_eq!(byte_range(Some("bytes=0-3"), 10), Some(Ok((0, 3))));
+        assert_eq!(byte_range(Some("bytes=4-"), 10), Some(Ok((4, 9))));
+        assert_eq!(
+            byte_range(Some("bytes=8-99"), 10),
+            Some(Ok((8, 9))),
+            "clamped"
+        );
+        assert_eq!(byte_range(Some("bytes=-3"), 10), Some(Ok((7, 9))));
+        assert_eq!(byte_range(Some("bytes=-30"), 10), Some(Ok((0, 9))));
+        assert_eq!(byte_range(Some("bytes=10-"), 10), Some(Err(())));
+        assert_eq!(byte_range(Some("bytes=-0"), 10), Some(Err(())));
+        assert_eq!(byte_range(Some("bytes=5-2"), 10), None, "invalid: ignored");
+        assert_eq!(
+            byte_range(Some("bytes=0-1,4-5"), 10),
+            None,
+            "several: whole file"
+        );
+        assert_eq!(byte_range(Some("items=0-1"), 10), None);
+        assert_eq!(byte_range(Some("bytes=x-1"), 10), None);
+    }
+}

@@ -1,0 +1,307 @@
+//! Files by hash over HTTP (protocol-spec/files.md §3), on Blossom's
+//! endpoints: upload, preflight, GET and HEAD with ranges, over real TCP
+//! on loopback, and what survives a restart.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use common::*;
+use sha2::{Digest, Sha256};
+
+/// One request on a fresh connection: status, headers (lower-cased
+/// names), body.
+fn call(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &str,
+    body: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
+    let _ = write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: files.test\r\n{headers}Connection: close\r\n\r\n"
+    );
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of headers");
+    let head = String::from_utf8(raw[..split].to_vec()).expect("ascii head");
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    (status, headers, raw[split + 4..].to_vec())
+}
+
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    headers
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Bytes that look like nothing in particular, `len` long.
+fn bytes(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
+
+fn put(
+    addr: SocketAddr,
+    body: &[u8],
+    media: &str,
+    extra: &str,
+) -> (u16, Vec<(String, String)>, serde_json::Value) {
+    let (status, headers, answer) = call(
+        addr,
+        "PUT",
+        "/upload",
+        &format!(
+            "Content-Type: {media}\r\nContent-Length: {}\r\n{extra}",
+            body.len()
+        ),
+        body,
+    );
+    let json = serde_json::from_slice(&answer).unwrap_or_default();
+    (status, headers, json)
+}
+
+#[test]
+fn a_file_is_uploaded_once_and_served_by_hash_with_ranges() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    // Larger than any other request body the API takes (64 KiB + slack
+    // in these tests): files stream to disk, they are not read whole.
+    let file = bytes(2 << 20, 7);
+    let hash = hex::encode(Sha256::digest(&file));
+
+    let (status, headers, descriptor) =
+        put(http, &file, "image/png", &format!("X-SHA-256: {hash}\r\n"));
+    assert_eq!(status, 201, "{descriptor}");
+    assert_eq!(header(&headers, "access-control-allow-origin"), Some("*"));
+    assert_eq!(descriptor["sha256"], hash.as_str());
+    assert_eq!(descriptor["size"], file.len());
+    assert_eq!(descriptor["type"], "image/png");
+    assert_eq!(
+        descriptor["url"],
+        format!("http://files.test/{hash}.png").as_str()
+    );
+    assert!(descriptor["uploaded"].is_i64());
+    let (status, _, again) = put(http, &file, "image/png", "");
+    assert_eq!(status, 200, "the same bytes again: {again}");
+    assert_eq!(again["sha256"], hash.as_str());
+    let stored: Vec<_> = walk(&dir.path().join("files"))
+        .into_iter()
+        .filter(|p| !p.contains("/files/tmp/"))
+        .collect();
+    assert_eq!(stored.len(), 1, "stored once: {stored:?}");
+    assert!(stored[0].ends_with(&format!("/{}/{}/{hash}", &hash[..2], &hash[2..4])));
+
+    let (status, headers, body) = call(http, "GET", &format!("/{hash}.png"), "", b"");
+    assert_eq!(status, 200);
+    assert!(body == file, "the bytes as uploaded");
+    for (name, value) in [
+        ("content-type", "image/png"),
+        ("x-content-type-options", "nosniff"),
+        ("content-security-policy", "default-src 'none'; sandbox"),
+        ("accept-ranges", "bytes"),
+        ("access-control-allow-origin", "*"),
+    ] {
+        assert_eq!(header(&headers, name), Some(value), "{name}");
+    }
+    let etag = header(&headers, "etag").expect("ETag").to_string();
+    assert_eq!(etag, format!("\"{hash}\""));
+    let (status, _, body) = call(
+        http,
+        "GET",
+        &format!("/{hash}"),
+        &format!("If-None-Match: {etag}\r\n"),
+        b"",
+    );
+    assert_eq!((status, body.len()), (304, 0));
+
+    let (status, headers, body) = call(
+        http,
+        "GET",
+        &format!("/{hash}"),
+        "Range: bytes=100-199\r\n",
+        b"",
+    );
+    assert_eq!(status, 206);
+    assert_eq!(body, &file[100..200]);
+    assert_eq!(
+        header(&headers, "content-range"),
+        Some(format!("bytes 100-199/{}", file.len()).as_str())
+    );
+    let (status, _, body) = call(
+        http,
+        "GET",
+        &format!("/{hash}"),
+        "Range: bytes=-10\r\n",
+        b"",
+    );
+    assert_eq!((status, body.as_slice()), (206, &file[file.len() - 10..]));
+    let past = format!("Range: bytes={}-\r\n", file.len());
+    let (status, headers, _) = call(http, "GET", &format!("/{hash}"), &past, b"");
+    assert_eq!(status, 416);
+    assert_eq!(
+        header(&headers, "content-range"),
+        Some(format!("bytes */{}", file.len()).as_str())
+    );
+    let (status, headers, body) = call(http, "HEAD", &format!("/{hash}"), "", b"");
+    assert_eq!((status, body.len()), (200, 0));
+    assert_eq!(
+        header(&headers, "content-length"),
+        Some(file.len().to_string().as_str())
+    );
+
+    // Still there after a restart.
+    node.stop();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let (status, _, body) = call(http, "GET", &format!("/{hash}"), "", b"");
+    assert_eq!(status, 200);
+    assert!(body == file);
+}
+
+/// Every file path under `dir`, as text.
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.display().to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn uploads_the_node_does_not_take_are_refused_with_a_reason_and_leave_nothing() {
+    let dir = temp_dir();
+    let mut small = config(dir.path());
+    small.files.max_bytes = 1000;
+    let node = TestNode::start(small);
+    let http = node.http.expect("HTTP");
+    let file = bytes(500, 1);
+    let wrong = hex::encode(Sha256::digest(b"something else"));
+
+    let cases: Vec<(u16, &str, String, Vec<u8>, &str)> = vec![
+        (
+            409,
+            "PUT",
+            format!("Content-Type: image/png\r\nContent-Length: 500\r\nX-SHA-256: {wrong}\r\n"),
+            file.clone(),
+            "X-SHA-256",
+        ),
+        (
+            413,
+            "PUT",
+            "Content-Type: image/png\r\nContent-Length: 5000\r\n".into(),
+            bytes(5000, 2),
+            "at most 1000",
+        ),
+        (
+            415,
+            "PUT",
+            "Content-Type: text/html\r\nContent-Length: 500\r\n".into(),
+            file.clone(),
+            "text/html",
+        ),
+        (
+            411,
+            "PUT",
+            "Content-Type: image/png\r\nTransfer-Encoding: chunked\r\n".into(),
+            b"1f4\r\n"
+                .iter()
+                .chain(&file)
+                .chain(b"\r\n0\r\n\r\n")
+                .copied()
+                .collect(),
+            "size",
+        ),
+        (
+            400,
+            "PUT",
+            "Content-Type: image/png\r\nContent-Length: 500\r\nX-SHA-256: nothex\r\n".into(),
+            file.clone(),
+            "64 hex",
+        ),
+    ];
+    for (want, method, headers, body, says) in cases {
+        let (status, response, answer) = call(http, method, "/upload", &headers, &body);
+        let reason = header(&response, "x-reason")
+            .unwrap_or_default()
+            .to_string();
+        assert_eq!(
+            status,
+            want,
+            "{headers}: {}",
+            String::from_utf8_lossy(&answer)
+        );
+        assert!(
+            reason.contains(says),
+            "{headers}: X-Reason {reason:?} lacks {says:?}"
+        );
+        assert_eq!(header(&response, "access-control-allow-origin"), Some("*"));
+    }
+    let left: Vec<_> = walk(&dir.path().join("files"));
+    assert!(
+        left.is_empty(),
+        "nothing stored, nothing left over: {left:?}"
+    );
+
+    // The preflight says the same before anything is sent.
+    for (want, headers) in [
+        (
+            200,
+            "X-Content-Length: 500\r\nX-Content-Type: image/png\r\n",
+        ),
+        (
+            413,
+            "X-Content-Length: 5000\r\nX-Content-Type: image/png\r\n",
+        ),
+        (
+            415,
+            "X-Content-Length: 5\r\nX-Content-Type: image/svg+xml\r\n",
+        ),
+        (411, "X-Content-Type: image/png\r\n"),
+    ] {
+        let (status, _, _) = call(http, "HEAD", "/upload", headers, b"");
+        assert_eq!(status, want, "{headers}");
+    }
+    let (status, headers, _) = call(http, "OPTIONS", "/upload", "", b"");
+    assert_eq!(status, 204);
+    assert_eq!(
+        header(&headers, "access-control-allow-methods"),
+        Some("GET, HEAD, PUT, DELETE")
+    );
+    let unknown = hex::encode(Sha256::digest(b"never uploaded"));
+    assert_eq!(call(http, "GET", &format!("/{unknown}"), "", b"").0, 404);
+    assert_eq!(call(http, "GET", "/not-a-hash", "", b"").0, 404);
+    node.stop();
+
+    let dir = temp_dir();
+    let mut closed = config(dir.path());
+    closed.node.posting = false;
+    let node = TestNode::start(closed);
+    let (status, _, _) = put(node.http.expect("HTTP"), &file, "image/png", "");
+    assert_eq!(status, 403);
+}
