@@ -123,6 +123,17 @@ picked += ["F * AAAAAAAA", "L " + "f" * 64, "H 0 <a@b>\t<c@d>", "F  3f  XntLP7E0
 for i, e in enumerate(dict.fromkeys(picked)):
     write("reconcile", "%02d" % i, e)
 
+# ----------------------------------------------------------------- file_ref
+H = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+for i, e in enumerate([
+    H + " 11 image/png",
+    H + " 2097152 Image/PNG name=cat%20pic%C3%A9.png width=640 height=480 thumbnail=" + H,
+    H + " 0 video/webm later=kept",
+    H + " 11 image/png width=1 width=2",
+    "abc 11 png name=%zz",
+]):
+    write("file_ref", "%02d" % i, e)
+
 # ---------------------------------------------------------------- codec
 # Two bytes of settings, then the stream: the first seeds the piece sizes,
 # the second's low 6 bits bound them and its high bit picks small limits

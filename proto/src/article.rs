@@ -196,6 +196,13 @@ impl Article {
         self.header(name).map(unfold)
     }
 
+    /// Every field named `name` (case-insensitive), unfolded, in order.
+    pub fn headers_unfolded(&self, name: &str) -> Vec<Vec<u8>> {
+        self.fields_named(name)
+            .map(|f| unfold(&self.raw[f.value.clone()]))
+            .collect()
+    }
+
     /// Names and byte ranges of all fields, in order, for rewriting.
     pub fn field_spans(&self) -> impl Iterator<Item = (&[u8], Range<usize>)> + '_ {
         self.fields.iter().map(|f| {

@@ -25,6 +25,7 @@ pub const TARGETS: &[Target] = &[
     ("control", control),
     ("signature", signature),
     ("reconcile", reconcile),
+    ("file_ref", file_ref),
 ];
 
 // ---------------------------------------------------------------- codec
@@ -525,6 +526,23 @@ pub fn signature(data: &[u8]) {
     assert_eq!(again, field, "{value:?}");
     assert_eq!(again.to_value(), value);
     assert_eq!(value.len(), "ed25519".len() + 1 + 64 + 1 + 128);
+}
+
+// ------------------------------------------------------------- file_ref
+
+/// Input: a `Tidings-File` header value.
+///
+/// Invariants: what parses writes back to a value that parses to the same
+/// reference and writes back the same; the media type is lower-case.
+pub fn file_ref(data: &[u8]) {
+    let Ok(file) = crate::file_ref::FileRef::parse(data) else {
+        return;
+    };
+    assert_eq!(file.media_type, file.media_type.to_ascii_lowercase());
+    let value = file.to_value();
+    let again = crate::file_ref::FileRef::parse(value.as_bytes()).expect("to_value parses");
+    assert_eq!(again, file, "{value:?}");
+    assert_eq!(again.to_value(), value);
 }
 
 // ------------------------------------------------------------ reconcile

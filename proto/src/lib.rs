@@ -7,6 +7,7 @@ pub mod codec;
 pub mod codes;
 pub mod command;
 pub mod control;
+pub mod file_ref;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod grammar;
