@@ -202,7 +202,7 @@ mod tests {
     fn malformed_references_say_what_is_wrong() {
         for (value, says) in [
             ("".to_string(), "no hash"),
-            (format!("{HASH}"), "no size"),
+            (HASH.to_string(), "no size"),
             (format!("{HASH} 11"), "no media type"),
             ("abc 11 image/png".to_string(), "64 hex"),
             (format!("{HASH} -1 image/png"), "number of bytes"),
