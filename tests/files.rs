@@ -305,3 +305,89 @@ fn uploads_the_node_does_not_take_are_refused_with_a_reason_and_leave_nothing() 
     let (status, _, _) = put(node.http.expect("HTTP"), &file, "image/png", "");
     assert_eq!(status, 403);
 }
+
+#[test]
+fn a_post_from_a_form_with_a_file_references_it_and_the_apis_show_it() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let image = bytes(3000, 9);
+    let hash = hex::encode(Sha256::digest(&image));
+    let boundary = "----tidings-files-boundary";
+    let mut body = Vec::new();
+    for (name, value) in [("sub", "with a picture"), ("com", "look at this")] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"C:\\\\pics\\\\cat pic.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(&image);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, _, answer) = call(
+        http,
+        "POST",
+        "/test.one/post",
+        &format!(
+            "Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        &body,
+    );
+    let posted: serde_json::Value = serde_json::from_slice(&answer).expect("json");
+    assert_eq!(status, 201, "{posted}");
+    let no = posted["no"].as_u64().expect("no");
+    let id = posted["message_id"].as_str().expect("id").to_string();
+
+    let (_, _, thread) = call(http, "GET", &format!("/test.one/thread/{no}.json"), "", b"");
+    let thread: serde_json::Value = serde_json::from_slice(&thread).expect("json");
+    let op = &thread["posts"][0];
+    assert_eq!(op["sha256"], hash.as_str(), "{op}");
+    assert_eq!(op["filename"], "cat pic", "the name without its path: {op}");
+    assert_eq!(op["ext"], ".png");
+    assert_eq!(op["fsize"], image.len());
+    assert_eq!(op["file_state"], "here");
+    let url = op["file_url"].as_str().expect("file_url").to_string();
+    assert_eq!(url, format!("/{hash}.png"));
+    let (status, _, served) = call(http, "GET", &url, "", b"");
+    assert_eq!(status, 200);
+    assert!(served == image);
+
+    let path = format!(
+        "/api/v1/articles/{}",
+        id.replace('<', "%3C").replace('>', "%3E")
+    );
+    let (_, _, article) = call(http, "GET", &path, "", b"");
+    let article: serde_json::Value = serde_json::from_slice(&article).expect("json");
+    assert_eq!(article["files"][0]["name"], "cat pic.png", "{article}");
+    assert_eq!(article["files"][0]["type"], "image/png");
+    // The reference is a header of the signed article, as NNTP gives it.
+    let mut reader = Client::connect(node.addr);
+    assert_eq!(reader.cmd(&format!("HEAD {id}")).0, 221);
+    let head = reader.block();
+    let want = format!("Tidings-File: {hash} 3000 image/png name=cat%20pic.png");
+    assert!(head.iter().any(|l| *l == want), "{head:?}");
+
+    // A post that arrives referencing a file whose bytes are not here.
+    let elsewhere = hex::encode(Sha256::digest(b"bytes on another node"));
+    let other = unique_id("remote-file");
+    let text = sign(&article_text(&other, "test.one", "from afar\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nTidings-File: {elsewhere} 21 image/jpeg\r\n\r\n"),
+        1,
+    ));
+    Client::connect(node.addr).stream_accepted([(other.clone(), text)]);
+    let path = format!(
+        "/api/v1/articles/{}",
+        other.replace('<', "%3C").replace('>', "%3E")
+    );
+    let (_, _, article) = call(http, "GET", &path, "", b"");
+    let article: serde_json::Value = serde_json::from_slice(&article).expect("json");
+    assert_eq!(article["files"][0]["state"], "not-here-yet", "{article}");
+    assert_eq!(
+        article["files"][0]["url"],
+        format!("/{elsewhere}.jpg").as_str()
+    );
+}

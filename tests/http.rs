@@ -599,7 +599,12 @@ fn refusals_are_http_statuses_with_the_reason_nntp_would_give() {
     body.truncate(body.len() - 4);
     body.extend_from_slice(file);
     let (status, _, answer) = request(http, "POST", "/test.one/post", &content_type, &body);
-    assert_eq!(status, 422, "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(
+        status,
+        415,
+        "a file of no type the node takes: {}",
+        String::from_utf8_lossy(&answer)
+    );
     let (status, _, _) = request(http, "DELETE", "/boards.json", "", b"");
     assert_eq!(status, 405);
     node.stop();

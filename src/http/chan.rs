@@ -151,20 +151,47 @@ pub(crate) fn post_json(
     post: &super::threads::Post,
     resto: u64,
 ) -> Result<serde_json::Value, StoreError> {
-    let body = node
+    let article = node
         .store
         .article(post.message_id.as_bytes())?
-        .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok())
+        .and_then(|bytes| Article::parse(Bytes::from(bytes)).ok());
+    let body = article
+        .as_ref()
         .map(|a| String::from_utf8_lossy(&a.body()).into_owned())
         .unwrap_or_default();
-    Ok(json!({
+    let mut value = json!({
         "no": post.number,
         "resto": resto,
         "time": post.time,
         "name": display_name(&post.from),
         "com": comment(&body),
         "message_id": post.message_id,
-    }))
+    });
+    let files = article
+        .as_ref()
+        .map(|a| super::files::file_objects(node, a))
+        .unwrap_or_default();
+    // 4chan's fields for a post's file, from its first (http.md §3.3).
+    if let Some(first) = files.first() {
+        let name = first["name"].as_str().unwrap_or_default();
+        let url = first["url"].as_str().unwrap_or_default();
+        let ext = url.rfind('.').map_or("", |i| &url[i..]);
+        let stem = name.rsplit_once('.').map_or(name, |(stem, _)| stem);
+        value["filename"] = json!(stem);
+        value["ext"] = json!(ext);
+        value["fsize"] = first["size"].clone();
+        if first["width"].is_u64() {
+            value["w"] = first["width"].clone();
+            value["h"] = first["height"].clone();
+        }
+        value["sha256"] = first["sha256"].clone();
+        value["file_url"] = first["url"].clone();
+        value["file_state"] = first["state"].clone();
+    }
+    if !files.is_empty() {
+        value["files"] = json!(files);
+    }
+    Ok(value)
 }
 
 /// `GET /{board}/thread/{no}.json`: the thread whose opening post has

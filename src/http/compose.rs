@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NewPost {
     pub board: String,
+    /// Files uploaded with the post, stored already (files.md §4).
+    pub files: Vec<crate::proto::file_ref::FileRef>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub subject: Option<String>,
@@ -179,6 +181,13 @@ pub fn article(post: &NewPost, parent: Option<&Parent>) -> Result<Vec<u8>, Strin
     out.push_str(&format!("From: {}\r\n", from_field(name, email)));
     out.push_str(&format!("Newsgroups: {}\r\n", post.board));
     out.push_str(&format!("Subject: {subject}\r\n"));
+    for file in &post.files {
+        out.push_str(&format!(
+            "{}: {}\r\n",
+            crate::proto::file_ref::HEADER,
+            file.to_value()
+        ));
+    }
     if let Some(parent) = parent {
         header_text("in_reply_to", &parent.message_id)?;
         let references = match parent.references.trim() {
@@ -329,6 +338,30 @@ mod tests {
         };
         let text = String::from_utf8(article(&sage, None).expect("sage")).expect("utf8");
         assert!(text.contains(NO_ADDRESS), "{text}");
+    }
+
+    #[test]
+    fn files_are_referenced_in_signed_headers() {
+        let file = crate::proto::file_ref::FileRef {
+            hash: [0xab; 32],
+            size: 3,
+            media_type: "image/png".into(),
+            name: Some("a b.png".into()),
+            width: None,
+            height: None,
+            thumbnail: None,
+        };
+        let post = NewPost {
+            board: "b".into(),
+            body: "look".into(),
+            files: vec![file.clone()],
+            ..NewPost::default()
+        };
+        let text = String::from_utf8(article(&post, None).expect("article")).expect("utf8");
+        assert!(
+            text.contains(&format!("\r\nTidings-File: {}\r\n", file.to_value())),
+            "{text}"
+        );
     }
 
     #[test]

@@ -276,6 +276,37 @@ fn extension(media: &str) -> &'static str {
     }
 }
 
+/// The files an article references, as the APIs show them (files.md
+/// §4): hash, size, type, name, dimensions, thumbnail, where to GET it,
+/// and whether its bytes are here yet. References that do not parse are
+/// left out (the article was taken as a relay takes it).
+pub(crate) fn file_objects(
+    node: &Node,
+    article: &crate::proto::article::Article,
+) -> Vec<serde_json::Value> {
+    let Ok(files) = crate::proto::file_ref::of(article) else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .map(|file| {
+            let name = hex::encode(file.hash);
+            let here = matches!(node.blobs.size(&file.hash), Ok(Some(size)) if size == file.size);
+            json!({
+                "sha256": name,
+                "size": file.size,
+                "type": file.media_type,
+                "name": file.name,
+                "width": file.width,
+                "height": file.height,
+                "thumbnail": file.thumbnail.map(hex::encode),
+                "url": format!("/{name}.{}", extension(&file.media_type)),
+                "state": if here { "here" } else { "not-here-yet" },
+            })
+        })
+        .collect()
+}
+
 /// A `Range: bytes=…` header of one range over `size` bytes: the first
 /// and last byte, clamped to the file (RFC 9110 §14.1.2); Err for one
 /// that cannot be met (416); None when absent or not one byte range

@@ -204,6 +204,7 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
         "boards": boards,
         "headers": headers,
         "body": String::from_utf8_lossy(&article.body()),
+        "files": super::files::file_objects(node, &article),
         "delivery": delivery,
     })))
 }

@@ -18,8 +18,10 @@ use super::ApiError;
 use crate::ingest::Source;
 use crate::node::{Ingested, Node};
 use crate::proto::article::Article;
+use crate::proto::file_ref::FileRef;
 use crate::store::commit::Stored;
 use crate::store::schema::HistoryEntry;
+use futures::StreamExt;
 
 /// `POST /api/v1/posts`: a new thread or a reply from fields.
 pub async fn post(State(node): State<Arc<Node>>, request: Request) -> Response {
@@ -40,14 +42,15 @@ async fn from_fields(node: Arc<Node>, request: Request, board: Option<String>) -
     if let Some(refused) = posting_refused(&node) {
         return refused;
     }
-    let fields = match fields(request).await {
-        Ok(fields) => fields,
+    let (fields, files) = match fields(&node, request).await {
+        Ok(found) => found,
         Err(refused) => return refused.into_response(),
     };
-    let post = match NewPost::from_fields(&fields, board.as_deref()) {
+    let mut post = match NewPost::from_fields(&fields, board.as_deref()) {
         Ok(post) => post,
         Err(why) => return super::error(StatusCode::BAD_REQUEST, &why),
     };
+    post.files = files;
     if !node.groups.contains(&post.board) || post.board == crate::ingest::CONTROL_GROUP {
         return super::error(
             StatusCode::NOT_FOUND,
@@ -125,10 +128,17 @@ fn content_type(request: &Request) -> Option<String> {
     )
 }
 
+/// Files one post may carry.
+pub const MAX_FILES: usize = 4;
+
 /// A request's fields from a JSON object, a URL-encoded form or a
-/// multipart form. Files are refused until boards take them (issue 15);
-/// an empty file input, which every chan form sends, is not a file.
-async fn fields(request: Request) -> Result<BTreeMap<String, String>, ApiError> {
+/// multipart form, and the files a multipart form carries, each streamed
+/// into the node's files as it is read (files.md §4); an empty file
+/// input, which every chan form sends, is not a file.
+async fn fields(
+    node: &Node,
+    request: Request,
+) -> Result<(BTreeMap<String, String>, Vec<FileRef>), ApiError> {
     let bad = ApiError::bad;
     match content_type(&request).as_deref() {
         Some("application/json") => {
@@ -150,7 +160,7 @@ async fn fields(request: Request) -> Result<BTreeMap<String, String>, ApiError> 
                 };
                 fields.insert(key, text);
             }
-            Ok(fields)
+            Ok((fields, Vec::new()))
         }
         Some("application/x-www-form-urlencoded") => {
             let body = Bytes::from_request(request, &())
@@ -162,38 +172,54 @@ async fn fields(request: Request) -> Result<BTreeMap<String, String>, ApiError> 
                     return Err(bad(format!("field {key:?} given twice")));
                 }
             }
-            Ok(fields)
+            Ok((fields, Vec::new()))
         }
         Some("multipart/form-data") => {
             let mut multipart = Multipart::from_request(request, &())
                 .await
                 .map_err(|e| bad(format!("bad multipart form: {e}")))?;
             let mut fields = BTreeMap::new();
+            let mut files = Vec::new();
             loop {
-                let field = match multipart.next_field().await {
+                let mut field = match multipart.next_field().await {
                     Ok(Some(field)) => field,
                     Ok(None) => break,
                     Err(e) => return Err(multipart_error(e)),
                 };
                 let key = field.name().unwrap_or_default().to_string();
-                let is_file = field.file_name().is_some();
-                let bytes = field.bytes().await.map_err(multipart_error)?;
-                if is_file {
-                    if bytes.is_empty() {
+                if let Some(name) = field.file_name().map(str::to_string) {
+                    // An empty file input (no file chosen) is no file.
+                    let mut first = Bytes::new();
+                    while first.is_empty() {
+                        match field.chunk().await.map_err(multipart_error)? {
+                            Some(chunk) => first = chunk,
+                            None => break,
+                        }
+                    }
+                    if first.is_empty() {
                         continue;
                     }
-                    return Err(ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "files are not taken yet: post text only",
-                    ));
+                    if files.len() >= MAX_FILES {
+                        return Err(ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            format!("a post carries at most {MAX_FILES} files"),
+                        ));
+                    }
+                    let media = field
+                        .content_type()
+                        .map(|m| m.split(';').next().unwrap_or(m).trim().to_ascii_lowercase())
+                        .unwrap_or_else(|| "application/octet-stream".into());
+                    files.push(store_file(node, first, field, media, name).await?);
+                    continue;
                 }
+                let bytes = field.bytes().await.map_err(multipart_error)?;
                 let text = String::from_utf8(bytes.to_vec())
                     .map_err(|_| bad(format!("field {key:?} is not UTF-8")))?;
                 if fields.insert(key.clone(), text).is_some() {
                     return Err(bad(format!("field {key:?} given twice")));
                 }
             }
-            Ok(fields)
+            Ok((fields, files))
         }
         Some(other) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -204,6 +230,82 @@ async fn fields(request: Request) -> Result<BTreeMap<String, String>, ApiError> 
             "no Content-Type: send application/json, application/x-www-form-urlencoded or multipart/form-data",
         )),
     }
+}
+
+/// Streams a form's file part into the node's files (its first chunk
+/// read already), under the same limits as an upload (files.md §2), and
+/// records it.
+async fn store_file(
+    node: &Node,
+    first: Bytes,
+    mut field: axum::extract::multipart::Field<'_>,
+    media: String,
+    name: String,
+) -> Result<FileRef, ApiError> {
+    let limits = &node.config.files;
+    if !limits.types.iter().any(|t| t.eq_ignore_ascii_case(&media)) {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "{media} files are not taken here; this node takes {}",
+                limits.types.join(", ")
+            ),
+        ));
+    }
+    let rest = futures::stream::poll_fn(move |cx| {
+        use futures::Stream;
+        std::pin::Pin::new(&mut field).poll_next(cx)
+    });
+    let body = futures::stream::once(async move { Ok(first) })
+        .chain(rest)
+        .map(|chunk| chunk.map_err(|e| e.to_string()));
+    let stored = node
+        .blobs
+        .write(Box::pin(body), limits.max_bytes, None)
+        .await
+        .map_err(|e| match e {
+            crate::store::blobs::BlobError::TooLarge { .. } => {
+                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+            }
+            crate::store::blobs::BlobError::Io(_) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            _ => ApiError::bad(e.to_string()),
+        })?;
+    let record = crate::store::schema::FileRecord {
+        size: stored.size,
+        stored: node.clock.now().timestamp(),
+        media_type: media.clone(),
+    };
+    // A synced write: off the async workers.
+    let store = node.store.clone();
+    let hash = stored.hash;
+    tokio::task::spawn_blocking(move || {
+        if store.file(&hash)?.is_none() {
+            store.put_file(&hash, &record)?;
+        }
+        Ok::<_, crate::store::StoreError>(())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+    // A name is shown to readers: no path, no control characters.
+    let name = name
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect::<String>();
+    Ok(FileRef {
+        hash: stored.hash,
+        size: stored.size,
+        media_type: media,
+        name: (!name.is_empty()).then_some(name),
+        width: None,
+        height: None,
+        thumbnail: None,
+    })
 }
 
 fn multipart_error(e: axum::extract::multipart::MultipartError) -> ApiError {

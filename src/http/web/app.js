@@ -33,11 +33,24 @@ function postElement(post, isOp) {
   // The API sends com HTML-escaped, lines joined by <br> (http.md §3.3).
   com.innerHTML = post.com;
   const when = new Date(post.time * 1000).toISOString().replace("T", " ").slice(0, 16);
+  const file = fileElement(post);
   return el("article", { class: isOp ? "post op" : "post", id: "p" + post.no, "data-message-id": post.message_id },
     el("div", { class: "meta" },
       post.sub ? el("span", { class: "sub" }, post.sub, " ") : "",
       el("span", { class: "name" }, post.name), " ", when, " No.", post.no),
-    com);
+    file, com);
+}
+
+// A post's file (http.md §3.3): the image or video once its bytes are
+// here, a note while they are not.
+function fileElement(post) {
+  if (!post.file_url) return "";
+  if (post.file_state !== "here") return el("div", { class: "file missing" }, "[file not here yet]");
+  const type = (post.files && post.files[0] && post.files[0].type) || "";
+  const media = type.startsWith("video/")
+    ? el("video", { src: post.file_url, controls: "", preload: "metadata", class: "thumb" })
+    : el("img", { src: post.file_url, loading: "lazy", class: "thumb", alt: post.filename + post.ext });
+  return el("div", { class: "file" }, el("a", { href: post.file_url, target: "_blank", rel: "noopener" }, media));
 }
 
 function postForm(board, thread) {
