@@ -390,4 +390,15 @@ fn a_post_from_a_form_with_a_file_references_it_and_the_apis_show_it() {
         article["files"][0]["url"],
         format!("/{elsewhere}.jpg").as_str()
     );
+    let no = article["boards"][0]["number"].as_u64().expect("number");
+    let state = || {
+        let (_, _, thread) = call(http, "GET", &format!("/test.one/thread/{no}.json"), "", b"");
+        let thread: serde_json::Value = serde_json::from_slice(&thread).expect("json");
+        thread["posts"][0]["file_state"].clone()
+    };
+    assert_eq!(state(), "not-here-yet");
+    // Once the bytes come, every page says so (none stays as rendered).
+    let (status, _, _) = put(http, b"bytes on another node", "image/jpeg", "");
+    assert_eq!(status, 201);
+    assert_eq!(state(), "here");
 }

@@ -348,8 +348,10 @@ pub(crate) async fn cached(
     render: impl FnOnce() -> Result<serde_json::Value, ApiError> + Send + 'static,
 ) -> Response {
     // Read before rendering: a change that lands meanwhile makes the
-    // next request render again.
+    // next request render again. Files arriving change no article but do
+    // change what a page says of them ("here").
     let seq = *node.changes.borrow();
+    let key = format!("{key}#{}", node.blobs.generation());
     let slot = cache.slot(&key, seq);
     let done = slot
         .get_or_try_init(|| async move {

@@ -41,6 +41,9 @@ pub struct Stored {
 #[derive(Debug, Clone)]
 pub struct Blobs {
     root: PathBuf,
+    /// Files stored since the node started: what is rendered with a
+    /// file's state ("here" or not) is stale once it moves.
+    stored: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Blobs {
@@ -57,7 +60,13 @@ impl Blobs {
         }
         Ok(Blobs {
             root: root.to_path_buf(),
+            stored: Default::default(),
         })
+    }
+
+    /// How many files were stored since the node started.
+    pub fn generation(&self) -> u64 {
+        self.stored.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Where the file named `hash` lives.
@@ -134,6 +143,8 @@ impl Blobs {
         tokio::fs::rename(&tmp, &path).await?;
         // The rename is durable once its directory is synced.
         tokio::fs::File::open(&dir).await?.sync_all().await?;
+        self.stored
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(Stored {
             hash,
             size,

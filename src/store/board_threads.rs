@@ -150,6 +150,18 @@ impl Changes {
         self.posts.retain(|key, _| !key.starts_with(&prefix));
     }
 
+    /// Whether `root` has posts on `board`, as the store has them with
+    /// this batch's changes.
+    pub fn has_thread(
+        &mut self,
+        store: &Store,
+        board: &str,
+        root: &[u8],
+    ) -> Result<bool, StoreError> {
+        let head = *self.head(store, board, root)?;
+        Ok(head != Head::default())
+    }
+
     /// Whether the board's index was dropped in this batch.
     pub fn was_dropped(&self, board: &str) -> bool {
         self.dropped.contains(board)
@@ -208,6 +220,53 @@ impl Changes {
         }
         self.posts
             .insert(post_key(&filing.board, &filing.root, filing.number), None);
+        Ok(())
+    }
+
+    /// Moves every post of thread `from` on `board` to thread `to`: `from`
+    /// was taken for a root while the article it names was not here, and
+    /// that article, now here, is a version of `to`'s opening post.
+    pub fn rehome(
+        &mut self,
+        store: &Store,
+        board: &str,
+        from: &[u8],
+        to: &[u8],
+    ) -> Result<(), StoreError> {
+        let prefix = posts_prefix(board, from);
+        let mut posts: BTreeMap<u64, bool> = BTreeMap::new();
+        if !self.dropped.contains(board) {
+            let mode = rocksdb::IteratorMode::From(&prefix, rocksdb::Direction::Forward);
+            for item in store.db().iterator_cf(store.cf(THREAD_POSTS), mode) {
+                let (key, value) = item?;
+                let Some(number) = post_number(&prefix, &key) else {
+                    break;
+                };
+                posts.insert(number, value.as_ref() == OPENING);
+            }
+        }
+        for (key, put) in self
+            .posts
+            .range(prefix.clone()..)
+            .take_while(|(key, _)| key.starts_with(&prefix))
+        {
+            if let Some(number) = post_number(&prefix, key) {
+                match put {
+                    Some(opening) => posts.insert(number, *opening),
+                    None => posts.remove(&number),
+                };
+            }
+        }
+        for (number, opening) in posts {
+            let filing = |root: &[u8]| Filing {
+                board: board.to_string(),
+                root: root.to_vec(),
+                number,
+                opening,
+            };
+            self.remove(store, &filing(from))?;
+            self.add(store, &filing(to))?;
+        }
         Ok(())
     }
 
@@ -271,7 +330,8 @@ impl Changes {
             store.cf(THREAD_POSTS),
         );
         for ((board, root), (before, now)) in &self.heads {
-            if before.as_ref() == Some(now) {
+            // Unchanged, or looked at and never there.
+            if before.as_ref() == Some(now) || (before.is_none() && *now == Head::default()) {
                 continue;
             }
             if let Some(before) = before.filter(Head::listed) {
@@ -332,28 +392,36 @@ pub fn record_root(
     }))
 }
 
-/// The root of the opening post `id` from its stored text: the first id
-/// of a chain of Supersedes (at most 64 long, as settle.rs follows), else
-/// `id` itself.
-pub fn opening_root(store: &Store, id: &[u8]) -> Result<Vec<u8>, StoreError> {
+/// The root of the thread `id` opens or belongs to: `thread_root` of it
+/// (its first reference, else what it supersedes, else itself), followed
+/// until it names itself or nothing known (at most 64 steps, as settle.rs
+/// follows chains of edits). `step` gives an article's `thread_root`, or
+/// None when the article is not known.
+pub fn root_of(
+    id: &[u8],
+    mut step: impl FnMut(&[u8]) -> Result<Option<Vec<u8>>, StoreError>,
+) -> Result<Vec<u8>, StoreError> {
     let mut current = id.to_vec();
     for _ in 0..64 {
-        let Some(bytes) = store.article(&current)? else {
-            break;
-        };
-        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::from(bytes)) else {
-            break;
-        };
-        if let Some(root) = article.thread_root() {
-            // An edit of an opening post that carries References anyway.
-            return Ok(root);
-        }
-        match article.supersedes() {
-            Some(older) => current = older,
-            None => break,
+        match step(&current)? {
+            Some(next) if next != current => current = next,
+            _ => break,
         }
     }
     Ok(current)
+}
+
+/// [`root_of`] with every step read from the stored article.
+pub fn opening_root(store: &Store, id: &[u8]) -> Result<Vec<u8>, StoreError> {
+    root_of(id, |x| stored_thread_root(store, x))
+}
+
+/// The `thread_root` of a stored article, None when it is not stored.
+pub fn stored_thread_root(store: &Store, id: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+    Ok(store
+        .article(id)?
+        .and_then(|bytes| crate::proto::article::Article::parse(bytes::Bytes::from(bytes)).ok())
+        .and_then(|article| article.thread_root()))
 }
 
 /// Builds the whole index from the overview of every board (an older

@@ -508,6 +508,9 @@ struct Batch {
     threads: HashMap<Vec<u8>, Vec<u8>>,
     /// Each board's thread index, as this batch changes it.
     board_threads: board_threads::Changes,
+    /// Edits of opening posts this batch stored: posts filed while one
+    /// was not here may sit under it as their thread's root.
+    opening_edits: Vec<Vec<u8>>,
     /// Group records as they were before the batch (None: did not exist).
     before: HashMap<String, Option<GroupRecord>>,
     /// Overview entries as this batch leaves them (None: deleted), read
@@ -575,6 +578,7 @@ impl Writer {
             history_order: Vec::new(),
             threads: HashMap::new(),
             board_threads: board_threads::Changes::default(),
+            opening_edits: Vec::new(),
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
@@ -711,6 +715,24 @@ impl Writer {
                 }
             }
         }
+        // An edit that came after posts of its thread were filed rooted
+        // at it (it was not here to say whose version it is): they move
+        // to the thread's root, so the index does not depend on the order
+        // articles came in.
+        for edit in &batch.opening_edits {
+            let root = board_threads::root_of(edit, |x| match batch.threads.get(x) {
+                Some(thread) => Ok(Some(thread.clone())),
+                None => board_threads::stored_thread_root(&self.store, x),
+            })?;
+            if root == *edit {
+                continue;
+            }
+            for board in self.records.keys() {
+                if changes.has_thread(&self.store, board, edit)? {
+                    changes.rehome(&self.store, board, edit, &root)?;
+                }
+            }
+        }
         changes.write(&self.store, &mut batch.writes)
     }
 
@@ -722,9 +744,13 @@ impl Writer {
         number: u64,
         record: &[u8],
     ) -> Result<Option<Filing>, StoreError> {
-        let root = board_threads::record_root(record, |id| match batch.threads.get(id) {
-            Some(thread) => Ok(thread.clone()),
-            None => board_threads::opening_root(&self.store, id),
+        // Articles of this batch are not readable from the store yet: their
+        // thread roots are the ones ingest worked out.
+        let root = board_threads::record_root(record, |id| {
+            board_threads::root_of(id, |x| match batch.threads.get(x) {
+                Some(thread) => Ok(Some(thread.clone())),
+                None => board_threads::stored_thread_root(&self.store, x),
+            })
         })?;
         Ok(root.map(|(root, opening)| Filing {
             board: board.to_string(),
@@ -1044,6 +1070,9 @@ impl Writer {
     fn index(&mut self, batch: &mut Batch, article: &Prepared) {
         let id = &article.message_id;
         batch.threads.insert(id.clone(), article.thread.clone());
+        if article.supersedes.as_ref() == Some(&article.thread) {
+            batch.opening_edits.push(id.clone());
+        }
         batch.writes.put_cf(
             self.store.cf(schema::THREADS),
             schema::pair_key(&article.thread, id),
