@@ -9,7 +9,7 @@ use std::net::{SocketAddr, TcpStream};
 use common::*;
 
 /// One HTTP/1.1 request on a fresh connection: status, headers (names in
-/// lower case) and body.
+/// lower case) and body; a body is sent with its Content-Length.
 fn request(
     addr: SocketAddr,
     method: &str,
@@ -17,38 +17,13 @@ fn request(
     extra: &str,
     body: &[u8],
 ) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).expect("connect");
-    stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
     let length = if method == "GET" {
         String::new()
     } else {
         format!("Content-Length: {}\r\n", body.len())
     };
-    // A server that refuses the connection may close it before reading.
-    let _ = write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}{length}Connection: close\r\n\r\n"
-    );
-    // A body the server refuses early may not be read at all.
-    let _ = stream.write_all(body);
-    let mut raw = Vec::new();
-    let _ = stream.read_to_end(&mut raw);
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("end of headers");
-    let head = String::from_utf8(raw[..split].to_vec()).expect("ascii head");
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|c| c.parse().ok())
-        .expect("status");
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, raw[split + 4..].to_vec())
+    let head = format!("{method} {path} HTTP/1.1\r\nHost: tidings.test\r\n{extra}{length}");
+    http_exchange(addr, &head, body)
 }
 
 fn get(addr: SocketAddr, path: &str, extra: &str) -> (u16, Vec<(String, String)>, Vec<u8>) {
@@ -96,10 +71,7 @@ fn multipart(fields: &[(&str, &str)]) -> (String, Vec<u8>) {
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v.as_str())
+    http_header(headers, name)
 }
 
 #[test]

@@ -88,6 +88,21 @@ fn number(value: Option<&HeaderValue>) -> Option<u64> {
 /// What an upload announces, checked against the node's limits before a
 /// byte of it is read: its length, type and announced hash, or the
 /// status and reason of its refusal.
+/// 415 unless files of `media` type are taken here (files.md §2).
+pub(crate) fn taken_type(node: &Node, media: &str) -> Result<(), ApiError> {
+    let types = &node.config.files.types;
+    if types.iter().any(|t| t.eq_ignore_ascii_case(media)) {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        format!(
+            "{media} files are not taken here; this node takes {}",
+            types.join(", ")
+        ),
+    ))
+}
+
 /// An upload as announced, within the node's limits.
 struct Upload {
     length: u64,
@@ -124,15 +139,7 @@ fn checked(
         ));
     }
     let media = media.unwrap_or("application/octet-stream").to_string();
-    if !limits.types.iter().any(|t| t.eq_ignore_ascii_case(&media)) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "{media} files are not taken here; this node takes {}",
-                limits.types.join(", ")
-            ),
-        ));
-    }
+    taken_type(node, &media)?;
     let announced =
         match hash {
             None => None,

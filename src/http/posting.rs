@@ -243,15 +243,7 @@ async fn store_file(
     name: String,
 ) -> Result<FileRef, ApiError> {
     let limits = &node.config.files;
-    if !limits.types.iter().any(|t| t.eq_ignore_ascii_case(&media)) {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            format!(
-                "{media} files are not taken here; this node takes {}",
-                limits.types.join(", ")
-            ),
-        ));
-    }
+    super::files::taken_type(node, &media)?;
     let rest = futures::stream::poll_fn(move |cx| {
         use futures::Stream;
         std::pin::Pin::new(&mut field).poll_next(cx)
