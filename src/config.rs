@@ -65,6 +65,14 @@ pub struct FilesConfig {
     /// out). Files of other types are refused (415).
     #[serde(default = "default_file_types")]
     pub types: Vec<String>,
+    /// Hours an uploaded file no article here references is kept before
+    /// it is collected (an upload, then the post naming it).
+    #[serde(default = "default_file_grace_hours")]
+    pub grace_hours: u64,
+}
+
+fn default_file_grace_hours() -> u64 {
+    6
 }
 
 fn default_file_bytes() -> u64 {
@@ -90,6 +98,7 @@ impl Default for FilesConfig {
         FilesConfig {
             max_bytes: default_file_bytes(),
             types: default_file_types(),
+            grace_hours: default_file_grace_hours(),
         }
     }
 }

@@ -13,7 +13,9 @@
 //!   connection); [`catchup`] (catch-up with a peer by set reconciliation,
 //!   or NEWNEWS from a plain one); [`release`] (pending posts released or
 //!   expired); [`settle`] (which move of a thread wins, decided again from
-//!   what is stored whenever a move or a member of the thread arrives).
+//!   what is stored whenever a move or a member of the thread arrives);
+//!   [`sweep`] (files no article references collected after a grace
+//!   period).
 //! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
 //!   the one way in for an article whatever brought it.
 //! - Deciding: [`ingest`] (accept or reject an article and build the
@@ -60,6 +62,7 @@ pub mod session;
 pub mod settle;
 pub mod slots;
 pub mod store;
+pub mod sweep;
 pub mod tls;
 pub mod trust;
 pub mod verify;

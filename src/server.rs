@@ -62,6 +62,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     if let Some(queue) = node.take_settle_queue() {
         tracker.spawn(crate::settle::run(node.clone(), queue, shutdown.clone()));
     }
+    tracker.spawn(crate::sweep::run(node.clone(), shutdown.clone()));
     if let Some(http) = listeners.http {
         tracker.spawn(crate::http::serve(http, node.clone(), shutdown.clone()));
     }

@@ -374,3 +374,76 @@ fn a_post_from_a_form_with_a_file_references_it_and_the_apis_show_it() {
     assert_eq!(status, 201);
     assert_eq!(state(), "here");
 }
+
+#[test]
+fn unreferenced_files_are_collected_after_the_grace_period_and_referenced_ones_kept() {
+    use tidings::clock::Clock;
+    use tidings::ingest::Source;
+    use tidings::store::schema::FileRecord;
+
+    let clock = Clock::manual_from_now();
+    let open = OpenNode::new(clock.clone(), |c| c.files.grace_hours = 1);
+    let node = open.node().clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let store_file = |bytes: &'static [u8]| {
+        let body = futures::stream::iter([Ok::<_, String>(bytes::Bytes::from_static(bytes))]);
+        let stored = runtime
+            .block_on(node.blobs.write(body, 1 << 20, None))
+            .expect("stored");
+        let record = FileRecord {
+            size: stored.size,
+            stored: clock.now().timestamp(),
+            media_type: "image/png".into(),
+        };
+        node.store.put_file(&stored.hash, &record).expect("record");
+        stored.hash
+    };
+    let kept = store_file(b"referenced by a post");
+    let dropped = store_file(b"never referenced");
+    let offer = |id: &str, text: String| {
+        let source = Source::Transit {
+            offered_id: id.as_bytes().to_vec(),
+            peer: None,
+        };
+        runtime.block_on(node.ingest(bytes::Bytes::from(text), source, None))
+    };
+    let post = unique_id("with-file");
+    let text = sign(&article_text(&post, "test.one", "see file\r\n").replacen(
+        "\r\n\r\n",
+        &format!(
+            "\r\nTidings-File: {} 20 image/png\r\n\r\n",
+            hex::encode(kept)
+        ),
+        1,
+    ));
+    assert!(matches!(
+        offer(&post, text),
+        tidings::node::Ingested::Stored { .. }
+    ));
+    let sweep = || {
+        runtime
+            .block_on(tidings::sweep::sweep(&node))
+            .expect("sweep")
+    };
+
+    assert_eq!(sweep(), 0, "within the grace period nothing goes");
+    clock.advance(std::time::Duration::from_secs(2 * 3600));
+    assert_eq!(sweep(), 1, "the unreferenced upload goes");
+    assert!(!node.blobs.path(&dropped).exists());
+    assert!(node.store.file(&dropped).expect("read").is_none());
+    assert!(node.blobs.path(&kept).exists(), "the referenced file stays");
+
+    // Once the post is cancelled, nothing references the file any more.
+    let cancel = unique_id("cancel");
+    let cancel_text = sign(&article_text(&cancel, "control", "cancel\r\n").replacen(
+        "\r\n\r\n",
+        &format!("\r\nControl: cancel {post}\r\n\r\n"),
+        1,
+    ));
+    offer(&cancel, cancel_text);
+    assert_eq!(sweep(), 1);
+    assert!(!node.blobs.path(&kept).exists());
+}

@@ -84,6 +84,14 @@ impl Blobs {
         }
     }
 
+    /// Removes the file named `hash` (gone already is not an error).
+    pub fn remove(&self, hash: &[u8; 32]) -> io::Result<()> {
+        match std::fs::remove_file(self.path(hash)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// Stores what `body` streams, at most `limit` bytes; when `announced`
     /// is given, only if the bytes hash to it. The file is visible under
     /// its hash only once it is whole, synced and checked.

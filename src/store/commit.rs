@@ -1098,6 +1098,21 @@ impl Writer {
                 b"",
             );
         }
+        // The files it references are kept while it is (files.md §5).
+        if memchr::memmem::find(&article.bytes, crate::proto::file_ref::HEADER.as_bytes()).is_some()
+        {
+            let files = crate::proto::article::Article::parse(article.bytes.clone())
+                .ok()
+                .and_then(|a| crate::proto::file_ref::of(&a).ok())
+                .unwrap_or_default();
+            for file in files {
+                batch.writes.put_cf(
+                    self.store.cf(schema::FILE_REFS),
+                    [file.hash.as_slice(), id].concat(),
+                    b"",
+                );
+            }
+        }
         if let Some(old) = &article.supersedes {
             batch.writes.put_cf(
                 self.store.cf(schema::VERSIONS),

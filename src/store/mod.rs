@@ -860,6 +860,69 @@ impl Store {
             .put_cf_opt(self.cf(schema::FILES), hash, record.encode(), &opts)?)
     }
 
+    /// Whether an article here references the file `hash`: one filed, an
+    /// earlier version kept, or one waiting for a passport or the
+    /// operator (files.md §5). Removed and refused ones do not count.
+    pub fn file_referenced(&self, hash: &[u8; 32]) -> Result<bool> {
+        let mode = IteratorMode::From(hash, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
+            let (key, _) = item?;
+            let Some(id) = key.strip_prefix(hash.as_slice()) else {
+                break;
+            };
+            if matches!(
+                self.history(id)?,
+                Some(
+                    HistoryEntry::Accepted { .. }
+                        | HistoryEntry::Superseded { .. }
+                        | HistoryEntry::Pending { .. }
+                        | HistoryEntry::Held { .. }
+                )
+            ) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every file stored here first before `cutoff` (seconds since the
+    /// epoch), with what is known of it.
+    pub fn files_stored_before(&self, cutoff: i64) -> Result<Vec<([u8; 32], schema::FileRecord)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::FILES), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let (Ok(hash), Some(record)) = (
+                <[u8; 32]>::try_from(key.as_ref()),
+                schema::FileRecord::decode(&value),
+            ) else {
+                continue;
+            };
+            if record.stored < cutoff {
+                out.push((hash, record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Forgets the file `hash` and its references (its bytes are removed
+    /// by store/blobs.rs before).
+    pub fn forget_file(&self, hash: &[u8; 32]) -> Result<()> {
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete_cf(self.cf(schema::FILES), hash);
+        let mode = IteratorMode::From(hash, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
+            let (key, _) = item?;
+            if !key.starts_with(hash) {
+                break;
+            }
+            batch.delete_cf(self.cf(schema::FILE_REFS), key);
+        }
+        Ok(self.db.write(batch)?)
+    }
+
     /// The first and last sequence numbers in the change log, or None
     /// when it is empty.
     pub fn change_bounds(&self) -> Result<Option<(u64, u64)>> {

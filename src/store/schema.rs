@@ -27,6 +27,7 @@
 //! | `board_threads`, `bumps`, `thread_posts` | see [`super::board_threads`] | each board's threads |
 //! | `authored`    | public key, date(u64 BE), message-id | empty: what each key signed, by Date |
 //! | `files`       | sha256 (32 bytes)            | [`FileRecord`]: a stored file's metadata |
+//! | `file_refs`   | sha256 (32 bytes), message-id | empty: the articles referencing a file |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -90,6 +91,9 @@ pub const AUTHORED: &str = "authored";
 /// What the node knows of each file it stores (the bytes are under
 /// `data_dir/files`, store/blobs.rs).
 pub const FILES: &str = "files";
+/// Every stored article under each file it references (a `Tidings-File`
+/// header), so a file's references are a prefix read (files.md §5).
+pub const FILE_REFS: &str = "file_refs";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -118,6 +122,7 @@ pub const ALL: &[&str] = &[
     THREAD_POSTS,
     AUTHORED,
     FILES,
+    FILE_REFS,
 ];
 
 /// What a board control message does.

@@ -1,0 +1,66 @@
+//! Collects files no article here references (protocol-spec/files.md
+//! §5): an upload is kept `[files] grace_hours` for the post that names it
+//! to come, then removed, bytes first, unless an article here (filed, an
+//! earlier version kept, or waiting) references it. Runs every quarter of
+//! the grace period, and can be run at will (tests, with a moved clock).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::node::Node;
+use crate::store::StoreError;
+
+/// Why a sweep stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("removing a file: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the sweep task failed: {0}")]
+    Task(String),
+}
+
+/// One sweep: the files stored before the grace period and referenced by
+/// nothing here are removed. Returns how many.
+pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
+    let node = node.clone();
+    tokio::task::spawn_blocking(move || {
+        let grace = node.config.files.grace_hours.saturating_mul(3600) as i64;
+        let cutoff = node.clock.now().timestamp().saturating_sub(grace);
+        let mut removed = 0;
+        for (hash, record) in node.store.files_stored_before(cutoff)? {
+            if node.store.file_referenced(&hash)? {
+                continue;
+            }
+            // Bytes first: a crash between the two leaves a record whose
+            // bytes are gone, which GET answers 404 and the next sweep
+            // finishes; the other order would leave bytes nothing names.
+            node.blobs.remove(&hash)?;
+            node.store.forget_file(&hash)?;
+            info!(file = %hex::encode(hash), size = record.size, "unreferenced file collected");
+            removed += 1;
+        }
+        Ok(removed)
+    })
+    .await
+    .map_err(|e| SweepError::Task(e.to_string()))?
+}
+
+/// Sweeps every quarter of the grace period (at least every minute)
+/// until `shutdown`.
+pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
+    let every = Duration::from_secs((node.config.files.grace_hours * 3600 / 4).max(60));
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        if let Err(e) = sweep(&node).await {
+            warn!(error = %e, "file sweep failed; trying again later");
+        }
+    }
+}
