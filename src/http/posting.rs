@@ -128,8 +128,8 @@ fn content_type(request: &Request) -> Option<String> {
     )
 }
 
-/// Files one post may carry.
-pub const MAX_FILES: usize = 4;
+/// Files one post may carry, as NNTP POST allows.
+pub use crate::ingest::injection::MAX_FILES;
 
 /// A request's fields from a JSON object, a URL-encoded form or a
 /// multipart form, and the files a multipart form carries, each streamed

@@ -70,8 +70,18 @@ pub fn check(
     if let Some(followup) = article.header_unfolded("Followup-To") {
         followup_to(&followup, carried)?;
     }
+    let files = crate::proto::file_ref::of(article).map_err(|e| format!("{e} (files.md §4)"))?;
+    if files.len() > MAX_FILES {
+        return Err(format!(
+            "the post references {} files; at most {MAX_FILES} (files.md §4)",
+            files.len()
+        ));
+    }
     Ok(())
 }
+
+/// Files one post may reference (the HTTP form's limit too).
+pub const MAX_FILES: usize = 4;
 
 /// Field-level rules, line by line: no bare CR, no continuation line of
 /// only whitespace, and no field without content.
@@ -245,6 +255,21 @@ mod tests {
     fn with(from: &str, to: &str) -> Result<(), String> {
         assert!(GOOD.contains(from), "{from}");
         judge(&GOOD.replacen(from, to, 1))
+    }
+
+    #[test]
+    fn file_references_must_parse_and_be_few() {
+        let file = |n: usize| format!("Tidings-File: {} {n} image/png\r\n", "ab".repeat(32));
+        assert_eq!(with("\r\n\r\n", &format!("\r\n{}\r\n", file(1))), Ok(()));
+        let bad =
+            with("\r\n\r\n", "\r\nTidings-File: abc 1 image/png\r\n\r\n").expect_err("refused");
+        assert!(
+            bad.contains("Tidings-File") && bad.contains("64 hex"),
+            "{bad}"
+        );
+        let many: String = (1..=5).map(file).collect();
+        let refused = with("\r\n\r\n", &format!("\r\n{many}\r\n")).expect_err("refused");
+        assert!(refused.contains("at most 4"), "{refused}");
     }
 
     #[test]
