@@ -31,6 +31,8 @@ impl Session {
                 "X-TIDINGS-SIGNED 1",
                 "X-TIDINGS-SYNC 1",
                 "X-TIDINGS-STATE 1",
+                // Tidings-File headers are understood (files.md §4).
+                "X-TIDINGS-FILES 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

@@ -193,6 +193,14 @@ pub const CASES: &[Case] = &[
         run: post_gets_injection_info,
     },
     Case {
+        name: "post-with-a-malformed-tidings-file-header-is-441",
+        side: Side::Reader,
+        need: Need::AllCaps(&["POST", "X-TIDINGS-FILES"]),
+        needs_group: true,
+        rfc: "tidings files.md §4",
+        run: post_with_bad_file_ref,
+    },
+    Case {
         name: "post-with-injection-info-is-441",
         side: Side::Reader,
         need: POST,
@@ -732,6 +740,11 @@ fn post_with_injection_info(ctx: &mut Ctx) -> CaseResult {
         "forged.example; posting-host=\"192.0.2.1\"",
     );
     post_rejected(ctx, a, "article carrying its own Injection-Info")
+}
+
+fn post_with_bad_file_ref(ctx: &mut Ctx) -> CaseResult {
+    let a = bad_post(ctx)?.with("Tidings-File", "not-a-hash 12 image/png");
+    post_rejected(ctx, a, "article whose Tidings-File names no SHA-256")
 }
 
 fn post_with_injection_date(ctx: &mut Ctx) -> CaseResult {
