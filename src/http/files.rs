@@ -221,13 +221,16 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
         let (node, hash) = (node.clone(), stored.hash);
         let now = node.clock.now().timestamp();
         super::blocking(move || {
-            if let Some(known) = node.store.file(&hash)? {
-                return Ok(known);
-            }
+            // Uploaded again: the type it was first stored under stays,
+            // and its grace period (files.md §5) starts again.
+            let media_type = match node.store.file(&hash)? {
+                Some(known) => known.media_type,
+                None => media,
+            };
             let record = FileRecord {
                 size: stored.size,
                 stored: now,
-                media_type: media,
+                media_type,
             };
             node.store.put_file(&hash, &record)?;
             Ok(record)

@@ -264,19 +264,23 @@ async fn store_file(
             }
             _ => ApiError::bad(e.to_string()),
         })?;
-    let record = crate::store::schema::FileRecord {
-        size: stored.size,
-        stored: node.clock.now().timestamp(),
-        media_type: media.clone(),
-    };
-    // A synced write: off the async workers.
+    let now = node.clock.now().timestamp();
+    // A synced write: off the async workers. Bytes here already keep the
+    // type they were first stored under, and their grace period (files.md
+    // §5) starts again, so a sweep cannot take them before the post lands.
     let store = node.store.clone();
-    let hash = stored.hash;
+    let (hash, size, fresh_type) = (stored.hash, stored.size, media.clone());
     tokio::task::spawn_blocking(move || {
-        if store.file(&hash)?.is_none() {
-            store.put_file(&hash, &record)?;
-        }
-        Ok::<_, crate::store::StoreError>(())
+        let media_type = match store.file(&hash)? {
+            Some(known) => known.media_type,
+            None => fresh_type,
+        };
+        let record = crate::store::schema::FileRecord {
+            size,
+            stored: now,
+            media_type,
+        };
+        store.put_file(&hash, &record)
     })
     .await
     .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
