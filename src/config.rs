@@ -69,6 +69,18 @@ pub struct FilesConfig {
     /// it is collected (an upload, then the post naming it).
     #[serde(default = "default_file_grace_hours")]
     pub grace_hours: u64,
+    /// SHA-256 hashes (64 hex digits) of files this node refuses to take
+    /// or serve, whoever sends or asks (the operator's blocklist).
+    #[serde(default)]
+    pub blocked: Vec<String>,
+}
+
+impl FilesConfig {
+    /// Whether the operator blocked the file `hash`.
+    pub fn blocks(&self, hash: &[u8; 32]) -> bool {
+        let hex = hex::encode(hash);
+        self.blocked.iter().any(|b| b.eq_ignore_ascii_case(&hex))
+    }
 }
 
 fn default_file_grace_hours() -> u64 {
@@ -99,6 +111,7 @@ impl Default for FilesConfig {
             max_bytes: default_file_bytes(),
             types: default_file_types(),
             grace_hours: default_file_grace_hours(),
+            blocked: Vec::new(),
         }
     }
 }
@@ -726,6 +739,16 @@ impl Config {
         }
         if self.listen.nntp.port() != 0 && self.listen.nntps == Some(self.listen.nntp) {
             return invalid("listen.nntps must differ from listen.nntp".into());
+        }
+        if let Some(bad) = self
+            .files
+            .blocked
+            .iter()
+            .find(|b| b.len() != 64 || !b.bytes().all(|c| c.is_ascii_hexdigit()))
+        {
+            return invalid(format!(
+                "files.blocked holds {bad:?}: each entry is a SHA-256 in 64 hex digits"
+            ));
         }
         if let Some(http) = self.listen.http.filter(|a| a.port() != 0) {
             if http == self.listen.nntp || Some(http) == self.listen.nntps {

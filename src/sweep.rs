@@ -1,5 +1,5 @@
 //! Collects files no article here references (protocol-spec/files.md
-//! §5): an upload is kept `[files] grace_hours` for the post that names it
+//! §5), and any the operator blocked: an upload is kept `[files] grace_hours` for the post that names it
 //! to come, then removed, bytes first, unless an article here (filed, an
 //! earlier version kept, or waiting) references it. Runs every quarter of
 //! the grace period, and can be run at will (tests, with a moved clock).
@@ -32,6 +32,18 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
         let grace = node.config.files.grace_hours.saturating_mul(3600) as i64;
         let cutoff = node.clock.now().timestamp().saturating_sub(grace);
         let mut removed = 0;
+        // What the operator blocked goes whatever references it.
+        for text in &node.config.files.blocked {
+            let Some(hash) = crate::store::blobs::parse_hash(text) else {
+                continue;
+            };
+            if node.store.file(&hash)?.is_some() {
+                node.blobs.remove(&hash)?;
+                node.store.forget_file(&hash)?;
+                info!(file = %text, "blocked file removed");
+                removed += 1;
+            }
+        }
         for (hash, record) in node.store.files_stored_before(cutoff)? {
             if node.store.file_referenced(&hash)? {
                 continue;

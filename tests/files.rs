@@ -391,7 +391,7 @@ fn unreferenced_files_are_collected_after_the_grace_period_and_referenced_ones_k
     let store_file = |bytes: &'static [u8]| {
         let body = futures::stream::iter([Ok::<_, String>(bytes::Bytes::from_static(bytes))]);
         let stored = runtime
-            .block_on(node.blobs.write(body, 1 << 20, None))
+            .block_on(node.blobs.write(body, 1 << 20, None, |_| false))
             .expect("stored");
         let record = FileRecord {
             size: stored.size,
@@ -446,4 +446,57 @@ fn unreferenced_files_are_collected_after_the_grace_period_and_referenced_ones_k
     offer(&cancel, cancel_text);
     assert_eq!(sweep(), 1);
     assert!(!node.blobs.path(&kept).exists());
+}
+
+#[test]
+fn a_file_the_operator_blocked_is_refused_by_every_route() {
+    let banned = b"bytes the operator will not host".to_vec();
+    let hash = hex::encode(Sha256::digest(&banned));
+    let dir = temp_dir();
+    let mut blocking = config(dir.path());
+    blocking.files.blocked = vec![hash.to_uppercase()];
+    let node = TestNode::start(blocking);
+    let http = node.http.expect("HTTP");
+
+    let (status, headers, _) = put(http, &banned, "image/png", "");
+    assert_eq!(status, 451);
+    assert!(header(&headers, "x-reason").is_some_and(|r| r.contains("blocked")));
+    let (status, _, _) = put(
+        http,
+        &banned,
+        "image/png",
+        &format!("X-SHA-256: {hash}\r\n"),
+    );
+    assert_eq!(status, 451, "refused before a byte is read");
+    let preflight =
+        format!("X-Content-Length: 10\r\nX-Content-Type: image/png\r\nX-SHA-256: {hash}\r\n");
+    assert_eq!(call(http, "HEAD", "/upload", &preflight, b"").0, 451);
+    assert_eq!(call(http, "GET", &format!("/{hash}.png"), "", b"").0, 451);
+    let boundary = "b0undary";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"com\"\r\n\r\nhi\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend_from_slice(&banned);
+    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let (status, _, _) = call(
+        http,
+        "POST",
+        "/test.one/post",
+        &format!(
+            "Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+            form.len()
+        ),
+        &form,
+    );
+    assert_eq!(status, 451);
+    let left: Vec<_> = walk(&dir.path().join("files"));
+    assert!(left.is_empty(), "nothing of it stored: {left:?}");
+    let (status, _, _) = put(http, b"other bytes", "image/png", "");
+    assert_eq!(status, 201, "other files are taken");
+
+    let mut bad = config(temp_dir().path());
+    bad.files.blocked = vec!["not-a-hash".into()];
+    let err = bad.validated().expect_err("invalid");
+    assert!(err.to_string().contains("files.blocked"), "{err}");
 }

@@ -147,6 +147,12 @@ fn checked(
                 || ApiError::bad("X-SHA-256 is the file's SHA-256 in 64 hex digits"),
             )?),
         };
+    if announced.is_some_and(|h| node.config.files.blocks(&h)) {
+        return Err(ApiError::new(
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            "that file is blocked by this node's operator",
+        ));
+    }
     Ok(Upload {
         length,
         media,
@@ -189,7 +195,12 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
         .map_err(|e| e.to_string());
     let stored = match node
         .blobs
-        .write(Box::pin(body), node.config.files.max_bytes, announced)
+        .write(
+            Box::pin(body),
+            node.config.files.max_bytes,
+            announced,
+            |h| node.config.files.blocks(h),
+        )
         .await
     {
         Ok(stored) => stored,
@@ -203,6 +214,9 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
         }
         Err(e @ BlobError::Body(_)) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ BlobError::Blocked(_)) => {
+            return refuse(StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, &e.to_string())
+        }
         Err(e @ BlobError::Io(_)) => {
             tracing::error!(error = %e, "file not stored");
             return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
@@ -362,6 +376,12 @@ pub async fn blob(
     let Some(hash) = blobs::parse_hash(&segment) else {
         return refuse(StatusCode::NOT_FOUND, "no such resource");
     };
+    if node.config.files.blocks(&hash) {
+        return refuse(
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            "that file is blocked by this node's operator",
+        );
+    }
     let found = {
         let node = node.clone();
         super::blocking(move || node.store.file(&hash)).await

@@ -253,7 +253,7 @@ async fn store_file(
         .map(|chunk| chunk.map_err(|e| e.to_string()));
     let stored = node
         .blobs
-        .write(Box::pin(body), limits.max_bytes, None)
+        .write(Box::pin(body), limits.max_bytes, None, |h| limits.blocks(h))
         .await
         .map_err(|e| match e {
             crate::store::blobs::BlobError::TooLarge { .. } => {
@@ -261,6 +261,9 @@ async fn store_file(
             }
             crate::store::blobs::BlobError::Io(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
+            crate::store::blobs::BlobError::Blocked(_) => {
+                ApiError::new(StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, e.to_string())
             }
             _ => ApiError::bad(e.to_string()),
         })?;

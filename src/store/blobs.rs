@@ -24,6 +24,8 @@ pub enum BlobError {
     Mismatch { announced: String, got: String },
     #[error("the upload broke off: {0}")]
     Body(String),
+    #[error("the file {0} is blocked by this node's operator")]
+    Blocked(String),
     #[error("file storage: {0}")]
     Io(#[from] io::Error),
 }
@@ -100,6 +102,7 @@ impl Blobs {
         mut body: S,
         limit: u64,
         announced: Option<[u8; 32]>,
+        blocked: impl Fn(&[u8; 32]) -> bool,
     ) -> Result<Stored, BlobError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -126,6 +129,9 @@ impl Blobs {
                     announced: hex::encode(announced),
                     got: hex::encode(hash),
                 });
+            }
+            if blocked(&hash) {
+                return Err(BlobError::Blocked(hex::encode(hash)));
             }
             Ok((hash, size))
         }
@@ -204,7 +210,7 @@ mod tests {
         let blobs = Blobs::open(dir.path()).expect("open");
         let hash: [u8; 32] = Sha256::digest(b"hello world").into();
         let stored = blobs
-            .write(chunks(&[b"hello ", b"world"]), 100, Some(hash))
+            .write(chunks(&[b"hello ", b"world"]), 100, Some(hash), |_| false)
             .await
             .expect("stored");
         assert_eq!(
@@ -216,21 +222,26 @@ mod tests {
             b"hello world"
         );
         let again = blobs
-            .write(chunks(&[b"hello world"]), 100, None)
+            .write(chunks(&[b"hello world"]), 100, None, |_| false)
             .await
             .expect("again");
         assert!(again.existed, "the same bytes are stored once");
 
         let wrong = blobs
-            .write(chunks(&[b"other"]), 100, Some(hash))
+            .write(chunks(&[b"other"]), 100, Some(hash), |_| false)
             .await
             .expect_err("mismatch");
         assert!(matches!(wrong, BlobError::Mismatch { .. }), "{wrong}");
         let big = blobs
-            .write(chunks(&[b"0123456789", b"0123456789"]), 15, None)
+            .write(chunks(&[b"0123456789", b"0123456789"]), 15, None, |_| false)
             .await
             .expect_err("too large");
         assert!(matches!(big, BlobError::TooLarge { limit: 15 }), "{big}");
+        let blocked = blobs
+            .write(chunks(&[b"banned"]), 100, None, |_| true)
+            .await
+            .expect_err("blocked");
+        assert!(matches!(blocked, BlobError::Blocked(_)), "{blocked}");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp"))
             .expect("tmp")
             .collect();
