@@ -65,29 +65,20 @@ pub async fn threads(
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
-    if let Some(missing) = not_a_board(&node, &board) {
-        return missing;
-    }
-    let key = format!("/{board}/threads.json");
-    let reader = node.clone();
-    super::cached(&node, &cache, key, &request, move || {
-        let node = reader;
-        let threads =
-            super::threads::of_board(&node.store, &board, (MAX_PAGES * PER_PAGE) as usize)?;
-        let mut pages = Vec::new();
-        for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
-            let mut entries = Vec::with_capacity(page.len());
-            for t in page {
-                entries.push(json!({
-                    "no": t.op.number,
-                    "last_modified": t.last_modified(&node.store, &board)?,
-                    "replies": t.head.replies,
-                }));
-            }
-            pages.push(json!({ "page": i + 1, "threads": entries }));
-        }
-        Ok(serde_json::Value::Array(pages))
-    })
+    paged(
+        node,
+        cache,
+        board,
+        "threads.json",
+        request,
+        |node, board, t| {
+            Ok(json!({
+                "no": t.op.number,
+                "last_modified": t.last_modified(&node.store, board)?,
+                "replies": t.head.replies,
+            }))
+        },
+    )
     .await
 }
 
@@ -103,21 +94,34 @@ pub async fn catalog(
     Path(board): Path<String>,
     request: HeaderMap,
 ) -> Response {
+    paged(node, cache, board, "catalog.json", request, catalog_entry).await
+}
+
+/// A board's listed threads in 4chan's pages (`[{"page", "threads"}]`,
+/// [`PER_PAGE`] each, at most [`MAX_PAGES`]), each thread as `entry`
+/// makes it, answered from the renderings cache.
+async fn paged(
+    node: Arc<Node>,
+    cache: Arc<Cache>,
+    board: String,
+    file: &str,
+    request: HeaderMap,
+    entry: fn(&Node, &str, &super::threads::Thread) -> Result<serde_json::Value, StoreError>,
+) -> Response {
     if let Some(missing) = not_a_board(&node, &board) {
         return missing;
     }
-    let key = format!("/{board}/catalog.json");
+    let key = format!("/{board}/{file}");
     let reader = node.clone();
     super::cached(&node, &cache, key, &request, move || {
-        let node = reader;
         let threads =
-            super::threads::of_board(&node.store, &board, (MAX_PAGES * PER_PAGE) as usize)?;
+            super::threads::of_board(&reader.store, &board, (MAX_PAGES * PER_PAGE) as usize)?;
         let mut pages = Vec::new();
         for (i, page) in threads.chunks(PER_PAGE as usize).enumerate() {
-            let mut entries = Vec::with_capacity(page.len());
-            for thread in page {
-                entries.push(catalog_entry(&node, &board, thread)?);
-            }
+            let entries = page
+                .iter()
+                .map(|thread| entry(&reader, &board, thread))
+                .collect::<Result<Vec<_>, _>>()?;
             pages.push(json!({ "page": i + 1, "threads": entries }));
         }
         Ok(serde_json::Value::Array(pages))

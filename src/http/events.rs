@@ -72,33 +72,31 @@ pub fn change_json(seq: u64, change: &Change) -> serde_json::Value {
     value
 }
 
-/// Where a consumer's cursor stands against what the log keeps.
-enum Cursor {
-    /// Resume after this sequence number.
-    After(u64),
+/// Why a consumer cannot resume after its cursor.
+enum Unplaced {
     /// Changes after the cursor are gone: resync from the API's state.
     Gone { oldest: u64 },
     /// A cursor this node never gave out.
     Ahead { latest: u64 },
 }
 
-/// Checks `after` against the log's bounds. An empty log (never written,
-/// or a new store) takes cursor 0 only.
-fn place(node: &Node, after: u64) -> Result<Cursor, crate::store::StoreError> {
+/// Checks `after` against the log's bounds: Ok when a consumer can
+/// resume after it. An empty log (never written, or a new store) takes
+/// cursor 0 only.
+fn place(node: &Node, after: u64) -> Result<Result<u64, Unplaced>, crate::store::StoreError> {
     let latest = *node.changes.borrow();
     if after > latest {
-        return Ok(Cursor::Ahead { latest });
+        return Ok(Err(Unplaced::Ahead { latest }));
     }
     match node.store.change_bounds()? {
-        Some((oldest, _)) if after + 1 < oldest => Ok(Cursor::Gone { oldest }),
-        _ => Ok(Cursor::After(after)),
+        Some((oldest, _)) if after + 1 < oldest => Ok(Err(Unplaced::Gone { oldest })),
+        _ => Ok(Ok(after)),
     }
 }
 
-fn refused(cursor: Cursor) -> Response {
-    match cursor {
-        Cursor::After(_) => super::error(StatusCode::INTERNAL_SERVER_ERROR, "cursor"),
-        Cursor::Gone { oldest } => {
+fn refused(unplaced: Unplaced) -> Response {
+    match unplaced {
+        Unplaced::Gone { oldest } => {
             let body = json!({
                 "error": "Gone",
                 "reason": format!("changes after this cursor are no longer kept (the oldest kept is {oldest}): resync from the boards and threads, then follow the stream from /api/v1/changes/latest"),
@@ -107,7 +105,7 @@ fn refused(cursor: Cursor) -> Response {
             });
             (StatusCode::GONE, axum::Json(body)).into_response()
         }
-        Cursor::Ahead { latest } => super::error(
+        Unplaced::Ahead { latest } => super::error(
             StatusCode::BAD_REQUEST,
             &format!("cursor is past this node's latest change, {latest}: cursors are this node's own sequence numbers"),
         ),
@@ -159,9 +157,9 @@ pub async fn changes(
                 .change_bounds()?
                 .map_or(0, |(oldest, _)| oldest - 1),
         };
-        let cursor = place(&node, after)?;
-        let Cursor::After(after) = cursor else {
-            return Ok(Err(cursor));
+        let after = match place(&node, after)? {
+            Ok(after) => after,
+            Err(unplaced) => return Ok(Err(unplaced)),
         };
         let latest = *node.changes.borrow();
         let page = node.store.changes_after(after, limit)?;
@@ -170,7 +168,7 @@ pub async fn changes(
     .await;
     let (after, page, latest) = match page {
         Ok(Ok(page)) => page,
-        Ok(Err(cursor)) => return refused(cursor),
+        Ok(Err(unplaced)) => return refused(unplaced),
         Err(failed) => return failed,
     };
     let next = page.last().map_or(after, |(seq, _)| *seq);
@@ -238,10 +236,10 @@ pub async fn events(
         super::blocking(move || place(&node, after)).await
     };
     match placed {
-        Ok(Cursor::After(after)) => Sse::new(follow(node, after, shutdown))
+        Ok(Ok(after)) => Sse::new(follow(node, after, shutdown))
             .keep_alive(KeepAlive::default())
             .into_response(),
-        Ok(cursor) => refused(cursor),
+        Ok(Err(unplaced)) => refused(unplaced),
         Err(failed) => failed,
     }
 }
