@@ -73,6 +73,23 @@ pub struct FilesConfig {
     /// or serve, whoever sends or asks (the operator's blocklist).
     #[serde(default)]
     pub blocked: Vec<String>,
+    /// Boards (wildmat) whose files are fetched from peers as soon as an
+    /// article referencing them is filed here (`eager`); the files of
+    /// other boards are fetched when a reader first asks (`on-demand`).
+    #[serde(default = "default_eager")]
+    pub eager: String,
+    /// Seconds an HTTP GET of a file that is referenced here but not here
+    /// yet waits for it to be fetched from a peer before answering 503.
+    #[serde(default = "default_fetch_wait_secs")]
+    pub fetch_wait_secs: u64,
+}
+
+fn default_eager() -> String {
+    "*".into()
+}
+
+fn default_fetch_wait_secs() -> u64 {
+    20
 }
 
 impl FilesConfig {
@@ -112,6 +129,8 @@ impl Default for FilesConfig {
             types: default_file_types(),
             grace_hours: default_file_grace_hours(),
             blocked: Vec::new(),
+            eager: default_eager(),
+            fetch_wait_secs: default_fetch_wait_secs(),
         }
     }
 }
@@ -682,6 +701,7 @@ impl Config {
         };
         wildmat("node.boards", &self.node.boards)?;
         wildmat("node.store", &self.node.store)?;
+        wildmat("files.eager", &self.files.eager)?;
         if let Some(premoderate) = &self.node.premoderate {
             wildmat("node.premoderate", premoderate)?;
         }
@@ -777,6 +797,7 @@ impl Config {
                 .as_deref()
                 .map(|w| wildmat("node.premoderate", w))
                 .transpose()?,
+            eager_files: wildmat("files.eager", &self.files.eager)?,
             config: self,
         })
     }
@@ -814,6 +835,9 @@ pub struct Valid {
     pub stores: Wildmat,
     /// `[node] premoderate`: boards whose new posts wait for the operator.
     pub premoderate: Option<Wildmat>,
+    /// `[files] eager`: boards whose files are fetched when an article
+    /// referencing them is filed.
+    pub eager_files: Wildmat,
 }
 
 impl std::ops::Deref for Valid {

@@ -15,7 +15,8 @@
 //!   expired); [`settle`] (which move of a thread wins, decided again from
 //!   what is stored whenever a move or a member of the thread arrives);
 //!   [`sweep`] (files no article references collected after a grace
-//!   period).
+//!   period); [`transfer`] (files fetched from peers with XFILE, eagerly
+//!   or when a reader asks).
 //! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
 //!   the one way in for an article whatever brought it.
 //! - Deciding: [`ingest`] (accept or reject an article and build the
@@ -64,5 +65,6 @@ pub mod slots;
 pub mod store;
 pub mod sweep;
 pub mod tls;
+pub mod transfer;
 pub mod trust;
 pub mod verify;

@@ -81,6 +81,8 @@ pub struct Node {
     /// The change log's last durable sequence number, for the HTTP event
     /// stream to wait on.
     pub changes: watch::Receiver<u64>,
+    /// Fetches files from peers (XFILE), one fetch per hash.
+    pub fetcher: Arc<crate::transfer::Fetcher>,
 }
 
 impl Node {
@@ -210,7 +212,20 @@ impl Node {
             config.limits.max_claims,
             std::time::Duration::from_secs(config.limits.claim_expiry_secs),
         ));
+        let fetcher = Arc::new(crate::transfer::Fetcher::new(
+            store.clone(),
+            blobs.clone(),
+            peers.clone(),
+            config.files.clone(),
+            clock.clone(),
+            crate::transfer::Us {
+                name: config.node.name.clone(),
+                key: key.clone(),
+                connector: tls.connector.clone(),
+            },
+        ));
         let node = Node {
+            fetcher,
             config,
             store,
             blobs,

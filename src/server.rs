@@ -63,6 +63,13 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         tracker.spawn(crate::settle::run(node.clone(), queue, shutdown.clone()));
     }
     tracker.spawn(crate::sweep::run(node.clone(), shutdown.clone()));
+    tracker.spawn(crate::transfer::replicate::run(
+        node.fetcher.clone(),
+        node.config.eager_files.clone(),
+        node.changes.clone(),
+        Duration::from_secs(node.config.feed.catch_up_every_secs),
+        shutdown.clone(),
+    ));
     if let Some(http) = listeners.http {
         tracker.spawn(crate::http::serve(http, node.clone(), shutdown.clone()));
     }

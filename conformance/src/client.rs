@@ -177,6 +177,15 @@ impl Client {
         Ok(lines)
     }
 
+    /// Reads exactly `count` raw octets (a length-prefixed answer such as
+    /// XFILE's), with no line structure or dot-stuffing.
+    pub fn read_raw(&mut self, count: usize) -> Result<Vec<u8>> {
+        let mut bytes = vec![0u8; count];
+        self.reader.read_exact(&mut bytes)?;
+        self.note(format!("< [{count} raw octets]"));
+        Ok(bytes)
+    }
+
     /// Waits for the server to close the connection. `Ok(true)` on EOF or
     /// reset, `Ok(false)` if it sent more data or stayed open until the
     /// timeout.

@@ -50,6 +50,7 @@ codes! {
     SENDME_FOLLOWS = 291, "Send these articles";
     SYNC_FOLLOWS = 292, "Catch-up progress follows";
     STATE_DIGEST = 293, "State digest";
+    FILE_FOLLOWS = 294, "";
     IHAVE_SEND = 335, "Send article; end with <CR-LF>.<CR-LF>";
     POST_SEND = 340, "Send article; end with <CR-LF>.<CR-LF>";
     AUTH_CONTINUE = 381, "";
@@ -71,6 +72,8 @@ codes! {
     TAKETHIS_REJECTED = 439, "";
     POST_NOT_PERMITTED = 440, "Posting not permitted";
     POST_FAILED = 441, "Posting failed";
+    NO_SUCH_FILE = 494, "No such file here";
+    FILE_REFUSED = 495, "File refused here";
     AUTH_REQUIRED = 480, "Peer authentication required (XPEER)";
     AUTH_REJECTED = 481, "Authentication failed";
     UNKNOWN_COMMAND = 500, "Unknown command";

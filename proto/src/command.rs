@@ -99,6 +99,14 @@ pub enum Command {
     Xsync(String),
     /// XSTATE (protocol-spec/state.md §5): the digest of the derived state.
     Xstate,
+    /// XFILE sha256 [offset [count]] (protocol-spec/files.md §6): a piece
+    /// of a file's bytes.
+    Xfile {
+        hash: [u8; 32],
+        offset: u64,
+        /// None: as much as one reply carries.
+        count: Option<u64>,
+    },
 }
 
 /// One row of the command table.
@@ -337,6 +345,14 @@ pub static COMMANDS: &[Spec] = &[
         parse: xreconcile,
     },
     Spec {
+        name: "XFILE",
+        syntax: "XFILE sha256 [offset [count]]",
+        summary: "a piece of a file's bytes, length-prefixed (tidings)",
+        min_args: 1,
+        max_args: 3,
+        parse: xfile,
+    },
+    Spec {
         name: "XSTATE",
         syntax: "XSTATE",
         summary: "digest of boards, filings, keys and waiting posts (tidings)",
@@ -357,6 +373,40 @@ pub static COMMANDS: &[Spec] = &[
         },
     },
 ];
+
+/// XFILE's arguments: a SHA-256 in 64 hex digits (either case), then
+/// decimal numbers.
+fn xfile(args: &[&[u8]]) -> Result<Command, String> {
+    let text = std::str::from_utf8(args[0]).unwrap_or("");
+    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err("the file is named by its SHA-256 in 64 hex digits".into());
+    }
+    let mut hash = [0u8; 32];
+    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
+        let digits = std::str::from_utf8(pair).unwrap_or("00");
+        *byte = u8::from_str_radix(digits, 16).map_err(|_| "not hex".to_string())?;
+    }
+    let number = |arg: &[u8], what: &str| {
+        std::str::from_utf8(arg)
+            .ok()
+            .filter(|t| !t.is_empty() && t.len() <= 19 && t.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|t| t.parse::<u64>().ok())
+            .ok_or_else(|| format!("{what} must be a decimal number"))
+    };
+    let offset = match args.get(1) {
+        Some(arg) => number(arg, "the offset")?,
+        None => 0,
+    };
+    let count = match args.get(2) {
+        Some(arg) => Some(number(arg, "the count")?),
+        None => None,
+    };
+    Ok(Command::Xfile {
+        hash,
+        offset,
+        count,
+    })
+}
 
 /// Why a command line could not be turned into a command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -709,6 +759,28 @@ mod tests {
         ));
         assert!(matches!(ok("XIHAVE \x7f"), Command::Xihave(Err(_))));
         assert!(matches!(ok("xstate"), Command::Xstate));
+        let hash = "B94D27B9934D3E08A52E52D7DA7DABFAC484EFE37A5380EE9088F7ACE2EFCDE9";
+        match ok(&format!("XFILE {hash} 100 4096")) {
+            Command::Xfile {
+                hash: h,
+                offset: 100,
+                count: Some(4096),
+            } => assert_eq!(h[..2], [0xb9, 0x4d]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            ok(&format!("xfile {}", hash.to_lowercase())),
+            Command::Xfile {
+                offset: 0,
+                count: None,
+                ..
+            }
+        ));
+        syntax("XFILE abc");
+        syntax(&format!("XFILE {hash} -1"));
+        syntax(&format!("XFILE {hash} 1 x"));
+        syntax(&format!("XFILE {hash} 99999999999999999999"));
+        syntax(&format!("XFILE {hash} 1 2 3"));
         syntax("XSTATE boards");
         assert!(matches!(
             ok("XRECONCILE te\x00st"),

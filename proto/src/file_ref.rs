@@ -167,6 +167,73 @@ fn hex_of(bytes: &[u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What XFILE's `294` status line says of the bytes that follow it
+/// (protocol-spec/files.md §6): `<sha256> <offset> <count> <size> <type>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Piece {
+    pub hash: [u8; 32],
+    /// Where in the file the bytes start.
+    pub offset: u64,
+    /// How many follow the line.
+    pub count: u64,
+    /// The whole file's size.
+    pub size: u64,
+    pub media_type: String,
+}
+
+impl Piece {
+    /// Parses the text of a `294` line (after the code). A piece that
+    /// would end past the file's end is an error.
+    pub fn parse(text: &[u8]) -> Result<Piece, FileRefError> {
+        let text = std::str::from_utf8(text)
+            .map_err(|_| FileRefError("the XFILE reply is not UTF-8".into()))?;
+        let mut words = text.split_ascii_whitespace();
+        let mut next = |what: &str| {
+            words
+                .next()
+                .ok_or_else(|| FileRefError(format!("the XFILE reply lacks its {what}")))
+        };
+        let hash = hash(next("hash")?, "the file")?;
+        let number = |text: &str, what: &str| {
+            if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(FileRefError(format!(
+                    "the {what} is not a number: {text:?}"
+                )));
+            }
+            text.parse::<u64>()
+                .map_err(|_| FileRefError(format!("the {what} is too large: {text:?}")))
+        };
+        let offset = number(next("offset")?, "offset")?;
+        let count = number(next("count")?, "count")?;
+        let size = number(next("size")?, "size")?;
+        let media_type = next("media type")?.to_ascii_lowercase();
+        if offset.checked_add(count).is_none_or(|end| end > size) {
+            return Err(FileRefError(format!(
+                "{count} bytes from {offset} run past the end of a {size}-byte file"
+            )));
+        }
+        Ok(Piece {
+            hash,
+            offset,
+            count,
+            size,
+            media_type,
+        })
+    }
+
+    /// The text of a `294` line, as [`Piece::parse`] reads it.
+    pub fn to_text(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            hex_of(&self.hash),
+            self.offset,
+            self.count,
+            self.size,
+            self.media_type
+        )
+    }
+}
+
 /// The files an article references, in order.
 pub fn of(article: &crate::article::Article) -> Result<Vec<FileRef>, FileRefError> {
     article
@@ -179,6 +246,32 @@ pub fn of(article: &crate::article::Article) -> Result<Vec<FileRef>, FileRefErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xfile_pieces_parse_and_must_lie_within_their_file() {
+        let hex = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
+        let piece = Piece::parse(format!("{hex} 4 7 11 image/PNG").as_bytes()).expect("parses");
+        assert_eq!(
+            (
+                piece.offset,
+                piece.count,
+                piece.size,
+                piece.media_type.as_str()
+            ),
+            (4, 7, 11, "image/png")
+        );
+        assert_eq!(piece.to_text(), format!("{hex} 4 7 11 image/png"));
+        for bad in [
+            format!("{hex} 5 7 11 image/png"),
+            format!("{hex} 0 1 x image/png"),
+            format!("{hex} 0 1 2"),
+            format!("{hex} -1 1 2 image/png"),
+            format!("{hex} 18446744073709551615 1 2 image/png"),
+            "abc 0 0 0 image/png".to_string(),
+        ] {
+            assert!(Piece::parse(bad.as_bytes()).is_err(), "{bad}");
+        }
+    }
 
     const HASH: &str = "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9";
 

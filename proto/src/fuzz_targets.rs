@@ -530,11 +530,19 @@ pub fn signature(data: &[u8]) {
 
 // ------------------------------------------------------------- file_ref
 
-/// Input: a `Tidings-File` header value.
+/// Input: a `Tidings-File` header value, or the text of XFILE's `294`
+/// line (both are tried).
 ///
 /// Invariants: what parses writes back to a value that parses to the same
-/// reference and writes back the same; the media type is lower-case.
+/// reference and writes back the same; the media type is lower-case; a
+/// piece lies within its file.
 pub fn file_ref(data: &[u8]) {
+    if let Ok(piece) = crate::file_ref::Piece::parse(data) {
+        assert!(piece.offset + piece.count <= piece.size);
+        let again =
+            crate::file_ref::Piece::parse(piece.to_text().as_bytes()).expect("to_text parses");
+        assert_eq!(again, piece);
+    }
     let Ok(file) = crate::file_ref::FileRef::parse(data) else {
         return;
     };

@@ -64,6 +64,12 @@ pub enum Command<'a> {
     Xsync(&'a str),
     /// `XSTATE` (state.md §5).
     Xstate,
+    /// `XFILE sha256 offset count` (files.md §6).
+    Xfile {
+        hash: &'a [u8; 32],
+        offset: u64,
+        count: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -102,6 +108,7 @@ impl Command<'_> {
             Command::Xihave(_) => "XIHAVE",
             Command::Xsync(_) => "XSYNC",
             Command::Xstate => "XSTATE",
+            Command::Xfile { .. } => "XFILE",
         }
     }
 
@@ -196,6 +203,15 @@ impl Command<'_> {
                 end
             }
             Command::Xsync(peer) => line(out, &[word(name, peer)?]),
+            Command::Xfile {
+                hash,
+                offset,
+                count,
+            } => {
+                let (hash, offset, count) =
+                    (hex::encode(hash), offset.to_string(), count.to_string());
+                line(out, &[hash.as_bytes(), offset.as_bytes(), count.as_bytes()])
+            }
         })
     }
 }

@@ -144,6 +144,30 @@ impl Client {
         }
     }
 
+    /// Exactly `count` raw octets (XFILE's piece, files.md §6), handed to
+    /// `sink` as they come, a buffer's worth at a time.
+    pub async fn raw<F>(&mut self, count: u64, mut sink: F) -> Result<(), ClientError>
+    where
+        F: FnMut(&[u8]) -> std::io::Result<()>,
+    {
+        let mut left = count;
+        while left > 0 {
+            let read = self.stream.fill_buf();
+            let buffer = match tokio::time::timeout(REPLY_TIMEOUT, read).await {
+                Err(_) => return Err(ClientError::Timeout),
+                Ok(Err(e)) => return Err(e.into()),
+                Ok(Ok([])) => return Err(ClientError::Closed),
+                Ok(Ok(buffer)) => buffer,
+            };
+            let n = buffer.len().min(left as usize);
+            sink(&buffer[..n])?;
+            self.stream.consume(n);
+            self.received += n as u64;
+            left -= n as u64;
+        }
+        Ok(())
+    }
+
     /// CAPABILITIES (RFC 3977 §5.2).
     pub async fn capabilities(&mut self) -> Result<Capabilities, ClientError> {
         let command = Command::Capabilities;
@@ -243,6 +267,24 @@ mod tests {
             bytes: 1 << 20,
         };
         assert_eq!(client.block(limit).await.expect("block"), None);
+        next_is_after(&mut client).await;
+    }
+
+    #[tokio::test]
+    async fn raw_octets_are_read_exactly_and_the_client_stays_in_step() {
+        let mut wire = b"294 x\r\n".to_vec();
+        wire.extend((0..=255u8).cycle().take(100_000));
+        let (mut client, _peer) = client_after(&wire).await;
+        client.response().await.expect("status");
+        let mut got = Vec::new();
+        client
+            .raw(100_000, |piece| {
+                got.extend_from_slice(piece);
+                Ok(())
+            })
+            .await
+            .expect("raw");
+        assert_eq!(got, wire[7..]);
         next_is_after(&mut client).await;
     }
 

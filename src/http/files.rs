@@ -20,6 +20,7 @@ use super::ApiError;
 use crate::node::Node;
 use crate::store::blobs::{self, BlobError};
 use crate::store::schema::FileRecord;
+use crate::transfer::Fetched;
 
 const X_REASON: HeaderName = HeaderName::from_static("x-reason");
 const X_SHA256: &str = "x-sha-256";
@@ -365,6 +366,69 @@ pub fn byte_range(value: Option<&str>, size: u64) -> Option<Result<(u64, u64), (
     Some(Ok((first, last.min(size - 1))))
 }
 
+/// The file `hash` and its record, opened; when it is not here but an
+/// article here references it, first fetched from a peer (files.md §7,
+/// on-demand), waiting at most `[files] fetch_wait_secs`.
+async fn open_or_fetch(
+    node: &Arc<Node>,
+    hash: [u8; 32],
+) -> Result<(FileRecord, tokio::fs::File), Response> {
+    let mut fetched = false;
+    loop {
+        let found = {
+            let node = node.clone();
+            super::blocking(move || {
+                let record = node.store.file(&hash)?;
+                let referenced = record.is_none() && node.store.file_referenced(&hash)?;
+                Ok((record, referenced))
+            })
+            .await?
+        };
+        let gone = match found {
+            (Some(record), _) => match tokio::fs::File::open(node.blobs.path(&hash)).await {
+                Ok(file) => return Ok((record, file)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    "the file's bytes are not here"
+                }
+                Err(e) => return Err(refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string())),
+            },
+            (None, true) => "no file with that hash here",
+            (None, false) => {
+                return Err(refuse(StatusCode::NOT_FOUND, "no file with that hash here"))
+            }
+        };
+        if fetched {
+            return Err(refuse(StatusCode::NOT_FOUND, gone));
+        }
+        let within = std::time::Duration::from_secs(node.config.files.fetch_wait_secs);
+        match node.fetcher.fetch(hash, within).await {
+            Some(Fetched::Here) => fetched = true,
+            Some(Fetched::NotFound { asked }) => {
+                return Err(refuse(
+                    StatusCode::NOT_FOUND,
+                    &format!("{gone}, and none of the {asked} peers asked has it"),
+                ))
+            }
+            Some(Fetched::Refused(why)) => return Err(refuse(StatusCode::NOT_FOUND, &why)),
+            Some(Fetched::Failed(why)) => {
+                return Err(refuse(
+                    StatusCode::BAD_GATEWAY,
+                    &format!("fetching the file from peers failed: {why}"),
+                ))
+            }
+            None => {
+                let mut busy = refuse(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "the file is being fetched from a peer; try again shortly",
+                );
+                busy.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+                return Err(busy);
+            }
+        }
+    }
+}
+
 /// `GET /<sha256>[.ext]` and `HEAD` (BUD-01): the file, whole or a byte
 /// range, with the media type it was stored under.
 pub async fn blob(
@@ -382,22 +446,9 @@ pub async fn blob(
             "that file is blocked by this node's operator",
         );
     }
-    let found = {
-        let node = node.clone();
-        super::blocking(move || node.store.file(&hash)).await
-    };
-    let record = match found {
-        Ok(Some(record)) => record,
-        Ok(None) => return refuse(StatusCode::NOT_FOUND, "no file with that hash here"),
+    let (record, mut file) = match open_or_fetch(&node, hash).await {
+        Ok(found) => found,
         Err(failed) => return failed,
-    };
-    let path = node.blobs.path(&hash);
-    let mut file = match tokio::fs::File::open(&path).await {
-        Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return refuse(StatusCode::NOT_FOUND, "the file's bytes are not here")
-        }
-        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     };
     let size = match file.metadata().await {
         Ok(meta) => meta.len(),

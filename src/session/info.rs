@@ -31,8 +31,9 @@ impl Session {
                 "X-TIDINGS-SIGNED 1",
                 "X-TIDINGS-SYNC 1",
                 "X-TIDINGS-STATE 1",
-                // Tidings-File headers are understood (files.md §4).
-                "X-TIDINGS-FILES 1",
+                // Tidings-File headers are understood (files.md §4), and
+                // XFILE serves files (§6).
+                "X-TIDINGS-FILES 2",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

@@ -16,6 +16,7 @@ mod reader;
 mod reconcile;
 mod starttls;
 mod transit;
+mod xfile;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -460,6 +461,11 @@ impl Session {
             }
             Command::Xsync(name) => return self.xsync(name, out, writer).await,
             Command::Xstate => self.xstate(),
+            Command::Xfile {
+                hash,
+                offset,
+                count,
+            } => return self.xfile(hash, offset, count, out, writer).await,
             Command::ModeStream => {
                 self.streaming = true;
                 Ok(Reply::new(Code::STREAMING_OK))

@@ -6,6 +6,10 @@
 //! under, and only then renamed into place: a file under its hash is
 //! always whole and right, and one cut short (kill -9) leaves only a
 //! temporary file, removed at the next start. Never held whole in memory.
+//!
+//! A file fetched from a peer is gathered in `files/tmp/<64 hex>.part`,
+//! named by the hash it is fetched under and kept across restarts, so a
+//! transfer cut off resumes from the part's length instead of from 0.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -50,13 +54,18 @@ pub struct Blobs {
 
 impl Blobs {
     /// Opens (creating) `root`, and removes what uploads cut short left
-    /// in its `tmp`.
+    /// in its `tmp` (the parts of fetches stay, to be resumed).
     pub fn open(root: &Path) -> io::Result<Blobs> {
         let tmp = root.join("tmp");
         std::fs::create_dir_all(&tmp)?;
         for entry in std::fs::read_dir(&tmp)? {
             let entry = entry?;
-            if entry.file_type()?.is_file() {
+            let name = entry.file_name();
+            let resumable = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".part"))
+                .is_some_and(|n| parse_hash(n).is_some() && !n.contains('.'));
+            if entry.file_type()?.is_file() && !resumable {
                 std::fs::remove_file(entry.path())?;
             }
         }
@@ -75,6 +84,49 @@ impl Blobs {
     pub fn path(&self, hash: &[u8; 32]) -> PathBuf {
         let name = hex::encode(hash);
         self.root.join(&name[..2]).join(&name[2..4]).join(name)
+    }
+
+    /// Where the file `hash` is gathered while it is fetched from a peer.
+    pub fn part_path(&self, hash: &[u8; 32]) -> PathBuf {
+        self.root
+            .join("tmp")
+            .join(format!("{}.part", hex::encode(hash)))
+    }
+
+    /// The hashes of the parts of fetches cut short, waiting here.
+    pub fn parts(&self) -> io::Result<Vec<[u8; 32]>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(self.root.join("tmp"))? {
+            let name = entry?.file_name();
+            if let Some(hash) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".part"))
+                .filter(|n| !n.contains('.'))
+                .and_then(parse_hash)
+            {
+                out.push(hash);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Makes the part of `hash`, whole, synced and checked against the
+    /// hash by its fetcher, the file `hash`. False when the file was here
+    /// already (the part is dropped).
+    pub async fn adopt_part(&self, hash: &[u8; 32]) -> io::Result<bool> {
+        let part = self.part_path(hash);
+        let path = self.path(hash);
+        if tokio::fs::try_exists(&path).await? {
+            tokio::fs::remove_file(&part).await?;
+            return Ok(false);
+        }
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        tokio::fs::create_dir_all(&dir).await?;
+        tokio::fs::rename(&part, &path).await?;
+        tokio::fs::File::open(&dir).await?.sync_all().await?;
+        self.stored
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        Ok(true)
     }
 
     /// Its size, if the file is here.
@@ -249,17 +301,39 @@ mod tests {
     }
 
     #[test]
-    fn what_an_upload_cut_short_left_is_removed_at_open() {
+    fn what_an_upload_cut_short_left_is_removed_at_open_and_a_fetch_part_stays() {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("tmp")).expect("tmp");
         std::fs::write(dir.path().join("tmp").join("x.part"), b"half").expect("write");
-        Blobs::open(dir.path()).expect("open");
+        let hash: [u8; 32] = Sha256::digest(b"hello world").into();
+        let part = dir
+            .path()
+            .join("tmp")
+            .join(format!("{}.part", hex::encode(hash)));
+        std::fs::write(&part, b"hello").expect("write");
+        let blobs = Blobs::open(dir.path()).expect("open");
+        assert_eq!(blobs.part_path(&hash), part);
+        assert_eq!(blobs.parts().expect("parts"), vec![hash]);
         assert_eq!(
             std::fs::read_dir(dir.path().join("tmp"))
                 .expect("tmp")
                 .count(),
-            0
+            1
         );
+    }
+
+    #[tokio::test]
+    async fn an_adopted_part_becomes_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let blobs = Blobs::open(dir.path()).expect("open");
+        let hash: [u8; 32] = Sha256::digest(b"hello world").into();
+        std::fs::write(blobs.part_path(&hash), b"hello world").expect("write");
+        assert!(blobs.adopt_part(&hash).await.expect("adopt"));
+        assert_eq!(blobs.size(&hash).expect("size"), Some(11));
+        assert_eq!(blobs.generation(), 1);
+        std::fs::write(blobs.part_path(&hash), b"hello world").expect("write");
+        assert!(!blobs.adopt_part(&hash).await.expect("again"));
+        assert!(!blobs.part_path(&hash).exists());
     }
 
     #[test]

@@ -1105,10 +1105,14 @@ impl Writer {
                 .ok()
                 .and_then(|a| crate::proto::file_ref::of(&a).ok())
                 .unwrap_or_default();
-            for file in files {
+            // A thumbnail is a file of its own, kept by the same article.
+            for hash in files
+                .iter()
+                .flat_map(|file| std::iter::once(file.hash).chain(file.thumbnail))
+            {
                 batch.writes.put_cf(
                     self.store.cf(schema::FILE_REFS),
-                    [file.hash.as_slice(), id].concat(),
+                    [hash.as_slice(), id].concat(),
                     b"",
                 );
             }

@@ -885,6 +885,28 @@ impl Store {
         Ok(false)
     }
 
+    /// Up to `limit` file references (hash, Message-ID) after the key
+    /// `after` (hash then Message-ID; empty for the first page), in key
+    /// order: what a scan for missing files walks a page at a time.
+    pub fn file_refs_page(&self, after: &[u8], limit: usize) -> Result<Vec<([u8; 32], Vec<u8>)>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(after, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
+            if out.len() >= limit {
+                break;
+            }
+            let (key, _) = item?;
+            if key.as_ref() == after {
+                continue;
+            }
+            let Some((hash, id)) = key.split_first_chunk::<32>() else {
+                continue;
+            };
+            out.push((*hash, id.to_vec()));
+        }
+        Ok(out)
+    }
+
     /// Every file stored here first before `cutoff` (seconds since the
     /// epoch), with what is known of it.
     pub fn files_stored_before(&self, cutoff: i64) -> Result<Vec<([u8; 32], schema::FileRecord)>> {

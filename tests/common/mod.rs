@@ -461,7 +461,10 @@ impl NodeProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_tidings"))
             .args(["serve", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info,tidings::bodies=debug")
+            .env(
+                "RUST_LOG",
+                "info,tidings::bodies=debug,tidings::files=debug",
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -510,6 +513,27 @@ impl NodeProcess {
         log.iter()
             .filter(|line| needles.iter().all(|n| line.contains(n)))
             .count()
+    }
+
+    /// The HTTP listener's address, once the node logged it.
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .filter(|line| line.contains("listening for HTTP"))
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse().ok())
+            })
+    }
+
+    /// The logged lines that contain all of `needles`.
+    pub fn log_lines(&self, needles: &[&str]) -> Vec<String> {
+        let log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        log.iter()
+            .filter(|line| needles.iter().all(|n| line.contains(n)))
+            .cloned()
+            .collect()
     }
 
     /// SIGKILL: the node gets no chance to flush or clean up.

@@ -112,8 +112,8 @@ pub const CASES: &[Case] = &[
 ];
 
 /// A response: status, headers (names lower-cased), body.
-struct Response {
-    status: u16,
+pub(super) struct Response {
+    pub(super) status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -126,7 +126,7 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    fn json(&self, what: &str) -> Result<serde_json::Value, CaseError> {
+    pub(super) fn json(&self, what: &str) -> Result<serde_json::Value, CaseError> {
         if self.header("content-type") != Some("application/json") {
             return fail(format!(
                 "{what}: Content-Type is {:?}, want application/json",
@@ -155,7 +155,7 @@ fn post_json(ctx: &Ctx, path: &str, body: &serde_json::Value) -> Result<Response
 }
 
 /// One HTTP/1.1 request on a fresh connection, read to its close.
-fn request(
+pub(super) fn request(
     ctx: &Ctx,
     method: &str,
     path: &str,
@@ -542,7 +542,7 @@ fn unknown_article(ctx: &mut Ctx) -> CaseResult {
 }
 
 /// A small PNG-typed body unique to this run.
-fn file_body(ctx: &Ctx) -> Vec<u8> {
+pub(super) fn file_body(ctx: &Ctx) -> Vec<u8> {
     let seed = format!(
         "conformance {} {}",
         std::process::id(),

@@ -13,6 +13,7 @@ use crate::ctx::Ctx;
 use crate::wire::{self, Status};
 
 pub mod base;
+pub mod files;
 pub mod http;
 pub mod hygiene;
 pub mod ihave;
@@ -118,6 +119,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "HTTP",
         cases: http::CASES,
+    },
+    Suite {
+        label: "FILES",
+        cases: files::CASES,
     },
 ];
 
