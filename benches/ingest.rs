@@ -59,6 +59,9 @@ fn prepare_rate() {
         peer: None,
     };
     let n = 100_000;
+    let config = tidings::config::Config::default()
+        .validated()
+        .expect("valid");
     let started = Instant::now();
     for _ in 0..n {
         let ingest = Ingest {
@@ -71,6 +74,7 @@ fn prepare_rate() {
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
             premoderate: None,
+            config: &config,
             now: chrono::Utc::now(),
         };
         std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));

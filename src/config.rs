@@ -82,6 +82,46 @@ pub struct FilesConfig {
     /// yet waits for it to be fetched from a peer before answering 503.
     #[serde(default = "default_fetch_wait_secs")]
     pub fetch_wait_secs: u64,
+    /// Narrower limits for some boards (`[[files.board]]`), applied in
+    /// order: each that matches a board replaces the limits it gives.
+    #[serde(default, rename = "board")]
+    pub boards: Vec<BoardFilesConfig>,
+}
+
+/// `[[files.board]]`: the file limits of the boards `boards` matches.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct BoardFilesConfig {
+    /// A wildmat of boards.
+    pub boards: String,
+    pub max_bytes: Option<u64>,
+    pub types: Option<Vec<String>>,
+}
+
+/// The file limits of one board: largest file and media types taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileLimits {
+    pub max_bytes: u64,
+    pub types: Vec<String>,
+}
+
+impl FileLimits {
+    /// Why a file of `size` bytes and `media` type is not taken, if not.
+    pub fn refuses(&self, size: u64, media: &str) -> Option<String> {
+        if size > self.max_bytes {
+            return Some(format!(
+                "{size} bytes is more than the {} taken",
+                self.max_bytes
+            ));
+        }
+        if !self.types.iter().any(|t| t.eq_ignore_ascii_case(media)) {
+            return Some(format!(
+                "{media} is not taken (taken: {})",
+                self.types.join(", ")
+            ));
+        }
+        None
+    }
 }
 
 fn default_eager() -> String {
@@ -131,6 +171,7 @@ impl Default for FilesConfig {
             blocked: Vec::new(),
             eager: default_eager(),
             fetch_wait_secs: default_fetch_wait_secs(),
+            boards: Vec::new(),
         }
     }
 }
@@ -702,6 +743,9 @@ impl Config {
         wildmat("node.boards", &self.node.boards)?;
         wildmat("node.store", &self.node.store)?;
         wildmat("files.eager", &self.files.eager)?;
+        for rule in &self.files.boards {
+            wildmat("files.board boards", &rule.boards)?;
+        }
         if let Some(premoderate) = &self.node.premoderate {
             wildmat("node.premoderate", premoderate)?;
         }
@@ -798,6 +842,12 @@ impl Config {
                 .map(|w| wildmat("node.premoderate", w))
                 .transpose()?,
             eager_files: wildmat("files.eager", &self.files.eager)?,
+            board_files: self
+                .files
+                .boards
+                .iter()
+                .map(|rule| Ok((wildmat("files.board boards", &rule.boards)?, rule.clone())))
+                .collect::<Result<_, ConfigError>>()?,
             config: self,
         })
     }
@@ -838,6 +888,30 @@ pub struct Valid {
     /// `[files] eager`: boards whose files are fetched when an article
     /// referencing them is filed.
     pub eager_files: Wildmat,
+    /// `[[files.board]]`, their wildmats parsed.
+    board_files: Vec<(Wildmat, BoardFilesConfig)>,
+}
+
+impl Valid {
+    /// The file limits of `board`: `[files]`, narrowed by each
+    /// `[[files.board]]` that matches it, in order.
+    pub fn file_limits(&self, board: &str) -> FileLimits {
+        let mut limits = FileLimits {
+            max_bytes: self.files.max_bytes,
+            types: self.files.types.clone(),
+        };
+        for (boards, rule) in &self.board_files {
+            if boards.matches(board.as_bytes()) {
+                if let Some(max) = rule.max_bytes {
+                    limits.max_bytes = max;
+                }
+                if let Some(types) = &rule.types {
+                    limits.types = types.clone();
+                }
+            }
+        }
+        limits
+    }
 }
 
 impl std::ops::Deref for Valid {
@@ -931,6 +1005,34 @@ mod tests {
             let err = Config::from_toml(text, Path::new("t.toml")).unwrap_err();
             assert!(err.to_string().contains(needle), "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn board_file_limits_narrow_the_nodes_in_order() {
+        let config = Config::from_toml(
+            "[files]\nmax_bytes = 1000\n[[files.board]]\nboards = \"chan.*\"\nmax_bytes = 500\n[[files.board]]\nboards = \"chan.gif\"\ntypes = [\"image/gif\"]\n",
+            Path::new("t.toml"),
+        )
+        .expect("valid")
+        .validated()
+        .expect("validated");
+        assert_eq!(config.file_limits("blog.x").max_bytes, 1000);
+        assert_eq!(config.file_limits("chan.b").max_bytes, 500);
+        let gif = config.file_limits("chan.gif");
+        assert_eq!(
+            (gif.max_bytes, gif.types.clone()),
+            (500, vec!["image/gif".to_string()])
+        );
+        assert!(gif
+            .refuses(10, "image/png")
+            .is_some_and(|r| r.contains("image/png")));
+        assert!(gif
+            .refuses(501, "image/gif")
+            .is_some_and(|r| r.contains("500")));
+        assert_eq!(gif.refuses(500, "IMAGE/GIF"), None);
+        let bad = Config::from_toml("[[files.board]]\nboards = \"a[\"\n", Path::new("t.toml"))
+            .expect_err("bad wildmat");
+        assert!(bad.to_string().contains("files.board"), "{bad}");
     }
 
     #[test]

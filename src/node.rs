@@ -216,6 +216,7 @@ impl Node {
             store.clone(),
             blobs.clone(),
             peers.clone(),
+            trust.clone(),
             config.files.clone(),
             clock.clone(),
             crate::transfer::Us {
@@ -263,6 +264,7 @@ impl Node {
             hop_limit: self.config.feed.hop_limit,
             stores: &self.config.stores,
             premoderate: self.config.premoderate.as_ref(),
+            config: &self.config,
             now: self.clock.now(),
         }
     }

@@ -1,5 +1,6 @@
 //! Collects files no article here references (protocol-spec/files.md
-//! §5), and any the operator blocked: an upload is kept `[files] grace_hours` for the post that names it
+//! §5), any the operator blocked and any whose removal held (§8), and the
+//! parts of fetches of files nothing references any more: an upload is kept `[files] grace_hours` for the post that names it
 //! to come, then removed, bytes first, unless an article here (filed, an
 //! earlier version kept, or waiting) references it. Runs every quarter of
 //! the grace period, and can be run at will (tests, with a moved clock).
@@ -12,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::node::Node;
 use crate::store::StoreError;
+use crate::transfer::FileState;
 
 /// Why a sweep stopped.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +22,8 @@ pub enum SweepError {
     Store(#[from] StoreError),
     #[error("removing a file: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Transfer(#[from] crate::transfer::TransferError),
     #[error("the sweep task failed: {0}")]
     Task(String),
 }
@@ -32,20 +36,14 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
         let grace = node.config.files.grace_hours.saturating_mul(3600) as i64;
         let cutoff = node.clock.now().timestamp().saturating_sub(grace);
         let mut removed = 0;
-        // What the operator blocked goes whatever references it.
-        for text in &node.config.files.blocked {
-            let Some(hash) = crate::store::blobs::parse_hash(text) else {
-                continue;
-            };
-            if node.store.file(&hash)?.is_some() {
-                node.blobs.remove(&hash)?;
-                node.store.forget_file(&hash)?;
-                info!(file = %text, "blocked file removed");
+        for (hash, record) in node.store.files_stored_before(i64::MAX)? {
+            // What the operator blocked, or a removal that held, goes
+            // whatever references it (files.md §8).
+            if let FileState::Removed(_) = node.fetcher.enforce(&hash)? {
                 removed += 1;
+                continue;
             }
-        }
-        for (hash, record) in node.store.files_stored_before(cutoff)? {
-            if node.store.file_referenced(&hash)? {
+            if record.stored >= cutoff || node.store.file_referenced(&hash)? {
                 continue;
             }
             // Bytes first: a crash between the two leaves a record whose
@@ -55,6 +53,14 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
             node.store.forget_file(&hash)?;
             info!(file = %hex::encode(hash), size = record.size, "unreferenced file collected");
             removed += 1;
+        }
+        // A fetch cut short keeps its part to resume; once nothing here
+        // references its file, nothing will.
+        for hash in node.blobs.parts()? {
+            if !node.fetcher.fetching(&hash) && !node.store.file_referenced(&hash)? {
+                std::fs::remove_file(node.blobs.part_path(&hash))?;
+                info!(file = %hex::encode(hash), "part of an unreferenced file's fetch removed");
+            }
         }
         Ok(removed)
     })

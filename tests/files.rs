@@ -391,7 +391,7 @@ fn unreferenced_files_are_collected_after_the_grace_period_and_referenced_ones_k
     let store_file = |bytes: &'static [u8]| {
         let body = futures::stream::iter([Ok::<_, String>(bytes::Bytes::from_static(bytes))]);
         let stored = runtime
-            .block_on(node.blobs.write(body, 1 << 20, None, |_| false))
+            .block_on(node.blobs.write(body, 1 << 20, None, |_| None))
             .expect("stored");
         let record = FileRecord {
             size: stored.size,
@@ -499,4 +499,61 @@ fn a_file_the_operator_blocked_is_refused_by_every_route() {
     bad.files.blocked = vec!["not-a-hash".into()];
     let err = bad.validated().expect_err("invalid");
     assert!(err.to_string().contains("files.blocked"), "{err}");
+}
+
+#[test]
+fn a_boards_file_limits_are_advertised_and_posts_beyond_them_refused() {
+    use tidings::config::BoardFilesConfig;
+
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    config.files.boards = vec![BoardFilesConfig {
+        boards: "test.two".into(),
+        max_bytes: Some(1000),
+        types: Some(vec!["image/gif".into()]),
+    }];
+    let node = TestNode::start(config);
+    let mut c = Client::connect(node.addr);
+    let (_, caps) = (c.cmd("CAPABILITIES"), c.block());
+    assert!(
+        caps.iter()
+            .any(|l| l.starts_with("LIST ") && l.contains("X-TIDINGS-FILES")),
+        "{caps:?}"
+    );
+    assert_eq!(c.cmd("LIST X-TIDINGS-FILES test.*").0, 215);
+    let lines = c.block();
+    assert_eq!(
+        lines,
+        vec![
+            "test.one 16777216 image/png,image/jpeg,image/gif,image/webp,image/avif,video/mp4,video/webm",
+            "test.two 1000 image/gif",
+        ]
+    );
+    let post = |c: &mut Client, board: &str, size: u64, media: &str| {
+        assert_eq!(c.cmd("POST").0, 340);
+        c.send_article(&format!(
+            "From: a <a@example.org>\r\nNewsgroups: {board}\r\nSubject: file\r\nTidings-File: {} {size} {media}\r\n\r\nbody\r\n",
+            "cd".repeat(32)
+        ));
+        c.status()
+    };
+    assert_eq!(post(&mut c, "test.one", 5000, "image/png").0, 240);
+    let (code, why) = post(&mut c, "test.two", 5000, "image/gif");
+    assert_eq!(code, 441, "{why}");
+    assert!(why.contains("test.two") && why.contains("1000"), "{why}");
+    let (code, why) = post(&mut c, "test.one,test.two", 500, "image/png");
+    assert_eq!(code, 441, "{why}");
+    assert!(why.contains("image/png"), "{why}");
+    assert_eq!(post(&mut c, "test.two", 1000, "image/gif").0, 240);
+
+    let (_, _, boards) = call(node.http.expect("HTTP"), "GET", "/boards.json", "", b"");
+    let boards: serde_json::Value = serde_json::from_slice(&boards).expect("json");
+    let of = |name: &str| {
+        boards["boards"]
+            .as_array()
+            .and_then(|all| all.iter().find(|b| b["board"] == name))
+            .map(|b| b["max_filesize"].clone())
+    };
+    assert_eq!(of("test.one"), Some(serde_json::json!(16777216)));
+    assert_eq!(of("test.two"), Some(serde_json::json!(1000)));
 }

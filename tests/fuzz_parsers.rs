@@ -47,10 +47,11 @@ proptest! {
         let key = ed25519_dalek::SigningKey::from_bytes(&[1; 32]);
         let peers = tidings::peers::Peers::default();
         let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), &peers, []).expect("trust");
+        let config = tidings::config::Config::default().validated().expect("valid");
         let ingest = Ingest { node: "n", groups: &groups, trust: &trust, peers: &peers, node_key: &key, lookup: &tidings::ingest::EmptyLookup,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
-            premoderate: None, now: chrono::Utc::now() };
+            premoderate: None, config: &config, now: chrono::Utc::now() };
         let source = if post { Source::Post } else { Source::Transit { offered_id: b"<x@y>".to_vec(), peer: None } };
         let _ = ingest.prepare(Bytes::from(raw), &source);
     }

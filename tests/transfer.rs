@@ -385,3 +385,147 @@ fn a_transfer_cut_by_kill_9_resumes_from_its_offset_after_a_restart() {
     );
     a.stop();
 }
+
+/// Posts a control signed by `key` (controls are signed by their author)
+/// over NNTP at `addr`; the reply's code and text.
+fn post_control(addr: SocketAddr, key: &SigningKey, control: &str, extra: &str) -> (u16, String) {
+    let text = format!(
+        "From: mod <mod@example.org>\r\nNewsgroups: {EAGER}\r\nSubject: cmsg {control}\r\nDate: {}\r\nMessage-ID: {}\r\nControl: {control}\r\n{extra}\r\ncontrol\r\n",
+        chrono::Utc::now().to_rfc2822(),
+        unique_id_for("file-control", key)
+    );
+    let mut c = Client::connect(addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&sign_with(&text, key));
+    c.status()
+}
+
+/// The files of the article `id` as node `http` shows them.
+fn files_at(http: SocketAddr, id: &str) -> Vec<serde_json::Value> {
+    let path = format!(
+        "/api/v1/articles/{}",
+        id.replace('<', "%3C").replace('>', "%3E")
+    );
+    let (status, _, body) = get(http, &path);
+    if status != 200 {
+        return Vec::new();
+    }
+    let article: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    article["files"].as_array().cloned().unwrap_or_default()
+}
+
+#[test]
+fn a_removal_and_a_placeholder_reach_every_node_and_removed_bytes_stay_gone() {
+    let mut net = Net::start();
+    let (a, b, c) = (0, 1, 2);
+    let removed = image(2000, 50_000);
+    let replaced = image(2001, 40_000);
+    let placeholder = image(2002, 3_000);
+    let [removed_hash, replaced_hash, placeholder_hash] =
+        [&removed, &replaced, &placeholder].map(|f| hex::encode(Sha256::digest(f)));
+    let removed_post = post_with_file(net.http(a), EAGER, &removed);
+    let replaced_post = post_with_file(net.http(a), EAGER, &replaced);
+    for node in [b, c] {
+        wait_until(LIMIT, "both files on every node", || {
+            let stored = net.stored(node);
+            stored.contains(&removed_hash) && stored.contains(&replaced_hash)
+        });
+    }
+
+    // The post's author (A's node key signed it) removes its file.
+    let (code, text) = post_control(
+        net.nodes[a].as_ref().expect("A").addr,
+        &net.keys[a],
+        &format!("file-remove {removed_hash} {removed_post}"),
+        "",
+    );
+    assert_eq!(code, 240, "{text}");
+    for node in [a, b, c] {
+        wait_until(LIMIT, "the removed file's bytes gone", || {
+            !net.stored(node).contains(&removed_hash)
+        });
+        let (status, headers, _) = get(net.http(node), &format!("/{removed_hash}.png"));
+        assert_eq!(status, 410, "node {node}: {headers:?}");
+        let files = files_at(net.http(node), &removed_post);
+        assert_eq!(files[0]["state"], "removed", "node {node}: {files:?}");
+        assert!(files[0]["url"].is_null());
+    }
+    // Nothing takes it again: XFILE, an upload, a restart's scan.
+    let mut client = Client::connect(net.nodes[b].as_ref().expect("B").addr);
+    assert_eq!(client.cmd(&format!("XFILE {removed_hash}")).0, 495);
+    let head = format!(
+        "PUT /upload HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: {}\r\n",
+        removed.len()
+    );
+    assert_eq!(http_exchange(net.http(b), &head, &removed).0, 410);
+    net.stop(c);
+    net.restart(c);
+    let (status, _, _) = get(net.http(c), &format!("/{removed_hash}"));
+    assert_eq!(status, 410);
+    assert!(!net.stored(c).contains(&removed_hash));
+
+    // A placeholder for the other file, carried by the control itself.
+    let head = format!(
+        "PUT /upload HTTP/1.1\r\nHost: t\r\nContent-Type: image/png\r\nContent-Length: {}\r\n",
+        placeholder.len()
+    );
+    assert_eq!(http_exchange(net.http(a), &head, &placeholder).0, 201);
+    let (code, text) = post_control(
+        net.nodes[a].as_ref().expect("A").addr,
+        &net.keys[a],
+        &format!("file-placeholder {replaced_hash} {replaced_post} {placeholder_hash}"),
+        &format!(
+            "Tidings-File: {placeholder_hash} {} image/png\r\n",
+            placeholder.len()
+        ),
+    );
+    assert_eq!(code, 240, "{text}");
+    for node in [a, b, c] {
+        wait_until(LIMIT, "the placeholder shown", || {
+            files_at(net.http(node), &replaced_post)
+                .first()
+                .is_some_and(|f| f["placeholder"] == placeholder_hash.as_str())
+        });
+        let files = files_at(net.http(node), &replaced_post);
+        assert_eq!(files[0]["state"], "replaced");
+        let url = files[0]["url"].as_str().expect("url").to_string();
+        assert_eq!(url, format!("/{placeholder_hash}.png"));
+        let (status, _, bytes) = get(net.http(node), &url);
+        assert_eq!(status, 200, "node {node}");
+        assert!(bytes == placeholder);
+        // The replaced file itself is still served.
+        assert_eq!(get(net.http(node), &format!("/{replaced_hash}")).0, 200);
+    }
+    for i in 0..NODES {
+        net.stop(i);
+    }
+}
+
+#[test]
+fn a_blocked_file_is_neither_fetched_nor_served_by_xfile() {
+    let mut net = Net::start();
+    let (a, b, c) = (0, 1, 2);
+    let banned = image(3000, 10_000);
+    let banned_hash = hex::encode(Sha256::digest(&banned));
+    net.stop(c);
+    let listener = std::net::TcpListener::bind(net.addrs[c]).expect("rebind");
+    let mut blocking = net.config(c);
+    blocking.files.blocked = vec![banned_hash.clone()];
+    net.nodes[c] = Some(TestNode::start_on(blocking, listener));
+
+    let id = post_with_file(net.http(a), EAGER, &banned);
+    wait_until(LIMIT, "the file on B", || {
+        net.stored(b).contains(&banned_hash)
+    });
+    wait_until(LIMIT, "the post on C", || has_article(net.http(c), &id));
+    let (status, _, _) = get(net.http(c), &format!("/{banned_hash}"));
+    assert_eq!(status, 451);
+    let mut client = Client::connect(net.nodes[c].as_ref().expect("C").addr);
+    let (code, text) = client.cmd(&format!("XFILE {banned_hash}"));
+    assert_eq!(code, 495, "{text}");
+    assert!(text.contains("blocked"), "{text}");
+    assert!(!net.stored(c).contains(&banned_hash));
+    for i in 0..NODES {
+        net.stop(i);
+    }
+}

@@ -40,6 +40,9 @@ pub enum ListKind {
     Newsgroups(Option<Wildmat>),
     OverviewFmt,
     Headers,
+    /// LIST X-TIDINGS-FILES [wildmat] (files.md §2): each board's file
+    /// limits.
+    FileLimits(Option<Wildmat>),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -377,15 +380,10 @@ pub static COMMANDS: &[Spec] = &[
 /// XFILE's arguments: a SHA-256 in 64 hex digits (either case), then
 /// decimal numbers.
 fn xfile(args: &[&[u8]]) -> Result<Command, String> {
-    let text = std::str::from_utf8(args[0]).unwrap_or("");
-    if text.len() != 64 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err("the file is named by its SHA-256 in 64 hex digits".into());
-    }
-    let mut hash = [0u8; 32];
-    for (byte, pair) in hash.iter_mut().zip(text.as_bytes().chunks(2)) {
-        let digits = std::str::from_utf8(pair).unwrap_or("00");
-        *byte = u8::from_str_radix(digits, 16).map_err(|_| "not hex".to_string())?;
-    }
+    let hash = std::str::from_utf8(args[0])
+        .ok()
+        .and_then(crate::file_ref::parse_sha256)
+        .ok_or("the file is named by its SHA-256 in 64 hex digits")?;
     let number = |arg: &[u8], what: &str| {
         std::str::from_utf8(arg)
             .ok()
@@ -546,9 +544,11 @@ fn list(args: &[&[u8]]) -> Result<Command, String> {
             }
             Some(_) => return Err("LIST HEADERS takes MSGID or RANGE".into()),
         }
+    } else if grammar::keyword(keyword, "X-TIDINGS-FILES") {
+        ListKind::FileLimits(optional_wildmat(args.get(1))?)
     } else {
         return Err(
-            "unknown LIST keyword (ACTIVE, NEWSGROUPS, OVERVIEW.FMT and HEADERS are supported)"
+            "unknown LIST keyword (ACTIVE, NEWSGROUPS, OVERVIEW.FMT, HEADERS and X-TIDINGS-FILES are supported)"
                 .into(),
         );
     };
@@ -735,6 +735,14 @@ mod tests {
             Command::List(ListKind::OverviewFmt)
         );
         assert_eq!(ok("LIST HEADERS MSGID"), Command::List(ListKind::Headers));
+        assert_eq!(
+            ok("list x-tidings-files"),
+            Command::List(ListKind::FileLimits(None))
+        );
+        assert!(matches!(
+            ok("LIST X-TIDINGS-FILES chan.*"),
+            Command::List(ListKind::FileLimits(Some(_)))
+        ));
     }
 
     #[test]

@@ -15,6 +15,9 @@
 //! Control: local-rmgroup <name>          remove a board here only
 //! Control: local-approve <message-id>    release a post held for premoderation
 //! Control: local-refuse-thread <message-id>   remove a thread here, late replies too
+//! Control: file-remove <sha256> <message-id>   remove a file that post references
+//! Control: file-placeholder <sha256> <message-id> <sha256>   show another file for it
+//! Control: local-file-remove <sha256>    remove a file here only
 //! ```
 
 use ed25519_dalek::VerifyingKey;
@@ -48,6 +51,21 @@ pub enum Control {
     /// Remove the thread this opening post starts, here, and refuse its
     /// replies from now on.
     LocalRefuseThread(Vec<u8>),
+    /// Remove `file` everywhere: its bytes go and are never taken again.
+    /// `message_id` is the post that references it, whose author or
+    /// moderators may (protocol-spec/files.md §8).
+    FileRemove {
+        file: [u8; 32],
+        message_id: Vec<u8>,
+    },
+    /// Show `placeholder` in place of `file` in the post `message_id`.
+    FilePlaceholder {
+        file: [u8; 32],
+        message_id: Vec<u8>,
+        placeholder: [u8; 32],
+    },
+    /// Remove a file here only (the operator).
+    LocalFileRemove([u8; 32]),
 }
 
 impl Control {
@@ -59,6 +77,7 @@ impl Control {
                 | Control::LocalRmGroup(_)
                 | Control::LocalApprove(_)
                 | Control::LocalRefuseThread(_)
+                | Control::LocalFileRemove(_)
         )
     }
 }
@@ -76,6 +95,11 @@ fn message_id(word: Option<&str>) -> Result<Vec<u8>, String> {
         Some(id) if grammar::is_article_message_id(id.as_bytes()) => Ok(id.as_bytes().to_vec()),
         _ => Err("a message-id <left@right> is missing or malformed".into()),
     }
+}
+
+fn file(word: Option<&str>) -> Result<[u8; 32], String> {
+    word.and_then(crate::file_ref::parse_sha256)
+        .ok_or_else(|| "a file's SHA-256 (64 hex digits) is missing or malformed".into())
 }
 
 fn key(word: Option<&str>) -> Result<VerifyingKey, String> {
@@ -131,6 +155,16 @@ pub fn parse(value: &[u8]) -> Result<Control, String> {
         "local-rmgroup" => Control::LocalRmGroup(group(words.next())?),
         "local-approve" => Control::LocalApprove(message_id(words.next())?),
         "local-refuse-thread" => Control::LocalRefuseThread(message_id(words.next())?),
+        "file-remove" => Control::FileRemove {
+            file: file(words.next())?,
+            message_id: message_id(words.next())?,
+        },
+        "file-placeholder" => Control::FilePlaceholder {
+            file: file(words.next())?,
+            message_id: message_id(words.next())?,
+            placeholder: file(words.next())?,
+        },
+        "local-file-remove" => Control::LocalFileRemove(file(words.next())?),
         other => return Err(format!("unknown control message {other:?}")),
     };
     if let Some(extra) = words.next() {
@@ -144,6 +178,10 @@ mod tests {
     use super::*;
 
     const KEY: &str = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+
+    fn hex32(text: &str) -> [u8; 32] {
+        crate::file_ref::parse_sha256(text).expect("hex")
+    }
 
     #[test]
     fn parses_every_verb() {
@@ -201,6 +239,25 @@ mod tests {
                 "local-rmgroup chan.c".into(),
                 Control::LocalRmGroup("chan.c".into()),
             ),
+            (
+                format!("file-remove {KEY} <a@b>"),
+                Control::FileRemove {
+                    file: hex32(KEY),
+                    message_id: b"<a@b>".to_vec(),
+                },
+            ),
+            (
+                format!("file-placeholder {} <a@b> {KEY}", KEY.to_uppercase()),
+                Control::FilePlaceholder {
+                    file: hex32(KEY),
+                    message_id: b"<a@b>".to_vec(),
+                    placeholder: hex32(KEY),
+                },
+            ),
+            (
+                format!("local-file-remove {KEY}"),
+                Control::LocalFileRemove(hex32(KEY)),
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text.as_bytes()), Ok(expected), "{text}");
@@ -218,6 +275,10 @@ mod tests {
             "newgroup bad..name",
             "newgroup a.b secret",
             "move <a@b>",
+            "file-remove <a@b>",
+            "file-remove abcd <a@b>",
+            "file-placeholder 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c <a@b>",
+            "local-file-remove",
         ] {
             assert!(parse(text.as_bytes()).is_err(), "{text}");
         }

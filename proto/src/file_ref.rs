@@ -167,6 +167,11 @@ fn hex_of(bytes: &[u8; 32]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A SHA-256 in 64 hex digits, either case.
+pub fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    hash(text, "the file").ok()
+}
+
 /// What XFILE's `294` status line says of the bytes that follow it
 /// (protocol-spec/files.md §6): `<sha256> <offset> <count> <size> <type>`.
 #[derive(Debug, Clone, PartialEq, Eq)]

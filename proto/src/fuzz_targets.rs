@@ -456,7 +456,25 @@ fn control_text(control: &Control) -> String {
         Control::LocalRmGroup(name) => format!("local-rmgroup {name}"),
         Control::LocalApprove(m) => format!("local-approve {}", id(m)),
         Control::LocalRefuseThread(m) => format!("local-refuse-thread {}", id(m)),
+        Control::FileRemove { file, message_id } => {
+            format!("file-remove {} {}", hex32(file), id(message_id))
+        }
+        Control::FilePlaceholder {
+            file,
+            message_id,
+            placeholder,
+        } => format!(
+            "file-placeholder {} {} {}",
+            hex32(file),
+            id(message_id),
+            hex32(placeholder)
+        ),
+        Control::LocalFileRemove(file) => format!("local-file-remove {}", hex32(file)),
     }
+}
+
+fn hex32(bytes: &[u8; 32]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Input: the value of a Control header.

@@ -47,7 +47,7 @@ pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Respon
                 "ws_board": 1,
                 "per_page": PER_PAGE,
                 "pages": record.count.div_ceil(PER_PAGE).max(1),
-                "max_filesize": max,
+                "max_filesize": node.config.file_limits(&name).max_bytes,
                 "max_comment_chars": max,
                 "meta_description": record.description,
                 "is_archived": 0,
@@ -191,6 +191,10 @@ pub(crate) fn post_json(
         value["sha256"] = first["sha256"].clone();
         value["file_url"] = first["url"].clone();
         value["file_state"] = first["state"].clone();
+        if first["state"] == "removed" {
+            // 4chan's mark of a file deleted by its poster or a moderator.
+            value["filedeleted"] = json!(1);
+        }
     }
     if !files.is_empty() {
         value["files"] = json!(files);

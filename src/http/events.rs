@@ -68,6 +68,10 @@ pub fn change_json(seq: u64, change: &Change) -> serde_json::Value {
             value["key"] = json!(change.subject);
             value["record"] = json!(detail);
         }
+        ChangeKind::File => {
+            value["sha256"] = json!(change.subject);
+            value["control"] = json!(detail);
+        }
     }
     value
 }

@@ -20,7 +20,7 @@ use super::ApiError;
 use crate::node::Node;
 use crate::store::blobs::{self, BlobError};
 use crate::store::schema::FileRecord;
-use crate::transfer::Fetched;
+use crate::transfer::{Fetched, FileState};
 
 const X_REASON: HeaderName = HeaderName::from_static("x-reason");
 const X_SHA256: &str = "x-sha-256";
@@ -86,9 +86,6 @@ fn number(value: Option<&HeaderValue>) -> Option<u64> {
     value?.to_str().ok()?.trim().parse().ok()
 }
 
-/// What an upload announces, checked against the node's limits before a
-/// byte of it is read: its length, type and announced hash, or the
-/// status and reason of its refusal.
 /// 415 unless files of `media` type are taken here (files.md §2).
 pub(crate) fn taken_type(node: &Node, media: &str) -> Result<(), ApiError> {
     let types = &node.config.files.types;
@@ -111,6 +108,9 @@ struct Upload {
     announced: Option<[u8; 32]>,
 }
 
+/// What an upload announces, checked against the node's limits before a
+/// byte of it is read: its length, type and announced hash, or the
+/// status and reason of its refusal.
 fn checked(
     node: &Node,
     length: Option<u64>,
@@ -148,11 +148,8 @@ fn checked(
                 || ApiError::bad("X-SHA-256 is the file's SHA-256 in 64 hex digits"),
             )?),
         };
-    if announced.is_some_and(|h| node.config.files.blocks(&h)) {
-        return Err(ApiError::new(
-            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
-            "that file is blocked by this node's operator",
-        ));
+    if let Some((status, reason)) = announced.and_then(|h| refusal(node, &h)) {
+        return Err(ApiError::new(status, reason));
     }
     Ok(Upload {
         length,
@@ -200,7 +197,7 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
             Box::pin(body),
             node.config.files.max_bytes,
             announced,
-            |h| node.config.files.blocks(h),
+            |h| refusal(&node, h).map(|(_, why)| why),
         )
         .await
     {
@@ -215,8 +212,9 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, &e.to_string())
         }
         Err(e @ BlobError::Body(_)) => return refuse(StatusCode::BAD_REQUEST, &e.to_string()),
-        Err(e @ BlobError::Blocked(_)) => {
-            return refuse(StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, &e.to_string())
+        Err(BlobError::Refused { hash, reason }) => {
+            let status = refusal(&node, &hash).map_or(StatusCode::GONE, |(s, _)| s);
+            return refuse(status, &reason);
         }
         Err(e @ BlobError::Io(_)) => {
             tracing::error!(error = %e, "file not stored");
@@ -302,9 +300,11 @@ fn extension(media: &str) -> &'static str {
 }
 
 /// The files an article references, as the APIs show them (files.md
-/// §4): hash, size, type, name, dimensions, thumbnail, where to GET it,
-/// and whether its bytes are here yet. References that do not parse are
-/// left out (the article was taken as a relay takes it).
+/// §4, §8): hash, size, type, name, dimensions, thumbnail, where to GET
+/// it, and its state: `here`, `not-here-yet`, `removed` (with why, and no
+/// url), or `replaced` (a moderator's placeholder: `placeholder` is its
+/// hash and `url` serves it). References that do not parse are left out
+/// (the article was taken as a relay takes it).
 pub(crate) fn file_objects(
     node: &Node,
     article: &crate::proto::article::Article,
@@ -312,12 +312,12 @@ pub(crate) fn file_objects(
     let Ok(files) = crate::proto::file_ref::of(article) else {
         return Vec::new();
     };
+    let here = |hash: &[u8; 32], size: Option<u64>| matches!(node.blobs.size(hash), Ok(Some(got)) if size.is_none_or(|s| s == got));
     files
         .iter()
         .map(|file| {
             let name = hex::encode(file.hash);
-            let here = matches!(node.blobs.size(&file.hash), Ok(Some(size)) if size == file.size);
-            json!({
+            let mut object = json!({
                 "sha256": name,
                 "size": file.size,
                 "type": file.media_type,
@@ -326,8 +326,34 @@ pub(crate) fn file_objects(
                 "height": file.height,
                 "thumbnail": file.thumbnail.map(hex::encode),
                 "url": format!("/{name}.{}", extension(&file.media_type)),
-                "state": if here { "here" } else { "not-here-yet" },
-            })
+                "state": if here(&file.hash, Some(file.size)) { "here" } else { "not-here-yet" },
+            });
+            match node.fetcher.state(&file.hash) {
+                Ok(FileState::Removed(why)) => {
+                    object["url"] = serde_json::Value::Null;
+                    object["state"] = json!("removed");
+                    object["reason"] = json!(why);
+                }
+                Ok(FileState::Placeholder(placeholder)) => {
+                    let shown = hex::encode(placeholder);
+                    let media = node
+                        .store
+                        .file(&placeholder)
+                        .ok()
+                        .flatten()
+                        .map_or_else(|| file.media_type.clone(), |r| r.media_type);
+                    object["url"] = json!(format!("/{shown}.{}", extension(&media)));
+                    object["placeholder"] = json!(shown);
+                    object["state"] = json!("replaced");
+                    object["placeholder_state"] = json!(if here(&placeholder, None) {
+                        "here"
+                    } else {
+                        "not-here-yet"
+                    });
+                }
+                _ => {}
+            }
+            object
         })
         .collect()
 }
@@ -364,6 +390,26 @@ pub fn byte_range(value: Option<&str>, size: u64) -> Option<Result<(u64, u64), (
         return Some(Err(()));
     }
     Some(Ok((first, last.min(size - 1))))
+}
+
+/// Why this node neither takes nor serves the file `hash`, with the
+/// status that says so: its operator blocked it (451), or a removal of it
+/// held (410, files.md §8). None when it is taken.
+pub(crate) fn refusal(node: &Node, hash: &[u8; 32]) -> Option<(StatusCode, String)> {
+    if node.config.files.blocks(hash) {
+        return Some((
+            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
+            "that file is blocked by this node's operator".into(),
+        ));
+    }
+    match node.fetcher.state(hash) {
+        Ok(FileState::Removed(why)) => Some((
+            StatusCode::GONE,
+            format!("that file was removed ({why}); it is neither taken nor served again"),
+        )),
+        Ok(_) => None,
+        Err(e) => Some((StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
+    }
 }
 
 /// The file `hash` and its record, opened; when it is not here but an
@@ -440,11 +486,8 @@ pub async fn blob(
     let Some(hash) = blobs::parse_hash(&segment) else {
         return refuse(StatusCode::NOT_FOUND, "no such resource");
     };
-    if node.config.files.blocks(&hash) {
-        return refuse(
-            StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
-            "that file is blocked by this node's operator",
-        );
+    if let Some((status, reason)) = refusal(&node, &hash) {
+        return refuse(status, &reason);
     }
     let (record, mut file) = match open_or_fetch(&node, hash).await {
         Ok(found) => found,

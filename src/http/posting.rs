@@ -253,7 +253,9 @@ async fn store_file(
         .map(|chunk| chunk.map_err(|e| e.to_string()));
     let stored = node
         .blobs
-        .write(Box::pin(body), limits.max_bytes, None, |h| limits.blocks(h))
+        .write(Box::pin(body), limits.max_bytes, None, |h| {
+            super::files::refusal(node, h).map(|(_, why)| why)
+        })
         .await
         .map_err(|e| match e {
             crate::store::blobs::BlobError::TooLarge { .. } => {
@@ -262,8 +264,10 @@ async fn store_file(
             crate::store::blobs::BlobError::Io(_) => {
                 ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
             }
-            crate::store::blobs::BlobError::Blocked(_) => {
-                ApiError::new(StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS, e.to_string())
+            crate::store::blobs::BlobError::Refused { hash, reason } => {
+                let status =
+                    super::files::refusal(node, &hash).map_or(StatusCode::GONE, |(s, _)| s);
+                ApiError::new(status, reason)
             }
             _ => ApiError::bad(e.to_string()),
         })?;

@@ -7,7 +7,7 @@ use crate::proto::article::Article;
 use crate::proto::control::Control;
 use crate::proto::signing::{self, key_hex};
 use crate::store::commit::Effect;
-use crate::store::schema::{BoardChange, BoardControl, MoveRecord};
+use crate::store::schema::{BoardChange, BoardControl, FileControl, MoveRecord};
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
@@ -245,10 +245,46 @@ pub fn control(
                 to: to.clone(),
             },
         }],
+        // Whether a file control holds is judged from the post it names
+        // once that post is here (transfer/moderation.rs, files.md §8):
+        // here only whether its signer could be that post's author or a
+        // moderator of its boards, as for a cancel.
+        Control::FileRemove { file, message_id }
+        | Control::FilePlaceholder {
+            file, message_id, ..
+        } => {
+            let author = signing::names_key(message_id)
+                && signing::message_id_key(message_id) == Some(*signer);
+            let moderator = moderates_all(signer, article, trust);
+            let may_be_author =
+                !signing::names_key(message_id) && matches!(standing, Standing::Node(_));
+            if !author && !moderator && !may_be_author {
+                return Err(format!(
+                    "key {} is neither the author of {} nor a moderator of the boards the control names",
+                    short(signer),
+                    String::from_utf8_lossy(message_id)
+                ));
+            }
+            let placeholder = match control {
+                Control::FilePlaceholder { placeholder, .. } => Some(*placeholder),
+                _ => None,
+            };
+            vec![Effect::RecordFileControl {
+                file: *file,
+                control: article.message_id().unwrap_or_default(),
+                record: FileControl {
+                    date: date_secs(article),
+                    signer: signer.to_bytes(),
+                    target: message_id.clone(),
+                    placeholder,
+                },
+            }]
+        }
         Control::LocalRemove(_)
         | Control::LocalRmGroup(_)
         | Control::LocalApprove(_)
         | Control::LocalRefuseThread(_)
+        | Control::LocalFileRemove(_)
             if !local || signer != trust.own_key() =>
         {
             return Err(
@@ -265,6 +301,16 @@ pub fn control(
         Control::LocalRefuseThread(root) => vec![Effect::RefuseThread {
             root: root.clone(),
             reason: "its thread was refused by the operator".into(),
+        }],
+        Control::LocalFileRemove(file) => vec![Effect::RecordFileControl {
+            file: *file,
+            control: article.message_id().unwrap_or_default(),
+            record: FileControl {
+                date: date_secs(article),
+                signer: signer.to_bytes(),
+                target: Vec::new(),
+                placeholder: None,
+            },
         }],
         // The held post is decided again by ingest, which adds the effect.
         Control::LocalApprove(_) => Vec::new(),

@@ -80,6 +80,34 @@ pub fn check(
     Ok(())
 }
 
+/// Every file a post references is within the limits of every board it
+/// names (files.md §2): its referenced size and media type. References
+/// that do not parse are [`check`]'s to refuse.
+pub fn file_limits(
+    article: &Article,
+    limits: impl Fn(&str) -> crate::config::FileLimits,
+) -> Result<(), String> {
+    let Ok(files) = crate::proto::file_ref::of(article) else {
+        return Ok(());
+    };
+    if files.is_empty() {
+        return Ok(());
+    }
+    for board in article.newsgroups() {
+        let board = String::from_utf8_lossy(&board);
+        let limits = limits(&board);
+        for file in &files {
+            if let Some(why) = limits.refuses(file.size, &file.media_type) {
+                return Err(format!(
+                    "file {} is not taken on {board}: {why} (files.md §2)",
+                    hex::encode(file.hash)
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Files one post may reference (the HTTP form's limit too).
 pub const MAX_FILES: usize = 4;
 
@@ -270,6 +298,36 @@ mod tests {
         let many: String = (1..=5).map(file).collect();
         let refused = with("\r\n\r\n", &format!("\r\n{many}\r\n")).expect_err("refused");
         assert!(refused.contains("at most 4"), "{refused}");
+    }
+
+    #[test]
+    fn referenced_files_must_fit_every_board_named() {
+        let file = |size: u64, media: &str| {
+            format!(
+                "Newsgroups: misc.test,chan.small\r\nTidings-File: {} {size} {media}\r\n",
+                "ab".repeat(32)
+            )
+        };
+        let limits = |board: &str| crate::config::FileLimits {
+            max_bytes: if board == "chan.small" { 100 } else { 1000 },
+            types: vec!["image/png".into()],
+        };
+        let article = |text: String| {
+            Article::parse(bytes::Bytes::from(GOOD.replacen(
+                "Newsgroups: misc.test\r\n",
+                &text,
+                1,
+            )))
+            .expect("parses")
+        };
+        assert_eq!(
+            file_limits(&article(file(100, "image/png")), limits),
+            Ok(())
+        );
+        let big = file_limits(&article(file(101, "image/png")), limits).expect_err("too big");
+        assert!(big.contains("chan.small") && big.contains("100"), "{big}");
+        let kind = file_limits(&article(file(10, "image/gif")), limits).expect_err("type");
+        assert!(kind.contains("image/gif"), "{kind}");
     }
 
     #[test]

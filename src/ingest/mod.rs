@@ -272,6 +272,8 @@ pub struct Ingest<'a> {
     pub stores: &'a Wildmat,
     /// Boards whose new posts wait for the operator's approval.
     pub premoderate: Option<&'a Wildmat>,
+    /// The node's configuration, for each board's file limits.
+    pub config: &'a crate::config::Valid,
     pub now: DateTime<Utc>,
 }
 
@@ -301,6 +303,8 @@ impl Ingest<'_> {
                 std::str::from_utf8(g).is_ok_and(|g| self.groups.contains(g))
             })
             .map_err(|e| refuse(e, Remember::No))?;
+            injection::file_limits(&article, |board| self.config.file_limits(board))
+                .map_err(|e| refuse(e, Remember::No))?;
         }
         let article = match source {
             Source::Post if article.header(signing::HEADER).is_none() => {

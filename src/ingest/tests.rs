@@ -69,6 +69,7 @@ struct Fixture {
     peers: Peers,
     history: History,
     node_key: SigningKey,
+    config: crate::config::Valid,
 }
 
 impl Fixture {
@@ -95,6 +96,7 @@ impl Fixture {
         let trust = Trust::new(&config, key(NODE).verifying_key(), &peers, []).expect("trust");
         let stores = crate::proto::wildmat::Wildmat::parse(b"*,!chan.nsfw.*").expect("wildmat");
         Fixture {
+            config: config.clone().validated().expect("valid"),
             groups,
             stores,
             trust,
@@ -115,6 +117,7 @@ impl Fixture {
             hop_limit: 64,
             stores: &self.stores,
             premoderate: None,
+            config: &self.config,
             now: now(),
         }
     }

@@ -24,7 +24,7 @@ impl Session {
             [
                 "IHAVE",
                 "STREAMING",
-                "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT HEADERS",
+                "LIST ACTIVE NEWSGROUPS OVERVIEW.FMT HEADERS X-TIDINGS-FILES",
                 "NEWNEWS",
                 "OVER MSGID",
                 "HDR",

@@ -76,6 +76,15 @@ impl Session {
                 .iter()
                 .map(|f| f.as_bytes().to_vec())
                 .collect(),
+            // board, largest file in bytes, media types taken (files.md §2).
+            ListKind::FileLimits(filter) => self
+                .matching_groups(filter.as_ref())
+                .iter()
+                .map(|(name, _)| {
+                    let limits = self.node.config.file_limits(name);
+                    format!("{name} {} {}", limits.max_bytes, limits.types.join(",")).into_bytes()
+                })
+                .collect(),
         };
         Reply::lines(
             Code::LIST_FOLLOWS,

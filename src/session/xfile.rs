@@ -8,6 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWrite, AsyncWriteExt};
 
 use super::{send, Next, Session};
 use crate::proto::{Code, Reply};
+use crate::transfer::FileState;
 
 /// Most bytes one reply carries; a fetcher pipelines several commands for
 /// a larger file.
@@ -33,12 +34,13 @@ impl Session {
             Reply::with(code, why).encode(out);
             Next::Continue
         };
-        if self.node.config.files.blocks(&hash) {
-            return refuse(
-                out,
-                Code::FILE_REFUSED,
-                format!("{name} is blocked by this node's operator"),
-            );
+        match self.node.fetcher.state(&hash) {
+            Ok(FileState::Removed(why)) => return refuse(out, Code::FILE_REFUSED, why),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "storage fault while answering XFILE");
+                return refuse(out, Code::INTERNAL_FAULT, "storage fault".into());
+            }
         }
         let record = match self.node.store.file(&hash) {
             Ok(Some(record)) => record,

@@ -28,8 +28,10 @@ pub enum BlobError {
     Mismatch { announced: String, got: String },
     #[error("the upload broke off: {0}")]
     Body(String),
-    #[error("the file {0} is blocked by this node's operator")]
-    Blocked(String),
+    /// The node does not take these bytes (its operator blocked them, or
+    /// a removal of them held): the reason is the caller's.
+    #[error("{reason}")]
+    Refused { hash: [u8; 32], reason: String },
     #[error("file storage: {0}")]
     Io(#[from] io::Error),
 }
@@ -147,14 +149,15 @@ impl Blobs {
     }
 
     /// Stores what `body` streams, at most `limit` bytes; when `announced`
-    /// is given, only if the bytes hash to it. The file is visible under
+    /// is given, only if the bytes hash to it; not if `refused` gives a
+    /// reason for their hash. The file is visible under
     /// its hash only once it is whole, synced and checked.
     pub async fn write<S, E>(
         &self,
         mut body: S,
         limit: u64,
         announced: Option<[u8; 32]>,
-        blocked: impl Fn(&[u8; 32]) -> bool,
+        refused: impl Fn(&[u8; 32]) -> Option<String>,
     ) -> Result<Stored, BlobError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
@@ -182,8 +185,8 @@ impl Blobs {
                     got: hex::encode(hash),
                 });
             }
-            if blocked(&hash) {
-                return Err(BlobError::Blocked(hex::encode(hash)));
+            if let Some(reason) = refused(&hash) {
+                return Err(BlobError::Refused { hash, reason });
             }
             Ok((hash, size))
         }
@@ -262,7 +265,7 @@ mod tests {
         let blobs = Blobs::open(dir.path()).expect("open");
         let hash: [u8; 32] = Sha256::digest(b"hello world").into();
         let stored = blobs
-            .write(chunks(&[b"hello ", b"world"]), 100, Some(hash), |_| false)
+            .write(chunks(&[b"hello ", b"world"]), 100, Some(hash), |_| None)
             .await
             .expect("stored");
         assert_eq!(
@@ -274,26 +277,26 @@ mod tests {
             b"hello world"
         );
         let again = blobs
-            .write(chunks(&[b"hello world"]), 100, None, |_| false)
+            .write(chunks(&[b"hello world"]), 100, None, |_| None)
             .await
             .expect("again");
         assert!(again.existed, "the same bytes are stored once");
 
         let wrong = blobs
-            .write(chunks(&[b"other"]), 100, Some(hash), |_| false)
+            .write(chunks(&[b"other"]), 100, Some(hash), |_| None)
             .await
             .expect_err("mismatch");
         assert!(matches!(wrong, BlobError::Mismatch { .. }), "{wrong}");
         let big = blobs
-            .write(chunks(&[b"0123456789", b"0123456789"]), 15, None, |_| false)
+            .write(chunks(&[b"0123456789", b"0123456789"]), 15, None, |_| None)
             .await
             .expect_err("too large");
         assert!(matches!(big, BlobError::TooLarge { limit: 15 }), "{big}");
         let blocked = blobs
-            .write(chunks(&[b"banned"]), 100, None, |_| true)
+            .write(chunks(&[b"banned"]), 100, None, |_| Some("blocked".into()))
             .await
             .expect_err("blocked");
-        assert!(matches!(blocked, BlobError::Blocked(_)), "{blocked}");
+        assert!(matches!(blocked, BlobError::Refused { .. }), "{blocked}");
         let left: Vec<_> = std::fs::read_dir(dir.path().join("tmp"))
             .expect("tmp")
             .collect();

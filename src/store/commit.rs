@@ -118,6 +118,13 @@ pub enum Effect {
         control: Vec<u8>,
         signer: [u8; 32],
     },
+    /// Keep a file control under the file it names; whether it holds is
+    /// judged above the store (files.md §8).
+    RecordFileControl {
+        file: [u8; 32],
+        control: Vec<u8>,
+        record: schema::FileControl,
+    },
     /// Remove the thread `root` opens, here, every article of it stored
     /// or to come (local-refuse-thread).
     RefuseThread {
@@ -517,6 +524,8 @@ struct Batch {
     /// before the database.
     overview: HashMap<(String, u64), Option<Vec<u8>>>,
     learnt: Vec<([u8; 32], KeyRecord)>,
+    /// File controls this batch kept: file, control Message-ID.
+    files_controlled: Vec<([u8; 32], Vec<u8>)>,
     /// Peers whose outbox got entries.
     fed: Vec<String>,
     /// Reconciliation set changes, digests added up until the write.
@@ -582,6 +591,7 @@ impl Writer {
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
+            files_controlled: Vec::new(),
             fed: Vec::new(),
             sets: members::Changes::default(),
             settle: Vec::new(),
@@ -790,6 +800,13 @@ impl Writer {
                 _ => continue,
             };
             changes.push(Change::new(kind, name.as_str(), ""));
+        }
+        for (file, control) in &batch.files_controlled {
+            changes.push(Change::new(
+                ChangeKind::File,
+                hex::encode(file),
+                String::from_utf8_lossy(control),
+            ));
         }
         for (key, record) in &batch.learnt {
             let what = match record {
@@ -1307,6 +1324,18 @@ impl Writer {
             Effect::RmGroup { name } => {
                 batch.settle_all = true;
                 self.remove_board(batch, name)?;
+            }
+            Effect::RecordFileControl {
+                file,
+                control,
+                record,
+            } => {
+                batch.writes.put_cf(
+                    self.store.cf(schema::FILE_CONTROLS),
+                    [file.as_slice(), control].concat(),
+                    record.encode(),
+                );
+                batch.files_controlled.push((*file, control.clone()));
             }
             Effect::RefuseThread { root, reason } => {
                 batch

@@ -945,6 +945,51 @@ impl Store {
         Ok(self.db.write(batch)?)
     }
 
+    /// Every control kept under the file `hash`: its Message-ID and what
+    /// it says.
+    pub fn file_controls(&self, hash: &[u8; 32]) -> Result<Vec<(Vec<u8>, schema::FileControl)>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(hash, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::FILE_CONTROLS), mode) {
+            let (key, value) = item?;
+            let Some(control) = key.strip_prefix(hash.as_slice()) else {
+                break;
+            };
+            if let Some(record) = schema::FileControl::decode(&value) {
+                out.push((control.to_vec(), record));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Why the file `hash` was removed, if a removal of it held.
+    pub fn file_tombstone(&self, hash: &[u8; 32]) -> Result<Option<String>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(schema::FILE_TOMBSTONES), hash)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    /// Marks the file `hash` removed for good, synced: what a removal that
+    /// held leaves, so nothing fetches the file again whatever happens to
+    /// the post it named.
+    pub fn put_file_tombstone(&self, hash: &[u8; 32], reason: &str) -> Result<()> {
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        Ok(self.db.put_cf_opt(
+            self.cf(schema::FILE_TOMBSTONES),
+            hash,
+            reason.as_bytes(),
+            &opts,
+        )?)
+    }
+
+    /// Forgets the record of the file `hash` (its bytes were removed), its
+    /// references kept: the posts still name it.
+    pub fn forget_file_record(&self, hash: &[u8; 32]) -> Result<()> {
+        Ok(self.db.delete_cf(self.cf(schema::FILES), hash)?)
+    }
+
     /// The first and last sequence numbers in the change log, or None
     /// when it is empty.
     pub fn change_bounds(&self) -> Result<Option<(u64, u64)>> {

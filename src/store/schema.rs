@@ -94,6 +94,12 @@ pub const FILES: &str = "files";
 /// Every stored article under each file it references (a `Tidings-File`
 /// header), so a file's references are a prefix read (files.md §5).
 pub const FILE_REFS: &str = "file_refs";
+/// Every file control (file-remove, file-placeholder, local-file-remove)
+/// under the file it names, kept whether or not the post it names is here:
+/// whether it holds is judged above the store (files.md §8).
+pub const FILE_CONTROLS: &str = "file_controls";
+/// Files whose removal was judged to hold, with why: never taken again.
+pub const FILE_TOMBSTONES: &str = "file_tombstones";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -123,6 +129,8 @@ pub const ALL: &[&str] = &[
     AUTHORED,
     FILES,
     FILE_REFS,
+    FILE_CONTROLS,
+    FILE_TOMBSTONES,
 ];
 
 /// What a board control message does.
@@ -440,10 +448,13 @@ pub enum ChangeKind {
     BoardRemoved,
     /// A key was learnt: `detail` is passport, revoked or rotated.
     Key,
+    /// A control named a file (`subject`, its SHA-256 in hex): `detail`
+    /// is the control's Message-ID.
+    File,
 }
 
 impl ChangeKind {
-    const ALL: [(ChangeKind, u8, &'static str); 13] = [
+    const ALL: [(ChangeKind, u8, &'static str); 14] = [
         (ChangeKind::Created, b'c', "created"),
         (ChangeKind::Released, b'r', "released"),
         (ChangeKind::Approved, b'a', "approved"),
@@ -457,6 +468,7 @@ impl ChangeKind {
         (ChangeKind::BoardChanged, b'C', "board-changed"),
         (ChangeKind::BoardRemoved, b'X', "board-removed"),
         (ChangeKind::Key, b'K', "key"),
+        (ChangeKind::File, b'f', "file"),
     ];
 
     /// The event name the HTTP API gives it.
@@ -540,6 +552,58 @@ impl FileRecord {
             size: u64::from_be_bytes(size.try_into().ok()?),
             stored: i64::from_be_bytes(stored.try_into().ok()?),
             media_type: String::from_utf8(media_type.to_vec()).ok()?,
+        })
+    }
+}
+
+/// A file control as kept (files.md §8).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileControl {
+    /// The control's Date, seconds since the epoch: the later placeholder
+    /// wins.
+    pub date: u64,
+    pub signer: [u8; 32],
+    /// The post whose author or moderators may; empty for the operator's
+    /// local removal.
+    pub target: Vec<u8>,
+    /// What to show instead; None for a removal.
+    pub placeholder: Option<[u8; 32]>,
+}
+
+impl FileControl {
+    /// date(u64 BE), signer(32), 0 or 1 + placeholder(32), target.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(74 + self.target.len());
+        out.extend_from_slice(&self.date.to_be_bytes());
+        out.extend_from_slice(&self.signer);
+        match &self.placeholder {
+            None => out.push(0),
+            Some(hash) => {
+                out.push(1);
+                out.extend_from_slice(hash);
+            }
+        }
+        out.extend_from_slice(&self.target);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<FileControl> {
+        let (date, rest) = bytes.split_first_chunk::<8>()?;
+        let (signer, rest) = rest.split_first_chunk::<32>()?;
+        let (flag, rest) = rest.split_first()?;
+        let (placeholder, target) = match flag {
+            0 => (None, rest),
+            1 => {
+                let (hash, rest) = rest.split_first_chunk::<32>()?;
+                (Some(*hash), rest)
+            }
+            _ => return None,
+        };
+        Some(FileControl {
+            date: u64::from_be_bytes(*date),
+            signer: *signer,
+            target: target.to_vec(),
+            placeholder,
         })
     }
 }

@@ -12,6 +12,7 @@
 //! of an `eager` board as its article is filed, and at start and with each
 //! catch-up period whatever is referenced here and missing.
 
+pub mod moderation;
 mod receive;
 pub mod replicate;
 
@@ -34,12 +35,23 @@ use crate::proto::file_ref::Piece;
 use crate::proto::Code;
 use crate::store::blobs::Blobs;
 use crate::store::schema::FileRecord;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+use crate::trust::Trust;
 
+pub use moderation::FileState;
 pub use receive::ReceiveError;
 
 /// Fetches under way at once: each holds a connection and writes a part.
 const TRANSFERS_AT_ONCE: usize = 4;
+
+/// Why removing a file's bytes failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("file storage: {0}")]
+    Io(#[from] std::io::Error),
+}
 
 /// How a fetch ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +91,7 @@ pub struct Fetcher {
     store: Store,
     blobs: Blobs,
     peers: Arc<Peers>,
+    trust: Arc<Trust>,
     files: FilesConfig,
     clock: Clock,
     us: Us,
@@ -99,6 +112,7 @@ impl Fetcher {
         store: Store,
         blobs: Blobs,
         peers: Arc<Peers>,
+        trust: Arc<Trust>,
         files: FilesConfig,
         clock: Clock,
         us: Us,
@@ -107,6 +121,7 @@ impl Fetcher {
             store,
             blobs,
             peers,
+            trust,
             files,
             clock,
             us,
@@ -167,10 +182,46 @@ impl Fetcher {
         matches!(self.store.file(hash), Ok(Some(_))) && matches!(self.blobs.size(hash), Ok(Some(_)))
     }
 
+    /// What readers are shown of the file `hash` (moderation.rs), and
+    /// whether this node refuses it: its operator blocked it, or a
+    /// removal of it held.
+    pub fn state(&self, hash: &[u8; 32]) -> Result<FileState, StoreError> {
+        if self.files.blocks(hash) {
+            return Ok(FileState::Removed(format!(
+                "{} is blocked by this node's operator",
+                hex::encode(hash)
+            )));
+        }
+        moderation::judge(&self.store, &self.trust, hash)
+    }
+
+    /// Judges the file `hash` and, when it is removed, removes its bytes
+    /// (and any part of a fetch) and its record; the posts keep naming it.
+    pub fn enforce(&self, hash: &[u8; 32]) -> Result<FileState, TransferError> {
+        let state = self.state(hash)?;
+        if let FileState::Removed(reason) = &state {
+            let here = self.store.file(hash)?.is_some() || self.blobs.size(hash)?.is_some();
+            // Bytes first, as the sweep does: a record left alone is
+            // answered as gone and finished by the next judgement.
+            self.blobs.remove(hash)?;
+            match std::fs::remove_file(self.blobs.part_path(hash)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+            self.store.forget_file_record(hash)?;
+            if here {
+                info!(target: "tidings::files", file = %hex::encode(hash), %reason, "file removed");
+            }
+        }
+        Ok(state)
+    }
+
     async fn run(self: Arc<Self>, hash: [u8; 32]) -> Fetched {
         let name = hex::encode(hash);
-        if self.files.blocks(&hash) {
-            return Fetched::Refused(format!("{name} is blocked by this node's operator"));
+        match self.state(&hash) {
+            Ok(FileState::Removed(why)) => return Fetched::Refused(why),
+            Ok(_) => {}
+            Err(e) => return Fetched::Failed(e.to_string()),
         }
         if self.is_here(&hash) {
             return Fetched::Here;

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::Fetcher;
+use super::{Fetcher, FileState, TransferError};
 use crate::proto::wildmat::Wildmat;
 use crate::store::schema::{ChangeKind, HistoryEntry};
 use crate::store::{Store, StoreError};
@@ -32,7 +32,6 @@ pub async fn run(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    let store = fetcher.store.clone();
     // Read before the scan, so nothing filed during it is missed.
     let mut cursor = *changes.borrow_and_update();
     scan(&fetcher, &eager).await;
@@ -52,31 +51,33 @@ pub async fn run(
             }
         }
         let read = {
-            let (store, eager) = (store.clone(), eager.clone());
-            tokio::task::spawn_blocking(move || filed_since(&store, &eager, cursor)).await
+            let (fetcher, eager) = (fetcher.clone(), eager.clone());
+            tokio::task::spawn_blocking(move || filed_since(&fetcher, &eager, cursor)).await
         };
         match read {
             Ok(Ok((last, wanted))) => {
                 cursor = last;
                 for hash in wanted {
-                    if !fetcher.is_here(&hash) {
-                        fetcher.want(hash);
-                    }
+                    fetcher.want(hash);
                 }
             }
-            Ok(Err(e)) => warn!(error = %e, "reading the change log for files to fetch failed"),
+            Ok(Err(e)) => warn!(error = %e, "reading the change log for files failed"),
             Err(e) => warn!(error = %e, "the change log reader failed"),
         }
     }
 }
 
-/// The files of articles filed on `eager` boards after `cursor`, and the
-/// last change read.
+/// Follows the change log after `cursor`: every file a control named, and
+/// every file of a post filed, is judged (a removal may hold now) and its
+/// bytes removed if it is removed; the live ones of posts filed on
+/// `eager` boards that are not here are returned, to fetch. Also returns
+/// the last change read.
 fn filed_since(
-    store: &Store,
+    fetcher: &Fetcher,
     eager: &Wildmat,
     mut cursor: u64,
-) -> Result<(u64, Vec<[u8; 32]>), StoreError> {
+) -> Result<(u64, Vec<[u8; 32]>), TransferError> {
+    let store = &fetcher.store;
     let mut wanted = Vec::new();
     loop {
         let changes = store.changes_after(cursor, PAGE)?;
@@ -85,16 +86,29 @@ fn filed_since(
         };
         cursor = *last;
         for (_, change) in changes {
-            let filed = matches!(
-                change.kind,
+            match change.kind {
+                ChangeKind::File => {
+                    if let Some(hash) = crate::proto::file_ref::parse_sha256(&change.subject) {
+                        fetcher.enforce(&hash)?;
+                    }
+                }
                 ChangeKind::Created
-                    | ChangeKind::Released
-                    | ChangeKind::Approved
-                    | ChangeKind::Restored
-                    | ChangeKind::Moved
-            );
-            if filed && on_eager_board(&change.detail, eager) {
-                wanted.extend(files_of(store, change.subject.as_bytes())?);
+                | ChangeKind::Released
+                | ChangeKind::Approved
+                | ChangeKind::Restored
+                | ChangeKind::Moved => {
+                    let on_eager = on_eager_board(&change.detail, eager);
+                    for hash in files_of(store, change.subject.as_bytes())? {
+                        let state = fetcher.enforce(&hash)?;
+                        if on_eager
+                            && !matches!(state, FileState::Removed(_))
+                            && !fetcher.is_here(&hash)
+                        {
+                            wanted.push(hash);
+                        }
+                    }
+                }
+                _ => {}
             }
         }
     }
@@ -174,7 +188,10 @@ fn missing_page(
         .flatten();
     let mut missing: Vec<[u8; 32]> = Vec::new();
     for (hash, id) in refs {
-        if missing.last() == Some(&hash) || fetcher.is_here(&hash) {
+        if missing.last() == Some(&hash)
+            || fetcher.is_here(&hash)
+            || fetcher.store.file_tombstone(&hash)?.is_some()
+        {
             continue;
         }
         if let Some(HistoryEntry::Accepted { xref, .. }) = fetcher.store.history(&id)? {

@@ -16,6 +16,14 @@ const FILES: Need = Need::Cap(CAPABILITY);
 
 pub const CASES: &[Case] = &[
     Case {
+        name: "list-x-tidings-files-gives-each-boards-file-limits",
+        side: Side::Reader,
+        need: Need::List(CAPABILITY),
+        needs_group: false,
+        rfc: "tidings files.md §2, RFC 3977 §7.6",
+        run: limits,
+    },
+    Case {
         name: "xfile-of-a-file-not-here-is-494",
         side: Side::Reader,
         need: FILES,
@@ -52,6 +60,42 @@ fn with_xfile(ctx: &Ctx) -> CaseResult {
         .unwrap_or(0);
     if version < 2 {
         return super::skip(format!("{CAPABILITY} {version} has no XFILE"));
+    }
+    Ok(())
+}
+
+fn limits(ctx: &mut Ctx) -> CaseResult {
+    let mut c = ctx.reader()?;
+    let st = c.command("LIST ACTIVE")?;
+    expect(&st, &[215], "LIST ACTIVE")?;
+    let active: Vec<String> = c
+        .read_block()?
+        .iter()
+        .filter_map(|l| l.split(' ').next().map(str::to_string))
+        .collect();
+    let st = c.command("LIST X-TIDINGS-FILES")?;
+    expect(&st, &[215], "LIST X-TIDINGS-FILES")?;
+    let lines = c.read_block()?;
+    let mut boards = Vec::new();
+    for line in &lines {
+        let words: Vec<&str> = line.split(' ').collect();
+        let well_formed = matches!(words.as_slice(), [_, max, types]
+            if max.parse::<u64>().is_ok()
+                && types.split(',').all(|t| t.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())));
+        if !well_formed {
+            return fail(format!(
+                "LIST X-TIDINGS-FILES line {line:?}: want <board> <max bytes> <type>,<type>..."
+            ));
+        }
+        boards.push(words[0].to_string());
+    }
+    boards.sort();
+    let mut want = active;
+    want.sort();
+    if boards != want {
+        return fail(format!(
+            "LIST X-TIDINGS-FILES names {boards:?}; LIST ACTIVE names {want:?}"
+        ));
     }
     Ok(())
 }
