@@ -82,6 +82,16 @@ pub struct FilesConfig {
     /// yet waits for it to be fetched from a peer before answering 503.
     #[serde(default = "default_fetch_wait_secs")]
     pub fetch_wait_secs: u64,
+    /// SHA-256 hashes (64 hex digits) of files this node keeps whatever
+    /// references them, fetches if it lacks them, and never evicts (the
+    /// operator's pins).
+    #[serde(default)]
+    pub pinned: Vec<String>,
+    /// Bytes the files fetched for readers (on-demand boards) may take
+    /// together; past it the least recently read are evicted (and fetched
+    /// again when asked for). 0: no budget.
+    #[serde(default)]
+    pub cache_bytes: u64,
     /// Narrower limits for some boards (`[[files.board]]`), applied in
     /// order: each that matches a board replaces the limits it gives.
     #[serde(default, rename = "board")]
@@ -133,6 +143,20 @@ fn default_fetch_wait_secs() -> u64 {
 }
 
 impl FilesConfig {
+    /// Whether the operator pinned the file `hash`.
+    pub fn pins(&self, hash: &[u8; 32]) -> bool {
+        let hex = hex::encode(hash);
+        self.pinned.iter().any(|p| p.eq_ignore_ascii_case(&hex))
+    }
+
+    /// The files the operator pinned (entries are checked hex).
+    pub fn pinned_hashes(&self) -> Vec<[u8; 32]> {
+        self.pinned
+            .iter()
+            .filter_map(|p| crate::proto::file_ref::parse_sha256(p))
+            .collect()
+    }
+
     /// Whether the operator blocked the file `hash`.
     pub fn blocks(&self, hash: &[u8; 32]) -> bool {
         let hex = hex::encode(hash);
@@ -172,6 +196,8 @@ impl Default for FilesConfig {
             eager: default_eager(),
             fetch_wait_secs: default_fetch_wait_secs(),
             boards: Vec::new(),
+            pinned: Vec::new(),
+            cache_bytes: 0,
         }
     }
 }
@@ -804,15 +830,18 @@ impl Config {
         if self.listen.nntp.port() != 0 && self.listen.nntps == Some(self.listen.nntp) {
             return invalid("listen.nntps must differ from listen.nntp".into());
         }
-        if let Some(bad) = self
-            .files
-            .blocked
-            .iter()
-            .find(|b| b.len() != 64 || !b.bytes().all(|c| c.is_ascii_hexdigit()))
-        {
-            return invalid(format!(
-                "files.blocked holds {bad:?}: each entry is a SHA-256 in 64 hex digits"
-            ));
+        for (what, list) in [
+            ("files.blocked", &self.files.blocked),
+            ("files.pinned", &self.files.pinned),
+        ] {
+            if let Some(bad) = list
+                .iter()
+                .find(|b| b.len() != 64 || !b.bytes().all(|c| c.is_ascii_hexdigit()))
+            {
+                return invalid(format!(
+                    "{what} holds {bad:?}: each entry is a SHA-256 in 64 hex digits"
+                ));
+            }
         }
         if let Some(http) = self.listen.http.filter(|a| a.port() != 0) {
             if http == self.listen.nntp || Some(http) == self.listen.nntps {
@@ -997,6 +1026,7 @@ mod tests {
                 "listen.nntps",
             ),
             ("[tls]\ncrt = \"x.pem\"\n", "crt"),
+            ("[files]\npinned = [\"x\"]\n", "files.pinned"),
             (
                 "[[moderator]]\nkey = \"8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c\"\ngroups = \"a[\"\n",
                 "moderator groups",

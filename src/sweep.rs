@@ -1,8 +1,10 @@
 //! Collects files no article here references (protocol-spec/files.md
 //! §5), any the operator blocked and any whose removal held (§8), and the
-//! parts of fetches of files nothing references any more: an upload is kept `[files] grace_hours` for the post that names it
-//! to come, then removed, bytes first, unless an article here (filed, an
-//! earlier version kept, or waiting) references it. Runs every quarter of
+//! parts of fetches of files nothing references any more, then evicts
+//! cached files past their budget; pinned files stay. An upload is kept
+//! `[files] grace_hours` for the post that names it to come, then
+//! removed, bytes first, unless an article here (filed, an earlier
+//! version kept, or waiting) references it. Runs every quarter of
 //! the grace period, and can be run at will (tests, with a moved clock).
 
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::node::Node;
+use crate::store::schema::HistoryEntry;
 use crate::store::StoreError;
 use crate::transfer::FileState;
 
@@ -43,7 +46,10 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
                 removed += 1;
                 continue;
             }
-            if record.stored >= cutoff || node.store.file_referenced(&hash)? {
+            if record.stored >= cutoff
+                || node.config.files.pins(&hash)
+                || node.store.file_referenced(&hash)?
+            {
                 continue;
             }
             // Bytes first: a crash between the two leaves a record whose
@@ -57,15 +63,65 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
         // A fetch cut short keeps its part to resume; once nothing here
         // references its file, nothing will.
         for hash in node.blobs.parts()? {
-            if !node.fetcher.fetching(&hash) && !node.store.file_referenced(&hash)? {
+            if !node.fetcher.fetching(&hash)
+                && !node.config.files.pins(&hash)
+                && !node.store.file_referenced(&hash)?
+            {
                 std::fs::remove_file(node.blobs.part_path(&hash))?;
                 info!(file = %hex::encode(hash), "part of an unreferenced file's fetch removed");
             }
         }
-        Ok(removed)
+        Ok(removed + evict(&node)?)
     })
     .await
     .map_err(|e| SweepError::Task(e.to_string()))?
+}
+
+/// Evicts the least recently read of the files fetched for readers until
+/// they fit `[files] cache_bytes` (files.md §5): never a pinned one, nor
+/// one an article filed on an eager board references (that one is
+/// replicated, not cached). Evicted files are fetched again when next
+/// read. Returns how many went.
+pub fn evict(node: &Node) -> Result<u64, SweepError> {
+    let budget = node.config.files.cache_bytes;
+    if budget == 0 {
+        return Ok(0);
+    }
+    let mut cached = Vec::new();
+    for (hash, read_at) in node.store.cached_files()? {
+        if node.config.files.pins(&hash) || on_an_eager_board(node, &hash)? {
+            continue;
+        }
+        if let Some(size) = node.blobs.size(&hash)? {
+            cached.push((read_at, hash, size));
+        }
+    }
+    let mut total: u64 = cached.iter().map(|(_, _, size)| size).sum();
+    cached.sort_unstable();
+    let mut evicted = 0;
+    for (_, hash, size) in cached {
+        if total <= budget {
+            break;
+        }
+        node.blobs.remove(&hash)?;
+        node.store.forget_file_record(&hash)?;
+        total -= size;
+        evicted += 1;
+        info!(target: "tidings::files", file = %hex::encode(hash), size, "cached file evicted");
+    }
+    Ok(evicted)
+}
+
+/// Whether an article filed on an eager board references the file `hash`.
+fn on_an_eager_board(node: &Node, hash: &[u8; 32]) -> Result<bool, StoreError> {
+    for id in node.store.file_referrers(hash)? {
+        if let Some(HistoryEntry::Accepted { xref, .. }) = node.store.history(&id)? {
+            if crate::transfer::replicate::on_eager_board(&xref, &node.config.eager_files) {
+                return Ok(true);
+            }
+        }
+    }
+    Ok(false)
 }
 
 /// Sweeps every quarter of the grace period (at least every minute)

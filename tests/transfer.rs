@@ -529,3 +529,55 @@ fn a_blocked_file_is_neither_fetched_nor_served_by_xfile() {
         net.stop(i);
     }
 }
+
+#[test]
+fn files_read_on_demand_are_evicted_least_recently_read_past_the_budget_and_pins_stay() {
+    let mut net = Net::start();
+    let (a, c) = (0, 2);
+    let files: Vec<Vec<u8>> = (0..4).map(|i| image(4000 + i, 40_000)).collect();
+    let hashes: Vec<String> = files
+        .iter()
+        .map(|f| hex::encode(Sha256::digest(f)))
+        .collect();
+    let ids: Vec<String> = files
+        .iter()
+        .map(|f| post_with_file(net.http(a), ON_DEMAND, f))
+        .collect();
+    wait_until(LIMIT, "the posts on C", || {
+        ids.iter().all(|id| has_article(net.http(c), id))
+    });
+    // C again, with a budget of two and a half files and the fourth
+    // pinned: its scan at start fetches the pinned one unasked.
+    net.stop(c);
+    let listener = std::net::TcpListener::bind(net.addrs[c]).expect("rebind");
+    let mut config = net.config(c);
+    config.files.cache_bytes = 100_000;
+    config.files.pinned = vec![hashes[3].clone()];
+    net.nodes[c] = Some(TestNode::start_on(config, listener));
+    wait_until(LIMIT, "the pinned file on C", || {
+        net.stored(c).contains(&hashes[3])
+    });
+
+    let read = |net: &Net, i: usize| {
+        let (status, _, bytes) = get(net.http(c), &format!("/{}", hashes[i]));
+        assert_eq!(status, 200, "file {i}");
+        assert!(bytes == files[i], "file {i} served whole");
+    };
+    let stored = |net: &Net| {
+        let on_disk = net.stored(c);
+        (0..4)
+            .filter(|&i| on_disk.contains(&hashes[i]))
+            .collect::<Vec<_>>()
+    };
+    read(&net, 0);
+    read(&net, 1);
+    assert_eq!(stored(&net), vec![0, 1, 3]);
+    read(&net, 0);
+    read(&net, 2);
+    assert_eq!(stored(&net), vec![0, 2, 3], "the least recently read went");
+    read(&net, 1);
+    assert_eq!(stored(&net), vec![1, 2, 3], "fetched again; the next went");
+    for i in 0..NODES {
+        net.stop(i);
+    }
+}

@@ -425,14 +425,19 @@ async fn open_or_fetch(
             let node = node.clone();
             super::blocking(move || {
                 let record = node.store.file(&hash)?;
-                let referenced = record.is_none() && node.store.file_referenced(&hash)?;
+                let referenced = record.is_none()
+                    && (node.config.files.pins(&hash) || node.store.file_referenced(&hash)?);
                 Ok((record, referenced))
             })
             .await?
         };
         let gone = match found {
             (Some(record), _) => match tokio::fs::File::open(node.blobs.path(&hash)).await {
-                Ok(file) => return Ok((record, file)),
+                Ok(file) => {
+                    // Opened first: an eviction now leaves this read whole.
+                    noted_read(node, hash, fetched).await?;
+                    return Ok((record, file));
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     "the file's bytes are not here"
                 }
@@ -473,6 +478,27 @@ async fn open_or_fetch(
             }
         }
     }
+}
+
+/// Notes a read of the file `hash` for the cache of files fetched for
+/// readers (files.md §5): one just fetched for this reader joins it, and
+/// the cache is brought back within its budget; one of it read again is
+/// the most recently read.
+async fn noted_read(node: &Arc<Node>, hash: [u8; 32], fetched: bool) -> Result<(), Response> {
+    let node = node.clone();
+    super::blocking(move || {
+        let now = u64::try_from(node.clock.now().timestamp_micros()).unwrap_or(0);
+        if fetched {
+            node.store.touch_file(&hash, now)?;
+            if let Err(e) = crate::sweep::evict(&node) {
+                tracing::warn!(error = %e, "evicting cached files failed");
+            }
+        } else if node.store.file_read_at(&hash)?.is_some() {
+            node.store.touch_file(&hash, now)?;
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// `GET /<sha256>[.ext]` and `HEAD` (BUD-01): the file, whole or a byte

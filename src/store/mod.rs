@@ -864,14 +864,9 @@ impl Store {
     /// earlier version kept, or one waiting for a passport or the
     /// operator (files.md §5). Removed and refused ones do not count.
     pub fn file_referenced(&self, hash: &[u8; 32]) -> Result<bool> {
-        let mode = IteratorMode::From(hash, Direction::Forward);
-        for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
-            let (key, _) = item?;
-            let Some(id) = key.strip_prefix(hash.as_slice()) else {
-                break;
-            };
+        for id in self.file_referrers(hash)? {
             if matches!(
-                self.history(id)?,
+                self.history(&id)?,
                 Some(
                     HistoryEntry::Accepted { .. }
                         | HistoryEntry::Superseded { .. }
@@ -934,6 +929,7 @@ impl Store {
     pub fn forget_file(&self, hash: &[u8; 32]) -> Result<()> {
         let mut batch = rocksdb::WriteBatch::default();
         batch.delete_cf(self.cf(schema::FILES), hash);
+        batch.delete_cf(self.cf(schema::FILE_ACCESS), hash);
         let mode = IteratorMode::From(hash, Direction::Forward);
         for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
             let (key, _) = item?;
@@ -987,7 +983,59 @@ impl Store {
     /// Forgets the record of the file `hash` (its bytes were removed), its
     /// references kept: the posts still name it.
     pub fn forget_file_record(&self, hash: &[u8; 32]) -> Result<()> {
-        Ok(self.db.delete_cf(self.cf(schema::FILES), hash)?)
+        let mut batch = rocksdb::WriteBatch::default();
+        batch.delete_cf(self.cf(schema::FILES), hash);
+        batch.delete_cf(self.cf(schema::FILE_ACCESS), hash);
+        Ok(self.db.write(batch)?)
+    }
+
+    /// The Message-IDs of the articles that reference the file `hash`
+    /// (whatever has become of them).
+    pub fn file_referrers(&self, hash: &[u8; 32]) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(hash, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::FILE_REFS), mode) {
+            let (key, _) = item?;
+            let Some(id) = key.strip_prefix(hash.as_slice()) else {
+                break;
+            };
+            out.push(id.to_vec());
+        }
+        Ok(out)
+    }
+
+    /// Notes that the cached file `hash` was read at `micros`; not synced
+    /// (a crash loses only how recent a read was).
+    pub fn touch_file(&self, hash: &[u8; 32], micros: u64) -> Result<()> {
+        Ok(self
+            .db
+            .put_cf(self.cf(schema::FILE_ACCESS), hash, micros.to_be_bytes())?)
+    }
+
+    /// When the cached file `hash` was last read, if it is a cached one.
+    pub fn file_read_at(&self, hash: &[u8; 32]) -> Result<Option<u64>> {
+        Ok(self
+            .db
+            .get_cf(self.cf(schema::FILE_ACCESS), hash)?
+            .and_then(|v| Some(u64::from_be_bytes(v.as_slice().try_into().ok()?))))
+    }
+
+    /// Every cached file and when it was last read.
+    pub fn cached_files(&self) -> Result<Vec<([u8; 32], u64)>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::FILE_ACCESS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            if let (Ok(hash), Ok(at)) = (
+                <[u8; 32]>::try_from(key.as_ref()),
+                <[u8; 8]>::try_from(value.as_ref()),
+            ) {
+                out.push((hash, u64::from_be_bytes(at)));
+            }
+        }
+        Ok(out)
     }
 
     /// The first and last sequence numbers in the change log, or None

@@ -100,6 +100,9 @@ pub const FILE_REFS: &str = "file_refs";
 pub const FILE_CONTROLS: &str = "file_controls";
 /// Files whose removal was judged to hold, with why: never taken again.
 pub const FILE_TOMBSTONES: &str = "file_tombstones";
+/// Files fetched for a reader (on-demand), under the time they were last
+/// read (u64 BE, microseconds): the cache evicted least-recently-used.
+pub const FILE_ACCESS: &str = "file_access";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -131,6 +134,7 @@ pub const ALL: &[&str] = &[
     FILE_REFS,
     FILE_CONTROLS,
     FILE_TOMBSTONES,
+    FILE_ACCESS,
 ];
 
 /// What a board control message does.

@@ -115,7 +115,7 @@ fn filed_since(
 }
 
 /// Whether an xref (`group:number ...`) files on a board of `eager`.
-fn on_eager_board(xref: &str, eager: &Wildmat) -> bool {
+pub fn on_eager_board(xref: &str, eager: &Wildmat) -> bool {
     xref.split_ascii_whitespace()
         .filter_map(|entry| entry.rsplit_once(':').map(|(group, _)| group))
         .any(|group| eager.matches(group.as_bytes()))
@@ -136,11 +136,18 @@ fn files_of(store: &Store, id: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
         .collect())
 }
 
-/// Every file referenced by an article filed here on an `eager` board
-/// and not here, asked for.
+/// Every pinned file not here, and every file referenced by an article
+/// filed here on an `eager` board and not here, asked for.
 async fn scan(fetcher: &Arc<Fetcher>, eager: &Wildmat) {
     let mut after: Vec<u8> = Vec::new();
     let mut asked = 0usize;
+    // The operator's pins are fetched whatever references them.
+    for hash in fetcher.files.pinned_hashes() {
+        if !fetcher.is_here(&hash) && !fetcher.fetching(&hash) {
+            fetcher.want(hash);
+            asked += 1;
+        }
+    }
     loop {
         let page = {
             let (fetcher, eager, from) = (fetcher.clone(), eager.clone(), after.clone());
