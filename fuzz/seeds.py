@@ -131,6 +131,9 @@ for i, e in enumerate([
     H + " 0 video/webm later=kept",
     H + " 11 image/png width=1 width=2",
     "abc 11 png name=%zz",
+    # XFILE's 294 line is fed to the same target (files.md §6).
+    H + " 4 7 11 image/png",
+    H + " 5 7 11 image/png",
 ]):
     write("file_ref", "%02d" % i, e)
 

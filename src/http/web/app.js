@@ -41,11 +41,12 @@ function postElement(post, isOp) {
     file, com);
 }
 
-// A post's file (http.md §3.3): the image or video once its bytes are
-// here, a note while they are not.
+// A post's file (http.md §3.3, files.md §8): the image or video, or a
+// moderator's placeholder for it; asking for one not here yet makes the
+// node fetch it from a peer. A removed file is a note.
 function fileElement(post) {
+  if (post.file_state === "removed") return el("div", { class: "file missing" }, "[file removed]");
   if (!post.file_url) return "";
-  if (post.file_state !== "here") return el("div", { class: "file missing" }, "[file not here yet]");
   const type = (post.files && post.files[0] && post.files[0].type) || "";
   const media = type.startsWith("video/")
     ? el("video", { src: post.file_url, controls: "", preload: "metadata", class: "thumb" })
