@@ -116,15 +116,22 @@ impl Blobs {
     /// hash by its fetcher, the file `hash`. False when the file was here
     /// already (the part is dropped).
     pub async fn adopt_part(&self, hash: &[u8; 32]) -> io::Result<bool> {
-        let part = self.part_path(hash);
+        self.place(&self.part_path(hash), hash).await
+    }
+
+    /// Renames the whole, synced and checked file at `from` to its place
+    /// under `hash`, durably; false when the file was there already (then
+    /// `from` is dropped).
+    async fn place(&self, from: &Path, hash: &[u8; 32]) -> io::Result<bool> {
         let path = self.path(hash);
         if tokio::fs::try_exists(&path).await? {
-            tokio::fs::remove_file(&part).await?;
+            tokio::fs::remove_file(from).await?;
             return Ok(false);
         }
         let dir = path.parent().unwrap_or(&self.root).to_path_buf();
         tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(&part, &path).await?;
+        tokio::fs::rename(from, &path).await?;
+        // The rename is durable once its directory is synced.
         tokio::fs::File::open(&dir).await?.sync_all().await?;
         self.stored
             .fetch_add(1, std::sync::atomic::Ordering::Release);
@@ -198,26 +205,11 @@ impl Blobs {
                 return Err(e);
             }
         };
-        let path = self.path(&hash);
-        if tokio::fs::try_exists(&path).await? {
-            tokio::fs::remove_file(&tmp).await?;
-            return Ok(Stored {
-                hash,
-                size,
-                existed: true,
-            });
-        }
-        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
-        tokio::fs::create_dir_all(&dir).await?;
-        tokio::fs::rename(&tmp, &path).await?;
-        // The rename is durable once its directory is synced.
-        tokio::fs::File::open(&dir).await?.sync_all().await?;
-        self.stored
-            .fetch_add(1, std::sync::atomic::Ordering::Release);
+        let existed = !self.place(&tmp, &hash).await?;
         Ok(Stored {
             hash,
             size,
-            existed: false,
+            existed,
         })
     }
 }

@@ -126,6 +126,10 @@ fn files_of(store: &Store, id: &[u8]) -> Result<Vec<[u8; 32]>, StoreError> {
     let Some(bytes) = store.article(id)? else {
         return Ok(Vec::new());
     };
+    // Most posts carry no file: no parse for them.
+    if memchr::memmem::find(&bytes, crate::proto::file_ref::HEADER.as_bytes()).is_none() {
+        return Ok(Vec::new());
+    }
     let Ok(article) = crate::proto::article::Article::parse(bytes.into()) else {
         return Ok(Vec::new());
     };

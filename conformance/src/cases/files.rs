@@ -7,7 +7,7 @@
 
 use sha2::Digest;
 
-use super::http::{file_body, request};
+use super::http::{file_body, upload};
 use super::{expect, fail, Case, CaseResult, Need, Side};
 use crate::ctx::Ctx;
 
@@ -131,17 +131,7 @@ fn malformed(ctx: &mut Ctx) -> CaseResult {
 fn pieces(ctx: &mut Ctx) -> CaseResult {
     with_xfile(ctx)?;
     let body = file_body(ctx);
-    let hash = hex::encode(sha2::Sha256::digest(&body));
-    let put = request(
-        ctx,
-        "PUT",
-        "/upload",
-        &format!("Content-Type: image/png\r\nX-SHA-256: {hash}\r\n"),
-        &body,
-    )?;
-    if !matches!(put.status, 200 | 201) {
-        return fail(format!("PUT /upload: {}, want 201 or 200", put.status));
-    }
+    let hash = upload(ctx, &body)?;
     let size = body.len();
     let mut c = ctx.reader()?;
     // Three commands in one write; the answers come in order, each line

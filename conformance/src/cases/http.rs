@@ -112,8 +112,8 @@ pub const CASES: &[Case] = &[
 ];
 
 /// A response: status, headers (names lower-cased), body.
-pub(super) struct Response {
-    pub(super) status: u16,
+struct Response {
+    status: u16,
     headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
@@ -126,7 +126,7 @@ impl Response {
             .map(|(_, v)| v.as_str())
     }
 
-    pub(super) fn json(&self, what: &str) -> Result<serde_json::Value, CaseError> {
+    fn json(&self, what: &str) -> Result<serde_json::Value, CaseError> {
         if self.header("content-type") != Some("application/json") {
             return fail(format!(
                 "{what}: Content-Type is {:?}, want application/json",
@@ -155,7 +155,7 @@ fn post_json(ctx: &Ctx, path: &str, body: &serde_json::Value) -> Result<Response
 }
 
 /// One HTTP/1.1 request on a fresh connection, read to its close.
-pub(super) fn request(
+fn request(
     ctx: &Ctx,
     method: &str,
     path: &str,
@@ -555,15 +555,16 @@ pub(super) fn file_body(ctx: &Ctx) -> Vec<u8> {
     body
 }
 
-fn file_upload(ctx: &mut Ctx) -> CaseResult {
-    let body = file_body(ctx);
-    let hash = hex::encode(sha2::Sha256::digest(&body));
+/// Puts `body` as a PNG with its X-SHA-256 and checks the descriptor;
+/// its hash.
+pub(super) fn upload(ctx: &Ctx, body: &[u8]) -> Result<String, CaseError> {
+    let hash = hex::encode(sha2::Sha256::digest(body));
     let put = request(
         ctx,
         "PUT",
         "/upload",
         &format!("Content-Type: image/png\r\nX-SHA-256: {hash}\r\n"),
-        &body,
+        body,
     )?;
     let json = put.json("PUT /upload")?;
     if !matches!(put.status, 200 | 201)
@@ -575,6 +576,12 @@ fn file_upload(ctx: &mut Ctx) -> CaseResult {
             put.status
         ));
     }
+    Ok(hash)
+}
+
+fn file_upload(ctx: &mut Ctx) -> CaseResult {
+    let body = file_body(ctx);
+    let hash = upload(ctx, &body)?;
     let whole = request(ctx, "GET", &format!("/{hash}.png"), "", b"")?;
     if whole.status != 200
         || whole.body != body
