@@ -263,10 +263,11 @@ fn uploads_the_node_does_not_take_are_refused_with_a_reason_and_leave_nothing() 
     assert_eq!(status, 204);
     assert_eq!(
         header(&headers, "access-control-allow-methods"),
-        Some("GET, HEAD, PUT, DELETE")
+        Some("GET, HEAD, PUT")
     );
     let unknown = hex::encode(Sha256::digest(b"never uploaded"));
     assert_eq!(call(http, "GET", &format!("/{unknown}"), "", b"").0, 404);
+    assert_eq!(call(http, "DELETE", &format!("/{unknown}"), "", b"").0, 405);
     assert_eq!(call(http, "GET", "/not-a-hash", "", b"").0, 404);
     node.stop();
 

@@ -272,6 +272,22 @@ fn eager_boards_replicate_on_filing_and_on_demand_ones_on_first_read() {
     let (status, headers, got) = get(net.http(c), &format!("/{broken_hash}"));
     assert_eq!(status, 200, "{headers:?}");
     assert!(got == broken, "C got the right bytes from A");
+
+    // A file lost from B's disk is found again: at start B scans what its
+    // articles reference and asks its peers for what is missing.
+    let lost = net.dirs[b]
+        .path()
+        .join("files")
+        .join(&hashes[3][..2])
+        .join(&hashes[3][2..4])
+        .join(&hashes[3]);
+    net.stop(b);
+    std::fs::remove_file(&lost).expect("lose B's copy");
+    net.restart(b);
+    wait_until(LIMIT, "the lost file back on B", || lost.exists());
+    let (status, _, bytes) = get(net.http(b), &format!("/{}", hashes[3]));
+    assert_eq!(status, 200);
+    assert!(bytes == images[3]);
     for i in 0..NODES {
         net.stop(i);
     }

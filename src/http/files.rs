@@ -66,7 +66,7 @@ pub async fn options() -> Response {
     );
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD, PUT, DELETE"),
+        HeaderValue::from_static("GET, HEAD, PUT"),
     );
     headers.insert(
         header::ACCESS_CONTROL_MAX_AGE,
