@@ -47,7 +47,7 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
                 continue;
             }
             if record.stored >= cutoff
-                || node.config.files.pins(&hash)
+                || node.fetcher.pinned(&hash)?
                 || node.store.file_referenced(&hash)?
             {
                 continue;
@@ -64,7 +64,7 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
         // references its file, nothing will.
         for hash in node.blobs.parts()? {
             if !node.fetcher.fetching(&hash)
-                && !node.config.files.pins(&hash)
+                && !node.fetcher.pinned(&hash)?
                 && !node.store.file_referenced(&hash)?
             {
                 std::fs::remove_file(node.blobs.part_path(&hash))?;
@@ -89,7 +89,7 @@ pub fn evict(node: &Node) -> Result<u64, SweepError> {
     }
     let mut cached = Vec::new();
     for (hash, read_at) in node.store.cached_files()? {
-        if node.config.files.pins(&hash) || on_an_eager_board(node, &hash)? {
+        if node.fetcher.pinned(&hash)? || on_an_eager_board(node, &hash)? {
             continue;
         }
         if let Some(size) = node.blobs.size(&hash)? {

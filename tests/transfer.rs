@@ -593,6 +593,22 @@ fn files_read_on_demand_are_evicted_least_recently_read_past_the_budget_and_pins
     assert_eq!(stored(&net), vec![0, 2, 3], "the least recently read went");
     read(&net, 1);
     assert_eq!(stored(&net), vec![1, 2, 3], "fetched again; the next went");
+
+    // The operator pins the evicted one with a local control: C fetches it
+    // unasked, and it is outside the budget from then on.
+    let c_addr = net.nodes[c].as_ref().expect("C").addr;
+    let (code, text) = post_control(
+        c_addr,
+        &net.keys[c],
+        &format!("local-file-pin {}", hashes[0]),
+        "",
+    );
+    assert_eq!(code, 240, "{text}");
+    wait_until(LIMIT, "the pinned file fetched", || {
+        stored(&net) == vec![0, 1, 2, 3]
+    });
+    read(&net, 0);
+    assert_eq!(stored(&net), vec![0, 1, 2, 3]);
     for i in 0..NODES {
         net.stop(i);
     }

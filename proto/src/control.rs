@@ -18,6 +18,8 @@
 //! Control: file-remove <sha256> <message-id>   remove a file that post references
 //! Control: file-placeholder <sha256> <message-id> <sha256>   show another file for it
 //! Control: local-file-remove <sha256>    remove a file here only
+//! Control: local-file-pin <sha256>       keep (and fetch) a file here
+//! Control: local-file-unpin <sha256>     end that
 //! ```
 
 use ed25519_dalek::VerifyingKey;
@@ -66,6 +68,12 @@ pub enum Control {
     },
     /// Remove a file here only (the operator).
     LocalFileRemove([u8; 32]),
+    /// Keep a file here whatever references it, fetch it if missing, never
+    /// evict it (the operator's pin); or end that.
+    LocalFilePin {
+        file: [u8; 32],
+        pinned: bool,
+    },
 }
 
 impl Control {
@@ -78,6 +86,7 @@ impl Control {
                 | Control::LocalApprove(_)
                 | Control::LocalRefuseThread(_)
                 | Control::LocalFileRemove(_)
+                | Control::LocalFilePin { .. }
         )
     }
 }
@@ -165,6 +174,10 @@ pub fn parse(value: &[u8]) -> Result<Control, String> {
             placeholder: file(words.next())?,
         },
         "local-file-remove" => Control::LocalFileRemove(file(words.next())?),
+        "local-file-pin" | "local-file-unpin" => Control::LocalFilePin {
+            file: file(words.next())?,
+            pinned: verb == "local-file-pin",
+        },
         other => return Err(format!("unknown control message {other:?}")),
     };
     if let Some(extra) = words.next() {
@@ -257,6 +270,20 @@ mod tests {
             (
                 format!("local-file-remove {KEY}"),
                 Control::LocalFileRemove(hex32(KEY)),
+            ),
+            (
+                format!("Local-File-Pin {KEY}"),
+                Control::LocalFilePin {
+                    file: hex32(KEY),
+                    pinned: true,
+                },
+            ),
+            (
+                format!("local-file-unpin {KEY}"),
+                Control::LocalFilePin {
+                    file: hex32(KEY),
+                    pinned: false,
+                },
             ),
         ];
         for (text, expected) in cases {

@@ -470,6 +470,11 @@ fn control_text(control: &Control) -> String {
             hex32(placeholder)
         ),
         Control::LocalFileRemove(file) => format!("local-file-remove {}", hex32(file)),
+        Control::LocalFilePin { file, pinned } => format!(
+            "local-file-{} {}",
+            if *pinned { "pin" } else { "unpin" },
+            hex32(file)
+        ),
     }
 }
 

@@ -426,7 +426,7 @@ async fn open_or_fetch(
             super::blocking(move || {
                 let record = node.store.file(&hash)?;
                 let referenced = record.is_none()
-                    && (node.config.files.pins(&hash) || node.store.file_referenced(&hash)?);
+                    && (node.fetcher.pinned(&hash)? || node.store.file_referenced(&hash)?);
                 Ok((record, referenced))
             })
             .await?

@@ -285,6 +285,7 @@ pub fn control(
         | Control::LocalApprove(_)
         | Control::LocalRefuseThread(_)
         | Control::LocalFileRemove(_)
+        | Control::LocalFilePin { .. }
             if !local || signer != trust.own_key() =>
         {
             return Err(
@@ -311,6 +312,11 @@ pub fn control(
                 target: Vec::new(),
                 placeholder: None,
             },
+        }],
+        Control::LocalFilePin { file, pinned } => vec![Effect::PinFile {
+            file: *file,
+            control: article.message_id().unwrap_or_default(),
+            pinned: *pinned,
         }],
         // The held post is decided again by ingest, which adds the effect.
         Control::LocalApprove(_) => Vec::new(),

@@ -125,6 +125,12 @@ pub enum Effect {
         control: Vec<u8>,
         record: schema::FileControl,
     },
+    /// Pin the file, or unpin it (local-file-pin, local-file-unpin).
+    PinFile {
+        file: [u8; 32],
+        control: Vec<u8>,
+        pinned: bool,
+    },
     /// Remove the thread `root` opens, here, every article of it stored
     /// or to come (local-refuse-thread).
     RefuseThread {
@@ -1335,6 +1341,19 @@ impl Writer {
                     [file.as_slice(), control].concat(),
                     record.encode(),
                 );
+                batch.files_controlled.push((*file, control.clone()));
+            }
+            Effect::PinFile {
+                file,
+                control,
+                pinned,
+            } => {
+                let cf = self.store.cf(schema::FILE_PINS);
+                if *pinned {
+                    batch.writes.put_cf(cf, file, b"");
+                } else {
+                    batch.writes.delete_cf(cf, file);
+                }
                 batch.files_controlled.push((*file, control.clone()));
             }
             Effect::RefuseThread { root, reason } => {

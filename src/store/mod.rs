@@ -1004,6 +1004,26 @@ impl Store {
         Ok(out)
     }
 
+    /// Whether the operator pinned the file `hash` with local-file-pin.
+    pub fn file_pinned(&self, hash: &[u8; 32]) -> Result<bool> {
+        Ok(self.db.get_cf(self.cf(schema::FILE_PINS), hash)?.is_some())
+    }
+
+    /// Every file pinned with local-file-pin.
+    pub fn pinned_files(&self) -> Result<Vec<[u8; 32]>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::FILE_PINS), IteratorMode::Start)
+        {
+            let (key, _) = item?;
+            if let Ok(hash) = <[u8; 32]>::try_from(key.as_ref()) {
+                out.push(hash);
+            }
+        }
+        Ok(out)
+    }
+
     /// Notes that the cached file `hash` was read at `micros`; not synced
     /// (a crash loses only how recent a read was).
     pub fn touch_file(&self, hash: &[u8; 32], micros: u64) -> Result<()> {

@@ -103,6 +103,9 @@ pub const FILE_TOMBSTONES: &str = "file_tombstones";
 /// Files fetched for a reader (on-demand), under the time they were last
 /// read (u64 BE, microseconds): the cache evicted least-recently-used.
 pub const FILE_ACCESS: &str = "file_access";
+/// Files the operator pinned with local-file-pin (besides `[files]
+/// pinned`): kept, fetched if missing, never evicted.
+pub const FILE_PINS: &str = "file_pins";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -135,6 +138,7 @@ pub const ALL: &[&str] = &[
     FILE_CONTROLS,
     FILE_TOMBSTONES,
     FILE_ACCESS,
+    FILE_PINS,
 ];
 
 /// What a board control message does.

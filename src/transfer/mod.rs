@@ -169,6 +169,21 @@ impl Fetcher {
         tokio::time::timeout(within, done).await.ok().flatten()
     }
 
+    /// Whether the operator pinned the file `hash` (`[files] pinned`, or
+    /// local-file-pin): kept, fetched if missing, never evicted.
+    pub fn pinned(&self, hash: &[u8; 32]) -> Result<bool, StoreError> {
+        Ok(self.files.pins(hash) || self.store.file_pinned(hash)?)
+    }
+
+    /// Every file the operator pinned, either way.
+    pub fn pinned_files(&self) -> Result<Vec<[u8; 32]>, StoreError> {
+        let mut all = self.files.pinned_hashes();
+        all.extend(self.store.pinned_files()?);
+        all.sort_unstable();
+        all.dedup();
+        Ok(all)
+    }
+
     /// Whether a fetch of `hash` is under way.
     pub fn fetching(&self, hash: &[u8; 32]) -> bool {
         self.in_flight

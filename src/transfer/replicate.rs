@@ -89,7 +89,14 @@ fn filed_since(
             match change.kind {
                 ChangeKind::File => {
                     if let Some(hash) = crate::proto::file_ref::parse_sha256(&change.subject) {
-                        fetcher.enforce(&hash)?;
+                        let state = fetcher.enforce(&hash)?;
+                        // Pinned just now, perhaps: a pin is fetched.
+                        if !matches!(state, FileState::Removed(_))
+                            && fetcher.pinned(&hash)?
+                            && !fetcher.is_here(&hash)
+                        {
+                            wanted.push(hash);
+                        }
                     }
                 }
                 ChangeKind::Created
@@ -146,11 +153,21 @@ async fn scan(fetcher: &Arc<Fetcher>, eager: &Wildmat) {
     let mut after: Vec<u8> = Vec::new();
     let mut asked = 0usize;
     // The operator's pins are fetched whatever references them.
-    for hash in fetcher.files.pinned_hashes() {
-        if !fetcher.is_here(&hash) && !fetcher.fetching(&hash) {
-            fetcher.want(hash);
-            asked += 1;
+    let pinned = {
+        let fetcher = fetcher.clone();
+        tokio::task::spawn_blocking(move || fetcher.pinned_files()).await
+    };
+    match pinned {
+        Ok(Ok(pinned)) => {
+            for hash in pinned {
+                if !fetcher.is_here(&hash) && !fetcher.fetching(&hash) {
+                    fetcher.want(hash);
+                    asked += 1;
+                }
+            }
         }
+        Ok(Err(e)) => warn!(error = %e, "reading the pinned files failed"),
+        Err(e) => warn!(error = %e, "the pinned-file reader failed"),
     }
     loop {
         let page = {
