@@ -367,7 +367,11 @@ fn a_transfer_cut_by_kill_9_resumes_from_its_offset_after_a_restart() {
     );
 
     let b = NodeProcess::start(&config_b);
-    wait_until(LIMIT, "the file at B after the restart", || path.exists());
+    // The log, read by another thread, is what says the fetch ended.
+    wait_until(LIMIT, "the file fetched at B after the restart", || {
+        b.log_count(&["file fetched", &hash]) > 0
+    });
+    assert!(path.exists());
     let resumed = b.log_lines(&["resuming a file transfer", &hash]);
     assert_eq!(
         resumed
