@@ -143,6 +143,14 @@ fn default_fetch_wait_secs() -> u64 {
 }
 
 impl FilesConfig {
+    /// The node's own limits, before any board's narrow them.
+    pub fn limits(&self) -> FileLimits {
+        FileLimits {
+            max_bytes: self.max_bytes,
+            types: self.types.clone(),
+        }
+    }
+
     /// Whether the operator pinned the file `hash`.
     pub fn pins(&self, hash: &[u8; 32]) -> bool {
         let hex = hex::encode(hash);
@@ -925,10 +933,7 @@ impl Valid {
     /// The file limits of `board`: `[files]`, narrowed by each
     /// `[[files.board]]` that matches it, in order.
     pub fn file_limits(&self, board: &str) -> FileLimits {
-        let mut limits = FileLimits {
-            max_bytes: self.files.max_bytes,
-            types: self.files.types.clone(),
-        };
+        let mut limits = self.files.limits();
         for (boards, rule) in &self.board_files {
             if boards.matches(board.as_bytes()) {
                 if let Some(max) = rule.max_bytes {

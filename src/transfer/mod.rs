@@ -269,6 +269,11 @@ impl Fetcher {
             let _ = holder.client.quit().await;
             match received {
                 Ok(resumed_from) => {
+                    // Removed while it crossed: it is not taken.
+                    if let Ok(FileState::Removed(why)) = self.state(&hash) {
+                        let _ = std::fs::remove_file(self.blobs.part_path(&hash));
+                        return Fetched::Refused(why);
+                    }
                     match self.adopt(&hash, &holder.piece).await {
                         Ok(()) => {}
                         Err(e) => {
@@ -296,26 +301,12 @@ impl Fetcher {
     }
 
     /// Why this node does not take a file a holder describes, if it does
-    /// not.
+    /// not: the node's `[files]` limits.
     fn takes(&self, piece: &Piece) -> Result<(), String> {
-        if piece.size > self.files.max_bytes {
-            return Err(format!(
-                "the file is {} bytes, more than the {} this node takes",
-                piece.size, self.files.max_bytes
-            ));
+        match self.files.limits().refuses(piece.size, &piece.media_type) {
+            Some(why) => Err(format!("this node does not take the file: {why}")),
+            None => Ok(()),
         }
-        if !self
-            .files
-            .types
-            .iter()
-            .any(|t| t.eq_ignore_ascii_case(&piece.media_type))
-        {
-            return Err(format!(
-                "this node does not take files of type {}",
-                piece.media_type
-            ));
-        }
-        Ok(())
     }
 
     /// The record of a file made whole from a peer's part.

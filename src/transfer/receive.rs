@@ -106,7 +106,10 @@ pub async fn receive(
             .bytes
             .fetch_add(count, std::sync::atomic::Ordering::Relaxed);
     }
-    file.sync_all()?;
+    // Off the async workers: syncing a large part takes a while.
+    tokio::task::spawn_blocking(move || file.sync_all())
+        .await
+        .map_err(|e| ReceiveError::Task(e.to_string()))??;
     let got: [u8; 32] = hasher.finalize().into();
     if got != *hash {
         let _ = std::fs::remove_file(&path);
