@@ -52,6 +52,97 @@ pub struct Config {
     /// User keys trusted to cancel, edit and move posts in some boards.
     #[serde(default, rename = "moderator")]
     pub moderators: Vec<ModeratorConfig>,
+    /// Who may read and post where (protocol-spec/access.md).
+    #[serde(default)]
+    pub access: AccessConfig,
+}
+
+/// `[access]`: reader authentication and who may read and post where.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessConfig {
+    /// A closed node (a private network): nothing is readable, listed or
+    /// postable before a reader authenticates (480 / 401), and boards no
+    /// rule names are for authenticated readers and peers only.
+    #[serde(default)]
+    pub closed: bool,
+    /// The users file (`name:argon2 PHC string[:group,group]` a line),
+    /// made with `tidings user add`; relative paths are inside data_dir.
+    #[serde(default = "default_users_file")]
+    pub users: PathBuf,
+    /// Take AUTHINFO on a connection without TLS (the password would
+    /// cross in clear); otherwise such a connection is told 483.
+    #[serde(default)]
+    pub plain_authinfo: bool,
+    /// Who may read and post on which boards, in order: the last rule
+    /// whose `boards` matches a board decides it.
+    #[serde(default, rename = "rule")]
+    pub rules: Vec<AccessRule>,
+}
+
+/// One entry of an access rule's `read` or `post` list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    Anyone,
+    /// Any reader who authenticated (a user, or a key).
+    Authenticated,
+    /// Any configured peer (known by XPEER or its hosts).
+    Peers,
+    User(String),
+    Group(String),
+    Key([u8; 32]),
+    Peer(String),
+}
+
+impl Principal {
+    pub fn parse(text: &str) -> Result<Principal, String> {
+        Ok(match text.split_once(':') {
+            None if text == "anyone" => Principal::Anyone,
+            None if text == "authenticated" => Principal::Authenticated,
+            None if text == "peers" => Principal::Peers,
+            Some(("user", name)) if !name.is_empty() => Principal::User(name.into()),
+            Some(("group", name)) if !name.is_empty() => Principal::Group(name.into()),
+            Some(("peer", name)) if !name.is_empty() => Principal::Peer(name.into()),
+            Some(("key", hex)) => Principal::Key(
+                crate::proto::signing::parse_key(hex)
+                    .map(|k| k.to_bytes())
+                    .ok_or_else(|| format!("{text:?}: key: takes a public key, 64 hex digits"))?,
+            ),
+            _ => {
+                return Err(format!(
+                    "{text:?} is not anyone, authenticated, peers, user:NAME, group:NAME, key:HEX or peer:NAME"
+                ))
+            }
+        })
+    }
+}
+
+fn default_users_file() -> PathBuf {
+    PathBuf::from("users")
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            closed: false,
+            users: default_users_file(),
+            plain_authinfo: false,
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// `[[access.rule]]`: who may read and who may post on `boards`. Each
+/// list holds `anyone`, `authenticated` (any user or key that proved
+/// itself), `peers` (any configured peer), `user:NAME`, `group:NAME`,
+/// `key:HEX` (a passport key that authenticated) or `peer:NAME`. A list
+/// left out keeps what the previous matching rule (or the default) said.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct AccessRule {
+    pub boards: String,
+    pub read: Option<Vec<String>>,
+    pub post: Option<Vec<String>>,
 }
 
 /// Files (images and the like) stored by hash (protocol-spec/files.md).
@@ -680,6 +771,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             peers: Vec::new(),
             moderators: Vec::new(),
+            access: AccessConfig::default(),
         }
     }
 }
@@ -779,6 +871,14 @@ impl Config {
         wildmat("files.eager", &self.files.eager)?;
         for rule in &self.files.boards {
             wildmat("files.board boards", &rule.boards)?;
+        }
+        for rule in &self.access.rules {
+            wildmat("access.rule boards", &rule.boards)?;
+            for who in rule.read.iter().chain(&rule.post).flatten() {
+                if let Err(why) = Principal::parse(who) {
+                    return invalid(format!("access.rule {:?}: {why}", rule.boards));
+                }
+            }
         }
         if let Some(premoderate) = &self.node.premoderate {
             wildmat("node.premoderate", premoderate)?;
@@ -887,6 +987,11 @@ impl Config {
                 .collect::<Result<_, ConfigError>>()?,
             config: self,
         })
+    }
+
+    /// The users file's path, resolved against the data directory.
+    pub fn users_path(&self) -> PathBuf {
+        self.in_data_dir(&self.access.users)
     }
 
     /// The key file's path, resolved against the data directory.

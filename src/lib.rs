@@ -19,7 +19,8 @@
 //!   or when a reader asks).
 //! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
 //!   the one way in for an article whatever brought it.
-//! - Deciding: [`ingest`] (accept or reject an article and build the
+//! - Deciding: [`access`] (who a connection is, the users file, who may
+//!   read and post where); [`ingest`] (accept or reject an article and build the
 //!   records to store, routing included); [`trust`] (which keys may sign
 //!   what); [`peers`] (the typed peer model: keys, hosts, send wildmats,
 //!   rights); [`groups`] (boards as readers see them); [`precommit`]
@@ -44,6 +45,7 @@
 pub use tidings_proto as proto;
 pub use tidings_proto::codec;
 
+pub mod access;
 pub mod catchup;
 pub mod client;
 pub mod clock;

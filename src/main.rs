@@ -87,6 +87,12 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
+    /// Add a reader to the users file, or set their password and groups;
+    /// the password is read from stdin (protocol-spec/access.md).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// Catch up with a configured peer now, through the running node
     /// (XSYNC on its NNTP port), showing progress and a summary.
     Sync {
@@ -115,6 +121,19 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Add NAME, or replace its password and groups.
+    Add {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Groups the user is in (for `group:NAME` in access rules).
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        name: String,
+    },
 }
 
 fn run() -> anyhow::Result<()> {
@@ -165,6 +184,14 @@ fn run() -> anyhow::Result<()> {
         Command::Post(request) => cli::posting::post(&request),
         Command::Status { config } => cli::status::run(&load(config.as_ref())?),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
+        Command::User {
+            action:
+                UserAction::Add {
+                    config,
+                    groups,
+                    name,
+                },
+        } => cli::users::add(&load(config.as_ref())?, &name, &groups),
     }
 }
 

@@ -41,6 +41,8 @@ pub enum OpenError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
 }
 
 /// Counters for logs, tests and benchmarks.
@@ -83,6 +85,8 @@ pub struct Node {
     pub changes: watch::Receiver<u64>,
     /// Fetches files from peers (XFILE), one fetch per hash.
     pub fetcher: Arc<crate::transfer::Fetcher>,
+    /// Who may read and post where, and the users who may log in.
+    pub access: crate::access::Access,
 }
 
 impl Node {
@@ -225,7 +229,13 @@ impl Node {
                 connector: tls.connector.clone(),
             },
         ));
+        let users = crate::access::Users::load(&config.users_path())?;
+        if !users.is_empty() {
+            tracing::info!(users = users.len(), "read the users file");
+        }
+        let access = crate::access::Access::new(&config, users);
         let node = Node {
+            access,
             fetcher,
             config,
             store,

@@ -1,0 +1,447 @@
+//! Who may read and post where (protocol-spec/access.md): who a
+//! connection is ([`Identity`]: anonymous, a user who gave a password, a
+//! peer), the users file (Argon2id password hashes), the `[access]` rules
+//! per board, and the brake on password guessing.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+
+use crate::config::{Principal, Valid};
+use crate::proto::wildmat::Wildmat;
+
+/// Who a connection is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Identity {
+    Anonymous,
+    /// A user of the users file who gave its password.
+    User {
+        name: String,
+        groups: Vec<String>,
+    },
+    /// A configured peer, known by XPEER or by its hosts.
+    Peer(String),
+}
+
+impl Identity {
+    fn is(&self, principal: &Principal) -> bool {
+        match (principal, self) {
+            (Principal::Anyone, _) => true,
+            (Principal::Authenticated, Identity::User { .. }) => true,
+            (Principal::Peers, Identity::Peer(_)) => true,
+            (Principal::User(want), Identity::User { name, .. }) => want == name,
+            (Principal::Group(want), Identity::User { groups, .. }) => groups.contains(want),
+            (Principal::Peer(want), Identity::Peer(name)) => want == name,
+            _ => false,
+        }
+    }
+
+    /// Whether it proved who it is.
+    pub fn is_anonymous(&self) -> bool {
+        matches!(self, Identity::Anonymous)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccessError {
+    #[error("cannot read the users file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("users file {path} line {line}: {why}")]
+    Malformed {
+        path: String,
+        line: usize,
+        why: String,
+    },
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+/// One user of the users file.
+#[derive(Debug, Clone)]
+struct User {
+    hash: String,
+    groups: Vec<String>,
+}
+
+/// The users file: `name:PHC string[:group,group]` a line; `#` starts a
+/// comment line.
+#[derive(Debug, Clone, Default)]
+pub struct Users {
+    users: HashMap<String, User>,
+}
+
+impl Users {
+    /// Reads the users file; none at `path` is no users.
+    pub fn load(path: &Path) -> Result<Users, AccessError> {
+        let shown = path.display().to_string();
+        match std::fs::read_to_string(path) {
+            Ok(text) => Users::parse(&text).map_err(|(line, why)| AccessError::Malformed {
+                path: shown,
+                line,
+                why,
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Users::default()),
+            Err(source) => Err(AccessError::Read {
+                path: shown,
+                source,
+            }),
+        }
+    }
+
+    /// Parses a users file; the line number and why on an error.
+    pub fn parse(text: &str) -> Result<Users, (usize, String)> {
+        let mut users = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (name, rest) = line
+                .split_once(':')
+                .ok_or((i + 1, "expected name:hash[:groups]".to_string()))?;
+            if !valid_name(name) {
+                return Err((i + 1, format!("{name:?} is not a user name")));
+            }
+            // A PHC string has no ':'; the groups follow the last one.
+            let (hash, groups) = rest.split_once(':').unwrap_or((rest, ""));
+            PasswordHash::new(hash)
+                .map_err(|e| (i + 1, format!("the hash is not a PHC string: {e}")))?;
+            let groups = groups
+                .split(',')
+                .map(str::trim)
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect();
+            let user = User {
+                hash: hash.to_string(),
+                groups,
+            };
+            if users.insert(name.to_string(), user).is_some() {
+                return Err((i + 1, format!("{name} is listed twice")));
+            }
+        }
+        Ok(Users { users })
+    }
+
+    /// The user `name` if `password` is theirs. Slow on purpose (Argon2):
+    /// call it off the async workers. An unknown name costs the same as a
+    /// wrong password, so names cannot be told apart by timing.
+    pub fn verify(&self, name: &str, password: &str) -> Option<Identity> {
+        let user = self.users.get(name);
+        let hash = match user {
+            Some(user) => user.hash.as_str(),
+            None => dummy_hash()?,
+        };
+        let parsed = PasswordHash::new(hash).ok()?;
+        let right = Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok();
+        let user = user.filter(|_| right)?;
+        Some(Identity::User {
+            name: name.to_string(),
+            groups: user.groups.clone(),
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.users.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.users.is_empty()
+    }
+}
+
+/// The hash an unknown user's password is checked against (of a random
+/// password), so the answer takes as long as for a known user.
+fn dummy_hash() -> Option<&'static str> {
+    static DUMMY: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            let mut secret = [0u8; 16];
+            getrandom::getrandom(&mut secret).ok()?;
+            hash_password(&hex::encode(secret)).ok()
+        })
+        .as_deref()
+}
+
+/// A user name: what AUTHINFO USER can carry and a users file line can
+/// hold (no ':', no white space or controls).
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b':' && b != b',')
+}
+
+/// An Argon2id PHC string of `password` with a fresh salt.
+pub fn hash_password(password: &str) -> Result<String, AccessError> {
+    let mut salt = [0u8; 16];
+    getrandom::getrandom(&mut salt).map_err(|e| AccessError::Hash(e.to_string()))?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| AccessError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AccessError::Hash(e.to_string()))
+}
+
+/// One `[[access.rule]]`: its boards, and who may read and post there
+/// when it says.
+#[derive(Debug)]
+struct Rule {
+    boards: Wildmat,
+    read: Option<Vec<Principal>>,
+    post: Option<Vec<Principal>>,
+}
+
+/// The `[access]` rules, with the users.
+#[derive(Debug)]
+pub struct Access {
+    closed: bool,
+    plain_authinfo: bool,
+    rules: Vec<Rule>,
+    users: Users,
+    pub throttle: Throttle,
+}
+
+impl Access {
+    /// From a validated configuration (its rules parse) and the users.
+    pub fn new(config: &Valid, users: Users) -> Access {
+        let rules = config
+            .access
+            .rules
+            .iter()
+            .filter_map(|rule| {
+                let boards = Wildmat::parse(rule.boards.as_bytes()).ok()?;
+                let list = |l: &Option<Vec<String>>| {
+                    l.as_ref().map(|l| {
+                        l.iter()
+                            .filter_map(|p| Principal::parse(p).ok())
+                            .collect::<Vec<_>>()
+                    })
+                };
+                Some(Rule {
+                    boards,
+                    read: list(&rule.read),
+                    post: list(&rule.post),
+                })
+            })
+            .collect();
+        Access {
+            closed: config.access.closed,
+            plain_authinfo: config.access.plain_authinfo,
+            rules,
+            users,
+            throttle: Throttle::default(),
+        }
+    }
+
+    /// Whether nothing is served before a reader authenticates.
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether AUTHINFO is taken without TLS.
+    pub fn plain_authinfo(&self) -> bool {
+        self.plain_authinfo
+    }
+
+    pub fn users(&self) -> &Users {
+        &self.users
+    }
+
+    /// Whether `who` may read `board`.
+    pub fn may_read(&self, who: &Identity, board: &str) -> bool {
+        self.decide(who, board, |rule| rule.read.as_ref())
+    }
+
+    /// Whether `who` may post to `board`.
+    pub fn may_post(&self, who: &Identity, board: &str) -> bool {
+        self.decide(who, board, |rule| rule.post.as_ref())
+    }
+
+    fn decide(
+        &self,
+        who: &Identity,
+        board: &str,
+        list: impl Fn(&Rule) -> Option<&Vec<Principal>>,
+    ) -> bool {
+        let decided = self
+            .rules
+            .iter()
+            .filter(|rule| rule.boards.matches(board.as_bytes()))
+            .filter_map(&list)
+            .next_back();
+        match decided {
+            Some(principals) => principals.iter().any(|p| who.is(p)),
+            None if self.closed => !who.is_anonymous(),
+            None => true,
+        }
+    }
+}
+
+/// How long a client that keeps giving wrong passwords waits before each
+/// further answer: nothing for the first few, then doubling to a cap.
+/// Kept per address, so one guesser slows itself, not other clients.
+#[derive(Debug, Default)]
+pub struct Throttle {
+    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+/// Wrong passwords from one address answered at once.
+const FREE_FAILURES: u32 = 3;
+/// The longest wait before an answer.
+const MAX_WAIT: Duration = Duration::from_secs(8);
+/// Addresses remembered at most; past it, the quietest are forgotten.
+const REMEMBERED: usize = 10_000;
+/// Failures older than this are forgiven.
+const FORGIVEN_AFTER: Duration = Duration::from_secs(3600);
+
+impl Throttle {
+    /// The wait before answering the next attempt from `from`.
+    pub fn wait(&self, from: IpAddr) -> Duration {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        match failures.get(&from) {
+            Some((n, at)) if *n > FREE_FAILURES && at.elapsed() < FORGIVEN_AFTER => {
+                let steps = (*n - FREE_FAILURES).min(16);
+                (Duration::from_millis(100) * 2u32.pow(steps - 1)).min(MAX_WAIT)
+            }
+            _ => Duration::ZERO,
+        }
+    }
+
+    /// Counts a wrong password from `from`; how many so far.
+    pub fn failed(&self, from: IpAddr) -> u32 {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= REMEMBERED && !failures.contains_key(&from) {
+            failures.retain(|_, (_, at)| at.elapsed() < FORGIVEN_AFTER);
+            if failures.len() >= REMEMBERED {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(from).or_insert((0, Instant::now()));
+        entry.0 = entry.0.saturating_add(1);
+        entry.1 = Instant::now();
+        entry.0
+    }
+
+    /// Forgets the failures of `from` (it gave a right password).
+    pub fn succeeded(&self, from: IpAddr) {
+        self.failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&from);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn access(toml: &str, users: &str) -> Access {
+        let config = Config::from_toml(toml, Path::new("t.toml"))
+            .expect("valid")
+            .validated()
+            .expect("validated");
+        Access::new(&config, Users::parse(users).expect("users"))
+    }
+
+    #[test]
+    fn passwords_are_checked_against_argon2_hashes() {
+        let hash = hash_password("right horse").expect("hash");
+        assert!(hash.starts_with("$argon2id$"), "{hash}");
+        let users = Users::parse(&format!("# readers\nann:{hash}:friends, mods\n")).expect("parse");
+        assert_eq!(
+            users.verify("ann", "right horse"),
+            Some(Identity::User {
+                name: "ann".into(),
+                groups: vec!["friends".into(), "mods".into()]
+            })
+        );
+        assert_eq!(users.verify("ann", "wrong"), None);
+        assert_eq!(users.verify("bob", "right horse"), None);
+        assert!(Users::parse("ann").is_err());
+        assert!(Users::parse("ann:notaphc").is_err());
+        assert!(Users::parse(&format!("ann:{hash}\nann:{hash}\n")).is_err());
+        assert!(Users::parse(&format!("a b:{hash}\n")).is_err());
+    }
+
+    #[test]
+    fn the_last_matching_rule_decides_and_a_closed_node_wants_a_login() {
+        let ann = Identity::User {
+            name: "ann".into(),
+            groups: vec!["friends".into()],
+        };
+        let bob = Identity::User {
+            name: "bob".into(),
+            groups: vec![],
+        };
+        let peer = Identity::Peer("n2.test".into());
+        let open = access(
+            "[[access.rule]]\nboards = \"blog.*\"\nread = [\"anyone\"]\npost = [\"authenticated\"]\n[[access.rule]]\nboards = \"blog.friends\"\nread = [\"group:friends\", \"peer:n2.test\"]\n",
+            "",
+        );
+        assert!(
+            open.may_read(&Identity::Anonymous, "chan.b"),
+            "no rule: open"
+        );
+        assert!(open.may_read(&Identity::Anonymous, "blog.open"));
+        assert!(!open.may_post(&Identity::Anonymous, "blog.open"));
+        assert!(open.may_post(&bob, "blog.open"));
+        assert!(open.may_read(&ann, "blog.friends"));
+        assert!(open.may_read(&peer, "blog.friends"));
+        assert!(!open.may_read(&bob, "blog.friends"));
+        assert!(!open.may_read(&Identity::Anonymous, "blog.friends"));
+        assert!(
+            open.may_post(&bob, "blog.friends"),
+            "post not given: the earlier rule's"
+        );
+        let closed = access(
+            "[access]\nclosed = true\n[[access.rule]]\nboards = \"pub.*\"\nread = [\"anyone\"]\n",
+            "",
+        );
+        assert!(closed.closed());
+        assert!(!closed.may_read(&Identity::Anonymous, "chan.b"));
+        assert!(closed.may_read(&bob, "chan.b"));
+        assert!(closed.may_read(&peer, "chan.b"));
+        assert!(closed.may_read(&Identity::Anonymous, "pub.news"));
+        let bad = Config::from_toml(
+            "[[access.rule]]\nboards = \"a\"\nread = [\"everyone\"]\n",
+            Path::new("t.toml"),
+        )
+        .expect_err("unknown principal");
+        assert!(bad.to_string().contains("everyone"), "{bad}");
+    }
+
+    #[test]
+    fn wrong_passwords_slow_only_their_own_address() {
+        let throttle = Throttle::default();
+        let guesser: IpAddr = "192.0.2.1".parse().expect("ip");
+        let other: IpAddr = "192.0.2.2".parse().expect("ip");
+        for _ in 0..FREE_FAILURES {
+            throttle.failed(guesser);
+        }
+        assert_eq!(throttle.wait(guesser), Duration::ZERO);
+        throttle.failed(guesser);
+        assert_eq!(throttle.wait(guesser), Duration::from_millis(100));
+        throttle.failed(guesser);
+        assert_eq!(throttle.wait(guesser), Duration::from_millis(200));
+        for _ in 0..1000 {
+            throttle.failed(guesser);
+        }
+        assert_eq!(throttle.wait(guesser), MAX_WAIT);
+        assert_eq!(throttle.wait(other), Duration::ZERO);
+        throttle.succeeded(guesser);
+        assert_eq!(throttle.wait(guesser), Duration::ZERO);
+    }
+}
