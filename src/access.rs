@@ -245,6 +245,12 @@ impl Access {
         }
     }
 
+    /// Whether everyone may read and post everywhere (an open node with no
+    /// rules): the routes skip their checks.
+    pub fn all_open(&self) -> bool {
+        !self.closed && self.rules.is_empty()
+    }
+
     /// Whether nothing is served before a reader authenticates.
     pub fn closed(&self) -> bool {
         self.closed

@@ -76,6 +76,8 @@ codes! {
     FILE_REFUSED = 495, "File refused here";
     AUTH_REQUIRED = 480, "Peer authentication required (XPEER)";
     AUTH_REJECTED = 481, "Authentication failed";
+    AUTH_OUT_OF_SEQUENCE = 482, "Authentication commands issued out of sequence";
+    ENCRYPTION_REQUIRED = 483, "Encryption required: use STARTTLS first";
     UNKNOWN_COMMAND = 500, "Unknown command";
     SYNTAX_ERROR = 501, "Syntax error in command";
     NOT_PERMITTED = 502, "Command unavailable";

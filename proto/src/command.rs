@@ -102,6 +102,11 @@ pub enum Command {
     Xsync(String),
     /// XSTATE (protocol-spec/state.md §5): the digest of the derived state.
     Xstate,
+    /// AUTHINFO USER name (RFC 4643 §2.3).
+    AuthinfoUser(String),
+    /// AUTHINFO PASS password (RFC 4643 §2.3): the rest of the line, so a
+    /// password may hold spaces.
+    AuthinfoPass(String),
     /// XFILE sha256 [offset [count]] (protocol-spec/files.md §6): a piece
     /// of a file's bytes.
     Xfile {
@@ -132,6 +137,16 @@ pub static COMMANDS: &[Spec] = &[
         min_args: 0,
         max_args: 1,
         parse: |a| retrieve(Part::Article, a),
+    },
+    Spec {
+        name: "AUTHINFO",
+        syntax: "AUTHINFO USER name | AUTHINFO PASS password",
+        summary: "log in as a reader (RFC 4643)",
+        min_args: 2,
+        max_args: usize::MAX,
+        // parse() reads AUTHINFO from its whole line (a password keeps its
+        // spaces); this row is for HELP and the argument count.
+        parse: |a| authinfo(a[0], &a[1..].join(&b' ')),
     },
     Spec {
         name: "BODY",
@@ -377,6 +392,44 @@ pub static COMMANDS: &[Spec] = &[
     },
 ];
 
+/// `AUTHINFO USER|PASS <argument>` from the whole line: the argument is
+/// everything after the one space that follows the subcommand.
+fn authinfo_line(line: &[u8]) -> Result<Command, ParseError> {
+    let syntax = |why: &str| {
+        ParseError::Syntax(format!(
+            "{why}; syntax: AUTHINFO USER name | AUTHINFO PASS password"
+        ))
+    };
+    let line = line.trim_ascii_start();
+    let rest = line.get("AUTHINFO".len()..).unwrap_or_default();
+    let rest = rest
+        .strip_prefix(b" ")
+        .ok_or_else(|| syntax("no subcommand"))?;
+    let (sub, argument) = match rest.iter().position(|&b| b == b' ') {
+        Some(at) => (&rest[..at], &rest[at + 1..]),
+        None => (rest, &b""[..]),
+    };
+    if argument.is_empty() {
+        return Err(syntax("no argument"));
+    }
+    authinfo(sub, argument).map_err(|why| syntax(&why))
+}
+
+fn authinfo(sub: &[u8], argument: &[u8]) -> Result<Command, String> {
+    if argument.iter().any(|&b| b < 0x20 || b == 0x7f) {
+        return Err("the argument may not contain control characters".into());
+    }
+    let argument = String::from_utf8(argument.to_vec())
+        .map_err(|_| "the argument is not UTF-8".to_string())?;
+    if grammar::keyword(sub, "USER") {
+        Ok(Command::AuthinfoUser(argument))
+    } else if grammar::keyword(sub, "PASS") {
+        Ok(Command::AuthinfoPass(argument))
+    } else {
+        Err("only USER and PASS are offered (no SASL)".into())
+    }
+}
+
 /// XFILE's arguments: a SHA-256 in 64 hex digits (either case), then
 /// decimal numbers.
 fn xfile(args: &[&[u8]]) -> Result<Command, String> {
@@ -428,6 +481,9 @@ pub fn parse(line: &[u8]) -> Result<Command, ParseError> {
             "empty command line; HELP lists the commands".into(),
         ));
     };
+    if grammar::keyword(keyword, "AUTHINFO") {
+        return authinfo_line(line);
+    }
     let args: Vec<&[u8]> = words.collect();
     let Some(spec) = lookup(keyword) else {
         let shown = String::from_utf8_lossy(&keyword[..keyword.len().min(32)]).into_owned();
@@ -789,6 +845,15 @@ mod tests {
         syntax(&format!("XFILE {hash} 1 x"));
         syntax(&format!("XFILE {hash} 99999999999999999999"));
         syntax(&format!("XFILE {hash} 1 2 3"));
+        assert_eq!(ok("AUTHINFO USER ann"), Command::AuthinfoUser("ann".into()));
+        assert_eq!(
+            ok("authinfo pass two  spaced words "),
+            Command::AuthinfoPass("two  spaced words ".into())
+        );
+        syntax("AUTHINFO");
+        syntax("AUTHINFO USER");
+        syntax("AUTHINFO SASL PLAIN");
+        syntax("AUTHINFO PASS a\x01b");
         syntax("XSTATE boards");
         assert!(matches!(
             ok("XRECONCILE te\x00st"),

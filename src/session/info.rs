@@ -44,6 +44,15 @@ impl Session {
         if self.starttls_allowed() {
             lines.push(b"STARTTLS".to_vec());
         }
+        // RFC 4643 §2.2: AUTHINFO USER while it may be used; bare AUTHINFO
+        // when only TLS would allow it; nothing once logged in.
+        if self.user.is_none() {
+            lines.push(if self.authinfo_offered() {
+                b"AUTHINFO USER".to_vec()
+            } else {
+                b"AUTHINFO".to_vec()
+            });
+        }
         Reply::lines(
             Code::CAPABILITIES_FOLLOW,
             Code::CAPABILITIES_FOLLOW.canonical_text(),

@@ -48,7 +48,7 @@ impl Session {
     /// listings but can still be selected by name.
     fn matching_groups(&self, filter: Option<&Wildmat>) -> Vec<(String, GroupRecord)> {
         let mut groups = self.node.groups.all();
-        groups.retain(|(_, record)| !record.hidden);
+        groups.retain(|(name, record)| !record.hidden && self.may_read(name));
         if let Some(w) = filter {
             groups.retain(|(name, _)| w.matches(name.as_bytes()));
         }
@@ -100,7 +100,9 @@ impl Session {
             .groups
             .all()
             .iter()
-            .filter(|(_, record)| !record.hidden && record.created >= since.timestamp())
+            .filter(|(name, record)| {
+                !record.hidden && record.created >= since.timestamp() && self.may_read(name)
+            })
             .map(|(name, record)| self.active_line(name, record))
             .collect();
         Reply::lines(
@@ -117,6 +119,7 @@ impl Session {
         let cursor = Cursor::Arrivals {
             from: since.to_be_bytes().to_vec(),
             groups,
+            readable: self.readable_boards(),
         };
         let status = Reply::new(Code::NEWNEWS_FOLLOWS);
         Answer::Paged(Pages {

@@ -8,6 +8,7 @@
 //! order; every other command first waits for the queue to empty, so it
 //! sees the effects of the articles sent before it.
 
+mod auth;
 mod info;
 mod list;
 mod paged;
@@ -111,6 +112,10 @@ pub struct Session {
     peer: Option<String>,
     /// `peer` is known by address only; XPEER may still name another.
     peer_by_address: bool,
+    /// The reader who logged in with AUTHINFO.
+    user: Option<crate::access::Identity>,
+    /// The name of an AUTHINFO USER waiting for its PASS.
+    pending_user: Option<String>,
     /// MODE STREAM was sent: a transit feed (RFC 4644), for which a
     /// Message-ID names exactly that article, a superseded version too;
     /// only readers are led to the current version (state.md §3b).
@@ -165,6 +170,8 @@ pub async fn serve(
         awaiting: None,
         last_turn: None,
         peer_by_address: by_address.is_some(),
+        user: None,
+        pending_user: None,
         streaming: false,
         peer: by_address,
         challenge: None,
@@ -302,7 +309,13 @@ impl Session {
     ) -> Next {
         match frame {
             Frame::Line(line) => {
-                debug!(command = %String::from_utf8_lossy(&line[..line.len().min(80)]), "command");
+                // A password stays out of the log.
+                let shown = if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"AUTHINFO PASS") {
+                    &line[..13]
+                } else {
+                    &line[..line.len().min(80)]
+                };
+                debug!(command = %String::from_utf8_lossy(shown), "command");
                 let command = match command::parse(&line) {
                     Ok(command) => command,
                     Err(ParseError::Unknown(why)) => {
@@ -419,7 +432,39 @@ impl Session {
         out: &mut BytesMut,
         writer: &mut W,
     ) -> Next {
+        // A closed node serves an anonymous connection only what it needs
+        // to log in (protocol-spec/access.md).
+        let open_to_all = matches!(
+            command,
+            Command::Quit
+                | Command::Capabilities
+                | Command::Help
+                | Command::Date
+                | Command::ModeReader
+                | Command::StartTls
+                | Command::Xpeer { .. }
+                | Command::AuthinfoUser(_)
+                | Command::AuthinfoPass(_)
+        );
+        if !open_to_all && self.must_authenticate() {
+            // A block sent at once (TAKETHIS, XIHAVE, XRECONCILE) is read
+            // to its end first, so the connection stays in step.
+            if matches!(
+                command,
+                Command::Takethis(_) | Command::Xihave(_) | Command::Xreconcile(_)
+            ) {
+                codec.expect_block_up_to(
+                    crate::proto::reconcile::MAX_BLOCK
+                        .max(self.node.config.limits.max_article_bytes),
+                );
+                self.awaiting = Some(Awaiting::Refuse(Session::authentication_required()));
+                return Next::Continue;
+            }
+            return self.respond(Session::authentication_required(), pending, out);
+        }
         let handled: Handled = match command {
+            Command::AuthinfoUser(name) => Ok(self.authinfo_user(name)),
+            Command::AuthinfoPass(password) => Ok(self.authinfo_pass(password).await),
             Command::Quit => {
                 Reply::new(Code::CLOSING).encode(out);
                 return Next::Close;

@@ -112,7 +112,11 @@ fn page(store: &Store, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
                 .map(|(number, record)| render_line(store, render, *number, record))
                 .collect()
         }
-        Cursor::Arrivals { from, groups } => {
+        Cursor::Arrivals {
+            from,
+            groups,
+            readable,
+        } => {
             let entries = store.arrivals_page(from, PAGE)?;
             match entries.last() {
                 Some(last) if entries.len() == PAGE => {
@@ -125,10 +129,12 @@ fn page(store: &Store, pages: &mut Pages) -> Result<Vec<Vec<u8>>, Stop> {
             Ok(entries
                 .into_iter()
                 .filter(|entry| {
-                    entry
-                        .filed_in
-                        .split(|&b| b == b',')
-                        .any(|g| groups.matches(g))
+                    entry.filed_in.split(|&b| b == b',').any(|g| {
+                        groups.matches(g)
+                            && readable
+                                .as_ref()
+                                .is_none_or(|r| std::str::from_utf8(g).is_ok_and(|g| r.contains(g)))
+                    })
                 })
                 .map(|entry| entry.message_id)
                 .collect())

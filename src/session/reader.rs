@@ -34,6 +34,8 @@ pub(super) enum Cursor {
     Arrivals {
         from: Vec<u8>,
         groups: crate::proto::wildmat::Wildmat,
+        /// The boards the reader may read, when not all.
+        readable: Option<std::collections::HashSet<String>>,
     },
 }
 
@@ -100,6 +102,9 @@ fn corrupt(message_id: &[u8]) -> Stop {
 impl Session {
     fn select(&mut self, name: &str) -> Result<Reply, Stop> {
         let record = self.node.groups.get(name).ok_or(Code::NO_SUCH_GROUP)?;
+        if !self.may_read(name) {
+            return Err(self.unreadable(Code::NO_SUCH_GROUP));
+        }
         let current = (record.count > 0).then_some(record.low);
         self.selected = Some(Selected {
             name: name.to_string(),
@@ -186,6 +191,9 @@ impl Session {
                 .article(&located.message_id)?
                 .ok_or(missing)?,
         );
+        if located.number == 0 && !self.may_read_article(&raw) {
+            return Err(self.unreadable(missing));
+        }
         if located.number != 0 {
             if let Some(selected) = self.selected.as_mut() {
                 selected.current = Some(located.number);
@@ -252,6 +260,9 @@ impl Session {
         match selection {
             Selection::MessageId(id) => {
                 let raw = store.article(id)?.ok_or(Code::NO_SUCH_MSGID)?;
+                if !self.may_read_article(&raw) {
+                    return Err(self.unreadable(Code::NO_SUCH_MSGID));
+                }
                 let article = Article::parse(Bytes::from(raw)).map_err(|_| corrupt(id))?;
                 Ok((0, overview_record(&article)))
             }

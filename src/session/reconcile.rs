@@ -52,6 +52,14 @@ impl Session {
                 format!("no newsgroup {group} here"),
             ));
         }
+        // A board this connection may not read is one it cannot learn the
+        // Message-IDs of either (protocol-spec/access.md).
+        if !self.may_read(&group) {
+            return ready(Reply::with(
+                Code::NO_SUCH_GROUP,
+                format!("no newsgroup {group} here"),
+            ));
+        }
         if let Some(peer) = &self.peer {
             if !self.node.peers.sends(peer, &group) {
                 return ready(Reply::with(

@@ -63,6 +63,8 @@ impl Session {
         self.tls = true;
         self.selected = None;
         self.peer = None;
+        self.user = None;
+        self.pending_user = None;
         self.streaming = false;
         self.challenge = None;
         self.checked.clear();

@@ -113,6 +113,23 @@ impl Session {
     }
 
     pub(super) async fn post_article(&self, article: Bytes) -> Reply {
+        if !self.node.access.all_open() {
+            let boards = crate::proto::article::Article::parse(article.clone())
+                .map(|a| a.newsgroups())
+                .unwrap_or_default();
+            let refused = self.unpostable(&boards);
+            if !refused.is_empty() {
+                let hint = if self.user.is_none() {
+                    " (log in with AUTHINFO)"
+                } else {
+                    ""
+                };
+                return Reply::with(
+                    Code::POST_FAILED,
+                    format!("you may not post to {}{hint}", refused.join(", ")),
+                );
+            }
+        }
         transfer(
             self.node.clone(),
             article,

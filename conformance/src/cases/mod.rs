@@ -12,6 +12,7 @@ use crate::client::{Client, ClientError};
 use crate::ctx::Ctx;
 use crate::wire::{self, Status};
 
+pub mod authinfo;
 pub mod base;
 pub mod files;
 pub mod http;
@@ -123,6 +124,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "FILES",
         cases: files::CASES,
+    },
+    Suite {
+        label: "AUTHINFO",
+        cases: authinfo::CASES,
     },
 ];
 

@@ -1,0 +1,170 @@
+//! AUTHINFO USER/PASS (RFC 4643) and what the connection may read and
+//! post once it is known who it is (protocol-spec/access.md).
+
+use std::sync::Arc;
+
+use super::{Session, Stop};
+use crate::access::Identity;
+use crate::proto::{Code, Reply};
+
+/// Password checks running at once, node-wide: each takes Argon2's
+/// memory (19 MiB) and tens of milliseconds of a core, so a crowd of
+/// guessers queues here instead of exhausting the machine.
+static CHECKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
+impl Session {
+    /// Who this connection is: a user who logged in, else the peer it is,
+    /// else nobody.
+    pub(super) fn identity(&self) -> Identity {
+        match (&self.user, &self.peer) {
+            (Some(user), _) => user.clone(),
+            (None, Some(peer)) => Identity::Peer(peer.clone()),
+            (None, None) => Identity::Anonymous,
+        }
+    }
+
+    /// Whether the node serves nothing to this connection before it
+    /// authenticates (a closed node, an anonymous connection).
+    pub(super) fn must_authenticate(&self) -> bool {
+        self.node.access.closed() && self.user.is_none() && self.peer.is_none()
+    }
+
+    /// What a command the connection may not use yet is told.
+    pub(super) fn authentication_required() -> Reply {
+        Reply::with(
+            Code::AUTH_REQUIRED,
+            "authentication required: AUTHINFO USER and PASS (over TLS)",
+        )
+    }
+
+    /// Whether this connection may read `board`.
+    pub(super) fn may_read(&self, board: &str) -> bool {
+        self.node.access.all_open() || self.node.access.may_read(&self.identity(), board)
+    }
+
+    /// Whether this connection may read the article `raw`: one of the
+    /// boards its Newsgroups names is readable to it.
+    pub(super) fn may_read_article(&self, raw: &[u8]) -> bool {
+        if self.node.access.all_open() {
+            return true;
+        }
+        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::copy_from_slice(raw))
+        else {
+            return false;
+        };
+        article
+            .newsgroups()
+            .iter()
+            .any(|board| self.may_read(&String::from_utf8_lossy(board)))
+    }
+
+    /// The boards among `boards` this connection may not post to.
+    pub(super) fn unpostable(&self, boards: &[Vec<u8>]) -> Vec<String> {
+        if self.node.access.all_open() {
+            return Vec::new();
+        }
+        let who = self.identity();
+        boards
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .filter(|b| !self.node.access.may_post(&who, b))
+            .collect()
+    }
+
+    /// The boards this connection may read, when not all of them.
+    pub(super) fn readable_boards(&self) -> Option<std::collections::HashSet<String>> {
+        if self.node.access.all_open() {
+            return None;
+        }
+        Some(
+            self.node
+                .groups
+                .all()
+                .into_iter()
+                .map(|(name, _)| name)
+                .filter(|name| self.may_read(name))
+                .collect(),
+        )
+    }
+
+    /// The refusal for a board or article this connection may not read:
+    /// 480 while logging in could help, else `otherwise` (as if it were not
+    /// here, so its existence is not told).
+    pub(super) fn unreadable(&self, otherwise: Code) -> Stop {
+        if self.user.is_none() && self.peer.is_none() {
+            Stop::Refuse(Session::authentication_required())
+        } else {
+            Stop::Refuse(Reply::new(otherwise))
+        }
+    }
+
+    /// Whether AUTHINFO may be used on this connection now.
+    pub(super) fn authinfo_offered(&self) -> bool {
+        self.user.is_none() && (self.tls || self.node.access.plain_authinfo())
+    }
+
+    /// AUTHINFO USER (RFC 4643 §2.3): the name is kept for the PASS.
+    pub(super) fn authinfo_user(&mut self, name: String) -> Reply {
+        if let Some(refusal) = self.authinfo_refused() {
+            return refusal;
+        }
+        self.pending_user = Some(name);
+        Reply::with(Code::AUTH_CONTINUE, "Password required")
+    }
+
+    /// AUTHINFO PASS: 281 and the user's rights, or 481 after a wait that
+    /// grows with the wrong passwords from the same address.
+    pub(super) async fn authinfo_pass(&mut self, password: String) -> Reply {
+        if let Some(refusal) = self.authinfo_refused() {
+            return refusal;
+        }
+        let Some(name) = self.pending_user.take() else {
+            return Reply::new(Code::AUTH_OUT_OF_SEQUENCE);
+        };
+        let from = self.remote.ip();
+        let wait = self.node.access.throttle.wait(from);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let verified = {
+            let Ok(_turn) = CHECKING.acquire().await else {
+                return Reply::new(Code::INTERNAL_FAULT);
+            };
+            let node: Arc<crate::node::Node> = self.node.clone();
+            let user = name.clone();
+            tokio::task::spawn_blocking(move || node.access.users().verify(&user, &password)).await
+        };
+        match verified {
+            Ok(Some(identity)) => {
+                self.node.access.throttle.succeeded(from);
+                tracing::info!(user = %name, %from, "reader authenticated");
+                self.user = Some(identity);
+                Reply::new(Code::AUTH_ACCEPTED)
+            }
+            Ok(None) => {
+                let failures = self.node.access.throttle.failed(from);
+                // Every failure up to ten, then one in a hundred: a guesser
+                // cannot flood the log.
+                if failures <= 10 || failures % 100 == 0 {
+                    tracing::warn!(user = %name, %from, failures, "wrong user name or password");
+                }
+                Reply::with(Code::AUTH_REJECTED, "wrong user name or password")
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the password check failed");
+                Reply::new(Code::INTERNAL_FAULT)
+            }
+        }
+    }
+
+    /// Why AUTHINFO is refused on this connection now, if it is.
+    fn authinfo_refused(&self) -> Option<Reply> {
+        if self.user.is_some() {
+            return Some(Reply::with(Code::NOT_PERMITTED, "already authenticated"));
+        }
+        if !self.tls && !self.node.access.plain_authinfo() {
+            return Some(Reply::new(Code::ENCRYPTION_REQUIRED));
+        }
+        None
+    }
+}

@@ -1,0 +1,141 @@
+//! Who may read what (protocol-spec/access.md): a closed node serves an
+//! anonymous connection nothing but what it needs to log in; AUTHINFO
+//! USER/PASS (RFC 4643) against the users file; board rules decide what a
+//! reader sees, reads and posts, by every route.
+
+mod common;
+
+use common::*;
+use tidings::config::{AccessRule, Config};
+
+const BOARD_FRIENDS: &str = "test.two";
+
+fn closed_config(dir: &std::path::Path, plain: bool) -> Config {
+    let mut config = config(dir);
+    config.access.closed = true;
+    config.access.plain_authinfo = plain;
+    config.access.rules = vec![AccessRule {
+        boards: BOARD_FRIENDS.into(),
+        read: Some(vec!["group:friends".into()]),
+        post: Some(vec!["group:friends".into()]),
+    }];
+    let ann = tidings::access::hash_password("ann's secret").expect("hash");
+    let bob = tidings::access::hash_password("bob's secret").expect("hash");
+    std::fs::write(dir.join("users"), format!("ann:{ann}:friends\nbob:{bob}\n"))
+        .expect("users file");
+    config
+}
+
+fn login(c: &mut Client, user: &str, password: &str) -> u16 {
+    assert_eq!(c.cmd(&format!("AUTHINFO USER {user}")).0, 381);
+    c.cmd(&format!("AUTHINFO PASS {password}")).0
+}
+
+fn post(c: &mut Client, board: &str, subject: &str) -> String {
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&format!(
+        "From: a <a@example.org>\r\nNewsgroups: {board}\r\nSubject: {subject}\r\n\r\nbody\r\n"
+    ));
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{text}");
+    text.split_whitespace()
+        .find(|w| w.starts_with('<'))
+        .expect("the Message-ID in the 240")
+        .to_string()
+}
+
+#[test]
+fn a_closed_node_serves_only_logged_in_readers_what_their_rules_allow() {
+    let dir = temp_dir();
+    let node = TestNode::start(closed_config(dir.path(), true));
+
+    // Ann (group friends) posts on both boards.
+    let mut ann = Client::connect(node.addr);
+    assert_eq!(login(&mut ann, "ann", "ann's secret"), 281);
+    let open_id = post(&mut ann, "test.one", "for all members");
+    let friends_id = post(&mut ann, BOARD_FRIENDS, "for friends");
+    assert_eq!(ann.cmd("GROUP test.two").0, 211);
+    assert_eq!(ann.cmd(&format!("ARTICLE {friends_id}")).0, 220);
+    ann.block();
+    assert_eq!(ann.cmd("AUTHINFO USER ann").0, 502, "already logged in");
+
+    // A stranger gets 480 on every read route, and what logging in needs.
+    let mut stranger = Client::connect(node.addr);
+    assert_eq!(stranger.cmd("CAPABILITIES").0, 101);
+    let caps = stranger.block();
+    assert!(caps.contains(&"AUTHINFO USER".to_string()), "{caps:?}");
+    for command in [
+        "GROUP test.one".to_string(),
+        "LISTGROUP test.one".to_string(),
+        format!("ARTICLE {open_id}"),
+        format!("HEAD {open_id}"),
+        format!("STAT {open_id}"),
+        format!("OVER {open_id}"),
+        format!("HDR Subject {open_id}"),
+        "LIST ACTIVE".to_string(),
+        "NEWGROUPS 20000101 000000 GMT".to_string(),
+        "NEWNEWS * 20000101 000000 GMT".to_string(),
+        "POST".to_string(),
+        "XSTATE".to_string(),
+    ] {
+        assert_eq!(stranger.cmd(&command).0, 480, "{command}");
+    }
+    stranger.send(b"XRECONCILE test.one\r\n.\r\n");
+    assert_eq!(stranger.status().0, 480, "XRECONCILE, its block read");
+    assert_eq!(stranger.cmd("DATE").0, 111, "still in step");
+    assert_eq!(stranger.cmd("AUTHINFO PASS x").0, 482, "PASS before USER");
+    assert_eq!(login(&mut stranger, "ann", "wrong"), 481);
+    assert_eq!(login(&mut stranger, "nobody", "ann's secret"), 481);
+
+    // Bob may read the open board, not the friends' one, by any route.
+    let mut bob = Client::connect(node.addr);
+    assert_eq!(login(&mut bob, "bob", "bob's secret"), 281);
+    let caps = {
+        bob.cmd("CAPABILITIES");
+        bob.block()
+    };
+    assert!(!caps.iter().any(|l| l.starts_with("AUTHINFO")), "{caps:?}");
+    assert_eq!(bob.cmd("GROUP test.one").0, 211);
+    assert_eq!(bob.cmd(&format!("ARTICLE {open_id}")).0, 220);
+    bob.block();
+    assert_eq!(bob.cmd("GROUP test.two").0, 411);
+    assert_eq!(bob.cmd(&format!("ARTICLE {friends_id}")).0, 430);
+    assert_eq!(bob.cmd(&format!("OVER {friends_id}")).0, 430);
+    assert_eq!(bob.cmd("LIST ACTIVE").0, 215);
+    let active = bob.block();
+    assert!(
+        active.iter().any(|l| l.starts_with("test.one ")),
+        "{active:?}"
+    );
+    assert!(
+        !active.iter().any(|l| l.starts_with("test.two ")),
+        "{active:?}"
+    );
+    assert_eq!(bob.cmd("NEWNEWS test.* 20000101 000000 GMT").0, 230);
+    let new = bob.block();
+    assert_eq!(new, vec![open_id.clone()], "only what bob may read");
+    bob.send(b"XRECONCILE test.two\r\n.\r\n");
+    assert_eq!(bob.status().0, 411);
+    assert_eq!(bob.cmd("POST").0, 340);
+    bob.send_article(
+        "From: b <b@example.org>\r\nNewsgroups: test.two\r\nSubject: no\r\n\r\nbody\r\n",
+    );
+    let (code, why) = bob.status();
+    assert_eq!(code, 441, "{why}");
+    assert!(why.contains("test.two"), "{why}");
+    node.stop();
+}
+
+#[test]
+fn authinfo_needs_tls_unless_the_operator_allows_it_in_clear() {
+    let dir = temp_dir();
+    let node = TestNode::start(closed_config(dir.path(), false));
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("CAPABILITIES").0, 101);
+    let caps = c.block();
+    assert!(caps.contains(&"AUTHINFO".to_string()), "bare: {caps:?}");
+    assert!(caps.contains(&"STARTTLS".to_string()), "{caps:?}");
+    assert_eq!(c.cmd("AUTHINFO USER ann").0, 483);
+    assert_eq!(c.cmd("AUTHINFO PASS ann's secret").0, 483);
+    node.stop();
+}
