@@ -139,3 +139,53 @@ fn authinfo_needs_tls_unless_the_operator_allows_it_in_clear() {
     assert_eq!(c.cmd("AUTHINFO PASS ann's secret").0, 483);
     node.stop();
 }
+
+#[test]
+fn the_http_api_takes_the_same_users_and_rules() {
+    use base64::Engine;
+
+    let dir = temp_dir();
+    let node = TestNode::start(closed_config(dir.path(), true));
+    let http = node.http.expect("HTTP");
+    let get = |path: &str, credentials: Option<&str>| {
+        let auth = credentials
+            .map(|c| {
+                format!(
+                    "Authorization: Basic {}\r\n",
+                    base64::engine::general_purpose::STANDARD.encode(c)
+                )
+            })
+            .unwrap_or_default();
+        http_exchange(
+            http,
+            &format!("GET {path} HTTP/1.1\r\nHost: t\r\n{auth}"),
+            b"",
+        )
+    };
+    let (status, headers, _) = get("/boards.json", None);
+    assert_eq!(status, 401);
+    assert!(
+        http_header(&headers, "www-authenticate").is_some_and(|v| v.starts_with("Basic")),
+        "{headers:?}"
+    );
+    assert_eq!(get("/boards.json", Some("ann:ann's secret")).0, 200);
+    assert_eq!(get("/boards.json", Some("ann:wrong")).0, 401);
+    assert_eq!(
+        get("/test.two/catalog.json", Some("ann:ann's secret")).0,
+        200
+    );
+    assert_eq!(
+        get("/test.two/catalog.json", Some("bob:bob's secret")).0,
+        404
+    );
+    assert_eq!(
+        get("/api/v1/boards/test.two/threads", Some("bob:bob's secret")).0,
+        404
+    );
+    assert_eq!(
+        get("/test.one/catalog.json", Some("bob:bob's secret")).0,
+        200
+    );
+    assert_eq!(get("/test.one/catalog.json", None).0, 401);
+    node.stop();
+}

@@ -4,6 +4,7 @@
 //! (`native`). Handlers read what readers see; they never write the store
 //! themselves.
 
+mod auth;
 mod cache;
 mod chan;
 mod compose;
@@ -75,6 +76,10 @@ pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
         .route("/api/v1/openapi.json", get(native::openapi))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            (node.clone(), Arc::new(auth::Logins::default())),
+            auth::authenticate,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(Extension(shutdown))
         .layer(Extension(Arc::new(cache::Cache::default())))
@@ -144,7 +149,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
         tracker.spawn(async move {
             match permit {
                 Ok(held) => {
-                    connection(stream, app, patience, shutdown).await;
+                    connection(stream, peer, app, patience, shutdown).await;
                     drop(held);
                 }
                 Err(why) => refuse(stream, why).await,
@@ -159,10 +164,18 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
 /// it is slow to send headers, or the node shuts down.
 async fn connection(
     stream: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
     app: Router,
     patience: Duration,
     shutdown: CancellationToken,
 ) {
+    let app = tower::ServiceExt::map_request(
+        app,
+        move |mut request: axum::http::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(auth::ClientAddr(peer));
+            request
+        },
+    );
     let service = hyper_util::service::TowerToHyperService::new(app);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
