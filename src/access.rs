@@ -295,6 +295,51 @@ impl Access {
     }
 }
 
+/// What one identity may read, decided once for every board: each rule
+/// that gives a read list either names it or not, whatever the board.
+/// What a peer's outbox and catch-up consult for every article.
+#[derive(Debug, Clone)]
+pub struct Readable {
+    rules: Vec<(Wildmat, bool)>,
+    default: bool,
+}
+
+impl Readable {
+    /// Every board.
+    pub fn all() -> Readable {
+        Readable {
+            rules: Vec::new(),
+            default: true,
+        }
+    }
+
+    /// Whether `board` is readable: the last rule matching it decides.
+    pub fn reads(&self, board: &[u8]) -> bool {
+        self.rules
+            .iter()
+            .rev()
+            .find(|(boards, _)| boards.matches(board))
+            .map_or(self.default, |(_, reads)| *reads)
+    }
+}
+
+impl Access {
+    /// What `who` may read, for every board.
+    pub fn readable_by(&self, who: &Identity) -> Readable {
+        Readable {
+            rules: self
+                .rules
+                .iter()
+                .filter_map(|rule| {
+                    let read = rule.read.as_ref()?;
+                    Some((rule.boards.clone(), read.iter().any(|p| who.is(p))))
+                })
+                .collect(),
+            default: !self.closed || !who.is_anonymous(),
+        }
+    }
+}
+
 /// How long a client that keeps giving wrong passwords waits before each
 /// further answer: nothing for the first few, then doubling to a cap.
 /// Kept per address, so one guesser slows itself, not other clients.
@@ -421,6 +466,18 @@ mod tests {
         assert!(closed.may_read(&bob, "chan.b"));
         assert!(closed.may_read(&peer, "chan.b"));
         assert!(closed.may_read(&Identity::Anonymous, "pub.news"));
+        // What a peer's outbox consults agrees with may_read.
+        for who in [&Identity::Anonymous, &ann, &bob, &peer] {
+            for board in ["chan.b", "blog.open", "blog.friends", "pub.news"] {
+                for rules in [&open, &closed] {
+                    assert_eq!(
+                        rules.readable_by(who).reads(board.as_bytes()),
+                        rules.may_read(who, board),
+                        "{who:?} {board}"
+                    );
+                }
+            }
+        }
         let bad = Config::from_toml(
             "[[access.rule]]\nboards = \"a\"\nread = [\"everyone\"]\n",
             Path::new("t.toml"),

@@ -147,7 +147,12 @@ impl Node {
             }
         }
         let groups = Arc::new(Groups::new(records));
-        let peers = Arc::new(Peers::from_config(&config.peers)?);
+        let users = crate::access::Users::load(&config.users_path())?;
+        if !users.is_empty() {
+            tracing::info!(users = users.len(), "read the users file");
+        }
+        let access = crate::access::Access::new(&config, users);
+        let peers = Arc::new(Peers::from_config(&config.peers)?.reading_by(&access));
         let trust = Arc::new(Trust::new(
             &config,
             key.verifying_key(),
@@ -229,11 +234,6 @@ impl Node {
                 connector: tls.connector.clone(),
             },
         ));
-        let users = crate::access::Users::load(&config.users_path())?;
-        if !users.is_empty() {
-            tracing::info!(users = users.len(), "read the users file");
-        }
-        let access = crate::access::Access::new(&config, users);
         let node = Node {
             access,
             fetcher,

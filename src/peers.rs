@@ -63,6 +63,8 @@ pub struct Peer {
     pub boards: Option<Wildmat>,
     /// Switch the feed connection to TLS with STARTTLS before XPEER.
     pub tls: bool,
+    /// The boards `[access]` lets it read: nothing else is sent to it.
+    pub reads: crate::access::Readable,
     /// Woken when the committer adds to this peer's outbox.
     pub wake: Notify,
     /// Woken when a catch-up with this peer is due.
@@ -123,6 +125,7 @@ impl Peer {
                 .map(|b| wildmat("boards", b))
                 .transpose()?,
             tls: config.tls,
+            reads: crate::access::Readable::all(),
             wake: Notify::new(),
             resync: Notify::new(),
             syncing: Mutex::new(()),
@@ -158,10 +161,20 @@ impl Peers {
         self.all.iter().filter(|p| p.address.is_some())
     }
 
-    /// Whether we send `peer` the articles of `group`.
+    /// Each peer may read only what `access` lets it (protocol-spec/
+    /// access.md §4): its outbox and catch-up leave the rest out.
+    pub fn reading_by(mut self, access: &crate::access::Access) -> Peers {
+        for peer in &mut self.all {
+            peer.reads = access.readable_by(&crate::access::Identity::Peer(peer.name.clone()));
+        }
+        self
+    }
+
+    /// Whether we send `peer` the articles of `group`: its `send` wildmat
+    /// matches and it may read the group.
     pub fn sends(&self, peer: &str, group: &str) -> bool {
         self.get(peer)
-            .is_some_and(|p| p.send.matches(group.as_bytes()))
+            .is_some_and(|p| p.send.matches(group.as_bytes()) && p.reads.reads(group.as_bytes()))
     }
 
     pub fn accepts(&self, peer: &str, right: Right) -> bool {
@@ -187,13 +200,15 @@ impl Peers {
     }
 
     /// The fed peers that should be offered an article with this Path and
-    /// these newsgroups: not in its Path (RFC 5537 §3.3), and their `send`
-    /// wildmat matches one of its groups.
+    /// these newsgroups: not in its Path (RFC 5537 §3.3), and one of its
+    /// groups their `send` wildmat matches and they may read.
     pub fn wanting(&self, path: &[u8], newsgroups: &[Vec<u8>]) -> Vec<String> {
         self.fed()
             .filter(|peer| {
                 !path_contains(path, peer.name.as_bytes())
-                    && newsgroups.iter().any(|g| peer.send.matches(g))
+                    && newsgroups
+                        .iter()
+                        .any(|g| peer.send.matches(g) && peer.reads.reads(g))
             })
             .map(|peer| peer.name.clone())
             .collect()

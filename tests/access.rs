@@ -189,3 +189,63 @@ fn the_http_api_takes_the_same_users_and_rules() {
     assert_eq!(get("/test.one/catalog.json", None).0, 401);
     node.stop();
 }
+
+#[test]
+fn a_peer_is_sent_and_reconciles_only_the_boards_it_may_read() {
+    use tidings::config::PeerConfig;
+
+    let (dir_a, dir_b) = (temp_dir(), temp_dir());
+    let key_a = tidings::keys::write_new_secret_key(&dir_a.path().join("node.key")).expect("key");
+    let key_b = tidings::keys::write_new_secret_key(&dir_b.path().join("node.key")).expect("key");
+    let (listen_a, listen_b) = (
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
+        std::net::TcpListener::bind("127.0.0.1:0").expect("bind"),
+    );
+    let (addr_a, addr_b) = (
+        listen_a.local_addr().expect("addr"),
+        listen_b.local_addr().expect("addr"),
+    );
+    let node_config = |dir: &std::path::Path, name: &str, peer: &str, key: &str, at| {
+        let mut config = config(dir);
+        config.node.name = name.into();
+        config.listen.open_transit = false;
+        config.peers = vec![PeerConfig {
+            address: Some(format!("{at}")),
+            ..PeerConfig::new(peer, key)
+        }];
+        config
+    };
+    let mut config_a = node_config(dir_a.path(), "a.test", "b.test", &hex_key(&key_b), addr_b);
+    // B may not read test.two on A.
+    config_a.access.rules = vec![AccessRule {
+        boards: BOARD_FRIENDS.into(),
+        read: Some(vec!["user:ann".into()]),
+        post: None,
+    }];
+    let config_b = node_config(dir_b.path(), "b.test", "a.test", &hex_key(&key_a), addr_a);
+    let a = TestNode::start_on(config_a, listen_a);
+    let b = TestNode::start_on(config_b, listen_b);
+
+    let mut poster = Client::connect(a.addr);
+    let hidden = post(&mut poster, BOARD_FRIENDS, "not for b");
+    let shown = post(&mut poster, "test.one", "for b");
+    // B's outbox at A is in order: once the later post is at B, the
+    // earlier one would have been too, had it been routed.
+    let mut reader = Client::connect(b.addr);
+    wait_until(
+        std::time::Duration::from_secs(30),
+        "the open post at B",
+        || reader.cmd(&format!("STAT {shown}")).0 == 223,
+    );
+    assert_eq!(reader.cmd(&format!("STAT {hidden}")).0, 430);
+
+    // B, as a peer, cannot reconcile the board either.
+    let mut peer = Client::connect(a.addr);
+    peer.xpeer("a.test", "b.test", &key_b);
+    peer.send(b"XRECONCILE test.two\r\n.\r\n");
+    assert_eq!(peer.status().0, 411);
+    peer.send(b"XRECONCILE test.one\r\n.\r\n");
+    assert_eq!(peer.status().0, 290);
+    b.stop();
+    a.stop();
+}

@@ -98,6 +98,9 @@ pub(super) async fn run(
         .into_iter()
         .map(|(name, _)| name)
         .filter(|name| pull || node.peers.sends(&peer.name, name))
+        // Reconciling a board tells the peer its Message-IDs: never one
+        // it may not read (protocol-spec/access.md §4).
+        .filter(|name| peer.reads.reads(name.as_bytes()))
         .collect();
     let mut run = Run {
         node,
