@@ -187,6 +187,58 @@ fn the_http_api_takes_the_same_users_and_rules() {
         200
     );
     assert_eq!(get("/test.one/catalog.json", None).0, 401);
+
+    // What lists boards, articles and changes shows bob only what he may
+    // read; his post to the friends' board is refused.
+    let mut ann = Client::connect(node.addr);
+    assert_eq!(login(&mut ann, "ann", "ann's secret"), 281);
+    let open_id = post(&mut ann, "test.one", "for members");
+    let friends_id = post(&mut ann, BOARD_FRIENDS, "for friends");
+    let json = |(status, _, body): (u16, Vec<(String, String)>, Vec<u8>)| {
+        assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+        serde_json::from_slice::<serde_json::Value>(&body).expect("json")
+    };
+    let bob = Some("bob:bob's secret");
+    let boards = json(get("/boards.json", bob));
+    let names: Vec<&str> = boards["boards"]
+        .as_array()
+        .expect("boards")
+        .iter()
+        .filter_map(|b| b["board"].as_str())
+        .collect();
+    assert!(
+        names.contains(&"test.one") && !names.contains(&BOARD_FRIENDS),
+        "{names:?}"
+    );
+    let native = json(get("/api/v1/boards", bob));
+    assert!(!native.to_string().contains(BOARD_FRIENDS), "{native}");
+    let path = |id: &str| {
+        format!(
+            "/api/v1/articles/{}",
+            id.replace('<', "%3C").replace('>', "%3E")
+        )
+    };
+    assert_eq!(get(&path(&open_id), bob).0, 200);
+    assert_eq!(get(&path(&friends_id), bob).0, 404);
+    assert_eq!(get(&path(&friends_id), Some("ann:ann's secret")).0, 200);
+    let changes = json(get("/api/v1/changes?after=0", bob)).to_string();
+    assert!(
+        changes.contains(&open_id) && !changes.contains(&friends_id),
+        "{changes}"
+    );
+    let changes = json(get("/api/v1/changes?after=0", Some("ann:ann's secret"))).to_string();
+    assert!(changes.contains(&friends_id), "{changes}");
+    let body = format!(r#"{{"board":"{BOARD_FRIENDS}","body":"mine too"}}"#);
+    let auth = base64::engine::general_purpose::STANDARD.encode("bob:bob's secret");
+    let (status, _, answer) = http_exchange(
+        http,
+        &format!(
+            "POST /api/v1/posts HTTP/1.1\r\nHost: t\r\nAuthorization: Basic {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        ),
+        body.as_bytes(),
+    );
+    assert_eq!(status, 403, "{}", String::from_utf8_lossy(&answer));
     node.stop();
 }
 

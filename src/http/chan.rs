@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::cache::Cache;
 use super::ApiError;
+use crate::access::Identity;
 use crate::node::Node;
 use crate::proto::article::Article;
 use crate::store::StoreError;
@@ -28,8 +29,13 @@ pub const MAX_PAGES: u64 = 100;
 
 /// `GET /boards.json`: the boards shown in LIST (hidden ones left out),
 /// in name order.
-pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Response {
+pub async fn boards(
+    State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
+    request: HeaderMap,
+) -> Response {
     let mut all = node.groups.all();
+    all.retain(|(name, _)| node.access.may_read(&who, name));
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let max = node.config.limits.max_article_bytes;
     let boards: Vec<serde_json::Value> = all

@@ -18,6 +18,7 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use super::ApiError;
+use crate::access::Identity;
 use crate::node::Node;
 use crate::store::schema::{Change, ChangeKind};
 
@@ -33,6 +34,56 @@ const STREAM_PAGE: usize = 256;
 pub struct ChangesQuery {
     after: Option<String>,
     limit: Option<String>,
+}
+
+/// Whether `who` may see `change` (protocol-spec/access.md §4): a post's
+/// when it may read one of its boards, a board's when it may read the
+/// board; keys and file controls name no board.
+fn visible(node: &Node, who: &Identity, change: &Change) -> Result<bool, crate::store::StoreError> {
+    if node.access.all_open() {
+        return Ok(true);
+    }
+    let readable = |board: &str| node.access.may_read(who, board);
+    Ok(match change.kind {
+        ChangeKind::Created
+        | ChangeKind::Released
+        | ChangeKind::Approved
+        | ChangeKind::Moved
+        | ChangeKind::Restored => change
+            .detail
+            .split_whitespace()
+            .filter_map(|pair| pair.rsplit_once(':'))
+            .any(|(board, _)| readable(board)),
+        ChangeKind::Edited | ChangeKind::Removed | ChangeKind::Pending | ChangeKind::Held => node
+            .store
+            .any_article(change.subject.as_bytes())?
+            .and_then(|bytes| crate::proto::article::Article::parse(bytes.into()).ok())
+            .is_some_and(|article| {
+                article
+                    .newsgroups()
+                    .iter()
+                    .any(|b| readable(&String::from_utf8_lossy(b)))
+            }),
+        ChangeKind::BoardCreated | ChangeKind::BoardChanged | ChangeKind::BoardRemoved => {
+            readable(&change.subject)
+        }
+        ChangeKind::Key | ChangeKind::File => true,
+    })
+}
+
+/// The changes of `page` that `who` may see.
+fn visible_only(
+    node: &Node,
+    who: &Identity,
+    page: Vec<(u64, Change)>,
+) -> Result<Vec<(u64, Change)>, crate::store::StoreError> {
+    let mut shown = Vec::with_capacity(page.len());
+    for (seq, change) in page {
+        if visible(node, who, &change)? {
+            shown.push((seq, change));
+        }
+    }
+    Ok(shown)
 }
 
 /// One change as the API shows it.
@@ -127,6 +178,7 @@ fn number(text: &str, what: &str) -> Result<u64, ApiError> {
 /// next page.
 pub async fn changes(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
     query: Result<Query<ChangesQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
 ) -> Response {
@@ -167,15 +219,18 @@ pub async fn changes(
         };
         let latest = *node.changes.borrow();
         let page = node.store.changes_after(after, limit)?;
-        Ok(Ok((after, page, latest)))
+        // The cursor moves past what is not shown too.
+        let last = page.last().map(|(seq, _)| *seq);
+        let page = visible_only(&node, &who, page)?;
+        Ok(Ok((after, page, latest, last)))
     })
     .await;
-    let (after, page, latest) = match page {
+    let (after, page, latest, last) = match page {
         Ok(Ok(page)) => page,
         Ok(Err(unplaced)) => return refused(unplaced),
         Err(failed) => return failed,
     };
-    let next = page.last().map_or(after, |(seq, _)| *seq);
+    let next = last.unwrap_or(after);
     let changes: Vec<serde_json::Value> =
         page.iter().map(|(seq, c)| change_json(*seq, c)).collect();
     let mut response = super::json_tagged(
@@ -214,6 +269,7 @@ pub struct EventsQuery {
 /// reconnects), else after `?after=`, else at the latest change.
 pub async fn events(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
     Extension(shutdown): Extension<CancellationToken>,
     query: Result<Query<EventsQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
@@ -240,7 +296,7 @@ pub async fn events(
         super::blocking(move || place(&node, after)).await
     };
     match placed {
-        Ok(Ok(after)) => Sse::new(follow(node, after, shutdown))
+        Ok(Ok(after)) => Sse::new(follow(node, who, after, shutdown))
             .keep_alive(KeepAlive::default())
             .into_response(),
         Ok(Err(unplaced)) => refused(unplaced),
@@ -250,6 +306,8 @@ pub async fn events(
 
 struct Following {
     node: Arc<Node>,
+    /// Who follows: only what it may see is sent.
+    who: Identity,
     after: u64,
     waiting: VecDeque<(u64, Change)>,
     changed: tokio::sync::watch::Receiver<u64>,
@@ -263,12 +321,14 @@ struct Following {
 /// behind what the log keeps (a last `resync` event says so).
 fn follow(
     node: Arc<Node>,
+    who: Identity,
     after: u64,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let changed = node.changes.clone();
     let state = Following {
         node,
+        who,
         after,
         waiting: VecDeque::new(),
         changed,
@@ -317,7 +377,18 @@ fn follow(
                 if let Some((seq, _)) = page.last() {
                     st.after = *seq;
                 }
-                st.waiting.extend(page);
+                let (node, who) = (st.node.clone(), st.who.clone());
+                match tokio::task::spawn_blocking(move || visible_only(&node, &who, page)).await {
+                    Ok(Ok(shown)) => st.waiting.extend(shown),
+                    _ => {
+                        st.done = true;
+                        let event = Event::default().event("error").data(
+                            json!({ "reason": "the change log could not be read; reconnect" })
+                                .to_string(),
+                        );
+                        return Some((Ok(event), st));
+                    }
+                }
                 continue;
             }
             tokio::select! {

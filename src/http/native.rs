@@ -6,11 +6,13 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use bytes::Bytes;
 use serde_json::json;
 
 use std::time::Duration;
 
+use crate::access::Identity;
 use crate::catchup::ask::Asked;
 use crate::node::Node;
 use crate::proto::article::Article;
@@ -32,8 +34,13 @@ pub async fn openapi(request: HeaderMap) -> Response {
 /// `GET /api/v1/boards`: every board this node carries, hidden ones
 /// included and marked (`control` is no board), with its numbering as
 /// NNTP readers see it.
-pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Response {
+pub async fn boards(
+    State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
+    request: HeaderMap,
+) -> Response {
     let mut all = node.groups.all();
+    all.retain(|(name, _)| node.access.may_read(&who, name));
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let boards: Vec<serde_json::Value> = all
         .into_iter()
@@ -58,6 +65,7 @@ pub async fn boards(State(node): State<Arc<Node>>, request: HeaderMap) -> Respon
 /// (http.md §4.2). A superseded version names the current one.
 pub async fn article(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
     Path(id): Path<String>,
     request: HeaderMap,
 ) -> Response {
@@ -107,6 +115,13 @@ pub async fn article(
         found => found,
     };
     match found {
+        Found::Article(value) if !readable(&node, &who, &value) => {
+            if who.is_anonymous() {
+                super::error(StatusCode::UNAUTHORIZED, "log in to read this article")
+            } else {
+                super::error(StatusCode::NOT_FOUND, "not here")
+            }
+        }
         Found::Article(value) => super::json_tagged(&request, &value),
         Found::Not(status, reason) => super::error(status, &reason),
         Found::Absent => super::error(
@@ -114,6 +129,25 @@ pub async fn article(
             "not here: it may not have reached this node yet",
         ),
     }
+}
+
+/// Whether `who` may read the article `value` shows: one board of its
+/// Newsgroups header is readable (protocol-spec/access.md §4).
+fn readable(node: &Node, who: &Identity, value: &serde_json::Value) -> bool {
+    if node.access.all_open() {
+        return true;
+    }
+    value["headers"].as_array().is_some_and(|headers| {
+        headers
+            .iter()
+            .filter(|h| {
+                h[0].as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("Newsgroups"))
+            })
+            .filter_map(|h| h[1].as_str())
+            .flat_map(|v| v.split(','))
+            .any(|board| node.access.may_read(who, board.trim()))
+    })
 }
 
 /// An xref (`board:number ...`) as `[{"board", "number"}]`, control

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::compose::{self, NewPost, Parent};
 use super::ApiError;
+use crate::access::Identity;
 use crate::ingest::Source;
 use crate::node::{Ingested, Node};
 use crate::proto::article::Article;
@@ -42,6 +43,7 @@ async fn from_fields(node: Arc<Node>, request: Request, board: Option<String>) -
     if let Some(refused) = posting_refused(&node) {
         return refused;
     }
+    let who = identity(&request);
     let (fields, files) = match fields(&node, request).await {
         Ok(found) => found,
         Err(refused) => return refused.into_response(),
@@ -67,7 +69,7 @@ async fn from_fields(node: Arc<Node>, request: Request, board: Option<String>) -
         }
     };
     match compose::article(&post, parent.as_ref()) {
-        Ok(article) => ingest(&node, Bytes::from(article)).await,
+        Ok(article) => ingest(&node, &who, Bytes::from(article)).await,
         Err(why) => super::error(StatusCode::BAD_REQUEST, &why),
     }
 }
@@ -79,6 +81,7 @@ pub async fn article(State(node): State<Arc<Node>>, request: Request) -> Respons
     if let Some(refused) = posting_refused(&node) {
         return refused;
     }
+    let who = identity(&request);
     let json = content_type(&request).is_some_and(|t| t == "application/json");
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
@@ -106,7 +109,7 @@ pub async fn article(State(node): State<Arc<Node>>, request: Request) -> Respons
             }
         }
     };
-    ingest(&node, Bytes::from(compose::crlf(&text).into_bytes())).await
+    ingest(&node, &who, Bytes::from(compose::crlf(&text).into_bytes())).await
 }
 
 /// 403 when the node takes no posts (NNTP greets such readers with 201).
@@ -416,7 +419,39 @@ fn parent(node: &Node, post: &NewPost) -> Result<Option<Parent>, ApiError> {
 /// reply would, in HTTP: 201 filed, 202 waiting (for a passport or the
 /// operator), 200 a control applied here only, 409 a duplicate, 422
 /// refused with the NNTP reason, 503 a storage fault.
-async fn ingest(node: &Node, article: Bytes) -> Response {
+/// Who sent the request (http/auth.rs put it there).
+fn identity(request: &Request) -> Identity {
+    request
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .unwrap_or(Identity::Anonymous)
+}
+
+async fn ingest(node: &Node, who: &Identity, article: Bytes) -> Response {
+    // Every board the post names must be one its sender may post to
+    // (protocol-spec/access.md §4).
+    if !node.access.all_open() {
+        let boards = crate::proto::article::Article::parse(article.clone())
+            .map(|a| a.newsgroups())
+            .unwrap_or_default();
+        let refused: Vec<String> = boards
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .filter(|b| !node.access.may_post(who, b))
+            .collect();
+        if !refused.is_empty() {
+            let status = if who.is_anonymous() {
+                StatusCode::UNAUTHORIZED
+            } else {
+                StatusCode::FORBIDDEN
+            };
+            return super::error(
+                status,
+                &format!("you may not post to {}", refused.join(", ")),
+            );
+        }
+    }
     let created = |status: StatusCode, id: &[u8], what: &str, boards: serde_json::Value| {
         let id = String::from_utf8_lossy(id).into_owned();
         let location = format!("/api/v1/articles/{}", percent_id(&id));
