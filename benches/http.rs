@@ -13,7 +13,6 @@
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +21,7 @@ use tokio::net::TcpStream;
 
 mod common;
 
-use common::{env_or, free_port, memory_kib, NodeProcess};
+use common::{env_or, free_port, memory_kib, spawn_node, NodeProcess};
 
 const BOARD: &str = "bench.board";
 
@@ -38,23 +37,7 @@ fn start_node(dir: &Path) -> (NodeProcess, SocketAddr, SocketAddr) {
         ),
     )
     .expect("config");
-    let child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-        .arg("serve")
-        .arg("--config")
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("tidings serve starts");
-    let started = Instant::now();
-    while std::net::TcpStream::connect(http).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the node did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (NodeProcess(child), http, nntp)
+    (spawn_node(&config, http), http, nntp)
 }
 
 /// One keep-alive connection.

@@ -11,14 +11,14 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
 
 mod common;
 
-use common::{env_or, free_port, memory_kib, NodeProcess};
+use common::{env_or, free_port, memory_kib, spawn_node, NodeProcess};
 
 const BOARD: &str = "bench.files";
 
@@ -60,23 +60,7 @@ impl Node {
             ),
         )
         .expect("config");
-        let child = Command::new(env!("CARGO_BIN_EXE_tidings"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("tidings serve starts");
-        let started = Instant::now();
-        while TcpStream::connect(self.http).is_err() {
-            assert!(
-                started.elapsed() < Duration::from_secs(30),
-                "the node did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        NodeProcess(child)
+        spawn_node(&config, self.http)
     }
 
     fn stored(&self, hash: &str) -> PathBuf {

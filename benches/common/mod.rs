@@ -2,7 +2,10 @@
 
 #![allow(dead_code)]
 
-use std::process::Child;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// A number from the environment, or `default`.
 pub fn env_or(name: &str, default: usize) -> usize {
@@ -21,6 +24,29 @@ impl Drop for NodeProcess {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// Starts `tidings serve --config <config>` (the benchmark's build of
+/// the binary) and waits until its HTTP listener at `http` answers.
+pub fn spawn_node(config: &Path, http: SocketAddr) -> NodeProcess {
+    let child = Command::new(env!("CARGO_BIN_EXE_tidings"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tidings serve starts");
+    let node = NodeProcess(child);
+    let started = Instant::now();
+    while std::net::TcpStream::connect(http).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the node did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    node
 }
 
 /// A loopback port free now.
