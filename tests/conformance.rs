@@ -10,6 +10,9 @@ fn conformance_suite_passes_against_tidings() {
     let mut config = config(dir.path());
     // The default: transit only from peers authenticated with XPEER.
     config.listen.open_transit = false;
+    // A reader to log in as, so AUTHINFO is offered (access.md §3).
+    let hash = tidings::access::hash_password("conformance").expect("hash");
+    std::fs::write(dir.path().join("users"), format!("reader:{hash}\n")).expect("users");
     let node = TestNode::start(config);
     // The suite signs transit articles with a key the node trusts.
     let key = dir.path().join("author.key");

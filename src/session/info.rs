@@ -45,8 +45,10 @@ impl Session {
             lines.push(b"STARTTLS".to_vec());
         }
         // RFC 4643 §2.2: AUTHINFO USER while it may be used; bare AUTHINFO
-        // when only TLS would allow it; nothing once logged in.
-        if self.user.is_none() {
+        // when only TLS would allow it; nothing once logged in, or when
+        // there is no one to log in as (a newsreader would ask for a name
+        // in vain).
+        if self.user.is_none() && !self.node.access.users().is_empty() {
             lines.push(if self.authinfo_offered() {
                 b"AUTHINFO USER".to_vec()
             } else {
