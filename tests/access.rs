@@ -228,6 +228,22 @@ fn the_http_api_takes_the_same_users_and_rules() {
     );
     let changes = json(get("/api/v1/changes?after=0", Some("ann:ann's secret"))).to_string();
     assert!(changes.contains(&friends_id), "{changes}");
+    // Ann's posts as bob may list them: the one he may read.
+    let signer = {
+        let article = json(get(&path(&open_id), bob));
+        article["signer"].as_str().expect("signer").to_string()
+    };
+    let authored = json(get(&format!("/api/v1/authors/{signer}/posts"), bob)).to_string();
+    assert!(
+        authored.contains(&open_id) && !authored.contains(&friends_id),
+        "{authored}"
+    );
+    let authored = json(get(
+        &format!("/api/v1/authors/{signer}/posts"),
+        Some("ann:ann's secret"),
+    ))
+    .to_string();
+    assert!(authored.contains(&friends_id), "{authored}");
     let body = format!(r#"{{"board":"{BOARD_FRIENDS}","body":"mine too"}}"#);
     let auth = base64::engine::general_purpose::STANDARD.encode("bob:bob's secret");
     let (status, _, answer) = http_exchange(

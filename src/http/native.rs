@@ -483,6 +483,7 @@ fn time_bound(value: Option<&str>, what: &str) -> Result<Option<u64>, super::Api
 /// (http.md §4.6).
 pub async fn author_posts(
     State(node): State<Arc<Node>>,
+    Extension(who): Extension<Identity>,
     Path(key): Path<String>,
     query: Result<axum::extract::Query<AuthorQuery>, axum::extract::rejection::QueryRejection>,
     request: HeaderMap,
@@ -523,7 +524,18 @@ pub async fn author_posts(
             let Some(HistoryEntry::Accepted { xref, .. }) = node.store.history(id)? else {
                 continue;
             };
-            let boards = xref_boards(&xref);
+            // Filed only where the requester may not read: left out.
+            let boards: Vec<serde_json::Value> = xref_boards(&xref)
+                .into_iter()
+                .filter(|b| {
+                    b["board"]
+                        .as_str()
+                        .is_some_and(|board| node.access.may_read(&who, board))
+                })
+                .collect();
+            if boards.is_empty() && !node.access.all_open() {
+                continue;
+            }
             let subject = match boards.first() {
                 Some(first) => {
                     let board = first["board"].as_str().unwrap_or_default();
