@@ -24,6 +24,8 @@ pub enum Identity {
         name: String,
         groups: Vec<String>,
     },
+    /// A key with standing here that signed a challenge (XAUTHKEY).
+    Key([u8; 32]),
     /// A configured peer, known by XPEER or by its hosts.
     Peer(String),
 }
@@ -32,7 +34,8 @@ impl Identity {
     fn is(&self, principal: &Principal) -> bool {
         match (principal, self) {
             (Principal::Anyone, _) => true,
-            (Principal::Authenticated, Identity::User { .. }) => true,
+            (Principal::Authenticated, Identity::User { .. } | Identity::Key(_)) => true,
+            (Principal::Key(want), Identity::Key(key)) => want == key,
             (Principal::Peers, Identity::Peer(_)) => true,
             (Principal::User(want), Identity::User { name, .. }) => want == name,
             (Principal::Group(want), Identity::User { groups, .. }) => groups.contains(want),

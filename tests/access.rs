@@ -317,3 +317,54 @@ fn a_peer_is_sent_and_reconciles_only_the_boards_it_may_read() {
     b.stop();
     a.stop();
 }
+
+#[test]
+fn a_reader_logs_in_as_its_key_by_signing_a_challenge() {
+    let dir = temp_dir();
+    let mut config = closed_config(dir.path(), true);
+    with_moderator_and_third_board(&mut config);
+    config.access.rules.push(AccessRule {
+        boards: "test.three".into(),
+        read: Some(vec![format!("key:{}", hex_key(&moderator()))]),
+        post: None,
+    });
+    let node = TestNode::start(config);
+    let server = "test.node";
+    let answer = |c: &mut Client, key: &ed25519_dalek::SigningKey| {
+        let hex = hex_key(key);
+        let (code, challenge) = c.cmd(&format!("XAUTHKEY {hex}"));
+        if code != 381 {
+            return (code, challenge);
+        }
+        let message =
+            tidings::proto::signing::key_challenge_message(server, &hex, challenge.trim());
+        let signature = ed25519_dalek::Signer::sign(key, &message);
+        c.cmd(&format!(
+            "XAUTHKEY {hex} {}",
+            hex::encode(signature.to_bytes())
+        ))
+    };
+
+    let mut c = Client::connect(node.addr);
+    assert_eq!(c.cmd("CAPABILITIES").0, 101);
+    assert!(c.block().contains(&"X-TIDINGS-AUTHKEY 1".to_string()));
+    // A key nobody vouched for, and a wrong signature, are 481.
+    assert_eq!(answer(&mut c, &stranger()).0, 481);
+    let hex = hex_key(&moderator());
+    assert_eq!(c.cmd(&format!("XAUTHKEY {hex}")).0, 381);
+    assert_eq!(c.cmd(&format!("XAUTHKEY {hex} {}", "00".repeat(64))).0, 481);
+    assert_eq!(
+        c.cmd(&format!("XAUTHKEY {hex} {}", "00".repeat(64))).0,
+        482,
+        "a challenge answers once"
+    );
+    assert_eq!(c.cmd("GROUP test.three").0, 480);
+    // The moderator's key signs its challenge: it reads what its key may.
+    let (code, text) = answer(&mut c, &moderator());
+    assert_eq!(code, 281, "{text}");
+    assert_eq!(c.cmd("GROUP test.three").0, 211);
+    assert_eq!(c.cmd("GROUP test.one").0, 211, "any authenticated reader");
+    assert_eq!(c.cmd("GROUP test.two").0, 411, "not in group friends");
+    assert_eq!(c.cmd(&format!("XAUTHKEY {hex}")).0, 502);
+    node.stop();
+}

@@ -102,6 +102,12 @@ pub enum Command {
     Xsync(String),
     /// XSTATE (protocol-spec/state.md §5): the digest of the derived state.
     Xstate,
+    /// XAUTHKEY key [signature] (protocol-spec/access.md §3.2): log in as
+    /// a passport key by signing a challenge.
+    Xauthkey {
+        key: [u8; 32],
+        signature: Option<[u8; 64]>,
+    },
     /// AUTHINFO USER name (RFC 4643 §2.3).
     AuthinfoUser(String),
     /// AUTHINFO PASS password (RFC 4643 §2.3): the rest of the line, so a
@@ -361,6 +367,14 @@ pub static COMMANDS: &[Spec] = &[
         min_args: 0,
         max_args: usize::MAX,
         parse: xreconcile,
+    },
+    Spec {
+        name: "XAUTHKEY",
+        syntax: "XAUTHKEY key [signature]",
+        summary: "log in as a passport key by signing a challenge (tidings)",
+        min_args: 1,
+        max_args: 2,
+        parse: xauthkey,
     },
     Spec {
         name: "XFILE",
@@ -665,6 +679,27 @@ fn xpeer(args: &[&[u8]]) -> Result<Command, String> {
     Ok(Command::Xpeer { name, signature })
 }
 
+fn xauthkey(args: &[&[u8]]) -> Result<Command, String> {
+    let hex32 = |arg: &[u8]| {
+        std::str::from_utf8(arg)
+            .ok()
+            .and_then(crate::file_ref::parse_sha256)
+    };
+    let key = hex32(args[0]).ok_or("the key is 64 hex digits")?;
+    let signature = match args.get(1) {
+        None => None,
+        Some(text) => Some(
+            std::str::from_utf8(text)
+                .ok()
+                .filter(|t| t.len() == 128)
+                .and_then(|t| hex::decode(t).ok())
+                .and_then(|b| <[u8; 64]>::try_from(b).ok())
+                .ok_or("the signature is 128 hex digits")?,
+        ),
+    };
+    Ok(Command::Xauthkey { key, signature })
+}
+
 fn takethis(args: &[&[u8]]) -> Result<Command, String> {
     let id = match args {
         [id] => message_id_arg(id),
@@ -854,6 +889,23 @@ mod tests {
         syntax("AUTHINFO USER");
         syntax("AUTHINFO SASL PLAIN");
         syntax("AUTHINFO PASS a\x01b");
+        let key = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+        assert!(matches!(
+            ok(&format!("XAUTHKEY {key}")),
+            Command::Xauthkey {
+                signature: None,
+                ..
+            }
+        ));
+        assert!(matches!(
+            ok(&format!("xauthkey {key} {}", "ab".repeat(64))),
+            Command::Xauthkey {
+                signature: Some(_),
+                ..
+            }
+        ));
+        syntax("XAUTHKEY abc");
+        syntax(&format!("XAUTHKEY {key} abcd"));
         syntax("XSTATE boards");
         assert!(matches!(
             ok("XRECONCILE te\x00st"),

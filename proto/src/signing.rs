@@ -271,6 +271,14 @@ pub fn peer_challenge_message(server: &str, client: &str, challenge: &str) -> Ve
     format!("tidings-peer-v1\n{server}\n{client}\n{challenge}\n").into_bytes()
 }
 
+/// What a reader signs to answer an XAUTHKEY challenge (protocol-spec/
+/// access.md §3.2): the server's name, the key and the challenge, under a
+/// label of their own, so an answer is good for one connection to one
+/// server and cannot pass for an XPEER answer or a signed article.
+pub fn key_challenge_message(server: &str, key: &str, challenge: &str) -> Vec<u8> {
+    format!("tidings-authkey-v1\n{server}\n{key}\n{challenge}\n").into_bytes()
+}
+
 /// A signature checked for form and binding, ready for the (batchable)
 /// cryptographic check.
 #[derive(Debug, Clone)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Session, Stop};
 use crate::access::Identity;
 use crate::proto::{Code, Reply};
+use crate::trust::Standing;
 
 /// Password checks running at once, node-wide: each takes Argon2's
 /// memory (19 MiB) and tens of milliseconds of a core, so a crowd of
@@ -153,6 +154,66 @@ impl Session {
             Err(e) => {
                 tracing::error!(error = %e, "the password check failed");
                 Reply::new(Code::INTERNAL_FAULT)
+            }
+        }
+    }
+
+    /// XAUTHKEY (protocol-spec/access.md §3.2): a reader proves it holds a
+    /// key with standing here (a passport, a moderator's, a node's) by
+    /// signing a challenge; the key is then its identity.
+    pub(super) fn xauthkey(&mut self, key: [u8; 32], signature: Option<[u8; 64]>) -> Reply {
+        if self.user.is_some() {
+            return Reply::with(Code::NOT_PERMITTED, "already authenticated");
+        }
+        let short = &hex::encode(key)[..8];
+        let verifying = match ed25519_dalek::VerifyingKey::from_bytes(&key) {
+            Ok(verifying) => verifying,
+            Err(_) => return Reply::with(Code::AUTH_REJECTED, "not an ed25519 public key"),
+        };
+        if !matches!(
+            self.node.trust.standing(&verifying),
+            Standing::Passport | Standing::Node(_)
+        ) {
+            self.key_challenge = None;
+            return Reply::with(
+                Code::AUTH_REJECTED,
+                format!("key {short} has no passport here"),
+            );
+        }
+        let Some(signature) = signature else {
+            let mut nonce = [0u8; 32];
+            if getrandom::getrandom(&mut nonce).is_err() {
+                return Reply::with(Code::INTERNAL_FAULT, "no randomness for a challenge");
+            }
+            let challenge = hex::encode(nonce);
+            self.key_challenge = Some((key, challenge.clone()));
+            return Reply::with(Code::AUTH_CONTINUE, challenge);
+        };
+        let Some((asked, challenge)) = self.key_challenge.take() else {
+            return Reply::new(Code::AUTH_OUT_OF_SEQUENCE);
+        };
+        if asked != key {
+            return Reply::with(Code::AUTH_REJECTED, "the challenge was for another key");
+        }
+        let message = crate::proto::signing::key_challenge_message(
+            self.node.name(),
+            &hex::encode(key),
+            &challenge,
+        );
+        let from = self.remote.ip();
+        match verifying.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature)) {
+            Ok(()) => {
+                self.node.access.throttle.succeeded(from);
+                tracing::info!(key = %short, %from, "reader authenticated by key");
+                self.user = Some(Identity::Key(key));
+                Reply::with(Code::AUTH_ACCEPTED, format!("key {short} authenticated"))
+            }
+            Err(_) => {
+                let failures = self.node.access.throttle.failed(from);
+                if failures <= 10 || failures % 100 == 0 {
+                    tracing::warn!(key = %short, %from, failures, "a key's signature did not verify");
+                }
+                Reply::with(Code::AUTH_REJECTED, "the signature does not verify")
             }
         }
     }

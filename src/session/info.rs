@@ -34,6 +34,8 @@ impl Session {
                 // Tidings-File headers are understood (files.md §4), and
                 // XFILE serves files (§6).
                 "X-TIDINGS-FILES 2",
+                // Readers log in by key with XAUTHKEY (access.md §3.2).
+                "X-TIDINGS-AUTHKEY 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

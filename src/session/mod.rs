@@ -116,6 +116,8 @@ pub struct Session {
     user: Option<crate::access::Identity>,
     /// The name of an AUTHINFO USER waiting for its PASS.
     pending_user: Option<String>,
+    /// The key and challenge of a first XAUTHKEY line.
+    key_challenge: Option<([u8; 32], String)>,
     /// MODE STREAM was sent: a transit feed (RFC 4644), for which a
     /// Message-ID names exactly that article, a superseded version too;
     /// only readers are led to the current version (state.md §3b).
@@ -172,6 +174,7 @@ pub async fn serve(
         peer_by_address: by_address.is_some(),
         user: None,
         pending_user: None,
+        key_challenge: None,
         streaming: false,
         peer: by_address,
         challenge: None,
@@ -445,6 +448,7 @@ impl Session {
                 | Command::Xpeer { .. }
                 | Command::AuthinfoUser(_)
                 | Command::AuthinfoPass(_)
+                | Command::Xauthkey { .. }
         );
         if !open_to_all && self.must_authenticate() {
             // A block sent at once (TAKETHIS, XIHAVE, XRECONCILE) is read
@@ -464,6 +468,7 @@ impl Session {
         }
         let handled: Handled = match command {
             Command::AuthinfoUser(name) => Ok(self.authinfo_user(name)),
+            Command::Xauthkey { key, signature } => Ok(self.xauthkey(key, signature)),
             Command::AuthinfoPass(password) => Ok(self.authinfo_pass(password).await),
             Command::Quit => {
                 Reply::new(Code::CLOSING).encode(out);

@@ -65,6 +65,7 @@ impl Session {
         self.peer = None;
         self.user = None;
         self.pending_user = None;
+        self.key_challenge = None;
         self.streaming = false;
         self.challenge = None;
         self.checked.clear();
