@@ -112,7 +112,7 @@ pub struct Session {
     peer: Option<String>,
     /// `peer` is known by address only; XPEER may still name another.
     peer_by_address: bool,
-    /// The reader who logged in with AUTHINFO.
+    /// The reader who logged in (AUTHINFO, or XAUTHKEY as a key).
     user: Option<crate::access::Identity>,
     /// The name of an AUTHINFO USER waiting for its PASS.
     pending_user: Option<String>,
@@ -312,9 +312,11 @@ impl Session {
     ) -> Next {
         match frame {
             Frame::Line(line) => {
-                // A password stays out of the log.
-                let shown = if line.len() >= 13 && line[..13].eq_ignore_ascii_case(b"AUTHINFO PASS") {
-                    &line[..13]
+                // A password stays out of the log, however the line is
+                // spaced.
+                let trimmed = line.trim_ascii_start();
+                let shown = if trimmed.len() >= 8 && trimmed[..8].eq_ignore_ascii_case(b"AUTHINFO") {
+                    &trimmed[..8]
                 } else {
                     &line[..line.len().min(80)]
                 };
