@@ -368,3 +368,30 @@ fn a_reader_logs_in_as_its_key_by_signing_a_challenge() {
     assert_eq!(c.cmd(&format!("XAUTHKEY {hex}")).0, 502);
     node.stop();
 }
+
+#[test]
+fn wrong_passwords_slow_their_own_address_not_other_clients() {
+    let dir = temp_dir();
+    let node = TestNode::start(closed_config(dir.path(), true));
+    let mut guesser = Client::connect(node.addr);
+    for _ in 0..8 {
+        assert_eq!(login(&mut guesser, "ann", "guess"), 481);
+    }
+    // The ninth wrong password from this address waits 1.6 s before its
+    // answer; meanwhile a reader from another address (loopback answers
+    // for all of 127/8) logs in at once.
+    assert_eq!(guesser.cmd("AUTHINFO USER ann").0, 381);
+    guesser.send(b"AUTHINFO PASS guess again\r\n");
+    let mut other = Client::connect_from("127.0.0.2".parse().expect("ip"), node.addr);
+    assert_eq!(login(&mut other, "bob", "bob's secret"), 281);
+    let peek = guesser.writer_clone();
+    peek.set_nonblocking(true).expect("nonblocking");
+    let mut byte = [0u8; 1];
+    assert!(
+        matches!(peek.peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the guesser is still waiting when the other reader is in"
+    );
+    peek.set_nonblocking(false).expect("blocking");
+    assert_eq!(guesser.status().0, 481);
+    node.stop();
+}

@@ -195,6 +195,29 @@ pub struct Client {
 impl Client {
     pub fn connect(addr: SocketAddr) -> Client {
         let stream = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+        Client::greeted(stream)
+    }
+
+    /// Connects from `local` (another loopback address: 127/8 all answer),
+    /// as a second client host would.
+    pub fn connect_from(local: std::net::IpAddr, addr: SocketAddr) -> Client {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let stream = runtime
+            .block_on(async {
+                let socket = tokio::net::TcpSocket::new_v4()?;
+                socket.bind(SocketAddr::new(local, 0))?;
+                socket.connect(addr).await
+            })
+            .expect("connect from a second address");
+        let stream = stream.into_std().expect("std stream");
+        stream.set_nonblocking(false).expect("blocking");
+        Client::greeted(stream)
+    }
+
+    fn greeted(stream: TcpStream) -> Client {
         stream.set_read_timeout(Some(TIMEOUT)).expect("timeout");
         stream.set_write_timeout(Some(TIMEOUT)).expect("timeout");
         let writer = stream.try_clone().expect("clone");
