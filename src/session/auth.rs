@@ -181,11 +181,10 @@ impl Session {
             );
         }
         let Some(signature) = signature else {
-            let mut nonce = [0u8; 32];
-            if getrandom::getrandom(&mut nonce).is_err() {
-                return Reply::with(Code::INTERNAL_FAULT, "no randomness for a challenge");
-            }
-            let challenge = hex::encode(nonce);
+            let challenge = match super::peer::fresh_challenge() {
+                Ok(challenge) => challenge,
+                Err(refusal) => return refusal,
+            };
             self.key_challenge = Some((key, challenge.clone()));
             return Reply::with(Code::AUTH_CONTINUE, challenge);
         };

@@ -26,11 +26,10 @@ impl Session {
             return Reply::with(Code::AUTH_REJECTED, format!("unknown peer {name}"));
         };
         let Some(signature) = signature else {
-            let mut nonce = [0u8; 32];
-            if getrandom::getrandom(&mut nonce).is_err() {
-                return Reply::with(Code::INTERNAL_FAULT, "no randomness for a challenge");
-            }
-            let challenge = hex::encode(nonce);
+            let challenge = match fresh_challenge() {
+                Ok(challenge) => challenge,
+                Err(refusal) => return refusal,
+            };
             self.challenge = Some((name, challenge.clone()));
             return Reply::with(Code::AUTH_CONTINUE, challenge);
         };
@@ -58,4 +57,13 @@ impl Session {
             Err(_) => Reply::with(Code::AUTH_REJECTED, "signature does not verify"),
         }
     }
+}
+
+/// A challenge no one can have signed before: 32 random bytes in hex, for
+/// XPEER and XAUTHKEY alike.
+pub(super) fn fresh_challenge() -> Result<String, Reply> {
+    let mut nonce = [0u8; 32];
+    getrandom::getrandom(&mut nonce)
+        .map_err(|_| Reply::with(Code::INTERNAL_FAULT, "no randomness for a challenge"))?;
+    Ok(hex::encode(nonce))
 }
