@@ -212,7 +212,7 @@ pub struct Access {
     closed: bool,
     plain_authinfo: bool,
     rules: Vec<Rule>,
-    users: Users,
+    users: std::sync::Arc<Users>,
     pub throttle: Throttle,
 }
 
@@ -243,7 +243,7 @@ impl Access {
             closed: config.access.closed,
             plain_authinfo: config.access.plain_authinfo,
             rules,
-            users,
+            users: std::sync::Arc::new(users),
             throttle: Throttle::default(),
         }
     }
@@ -268,9 +268,74 @@ impl Access {
         &self.users
     }
 
+    /// Checks a name and password from `from`, for AUTHINFO and HTTP
+    /// alike (access.md §3): after the wait the brake sets for that
+    /// address, off the async workers, two checks at once node-wide (each
+    /// takes Argon2's memory and tens of milliseconds of a core); counts
+    /// and logs a failure (the first ten from an address, then one in a
+    /// hundred, so a guesser cannot flood the log). None: wrong.
+    pub async fn log_in(
+        &self,
+        from: IpAddr,
+        name: &str,
+        password: String,
+    ) -> Result<Option<Identity>, AccessError> {
+        static CHECKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+        let wait = self.throttle.wait(from);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        let verified = {
+            let _turn = CHECKING
+                .acquire()
+                .await
+                .map_err(|e| AccessError::Hash(e.to_string()))?;
+            let (users, user) = (self.users.clone(), name.to_string());
+            tokio::task::spawn_blocking(move || users.verify(&user, &password))
+                .await
+                .map_err(|e| AccessError::Hash(e.to_string()))?
+        };
+        match &verified {
+            Some(_) => {
+                self.throttle.succeeded(from);
+                tracing::info!(user = %name, %from, "reader authenticated");
+            }
+            None => {
+                let failures = self.throttle.failed(from);
+                if failures <= 10 || failures % 100 == 0 {
+                    tracing::warn!(user = %name, %from, failures, "wrong user name or password");
+                }
+            }
+        }
+        Ok(verified)
+    }
+
     /// Whether `who` may read `board`.
     pub fn may_read(&self, who: &Identity, board: &str) -> bool {
         self.decide(who, board, |rule| rule.read.as_ref())
+    }
+
+    /// Whether `who` may read one of `boards` (an article is readable
+    /// where one board of its Newsgroups is).
+    pub fn may_read_any<'a>(
+        &self,
+        who: &Identity,
+        boards: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
+        self.all_open() || boards.into_iter().any(|board| self.may_read(who, board))
+    }
+
+    /// The boards among `boards` (a Newsgroups header's) `who` may not
+    /// post to.
+    pub fn unpostable(&self, who: &Identity, boards: &[Vec<u8>]) -> Vec<String> {
+        if self.all_open() {
+            return Vec::new();
+        }
+        boards
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .filter(|b| !self.may_post(who, b))
+            .collect()
     }
 
     /// Whether `who` may post to `board`.

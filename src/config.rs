@@ -244,8 +244,7 @@ impl FilesConfig {
 
     /// Whether the operator pinned the file `hash`.
     pub fn pins(&self, hash: &[u8; 32]) -> bool {
-        let hex = hex::encode(hash);
-        self.pinned.iter().any(|p| p.eq_ignore_ascii_case(&hex))
+        lists(&self.pinned, hash)
     }
 
     /// The files the operator pinned (entries are checked hex).
@@ -258,9 +257,14 @@ impl FilesConfig {
 
     /// Whether the operator blocked the file `hash`.
     pub fn blocks(&self, hash: &[u8; 32]) -> bool {
-        let hex = hex::encode(hash);
-        self.blocked.iter().any(|b| b.eq_ignore_ascii_case(&hex))
+        lists(&self.blocked, hash)
     }
+}
+
+/// Whether a list of hex hashes (checked when validated) holds `hash`.
+fn lists(hashes: &[String], hash: &[u8; 32]) -> bool {
+    let hex = hex::encode(hash);
+    hashes.iter().any(|h| h.eq_ignore_ascii_case(&hex))
 }
 
 fn default_file_grace_hours() -> u64 {

@@ -31,19 +31,6 @@ fn login(c: &mut Client, user: &str, password: &str) -> u16 {
     c.cmd(&format!("AUTHINFO PASS {password}")).0
 }
 
-fn post(c: &mut Client, board: &str, subject: &str) -> String {
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article(&format!(
-        "From: a <a@example.org>\r\nNewsgroups: {board}\r\nSubject: {subject}\r\n\r\nbody\r\n"
-    ));
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{text}");
-    text.split_whitespace()
-        .find(|w| w.starts_with('<'))
-        .expect("the Message-ID in the 240")
-        .to_string()
-}
-
 #[test]
 fn a_closed_node_serves_only_logged_in_readers_what_their_rules_allow() {
     let dir = temp_dir();
@@ -52,8 +39,8 @@ fn a_closed_node_serves_only_logged_in_readers_what_their_rules_allow() {
     // Ann (group friends) posts on both boards.
     let mut ann = Client::connect(node.addr);
     assert_eq!(login(&mut ann, "ann", "ann's secret"), 281);
-    let open_id = post(&mut ann, "test.one", "for all members");
-    let friends_id = post(&mut ann, BOARD_FRIENDS, "for friends");
+    let open_id = ann.post("test.one", "for all members", "body\r\n");
+    let friends_id = ann.post(BOARD_FRIENDS, "for friends", "body\r\n");
     assert_eq!(ann.cmd("GROUP test.two").0, 211);
     assert_eq!(ann.cmd(&format!("ARTICLE {friends_id}")).0, 220);
     ann.block();
@@ -192,8 +179,8 @@ fn the_http_api_takes_the_same_users_and_rules() {
     // read; his post to the friends' board is refused.
     let mut ann = Client::connect(node.addr);
     assert_eq!(login(&mut ann, "ann", "ann's secret"), 281);
-    let open_id = post(&mut ann, "test.one", "for members");
-    let friends_id = post(&mut ann, BOARD_FRIENDS, "for friends");
+    let open_id = ann.post("test.one", "for members", "body\r\n");
+    let friends_id = ann.post(BOARD_FRIENDS, "for friends", "body\r\n");
     let json = |(status, _, body): (u16, Vec<(String, String)>, Vec<u8>)| {
         assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
         serde_json::from_slice::<serde_json::Value>(&body).expect("json")
@@ -295,8 +282,8 @@ fn a_peer_is_sent_and_reconciles_only_the_boards_it_may_read() {
     let b = TestNode::start_on(config_b, listen_b);
 
     let mut poster = Client::connect(a.addr);
-    let hidden = post(&mut poster, BOARD_FRIENDS, "not for b");
-    let shown = post(&mut poster, "test.one", "for b");
+    let hidden = poster.post(BOARD_FRIENDS, "not for b", "body\r\n");
+    let shown = poster.post("test.one", "for b", "body\r\n");
     // B's outbox at A is in order: once the later post is at B, the
     // earlier one would have been too, had it been routed.
     let mut reader = Client::connect(b.addr);

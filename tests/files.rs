@@ -286,28 +286,13 @@ fn a_post_from_a_form_with_a_file_references_it_and_the_apis_show_it() {
     let http = node.http.expect("HTTP");
     let image = bytes(3000, 9);
     let hash = hex::encode(Sha256::digest(&image));
-    let boundary = "----tidings-files-boundary";
-    let mut body = Vec::new();
-    for (name, value) in [("sub", "with a picture"), ("com", "look at this")] {
-        body.extend_from_slice(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
-                .as_bytes(),
-        );
-    }
-    body.extend_from_slice(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"C:\\\\pics\\\\cat pic.png\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
-    );
-    body.extend_from_slice(&image);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, _, answer) = call(
+    let (status, _, answer) = post_form_with_file(
         http,
-        "POST",
-        "/test.one/post",
-        &format!(
-            "Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
-            body.len()
-        ),
-        &body,
+        "test.one",
+        &[("sub", "with a picture"), ("com", "look at this")],
+        "C:\\\\pics\\\\cat pic.png",
+        "image/png",
+        &image,
     );
     let posted: serde_json::Value = serde_json::from_slice(&answer).expect("json");
     assert_eq!(status, 201, "{posted}");
@@ -473,22 +458,13 @@ fn a_file_the_operator_blocked_is_refused_by_every_route() {
         format!("X-Content-Length: 10\r\nX-Content-Type: image/png\r\nX-SHA-256: {hash}\r\n");
     assert_eq!(call(http, "HEAD", "/upload", &preflight, b"").0, 451);
     assert_eq!(call(http, "GET", &format!("/{hash}.png"), "", b"").0, 451);
-    let boundary = "b0undary";
-    let mut form = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"com\"\r\n\r\nhi\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"x.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    form.extend_from_slice(&banned);
-    form.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let (status, _, _) = call(
+    let (status, _, _) = post_form_with_file(
         http,
-        "POST",
-        "/test.one/post",
-        &format!(
-            "Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
-            form.len()
-        ),
-        &form,
+        "test.one",
+        &[("com", "hi")],
+        "x.png",
+        "image/png",
+        &banned,
     );
     assert_eq!(status, 451);
     let left: Vec<_> = walk(&dir.path().join("files"));

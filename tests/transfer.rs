@@ -141,18 +141,14 @@ fn image(seed: u32, len: usize) -> Vec<u8> {
 /// Posts a new thread with `file` through the chan form at `http`; its
 /// Message-ID.
 fn post_with_file(http: SocketAddr, board: &str, file: &[u8]) -> String {
-    let boundary = "----tidings-transfer";
-    let mut body = format!(
-        "--{boundary}\r\nContent-Disposition: form-data; name=\"com\"\r\n\r\na picture\r\n--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"pic.png\"\r\nContent-Type: image/png\r\n\r\n"
-    )
-    .into_bytes();
-    body.extend_from_slice(file);
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    let head = format!(
-        "POST /{board}/post HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
-        body.len()
+    let (status, _, answer) = post_form_with_file(
+        http,
+        board,
+        &[("com", "a picture")],
+        "pic.png",
+        "image/png",
+        file,
     );
-    let (status, _, answer) = http_exchange(http, &head, &body);
     let posted: serde_json::Value = serde_json::from_slice(&answer).expect("json");
     assert_eq!(status, 201, "{posted}");
     posted["message_id"].as_str().expect("id").to_string()

@@ -134,20 +134,20 @@ pub async fn article(
 /// Whether `who` may read the article `value` shows: one board of its
 /// Newsgroups header is readable (protocol-spec/access.md §4).
 fn readable(node: &Node, who: &Identity, value: &serde_json::Value) -> bool {
-    if node.access.all_open() {
-        return true;
-    }
-    value["headers"].as_array().is_some_and(|headers| {
-        headers
-            .iter()
-            .filter(|h| {
-                h[0].as_str()
-                    .is_some_and(|n| n.eq_ignore_ascii_case("Newsgroups"))
-            })
-            .filter_map(|h| h[1].as_str())
-            .flat_map(|v| v.split(','))
-            .any(|board| node.access.may_read(who, board.trim()))
-    })
+    let headers = value["headers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let boards = headers
+        .iter()
+        .filter(|h| {
+            h[0].as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case("Newsgroups"))
+        })
+        .filter_map(|h| h[1].as_str())
+        .flat_map(|v| v.split(','))
+        .map(str::trim);
+    node.access.may_read_any(who, boards)
 }
 
 /// An xref (`board:number ...`) as `[{"board", "number"}]`, control

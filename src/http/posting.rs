@@ -435,11 +435,7 @@ async fn ingest(node: &Node, who: &Identity, article: Bytes) -> Response {
         let boards = crate::proto::article::Article::parse(article.clone())
             .map(|a| a.newsgroups())
             .unwrap_or_default();
-        let refused: Vec<String> = boards
-            .iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .filter(|b| !node.access.may_post(who, b))
-            .collect();
+        let refused = node.access.unpostable(who, &boards);
         if !refused.is_empty() {
             let status = if who.is_anonymous() {
                 StatusCode::UNAUTHORIZED

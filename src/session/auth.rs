@@ -1,17 +1,10 @@
 //! AUTHINFO USER/PASS (RFC 4643) and what the connection may read and
 //! post once it is known who it is (protocol-spec/access.md).
 
-use std::sync::Arc;
-
 use super::{Session, Stop};
 use crate::access::Identity;
 use crate::proto::{Code, Reply};
 use crate::trust::Standing;
-
-/// Password checks running at once, node-wide: each takes Argon2's
-/// memory (19 MiB) and tens of milliseconds of a core, so a crowd of
-/// guessers queues here instead of exhausting the machine.
-static CHECKING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 impl Session {
     /// Who this connection is: a user who logged in, else the peer it is,
@@ -40,7 +33,7 @@ impl Session {
 
     /// Whether this connection may read `board`.
     pub(super) fn may_read(&self, board: &str) -> bool {
-        self.node.access.all_open() || self.node.access.may_read(&self.identity(), board)
+        self.node.access.may_read(&self.identity(), board)
     }
 
     /// Whether this connection may read the article `raw`: one of the
@@ -53,23 +46,19 @@ impl Session {
         else {
             return false;
         };
-        article
+        let boards: Vec<String> = article
             .newsgroups()
             .iter()
-            .any(|board| self.may_read(&String::from_utf8_lossy(board)))
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        self.node
+            .access
+            .may_read_any(&self.identity(), boards.iter().map(String::as_str))
     }
 
     /// The boards among `boards` this connection may not post to.
     pub(super) fn unpostable(&self, boards: &[Vec<u8>]) -> Vec<String> {
-        if self.node.access.all_open() {
-            return Vec::new();
-        }
-        let who = self.identity();
-        boards
-            .iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .filter(|b| !self.node.access.may_post(&who, b))
-            .collect()
+        self.node.access.unpostable(&self.identity(), boards)
     }
 
     /// The boards this connection may read, when not all of them.
@@ -77,13 +66,14 @@ impl Session {
         if self.node.access.all_open() {
             return None;
         }
+        let who = self.identity();
         Some(
             self.node
                 .groups
                 .all()
                 .into_iter()
                 .map(|(name, _)| name)
-                .filter(|name| self.may_read(name))
+                .filter(|name| self.node.access.may_read(&who, name))
                 .collect(),
         )
     }
@@ -122,35 +112,17 @@ impl Session {
         let Some(name) = self.pending_user.take() else {
             return Reply::new(Code::AUTH_OUT_OF_SEQUENCE);
         };
-        let from = self.remote.ip();
-        let wait = self.node.access.throttle.wait(from);
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
-        }
-        let verified = {
-            let Ok(_turn) = CHECKING.acquire().await else {
-                return Reply::new(Code::INTERNAL_FAULT);
-            };
-            let node: Arc<crate::node::Node> = self.node.clone();
-            let user = name.clone();
-            tokio::task::spawn_blocking(move || node.access.users().verify(&user, &password)).await
-        };
-        match verified {
+        match self
+            .node
+            .access
+            .log_in(self.remote.ip(), &name, password)
+            .await
+        {
             Ok(Some(identity)) => {
-                self.node.access.throttle.succeeded(from);
-                tracing::info!(user = %name, %from, "reader authenticated");
                 self.user = Some(identity);
                 Reply::new(Code::AUTH_ACCEPTED)
             }
-            Ok(None) => {
-                let failures = self.node.access.throttle.failed(from);
-                // Every failure up to ten, then one in a hundred: a guesser
-                // cannot flood the log.
-                if failures <= 10 || failures % 100 == 0 {
-                    tracing::warn!(user = %name, %from, failures, "wrong user name or password");
-                }
-                Reply::with(Code::AUTH_REJECTED, "wrong user name or password")
-            }
+            Ok(None) => Reply::with(Code::AUTH_REJECTED, "wrong user name or password"),
             Err(e) => {
                 tracing::error!(error = %e, "the password check failed");
                 Reply::new(Code::INTERNAL_FAULT)

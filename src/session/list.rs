@@ -48,7 +48,8 @@ impl Session {
     /// listings but can still be selected by name.
     fn matching_groups(&self, filter: Option<&Wildmat>) -> Vec<(String, GroupRecord)> {
         let mut groups = self.node.groups.all();
-        groups.retain(|(name, record)| !record.hidden && self.may_read(name));
+        let who = self.identity();
+        groups.retain(|(name, record)| !record.hidden && self.node.access.may_read(&who, name));
         if let Some(w) = filter {
             groups.retain(|(name, _)| w.matches(name.as_bytes()));
         }

@@ -62,11 +62,7 @@ impl Blobs {
         std::fs::create_dir_all(&tmp)?;
         for entry in std::fs::read_dir(&tmp)? {
             let entry = entry?;
-            let name = entry.file_name();
-            let resumable = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".part"))
-                .is_some_and(|n| parse_hash(n).is_some() && !n.contains('.'));
+            let resumable = part_hash(&entry.file_name()).is_some();
             if entry.file_type()?.is_file() && !resumable {
                 std::fs::remove_file(entry.path())?;
             }
@@ -99,13 +95,7 @@ impl Blobs {
     pub fn parts(&self) -> io::Result<Vec<[u8; 32]>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(self.root.join("tmp"))? {
-            let name = entry?.file_name();
-            if let Some(hash) = name
-                .to_str()
-                .and_then(|n| n.strip_suffix(".part"))
-                .filter(|n| !n.contains('.'))
-                .and_then(parse_hash)
-            {
+            if let Some(hash) = part_hash(&entry?.file_name()) {
                 out.push(hash);
             }
         }
@@ -212,6 +202,15 @@ impl Blobs {
             existed,
         })
     }
+}
+
+/// The hash a fetch's part is named by (`<64 hex>.part`); None for the
+/// temporary files of uploads.
+fn part_hash(name: &std::ffi::OsStr) -> Option<[u8; 32]> {
+    name.to_str()
+        .and_then(|n| n.strip_suffix(".part"))
+        .filter(|n| !n.contains('.'))
+        .and_then(parse_hash)
 }
 
 /// A name no other upload in flight has.

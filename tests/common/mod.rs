@@ -725,6 +725,36 @@ pub fn http_exchange(
     (status, headers, raw[split + 4..].to_vec())
 }
 
+/// POSTs a chan form to `/{board}/post` at `http`: the text `fields`,
+/// then one file part `upfile` named `filename` of type `media`.
+pub fn post_form_with_file(
+    http: SocketAddr,
+    board: &str,
+    fields: &[(&str, &str)],
+    filename: &str,
+    media: &str,
+    file: &[u8],
+) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let boundary = "----tidings-test-form";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n")
+                .as_bytes(),
+        );
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"upfile\"; filename=\"{filename}\"\r\nContent-Type: {media}\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let head = format!(
+        "POST /{board}/post HTTP/1.1\r\nHost: t\r\nContent-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    http_exchange(http, &head, &body)
+}
+
 /// A header field of an answer [`http_exchange`] read.
 pub fn http_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
