@@ -62,6 +62,7 @@ fn prepare_rate() {
     let config = tidings::config::Config::default()
         .validated()
         .expect("valid");
+    let access = tidings::access::Access::from_rules(&config);
     let started = Instant::now();
     for _ in 0..n {
         let ingest = Ingest {
@@ -75,6 +76,7 @@ fn prepare_rate() {
             stores: &tidings::proto::wildmat::Wildmat::any(),
             premoderate: None,
             config: &config,
+            access: &access,
             now: chrono::Utc::now(),
         };
         std::hint::black_box(ingest.prepare(article.clone(), &source).expect("valid"));

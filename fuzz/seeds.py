@@ -51,6 +51,11 @@ write("article", "control-cancel",
       b"Subject: cmsg cancel <1@example.org>\r\nControl: cancel <1@example.org>\r\n"
       b"Date: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <c1@example.org>\r\n\r\n"
       b"cancelled\r\n")
+write("article", "audience",
+      b"Path: a!b\r\nFrom: ann@example.org\r\nNewsgroups: blog.ann.friends\r\n"
+      b"Subject: for friends\r\nTidings-Audience: " + KEY.encode() + b" friends\r\n"
+      b"Date: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <f1@example.org>\r\n\r\n"
+      b"only for friends\r\n")
 write("article", "folded-signature",
       SIGNED.replace(b"Tidings-Signature: ed25519 ", b"Tidings-Signature: ed25519\r\n\t"))
 
@@ -82,6 +87,12 @@ for i, value in enumerate([
     "  cancel\t<a@b>  ",
     "cancel <a@b> extra",
     "newgroup bad..name",
+    "grant friends " + KEY + " cache never",
+    "GRANT f.2 " + KEY.upper() + " read 1800000000",
+    "ungrant friends " + KEY,
+    "introduce " + KEY + " node.d never passports boards=blog.*,!blog.x",
+    "withdraw " + KEY,
+    "grant fr/iends " + KEY + " read never",
 ]):
     write("control", "%02d" % i, value)
 

@@ -13,6 +13,8 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 
 use crate::config::{Principal, Valid};
+use crate::grants::Grants;
+use crate::proto::audience::{Audience, Scope};
 use crate::proto::wildmat::Wildmat;
 
 /// Who a connection is.
@@ -206,19 +208,22 @@ struct Rule {
     post: Option<Vec<Principal>>,
 }
 
-/// The `[access]` rules, with the users.
-#[derive(Debug)]
+/// The `[access]` rules, with the users and the grants of audiences.
 pub struct Access {
     closed: bool,
     plain_authinfo: bool,
     rules: Vec<Rule>,
     users: std::sync::Arc<Users>,
+    grants: std::sync::Arc<Grants>,
+    /// Each keyed peer's node key: what holds a grant for it.
+    peer_keys: HashMap<String, [u8; 32]>,
     pub throttle: Throttle,
 }
 
 impl Access {
-    /// From a validated configuration (its rules parse) and the users.
-    pub fn new(config: &Valid, users: Users) -> Access {
+    /// From a validated configuration (its rules parse), the users and
+    /// the grants.
+    pub fn new(config: &Valid, users: Users, grants: std::sync::Arc<Grants>) -> Access {
         let rules = config
             .access
             .rules
@@ -239,13 +244,73 @@ impl Access {
                 })
             })
             .collect();
+        let peer_keys = config
+            .peers
+            .iter()
+            .filter_map(|p| {
+                let key = crate::proto::signing::parse_key(&p.key)?;
+                Some((p.name.clone(), key.to_bytes()))
+            })
+            .collect();
         Access {
             closed: config.access.closed,
             plain_authinfo: config.access.plain_authinfo,
             rules,
             users: std::sync::Arc::new(users),
+            grants,
+            peer_keys,
             throttle: Throttle::default(),
         }
+    }
+
+    /// The rules alone: no users, no grants yet (tools and benchmarks).
+    pub fn from_rules(config: &Valid) -> Access {
+        Access::new(
+            config,
+            Users::default(),
+            std::sync::Arc::new(Grants::new(crate::clock::Clock::system(), [])),
+        )
+    }
+
+    pub fn grants(&self) -> &Grants {
+        &self.grants
+    }
+
+    /// The key `who` holds grants with, and the scope it needs: a key
+    /// reads, a peer's node key caches.
+    fn holder(&self, who: &Identity) -> Option<([u8; 32], Scope)> {
+        match who {
+            Identity::Key(key) => Some((*key, Scope::Read)),
+            Identity::Peer(name) => self.peer_keys.get(name).map(|k| (*k, Scope::Cache)),
+            Identity::Anonymous | Identity::User { .. } => None,
+        }
+    }
+
+    /// Whether `who` is `principal`, grants included.
+    fn is(&self, who: &Identity, principal: &Principal) -> bool {
+        match principal {
+            Principal::Audience(audience) => self
+                .holder(who)
+                .is_some_and(|(key, scope)| self.grants.holds(&key, audience, scope)),
+            _ => who.is(principal),
+        }
+    }
+
+    /// Whether `board` is readable only by holders of `audience` here: the
+    /// read list that decides it names that audience and nothing else.
+    /// Only such boards take posts protected for it (access.md §7).
+    pub fn reserved_for(&self, board: &str, audience: &Audience) -> bool {
+        self.rules
+            .iter()
+            .filter(|rule| rule.boards.matches(board.as_bytes()))
+            .filter_map(|rule| rule.read.as_ref())
+            .next_back()
+            .is_some_and(|read| {
+                !read.is_empty()
+                    && read
+                        .iter()
+                        .all(|p| matches!(p, Principal::Audience(a) if a == audience))
+            })
     }
 
     /// Whether everyone may read and post everywhere (an open node with no
@@ -310,6 +375,34 @@ impl Access {
         Ok(verified)
     }
 
+    /// Checks a key's signature of its log-in `message` from `from`: a
+    /// wrong one counts toward the address's brake and is logged like a
+    /// wrong password (the first ten from an address, then every
+    /// hundredth).
+    pub fn check_key(
+        &self,
+        from: IpAddr,
+        key: &[u8; 32],
+        message: &[u8],
+        signature: &[u8; 64],
+    ) -> bool {
+        let short = &hex::encode(key)[..8];
+        let right = ed25519_dalek::VerifyingKey::from_bytes(key).is_ok_and(|k| {
+            k.verify_strict(message, &ed25519_dalek::Signature::from_bytes(signature))
+                .is_ok()
+        });
+        if right {
+            self.throttle.succeeded(from);
+            tracing::info!(key = %short, %from, "reader authenticated by key");
+        } else {
+            let failures = self.throttle.failed(from);
+            if failures <= 10 || failures % 100 == 0 {
+                tracing::warn!(key = %short, %from, failures, "a key's signature did not verify");
+            }
+        }
+        right
+    }
+
     /// Whether `who` may read `board`.
     pub fn may_read(&self, who: &Identity, board: &str) -> bool {
         self.decide(who, board, |rule| rule.read.as_ref())
@@ -323,6 +416,24 @@ impl Access {
         boards: impl IntoIterator<Item = &'a str>,
     ) -> bool {
         self.all_open() || boards.into_iter().any(|board| self.may_read(who, board))
+    }
+
+    /// Whether `who` may read the article `raw`: one board of its
+    /// Newsgroups is readable.
+    pub fn may_read_article(&self, who: &Identity, raw: &[u8]) -> bool {
+        if self.all_open() {
+            return true;
+        }
+        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::copy_from_slice(raw))
+        else {
+            return false;
+        };
+        let boards: Vec<String> = article
+            .newsgroups()
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).into_owned())
+            .collect();
+        self.may_read_any(who, boards.iter().map(String::as_str))
     }
 
     /// The boards among `boards` (a Newsgroups header's) `who` may not
@@ -359,7 +470,7 @@ impl Access {
             .filter_map(&list)
             .next_back();
         match decided {
-            Some(principals) => principals.iter().any(|p| who.is(p)),
+            Some(principals) => principals.iter().any(|p| self.is(who, p)),
             None if self.closed => !who.is_anonymous(),
             None => true,
         }
@@ -367,12 +478,23 @@ impl Access {
 }
 
 /// What one identity may read, decided once for every board: each rule
-/// that gives a read list either names it or not, whatever the board.
+/// that gives a read list either names it or not, whatever the board,
+/// except for the audiences it names, whose grants come and go.
 /// What a peer's outbox and catch-up consult for every article.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Readable {
-    rules: Vec<(Wildmat, bool)>,
+    rules: Vec<(Wildmat, Reads)>,
     default: bool,
+    /// The key and scope grants are checked for, with the grants.
+    holder: Option<([u8; 32], Scope, std::sync::Arc<Grants>)>,
+}
+
+/// One rule's answer for one identity.
+#[derive(Clone)]
+enum Reads {
+    Fixed(bool),
+    /// Whoever holds one of these audiences.
+    Holding(Vec<Audience>),
 }
 
 impl Readable {
@@ -381,16 +503,26 @@ impl Readable {
         Readable {
             rules: Vec::new(),
             default: true,
+            holder: None,
         }
     }
 
     /// Whether `board` is readable: the last rule matching it decides.
     pub fn reads(&self, board: &[u8]) -> bool {
-        self.rules
+        match self
+            .rules
             .iter()
             .rev()
             .find(|(boards, _)| boards.matches(board))
-            .map_or(self.default, |(_, reads)| *reads)
+        {
+            None => self.default,
+            Some((_, Reads::Fixed(reads))) => *reads,
+            Some((_, Reads::Holding(audiences))) => {
+                self.holder.as_ref().is_some_and(|(key, scope, grants)| {
+                    audiences.iter().any(|a| grants.holds(key, a, *scope))
+                })
+            }
+        }
     }
 }
 
@@ -403,10 +535,32 @@ impl Access {
                 .iter()
                 .filter_map(|rule| {
                     let read = rule.read.as_ref()?;
-                    Some((rule.boards.clone(), read.iter().any(|p| who.is(p))))
+                    let reads = if read
+                        .iter()
+                        .any(|p| !matches!(p, Principal::Audience(_)) && who.is(p))
+                    {
+                        Reads::Fixed(true)
+                    } else {
+                        let audiences: Vec<Audience> = read
+                            .iter()
+                            .filter_map(|p| match p {
+                                Principal::Audience(a) => Some(a.clone()),
+                                _ => None,
+                            })
+                            .collect();
+                        if audiences.is_empty() {
+                            Reads::Fixed(false)
+                        } else {
+                            Reads::Holding(audiences)
+                        }
+                    };
+                    Some((rule.boards.clone(), reads))
                 })
                 .collect(),
             default: !self.closed || !who.is_anonymous(),
+            holder: self
+                .holder(who)
+                .map(|(key, scope)| (key, scope, self.grants.clone())),
         }
     }
 }
@@ -475,7 +629,11 @@ mod tests {
             .expect("valid")
             .validated()
             .expect("validated");
-        Access::new(&config, Users::parse(users).expect("users"))
+        Access::new(
+            &config,
+            Users::parse(users).expect("users"),
+            std::sync::Arc::new(Grants::new(crate::clock::Clock::system(), [])),
+        )
     }
 
     #[test]

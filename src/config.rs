@@ -92,6 +92,10 @@ pub enum Principal {
     Group(String),
     Key([u8; 32]),
     Peer(String),
+    /// Whoever holds a grant of this audience (access.md §7): a key logged
+    /// in with XAUTHKEY (scope read or cache), a peer whose node key holds
+    /// one of scope cache; its owner always.
+    Audience(crate::proto::audience::Audience),
 }
 
 impl Principal {
@@ -108,9 +112,13 @@ impl Principal {
                     .map(|k| k.to_bytes())
                     .ok_or_else(|| format!("{text:?}: key: takes a public key, 64 hex digits"))?,
             ),
+            Some(("audience", audience)) => Principal::Audience(
+                crate::proto::audience::Audience::parse_rule(audience)
+                    .map_err(|e| format!("{text:?}: {e}"))?,
+            ),
             _ => {
                 return Err(format!(
-                    "{text:?} is not anyone, authenticated, peers, user:NAME, group:NAME, key:HEX or peer:NAME"
+                    "{text:?} is not anyone, authenticated, peers, user:NAME, group:NAME, key:HEX, peer:NAME or audience:OWNER/NAME"
                 ))
             }
         })
@@ -429,6 +437,12 @@ pub struct PeerConfig {
     /// are believed.
     #[serde(default)]
     pub passports: bool,
+    /// Whether this key's introductions of other node keys are believed
+    /// (protocol-spec/access.md §8): an introduced node's articles are
+    /// accepted as a node's, with at most the rights the introduction
+    /// names and this peer has (`passports`, `boards`).
+    #[serde(default)]
+    pub introduce: bool,
     /// Boards (wildmat) whose creation, change and deletion this key may
     /// sign. None by default.
     #[serde(default)]
@@ -450,6 +464,60 @@ pub struct PeerConfig {
     /// STARTTLS before XPEER; a peer that does not offer it is not fed.
     #[serde(default)]
     pub tls: bool,
+    /// A trust level of the blog network (protocol-spec/access.md §9),
+    /// setting `accept`, `passports`, `send`, `boards` and `introduce`
+    /// (which may then not be given) and the grants of this node's
+    /// audiences `protected` and `friends` to the peer's key.
+    #[serde(default)]
+    pub trust: Option<TrustLevel>,
+}
+
+/// The trust levels of access.md §9, each including the ones before.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrustLevel {
+    /// Its passports are believed: its users' comments verify.
+    Identify,
+    /// It is sent open boards.
+    CacheOpen,
+    /// It holds this node's audience `protected`.
+    CacheProtected,
+    /// It holds this node's audience `friends` too.
+    CacheFriends,
+    /// It is sent and may announce everything, and introduce nodes.
+    Mirror,
+}
+
+impl TrustLevel {
+    /// The audiences of this node's key the level grants the peer's key.
+    pub const AUDIENCES: [&str; 2] = ["protected", "friends"];
+
+    pub fn grants(self, audience: &str) -> bool {
+        match audience {
+            "protected" => self >= TrustLevel::CacheProtected,
+            "friends" => self >= TrustLevel::CacheFriends,
+            _ => false,
+        }
+    }
+
+    /// Sets the rights the level gives on `peer` (access.md §9's table).
+    fn apply(self, peer: &mut PeerConfig) {
+        peer.passports = true;
+        peer.accept = if self == TrustLevel::Mirror {
+            all_rights()
+        } else {
+            vec!["articles".into(), "passports".into()]
+        };
+        peer.send = if self == TrustLevel::Identify {
+            "!*".into()
+        } else {
+            everything()
+        };
+        if self == TrustLevel::Mirror {
+            peer.boards = Some(everything());
+            peer.introduce = true;
+        }
+    }
 }
 
 /// A peer's `unsigned` policy.
@@ -471,12 +539,23 @@ impl PeerConfig {
             hosts: Vec::new(),
             unsigned: Unsigned::Refuse,
             passports: false,
+            introduce: false,
             boards: None,
             address: None,
             send: everything(),
             accept: all_rights(),
             tls: false,
+            trust: None,
         }
+    }
+
+    /// The entry with its trust level's rights set, if it has one.
+    pub fn effective(&self) -> PeerConfig {
+        let mut peer = self.clone();
+        if let Some(level) = self.trust {
+            level.apply(&mut peer);
+        }
+        peer
     }
 }
 
@@ -780,14 +859,8 @@ impl Default for Config {
     }
 }
 
-/// A path identity is a host name or similar token without the Path
-/// delimiter (RFC 5537 §3.1.3).
 fn is_path_identity(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 255
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+    grammar::is_path_identity(name.as_bytes())
 }
 
 impl Config {
@@ -904,6 +977,26 @@ impl Config {
                 }
             } else {
                 key(&format!("peer {:?} key", peer.name), &peer.key)?;
+            }
+            if peer.trust.is_some() {
+                let plain = PeerConfig::new(peer.name.clone(), peer.key.clone());
+                let given: Vec<&str> = [
+                    ("accept", peer.accept != plain.accept),
+                    ("passports", peer.passports),
+                    ("send", peer.send != plain.send),
+                    ("boards", peer.boards.is_some()),
+                    ("introduce", peer.introduce),
+                ]
+                .into_iter()
+                .filter_map(|(name, set)| set.then_some(name))
+                .collect();
+                if !given.is_empty() {
+                    return invalid(format!(
+                        "peer {:?}: trust sets {}; leave them out or drop trust",
+                        peer.name,
+                        given.join(", ")
+                    ));
+                }
             }
             wildmat(&format!("peer {:?} send", peer.name), &peer.send)?;
             if let Some(right) = peer.accept.iter().find(|r| !RIGHTS.contains(&r.as_str())) {
@@ -1094,6 +1187,41 @@ mod tests {
         )
         .expect_err("same port");
         assert!(same.to_string().contains("listen.http"), "{same}");
+    }
+
+    #[test]
+    fn a_trust_level_sets_the_rights_it_names() {
+        let key = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+        let peer = |extra: &str| {
+            Config::from_toml(
+                &format!("[[peer]]\nname = \"p\"\nkey = \"{key}\"\n{extra}\n"),
+                Path::new("t.toml"),
+            )
+        };
+        let identify = peer("trust = \"identify\"").expect("valid");
+        let effective = identify.peers[0].effective();
+        assert!(effective.passports && !effective.introduce);
+        assert_eq!(effective.send, "!*");
+        assert_eq!(effective.accept, ["articles", "passports"]);
+        let mirror = peer("trust = \"mirror\"").expect("valid").peers[0].effective();
+        assert!(mirror.introduce && mirror.boards.as_deref() == Some("*"));
+        assert_eq!(mirror.accept.len(), RIGHTS.len());
+        let levels = [
+            TrustLevel::Identify,
+            TrustLevel::CacheOpen,
+            TrustLevel::CacheProtected,
+            TrustLevel::CacheFriends,
+        ];
+        let grants: Vec<_> = levels
+            .map(|l| (l.grants("protected"), l.grants("friends")))
+            .to_vec();
+        assert_eq!(
+            grants,
+            [(false, false), (false, false), (true, false), (true, true)]
+        );
+        let err = peer("trust = \"cache-open\"\npassports = true\nsend = \"a.*\"").unwrap_err();
+        assert!(err.to_string().contains("passports, send"), "{err}");
+        assert!(peer("trust = \"everything\"").is_err());
     }
 
     #[test]

@@ -151,14 +151,13 @@ impl Node {
         if !users.is_empty() {
             tracing::info!(users = users.len(), "read the users file");
         }
-        let access = crate::access::Access::new(&config, users);
+        let grants = Arc::new(crate::grants::Grants::new(clock.clone(), store.grants()?));
+        let access = crate::access::Access::new(&config, users, grants.clone());
         let peers = Arc::new(Peers::from_config(&config.peers)?.reading_by(&access));
-        let trust = Arc::new(Trust::new(
-            &config,
-            key.verifying_key(),
-            &peers,
-            store.learnt_keys()?,
-        )?);
+        let trust = Arc::new(
+            Trust::new(&config, key.verifying_key(), &peers, store.learnt_keys()?)?
+                .with_clock(clock.clone()),
+        );
         let (released_tx, released_rx) = mpsc::unbounded_channel();
         let release_again = released_tx.clone();
         let (settle_tx, settle_rx) = mpsc::unbounded_channel();
@@ -166,6 +165,7 @@ impl Node {
         let (changes_tx, changes) = watch::channel(last_change);
         let publish = {
             let (groups, trust, peers) = (groups.clone(), trust.clone(), peers.clone());
+            let grants = grants.clone();
             Box::new(move |published: Published| {
                 changes_tx.send_if_modified(|last| {
                     let moved = *last != published.last_change;
@@ -195,13 +195,19 @@ impl Node {
                 for peer in &published.outboxes {
                     peers.wake(peer);
                 }
+                for granted in published.grants {
+                    grants.learn(granted);
+                }
                 for (key, record) in published.keys {
                     trust.learn(key, record.clone());
                     // The release task may be gone at shutdown; pending
                     // articles are released again at the next start. A
                     // revoked key's pending articles dated before the
                     // revocation are filed, the rest refused.
-                    if let KeyRecord::Passport { .. } | KeyRecord::Revoked { .. } = record {
+                    if let KeyRecord::Passport { .. }
+                    | KeyRecord::Revoked { .. }
+                    | KeyRecord::Introduced { .. } = record
+                    {
                         let _ = released_tx.send(key);
                     }
                     if let KeyRecord::Revoked { .. } = record {
@@ -262,6 +268,42 @@ impl Node {
         &self.config.node.name
     }
 
+    /// Whether `key` may log in as itself (XAUTHKEY, HTTP Tidings-Key;
+    /// access.md §3.2): it has standing here (a passport, a moderator's, a
+    /// node's) or holds a grant.
+    pub fn key_may_log_in(&self, key: &[u8; 32]) -> bool {
+        let standing =
+            ed25519_dalek::VerifyingKey::from_bytes(key).map(|k| self.trust.standing(&k));
+        matches!(
+            standing,
+            Ok(crate::trust::Standing::Passport | crate::trust::Standing::Node(_))
+        ) || self.access.grants().holds_any(key)
+    }
+
+    /// Whether `who` may have the file `hash` (access.md §4): nothing
+    /// filed here references it (an upload not posted yet), or one of the
+    /// posts filed here that do is readable to it. So a file of protected
+    /// posts goes only to their readers, by HTTP and by XFILE.
+    pub fn file_readable(
+        &self,
+        who: &crate::access::Identity,
+        hash: &[u8; 32],
+    ) -> Result<bool, crate::store::StoreError> {
+        if self.access.all_open() {
+            return Ok(true);
+        }
+        let mut referenced = false;
+        for id in self.store.file_referrers(hash)? {
+            if let Some(raw) = self.store.article(&id)? {
+                if self.access.may_read_article(who, &raw) {
+                    return Ok(true);
+                }
+                referenced = true;
+            }
+        }
+        Ok(!referenced)
+    }
+
     /// The ingest rules as they stand now.
     pub fn ingest_rules(&self) -> Ingest<'_> {
         Ingest {
@@ -275,6 +317,7 @@ impl Node {
             stores: &self.config.stores,
             premoderate: self.config.premoderate.as_ref(),
             config: &self.config,
+            access: &self.access,
             now: self.clock.now(),
         }
     }

@@ -59,6 +59,8 @@ pub struct Peer {
     pub takes_unsigned: bool,
     /// Whether passports its key signs are believed.
     pub passports: bool,
+    /// Whether its introductions of node keys are believed.
+    pub introduce: bool,
     /// Boards whose control messages its key may sign.
     pub boards: Option<Wildmat>,
     /// Switch the feed connection to TLS with STARTTLS before XPEER.
@@ -85,6 +87,7 @@ impl Peer {
     }
 
     pub fn from_config(config: &PeerConfig) -> Result<Peer, ConfigError> {
+        let config = &config.effective();
         let invalid = |what: &str, why: String| {
             ConfigError::Invalid(format!("peer {}: {what}: {why}", config.name))
         };
@@ -119,6 +122,7 @@ impl Peer {
             accept,
             takes_unsigned: config.unsigned == Unsigned::Accept,
             passports: config.passports,
+            introduce: config.introduce,
             boards: config
                 .boards
                 .as_deref()

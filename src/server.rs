@@ -63,6 +63,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         tracker.spawn(crate::settle::run(node.clone(), queue, shutdown.clone()));
     }
     tracker.spawn(crate::sweep::run(node.clone(), shutdown.clone()));
+    tracker.spawn(crate::levels::issue(node.clone()));
     tracker.spawn(crate::transfer::replicate::run(
         node.fetcher.clone(),
         node.config.eager_files.clone(),

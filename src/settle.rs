@@ -407,6 +407,11 @@ fn edit_holds(node: &Node, edit: &Article, old: &[u8], parent: Option<&Article>)
 /// §4b): every filed article the key signed dated after it.
 fn revoked(node: &Node, key: &[u8; 32], since: u64) -> Result<Vec<Effect>, StoreError> {
     let mut effects = Vec::new();
+    // A withdrawn introduction of a node this node's configuration trusts
+    // changes nothing here (access.md §8).
+    if VerifyingKey::from_bytes(key).is_ok_and(|k| node.trust.node_rights(&k).is_some()) {
+        return Ok(effects);
+    }
     for id in node.store.articles_by(key)? {
         let Some((_, article)) = version(&node.store, &id)? else {
             continue;

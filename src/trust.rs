@@ -8,11 +8,12 @@ use std::sync::RwLock;
 
 use ed25519_dalek::VerifyingKey;
 
+use crate::clock::Clock;
 use crate::config::{Config, ConfigError};
 use crate::peers::Peers;
 use crate::proto::signing::parse_key;
 use crate::proto::wildmat::Wildmat;
-use crate::store::schema::KeyRecord;
+use crate::store::schema::{Introduction, KeyRecord};
 
 /// What a node key may sign besides ordinary articles.
 #[derive(Debug, Clone)]
@@ -20,6 +21,23 @@ pub struct NodeRights {
     pub name: String,
     pub passports: bool,
     pub boards: Option<Wildmat>,
+    /// Boards an introduction narrowed `boards` to (both must match).
+    pub within: Option<Wildmat>,
+    /// Whether its introductions of other node keys are believed.
+    pub introduce: bool,
+}
+
+impl NodeRights {
+    /// Whether it may create, change and delete `board`.
+    pub fn manages(&self, board: &str) -> bool {
+        self.boards
+            .as_ref()
+            .is_some_and(|b| b.matches(board.as_bytes()))
+            && self
+                .within
+                .as_ref()
+                .is_none_or(|w| w.matches(board.as_bytes()))
+    }
 }
 
 /// How this node regards a signing key.
@@ -41,6 +59,8 @@ pub struct Trust {
     nodes: HashMap<[u8; 32], NodeRights>,
     moderators: Vec<(VerifyingKey, Wildmat)>,
     learnt: RwLock<HashMap<[u8; 32], KeyRecord>>,
+    /// For introductions' expiry.
+    clock: Clock,
 }
 
 /// Rotations are followed at most this far, so a loop of rotations cannot
@@ -65,6 +85,8 @@ impl Trust {
                 name: config.node.name.clone(),
                 passports: true,
                 boards: Some(wildmat(&config.node.boards)?),
+                within: None,
+                introduce: true,
             },
         );
         for peer in peers.all() {
@@ -75,6 +97,8 @@ impl Trust {
                         name: peer.name.clone(),
                         passports: peer.passports,
                         boards: peer.boards.clone(),
+                        within: None,
+                        introduce: peer.introduce,
                     },
                 );
             }
@@ -89,7 +113,14 @@ impl Trust {
             nodes,
             moderators,
             learnt: RwLock::new(learnt.into_iter().collect()),
+            clock: Clock::system(),
         })
+    }
+
+    /// Introductions expire by `clock` rather than the system's.
+    pub fn with_clock(mut self, clock: Clock) -> Trust {
+        self.clock = clock;
+        self
     }
 
     pub fn own_key(&self) -> &VerifyingKey {
@@ -124,6 +155,10 @@ impl Trust {
             return Standing::Node(rights);
         }
         match self.learnt(&key.to_bytes()) {
+            Some(KeyRecord::Introduced { by, intro, .. }) => match self.introduced(&by, &intro) {
+                Some(rights) => Standing::Node(rights),
+                None => Standing::Unknown,
+            },
             Some(KeyRecord::Revoked { since, .. }) => Standing::Revoked { since },
             Some(KeyRecord::Passport { .. }) => Standing::Passport,
             // A configured moderator is a known user without a passport.
@@ -132,7 +167,34 @@ impl Trust {
         }
     }
 
-    /// The configured key of the peer called `name`.
+    /// The rights an introduction by `voucher` gives (access.md §8): none
+    /// once it has expired or if the voucher is not (or no longer) a node
+    /// key trusted to introduce; else what it vouches for within what the
+    /// voucher may do itself. Introductions do not chain: the voucher's
+    /// rights are its configured ones.
+    fn introduced(&self, voucher: &[u8; 32], intro: &Introduction) -> Option<NodeRights> {
+        let now = self.clock.now_micros() / 1_000_000;
+        if intro.expires.is_some_and(|at| at <= now) {
+            return None;
+        }
+        let voucher = self.node_rights(&VerifyingKey::from_bytes(voucher).ok()?)?;
+        if !voucher.introduce {
+            return None;
+        }
+        let within = intro
+            .boards
+            .as_deref()
+            .and_then(|b| Wildmat::parse(b.as_bytes()).ok());
+        Some(NodeRights {
+            name: intro.name.clone(),
+            passports: intro.passports && voucher.passports,
+            boards: within.is_some().then_some(voucher.boards).flatten(),
+            within,
+            introduce: false,
+        })
+    }
+
+    /// Whether `key` is a moderator of `group`.
     pub fn moderates(&self, key: &VerifyingKey, group: &str) -> bool {
         self.moderators
             .iter()
@@ -228,6 +290,49 @@ mod tests {
             },
         );
         assert!(t.node_rights(&key(6)).is_none());
+    }
+
+    #[test]
+    fn introductions_give_at_most_the_vouchers_rights_until_they_expire() {
+        let mut config = Config::default();
+        config.peers.push(PeerConfig {
+            boards: Some("chan.*".into()),
+            introduce: true,
+            ..PeerConfig::new("voucher", hex::encode(key(2).as_bytes()))
+        });
+        config
+            .peers
+            .push(PeerConfig::new("plain", hex::encode(key(3).as_bytes())));
+        let peers = Peers::from_config(&config.peers).expect("valid");
+        let clock = Clock::manual(1_000 * 1_000_000);
+        let t = Trust::new(&config, key(1), &peers, [])
+            .expect("valid")
+            .with_clock(clock.clone());
+        let intro = |by: u8, expires| KeyRecord::Introduced {
+            by: key(by).to_bytes(),
+            micros: 1,
+            intro: Introduction {
+                name: "new".into(),
+                expires,
+                passports: true,
+                boards: Some("*,!chan.b".into()),
+            },
+        };
+        t.learn(key(8).to_bytes(), intro(2, Some(2_000)));
+        let Standing::Node(rights) = t.standing(&key(8)) else {
+            panic!("introduced")
+        };
+        assert_eq!(rights.name, "new");
+        assert!(!rights.passports, "the voucher may not issue passports");
+        assert!(!rights.introduce, "introductions do not chain");
+        assert!(rights.manages("chan.a"));
+        assert!(!rights.manages("chan.b"), "not what the introduction names");
+        assert!(!rights.manages("misc.a"), "not what the voucher may");
+        clock.advance(std::time::Duration::from_secs(1_000));
+        assert!(matches!(t.standing(&key(8)), Standing::Unknown), "expired");
+        // A peer not trusted to introduce vouches for nothing.
+        t.learn(key(9).to_bytes(), intro(3, None));
+        assert!(matches!(t.standing(&key(9)), Standing::Unknown));
     }
 
     #[test]

@@ -317,20 +317,7 @@ fn a_reader_logs_in_as_its_key_by_signing_a_challenge() {
     });
     let node = TestNode::start(config);
     let server = "test.node";
-    let answer = |c: &mut Client, key: &ed25519_dalek::SigningKey| {
-        let hex = hex_key(key);
-        let (code, challenge) = c.cmd(&format!("XAUTHKEY {hex}"));
-        if code != 381 {
-            return (code, challenge);
-        }
-        let message =
-            tidings::proto::signing::key_challenge_message(server, &hex, challenge.trim());
-        let signature = ed25519_dalek::Signer::sign(key, &message);
-        c.cmd(&format!(
-            "XAUTHKEY {hex} {}",
-            hex::encode(signature.to_bytes())
-        ))
-    };
+    let answer = |c: &mut Client, key: &ed25519_dalek::SigningKey| log_in_as_key(c, server, key);
 
     let mut c = Client::connect(node.addr);
     assert_eq!(c.cmd("CAPABILITIES").0, 101);

@@ -417,15 +417,7 @@ fn outbox_entries_older_than_outbox_days_are_dropped_not_sent() {
 
 /// The operator's POST of a local control, signed with the node key.
 fn operator(addr: std::net::SocketAddr, key: &SigningKey, command: &str, group: &str) {
-    let id = unique_id_for("operator", key);
-    let text = article_text(&id, group, "")
-        .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
-        .replace(ARTICLE_DATE, &chrono::Utc::now().to_rfc2822());
-    let mut c = Client::connect(addr);
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article(&sign_with(&text, key));
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{command}: {text}");
+    post_control(addr, key, command, group, chrono::Utc::now());
 }
 
 #[test]

@@ -261,5 +261,30 @@ fn post_to_a_real_node_and_read_it_back() {
     assert_eq!(refused.code, Some(1));
     assert!(refused.stdout.is_empty());
     assert!(refused.stderr.contains("441"), "{}", refused.stderr);
+    // A post for an audience on a board reserved for none: refused, why
+    // reported (access.md §7.3).
+    let audience = format!("{} friends", public_key_of(&key));
+    let protected = run(
+        &[
+            "post",
+            "--server",
+            &server,
+            "--key",
+            key.to_str().expect("utf-8 path"),
+            "--group",
+            "test.cli",
+            "--subject",
+            "for friends",
+            "--audience",
+            &audience,
+        ],
+        b"body\n",
+    );
+    assert_eq!(protected.code, Some(1));
+    assert!(
+        protected.stderr.contains("not reserved"),
+        "{}",
+        protected.stderr
+    );
     drop(node);
 }

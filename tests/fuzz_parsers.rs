@@ -48,10 +48,11 @@ proptest! {
         let peers = tidings::peers::Peers::default();
         let trust = tidings::trust::Trust::new(&tidings::config::Config::default(), key.verifying_key(), &peers, []).expect("trust");
         let config = tidings::config::Config::default().validated().expect("valid");
+        let access = tidings::access::Access::from_rules(&config);
         let ingest = Ingest { node: "n", groups: &groups, trust: &trust, peers: &peers, node_key: &key, lookup: &tidings::ingest::EmptyLookup,
             hop_limit: 64,
             stores: &tidings::proto::wildmat::Wildmat::any(),
-            premoderate: None, config: &config, now: chrono::Utc::now() };
+            premoderate: None, config: &config, access: &access, now: chrono::Utc::now() };
         let source = if post { Source::Post } else { Source::Transit { offered_id: b"<x@y>".to_vec(), peer: None } };
         let _ = ingest.prepare(Bytes::from(raw), &source);
     }
@@ -59,6 +60,11 @@ proptest! {
     #[test]
     fn control_parser_never_panics(value in nntp_bytes(300)) {
         let _ = tidings::proto::control::parse(&value);
+    }
+
+    #[test]
+    fn audience_header_parser_never_panics(value in nntp_bytes(200)) {
+        let _ = tidings::proto::audience::Audience::parse_header(&value);
     }
 
     #[test]

@@ -242,6 +242,161 @@ fn sync_exchange_vectors_replay() {
     assert!(replayed >= 5);
 }
 
+/// The rows of a TSV vector file, comment lines left out.
+fn rows(file: &Path) -> Vec<Vec<String>> {
+    std::fs::read_to_string(file)
+        .expect("vector file")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn audience_vectors_match() {
+    use tidings::proto::audience::Audience;
+    let rows = rows(&vectors().join("access/audience.tsv"));
+    for row in &rows {
+        let [value, owner, name] = &row[..] else {
+            panic!("bad row {row:?}")
+        };
+        match (Audience::parse_header(value.as_bytes()), owner.as_str()) {
+            (Err(why), "refused") => assert!(why.contains(name.as_str()), "{value}: {why}"),
+            (Ok(a), _) => {
+                assert_eq!(
+                    (hex::encode(a.owner), &a.name),
+                    (owner.clone(), name),
+                    "{value}"
+                )
+            }
+            (Err(why), _) => panic!("{value}: {why}"),
+        }
+    }
+    assert!(rows.len() >= 8);
+}
+
+#[test]
+fn access_control_vectors_match() {
+    use tidings::proto::control::{self, Control};
+    let never = |e: &Option<u64>| e.map_or("never".to_string(), |e| e.to_string());
+    let plain = |c: &Control| match c {
+        Control::Grant {
+            audience,
+            grantee,
+            scope,
+            expires,
+        } => format!(
+            "grant {audience} {} {} {}",
+            hex::encode(grantee),
+            scope.name(),
+            never(expires)
+        ),
+        Control::Ungrant { audience, grantee } => {
+            format!("ungrant {audience} {}", hex::encode(grantee))
+        }
+        Control::Introduce {
+            key,
+            name,
+            expires,
+            passports,
+            boards,
+        } => format!(
+            "introduce {} {name} {}{}{}",
+            signing::key_hex(key),
+            never(expires),
+            if *passports { " passports" } else { "" },
+            boards
+                .as_ref()
+                .map_or(String::new(), |b| format!(" boards={b}"))
+        ),
+        Control::Withdraw(key) => format!("withdraw {}", signing::key_hex(key)),
+        other => panic!("not an access control: {other:?}"),
+    };
+    let rows = rows(&vectors().join("access/controls.tsv"));
+    for row in &rows {
+        match (control::parse(row[0].as_bytes()), &row[1..]) {
+            (Err(why), [refused, word]) if refused == "refused" => {
+                assert!(why.contains(word.as_str()), "{}: {why}", row[0])
+            }
+            (Ok(c), [expected]) => assert_eq!(&plain(&c), expected, "{}", row[0]),
+            (got, _) => panic!("{}: {got:?}", row[0]),
+        }
+    }
+    assert!(rows.len() >= 15);
+}
+
+#[test]
+fn grant_vectors_hold_in_every_order() {
+    use tidings::proto::audience::{Audience, Scope};
+    use tidings::store::schema::GrantRecord;
+    let audience = Audience {
+        owner: [1; 32],
+        name: "friends".into(),
+    };
+    let grantee = [2; 32];
+    let rows = rows(&vectors().join("access/grants.tsv"));
+    for row in &rows {
+        let [case, now, records, read, cache] = &row[..] else {
+            panic!("bad row {row:?}")
+        };
+        let records: Vec<GrantRecord> = records
+            .split(';')
+            .map(|r| {
+                let [date, control, scope, expires] = r.split('/').collect::<Vec<_>>()[..] else {
+                    panic!("{case}: bad record {r}")
+                };
+                GrantRecord {
+                    date: date.parse().expect("date"),
+                    control: control.as_bytes().to_vec(),
+                    scope: Scope::parse(scope),
+                    expires: expires.parse().ok(),
+                }
+            })
+            .collect();
+        let clock = tidings::clock::Clock::manual(now.parse::<u64>().expect("clock") * 1_000_000);
+        // Every order of arrival (at most 3 records: 6 orders).
+        let n = records.len();
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut orders = vec![order.clone()];
+        while next_permutation(&mut order) {
+            orders.push(order.clone());
+        }
+        for order in orders {
+            let grants = tidings::grants::Grants::new(clock.clone(), []);
+            for &i in &order {
+                grants.learn((audience.clone(), grantee, records[i].clone()));
+            }
+            let holds = |scope| {
+                if grants.holds(&grantee, &audience, scope) {
+                    "yes"
+                } else {
+                    "no"
+                }
+            };
+            assert_eq!(
+                (holds(Scope::Read), holds(Scope::Cache)),
+                (read.as_str(), cache.as_str()),
+                "{case}, order {order:?}"
+            );
+        }
+    }
+    assert!(rows.len() >= 10);
+}
+
+/// The next permutation in lexicographic order; false after the last.
+fn next_permutation(items: &mut [usize]) -> bool {
+    let Some(i) = (1..items.len()).rev().find(|&i| items[i - 1] < items[i]) else {
+        return false;
+    };
+    let j = (i..items.len())
+        .rev()
+        .find(|&j| items[j] > items[i - 1])
+        .expect("exists");
+    items.swap(i - 1, j);
+    items[i..].reverse();
+    true
+}
+
 #[test]
 #[ignore]
 fn write_vectors() {

@@ -20,10 +20,15 @@
 //! Control: local-file-remove <sha256>    remove a file here only
 //! Control: local-file-pin <sha256>       keep (and fetch) a file here
 //! Control: local-file-unpin <sha256>     end that
+//! Control: grant <audience> <key hex> <read|cache> <expires|never>   let a key see protected posts
+//! Control: ungrant <audience> <key hex>  end that
+//! Control: introduce <key hex> <name> <expires|never> [passports] [boards=<wildmat>]   vouch for a node
+//! Control: withdraw <key hex>            withdraw an introduction
 //! ```
 
 use ed25519_dalek::VerifyingKey;
 
+use super::audience::{self, Scope};
 use super::grammar;
 use super::signing::parse_key;
 
@@ -74,6 +79,33 @@ pub enum Control {
         file: [u8; 32],
         pinned: bool,
     },
+    /// Let `grantee` see the posts of the signer's audience `audience`
+    /// until `expires` (seconds since the epoch; None: no end), as a
+    /// reader or as a cache (protocol-spec/access.md §7).
+    Grant {
+        audience: String,
+        grantee: [u8; 32],
+        scope: Scope,
+        expires: Option<u64>,
+    },
+    /// End the signer's grant of `audience` to `grantee`.
+    Ungrant {
+        audience: String,
+        grantee: [u8; 32],
+    },
+    /// A node key vouching for another node key (access.md §8): `key` is
+    /// believed as a node called `name`, with at most the rights named
+    /// here and those the voucher has.
+    Introduce {
+        key: VerifyingKey,
+        name: String,
+        expires: Option<u64>,
+        passports: bool,
+        boards: Option<String>,
+    },
+    /// Withdraw the introduction of `key`: what it signs dated after this
+    /// control is refused.
+    Withdraw(VerifyingKey),
 }
 
 impl Control {
@@ -109,6 +141,35 @@ fn message_id(word: Option<&str>) -> Result<Vec<u8>, String> {
 fn file(word: Option<&str>) -> Result<[u8; 32], String> {
     word.and_then(crate::file_ref::parse_sha256)
         .ok_or_else(|| "a file's SHA-256 (64 hex digits) is missing or malformed".into())
+}
+
+fn audience_name(word: Option<&str>) -> Result<String, String> {
+    match word {
+        Some(name) if audience::valid_name(name) => Ok(name.to_string()),
+        Some(name) => Err(format!("{name:?} is not an audience name")),
+        None => Err("an audience name is missing".into()),
+    }
+}
+
+/// `never`, or seconds since the epoch.
+fn expires(word: Option<&str>) -> Result<Option<u64>, String> {
+    match word {
+        Some(w) if w.eq_ignore_ascii_case("never") => Ok(None),
+        Some(w) if !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit()) => w
+            .parse()
+            .map(Some)
+            .map_err(|_| format!("expiry {w:?} is out of range")),
+        _ => Err("an expiry (seconds since the epoch, or \"never\") is missing".into()),
+    }
+}
+
+/// A node name as Path carries it.
+fn node_name(word: Option<&str>) -> Result<String, String> {
+    match word {
+        Some(name) if grammar::is_path_identity(name.as_bytes()) => Ok(name.to_string()),
+        Some(name) => Err(format!("{name:?} is not a node name")),
+        None => Err("a node name is missing".into()),
+    }
 }
 
 fn key(word: Option<&str>) -> Result<VerifyingKey, String> {
@@ -178,6 +239,55 @@ pub fn parse(value: &[u8]) -> Result<Control, String> {
             file: file(words.next())?,
             pinned: verb == "local-file-pin",
         },
+        "grant" => {
+            let audience = audience_name(words.next())?;
+            let grantee = key(words.next())?.to_bytes();
+            let scope = words
+                .next()
+                .and_then(Scope::parse)
+                .ok_or("a grant's scope, read or cache, is missing")?;
+            Control::Grant {
+                audience,
+                grantee,
+                scope,
+                expires: expires(words.next())?,
+            }
+        }
+        "ungrant" => Control::Ungrant {
+            audience: audience_name(words.next())?,
+            grantee: key(words.next())?.to_bytes(),
+        },
+        "introduce" => {
+            let key = key(words.next())?;
+            let name = node_name(words.next())?;
+            let expires = expires(words.next())?;
+            let (mut passports, mut boards) = (false, None);
+            for word in words.by_ref() {
+                if word.eq_ignore_ascii_case("passports") && !passports {
+                    passports = true;
+                } else if let Some(wildmat) = word
+                    .get(..7)
+                    .filter(|p| p.eq_ignore_ascii_case("boards=") && boards.is_none())
+                    .map(|_| &word[7..])
+                {
+                    crate::wildmat::Wildmat::parse(wildmat.as_bytes())
+                        .map_err(|e| format!("boards={wildmat}: {e}"))?;
+                    boards = Some(wildmat.to_string());
+                } else {
+                    return Err(format!(
+                        "introduce takes \"passports\" and \"boards=<wildmat>\" once each, not {word:?}"
+                    ));
+                }
+            }
+            Control::Introduce {
+                key,
+                name,
+                expires,
+                passports,
+                boards,
+            }
+        }
+        "withdraw" => Control::Withdraw(key(words.next())?),
         other => return Err(format!("unknown control message {other:?}")),
     };
     if let Some(extra) = words.next() {
@@ -285,6 +395,52 @@ mod tests {
                     pinned: false,
                 },
             ),
+            (
+                format!("grant friends {KEY} cache never"),
+                Control::Grant {
+                    audience: "friends".into(),
+                    grantee: hex32(KEY),
+                    scope: Scope::Cache,
+                    expires: None,
+                },
+            ),
+            (
+                format!("grant f.2 {KEY} READ 1800000000"),
+                Control::Grant {
+                    audience: "f.2".into(),
+                    grantee: hex32(KEY),
+                    scope: Scope::Read,
+                    expires: Some(1_800_000_000),
+                },
+            ),
+            (
+                format!("ungrant friends {KEY}"),
+                Control::Ungrant {
+                    audience: "friends".into(),
+                    grantee: hex32(KEY),
+                },
+            ),
+            (
+                format!("introduce {KEY} node.d never"),
+                Control::Introduce {
+                    key,
+                    name: "node.d".into(),
+                    expires: None,
+                    passports: false,
+                    boards: None,
+                },
+            ),
+            (
+                format!("introduce {KEY} d 1800000000 boards=blog.*,!blog.x passports"),
+                Control::Introduce {
+                    key,
+                    name: "d".into(),
+                    expires: Some(1_800_000_000),
+                    passports: true,
+                    boards: Some("blog.*,!blog.x".into()),
+                },
+            ),
+            (format!("withdraw {KEY}"), Control::Withdraw(key)),
         ];
         for (text, expected) in cases {
             assert_eq!(parse(text.as_bytes()), Ok(expected), "{text}");
@@ -306,6 +462,16 @@ mod tests {
             "file-remove abcd <a@b>",
             "file-placeholder 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c <a@b>",
             "local-file-remove",
+            "grant friends",
+            "grant fr/iends 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c read never",
+            "grant friends 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c write never",
+            "grant friends 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c read",
+            "grant friends 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c read -1",
+            "ungrant friends",
+            "introduce 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c d",
+            "introduce 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c d never passports passports",
+            "introduce 8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c d never mirror",
+            "withdraw",
         ] {
             assert!(parse(text.as_bytes()).is_err(), "{text}");
         }

@@ -7,6 +7,7 @@ use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
 use crate::article::{Article, POST_REQUIRED, TRANSIT_REQUIRED};
+use crate::audience::{self, Audience};
 use crate::codec::{Frame, Mode, NntpCodec};
 use crate::command::{self, ArticleRef, Command, Selection};
 use crate::control::{self, Control};
@@ -389,6 +390,14 @@ pub fn article(data: &[u8]) {
     if let Some(control) = article.header_unfolded("Control") {
         let _ = control::parse(&control);
     }
+    // An audience that parses names a key and a name its rule form gives
+    // back (access.md §7.1).
+    if let Some(value) = article.header_unfolded(audience::HEADER) {
+        if let Ok(parsed) = Audience::parse_header(&value) {
+            assert!(audience::valid_name(&parsed.name), "{parsed}");
+            assert_eq!(Audience::parse_rule(&parsed.to_string()), Ok(parsed));
+        }
+    }
 
     let canonical = signing::canonical(&article);
     assert!(canonical.starts_with(b"tidings-signature-v1\r\n"));
@@ -475,6 +484,36 @@ fn control_text(control: &Control) -> String {
             if *pinned { "pin" } else { "unpin" },
             hex32(file)
         ),
+        Control::Grant {
+            audience,
+            grantee,
+            scope,
+            expires,
+        } => format!(
+            "grant {audience} {} {} {}",
+            hex32(grantee),
+            scope.name(),
+            expires.map_or("never".to_string(), |e| e.to_string())
+        ),
+        Control::Ungrant { audience, grantee } => {
+            format!("ungrant {audience} {}", hex32(grantee))
+        }
+        Control::Introduce {
+            key,
+            name,
+            expires,
+            passports,
+            boards,
+        } => format!(
+            "introduce {} {name} {}{}{}",
+            key_hex(key),
+            expires.map_or("never".to_string(), |e| e.to_string()),
+            if *passports { " passports" } else { "" },
+            boards
+                .as_ref()
+                .map_or(String::new(), |b| format!(" boards={b}"))
+        ),
+        Control::Withdraw(k) => format!("withdraw {}", key_hex(k)),
     }
 }
 
@@ -519,6 +558,8 @@ pub fn control(data: &[u8]) {
                 | Control::LocalRmGroup(_)
                 | Control::LocalApprove(_)
                 | Control::LocalRefuseThread(_)
+                | Control::LocalFileRemove(_)
+                | Control::LocalFilePin { .. }
         )
     );
     let text = control_text(&parsed);

@@ -140,6 +140,16 @@ pub fn parse_since(
     }
 }
 
+/// A Path identity (a node's name): a host name or similar token without
+/// the Path delimiter (RFC 5537 §3.1.3).
+pub fn is_path_identity(name: &[u8]) -> bool {
+    !name.is_empty()
+        && name.len() <= 255
+        && name
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || b"-._".contains(&b))
+}
+
 /// `newsgroup-name = component *("." component)` where a component is
 /// letters, digits, "+", "-" and "_" (RFC 5536 §3.1.4). We also allow other
 /// printable ASCII except the wildmat specials, as RFC 3977 §4.1 does, so

@@ -3,6 +3,7 @@
 //! only); the rest parse and encode what the frames carry.
 
 pub mod article;
+pub mod audience;
 pub mod codec;
 pub mod codes;
 pub mod command;

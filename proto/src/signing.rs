@@ -279,6 +279,14 @@ pub fn key_challenge_message(server: &str, key: &str, challenge: &str) -> Vec<u8
     format!("tidings-authkey-v1\n{server}\n{key}\n{challenge}\n").into_bytes()
 }
 
+/// What a web client signs to send an HTTP request as a key (protocol-
+/// spec/access.md §3.3): the server's name, the request's method and
+/// target, the key and the time, under a label of their own, so a
+/// signature is good for one request line to one server for a minute.
+pub fn http_key_message(server: &str, method: &str, target: &str, key: &str, time: u64) -> Vec<u8> {
+    format!("tidings-http-key-v1\n{server}\n{method}\n{target}\n{key}\n{time}\n").into_bytes()
+}
+
 /// A signature checked for form and binding, ready for the (batchable)
 /// cryptographic check.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@ use ed25519_dalek::SigningKey;
 use tidings::client::{blocking, ClientError, Command, Response};
 use tidings::keys;
 use tidings::proto::article::Article;
+use tidings::proto::audience;
 use tidings::proto::signing;
 use tidings::proto::Code;
 
@@ -89,6 +90,11 @@ pub struct Post {
     /// Make it an edit replacing this Message-ID.
     #[arg(long, value_name = "MESSAGE-ID")]
     pub supersedes: Option<String>,
+    /// Protect it for an audience, "<owner key hex> <name>": only nodes
+    /// and readers holding a grant of it keep and see it
+    /// (protocol-spec/access.md §7).
+    #[arg(long, value_name = "OWNER NAME")]
+    pub audience: Option<String>,
     /// Right part of the Message-ID made for the article.
     #[arg(long, default_value = DEFAULT_DOMAIN)]
     pub domain: String,
@@ -233,6 +239,7 @@ fn draft(request: &Post, key: &SigningKey, body: &[u8]) -> Result<Vec<u8>> {
         ("References", &request.references),
         ("Control", &request.control),
         ("Supersedes", &request.supersedes),
+        (audience::HEADER, &request.audience),
     ] {
         if let Some(value) = value {
             fields.push((name, value.as_str()));

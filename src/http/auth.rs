@@ -1,6 +1,7 @@
-//! Who an HTTP request is (protocol-spec/access.md §3.1): HTTP Basic
-//! credentials checked against the same users file as AUTHINFO, so the
-//! same identities read the same boards by either protocol. A closed
+//! Who an HTTP request is (protocol-spec/access.md §3.1, §3.3): HTTP
+//! Basic credentials checked against the same users file as AUTHINFO, or
+//! a key signing the request (Tidings-Key), so the same identities read
+//! the same boards by either protocol. A closed
 //! node answers a request without them 401; a board the requester may not
 //! read is 404 (401 if logging in could help).
 
@@ -57,11 +58,73 @@ impl Logins {
 
 fn unauthorized(reason: &str) -> Response {
     let mut response = super::error(StatusCode::UNAUTHORIZED, reason);
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Basic realm=\"tidings\", charset=\"UTF-8\""),
     );
+    headers.append(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Tidings-Key realm=\"tidings\""),
+    );
     response
+}
+
+/// How far a Tidings-Key request's time may be from the node's clock.
+const KEY_TIME_SLACK_SECS: u64 = 60;
+
+/// A key, the time it signed at, and its signature of the request.
+type SignedBy = ([u8; 32], u64, [u8; 64]);
+
+/// The key, time and signature of an `Authorization: Tidings-Key` header
+/// (access.md §3.3); Err with why when it is that scheme but malformed.
+fn tidings_key(request: &Request) -> Option<Result<SignedBy, &'static str>> {
+    let value = request
+        .headers()
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, rest) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("tidings-key") {
+        return None;
+    }
+    let mut words = rest.split_ascii_whitespace();
+    let parsed = (|| {
+        let key: [u8; 32] = hex::decode(words.next()?).ok()?.try_into().ok()?;
+        let time: u64 = words.next()?.parse().ok()?;
+        let signature: [u8; 64] = hex::decode(words.next()?).ok()?.try_into().ok()?;
+        words.next().is_none().then_some((key, time, signature))
+    })();
+    Some(parsed.ok_or("Tidings-Key takes <key hex> <seconds> <signature hex>"))
+}
+
+/// Who a request signed with Tidings-Key is, or why it is refused.
+fn key_identity(
+    node: &Node,
+    request: &Request,
+    from: IpAddr,
+    (key, time, signature): SignedBy,
+) -> Result<Identity, &'static str> {
+    let now = node.clock.now_micros() / 1_000_000;
+    if now.abs_diff(time) > KEY_TIME_SLACK_SECS {
+        return Err("the Tidings-Key time is more than 60 seconds from this node's clock");
+    }
+    if !node.key_may_log_in(&key) {
+        return Err("the key has no passport and no grant here");
+    }
+    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let message = crate::proto::signing::http_key_message(
+        node.name(),
+        request.method().as_str(),
+        target,
+        &hex::encode(key),
+        time,
+    );
+    if node.access.check_key(from, &key, &message, &signature) {
+        Ok(Identity::Key(key))
+    } else {
+        Err("the Tidings-Key signature does not verify")
+    }
 }
 
 /// The user and password of an `Authorization: Basic` header.
@@ -115,27 +178,40 @@ pub async fn authenticate(
         return next.run(request).await;
     }
     let from: Option<IpAddr> = request.extensions().get::<ClientAddr>().map(|a| a.0.ip());
-    let who = match basic(&request) {
-        None => Identity::Anonymous,
-        Some((user, password)) => {
+    // Requests put to the router directly (tests) have no address: they
+    // share one brake.
+    let from = from.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+    let signed = match tidings_key(&request) {
+        None => None,
+        Some(Err(why)) => return unauthorized(why),
+        Some(Ok(signed)) => {
+            let wait = access.throttle.wait(from);
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            match key_identity(&node, &request, from, signed) {
+                Ok(who) => Some(who),
+                Err(why) => return unauthorized(why),
+            }
+        }
+    };
+    let who = match (signed, basic(&request)) {
+        (Some(who), _) => who,
+        (None, None) => Identity::Anonymous,
+        (None, Some((user, password))) => {
             let key: [u8; 32] = Sha256::digest(format!("{user}\0{password}")).into();
             match logins.get(&key) {
                 Some(who) => who,
-                None => {
-                    // Requests put to the router directly (tests) have no
-                    // address: they share one brake.
-                    let from = from.unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
-                    match access.log_in(from, &user, password).await {
-                        Ok(Some(who)) => {
-                            logins.put(key, who.clone());
-                            who
-                        }
-                        Ok(None) => return unauthorized("wrong user name or password"),
-                        Err(e) => {
-                            return super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
-                        }
+                None => match access.log_in(from, &user, password).await {
+                    Ok(Some(who)) => {
+                        logins.put(key, who.clone());
+                        who
                     }
-                }
+                    Ok(None) => return unauthorized("wrong user name or password"),
+                    Err(e) => {
+                        return super::error(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string())
+                    }
+                },
             }
         }
     };

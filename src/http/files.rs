@@ -12,11 +12,13 @@ use axum::body::Body;
 use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use futures::TryStreamExt;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::ApiError;
+use crate::access::Identity;
 use crate::node::Node;
 use crate::store::blobs::{self, BlobError};
 use crate::store::schema::FileRecord;
@@ -506,6 +508,7 @@ async fn noted_read(node: &Arc<Node>, hash: [u8; 32], fetched: bool) -> Result<(
 pub async fn blob(
     State(node): State<Arc<Node>>,
     Path(segment): Path<String>,
+    Extension(who): Extension<Identity>,
     method: axum::http::Method,
     request: HeaderMap,
 ) -> Response {
@@ -514,6 +517,16 @@ pub async fn blob(
     };
     if let Some((status, reason)) = refusal(&node, &hash) {
         return refuse(status, &reason);
+    }
+    // A file only posts its reader may not read reference is not here to
+    // it (access.md §4), as such a post is not.
+    match node.file_readable(&who, &hash) {
+        Ok(true) => {}
+        Ok(false) if who.is_anonymous() => {
+            return refuse(StatusCode::UNAUTHORIZED, "log in to read this file")
+        }
+        Ok(false) => return refuse(StatusCode::NOT_FOUND, "no such file here"),
+        Err(e) => return refuse(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
     let (record, mut file) = match open_or_fetch(&node, hash).await {
         Ok(found) => found,

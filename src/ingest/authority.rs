@@ -4,10 +4,13 @@
 use ed25519_dalek::VerifyingKey;
 
 use crate::proto::article::Article;
+use crate::proto::audience::{Audience, Scope};
 use crate::proto::control::Control;
 use crate::proto::signing::{self, key_hex};
 use crate::store::commit::Effect;
-use crate::store::schema::{BoardChange, BoardControl, FileControl, MoveRecord};
+use crate::store::schema::{
+    BoardChange, BoardControl, FileControl, GrantRecord, Introduction, MoveRecord,
+};
 use crate::trust::{Standing, Trust};
 
 /// The first eight hex digits of a key, for reasons and logs.
@@ -104,6 +107,29 @@ fn description(article: &Article) -> String {
     line.replace('\t', " ").chars().take(200).collect()
 }
 
+fn grant(
+    signer: &VerifyingKey,
+    article: &Article,
+    audience: &str,
+    grantee: &[u8; 32],
+    scope: Option<Scope>,
+    expires: Option<u64>,
+) -> Effect {
+    Effect::Grant {
+        audience: Audience {
+            owner: signer.to_bytes(),
+            name: audience.to_string(),
+        },
+        grantee: *grantee,
+        record: GrantRecord {
+            date: date_secs(article),
+            control: article.message_id().unwrap_or_default(),
+            scope,
+            expires,
+        },
+    }
+}
+
 fn node_rights(
     signer: &VerifyingKey,
     standing: &Standing,
@@ -130,9 +156,10 @@ pub fn control(
 ) -> Result<Vec<Effect>, String> {
     let board = |name: &str, what: &str| -> Result<(), String> {
         let rights = node_rights(signer, standing, what)?;
-        match rights.boards {
-            Some(boards) if boards.matches(name.as_bytes()) => Ok(()),
-            _ => Err(format!("node {} may not manage board {name}", rights.name)),
+        if rights.manages(name) {
+            Ok(())
+        } else {
+            Err(format!("node {} may not manage board {name}", rights.name))
         }
     };
     Ok(match control {
@@ -160,6 +187,63 @@ pub fn control(
                 return Err(
                     "node keys are revoked by configuration, not by control messages".into(),
                 );
+            }
+            vec![Effect::Revoke {
+                key: key.to_bytes(),
+                by: signer.to_bytes(),
+                since: date_secs(article),
+            }]
+        }
+        // Whoever signs a grant owns the audience it grants: there is no
+        // one else's audience to give away (access.md §7).
+        Control::Grant {
+            audience,
+            grantee,
+            scope,
+            expires,
+        } => vec![grant(
+            signer,
+            article,
+            audience,
+            grantee,
+            Some(*scope),
+            *expires,
+        )],
+        Control::Ungrant { audience, grantee } => {
+            vec![grant(signer, article, audience, grantee, None, None)]
+        }
+        Control::Introduce {
+            key,
+            name,
+            expires,
+            passports,
+            boards,
+        } => {
+            if !node_rights(signer, standing, "introductions")?.introduce {
+                return Err(format!(
+                    "node key {} is not trusted to introduce nodes",
+                    short(signer)
+                ));
+            }
+            vec![Effect::Introduce {
+                key: key.to_bytes(),
+                by: signer.to_bytes(),
+                intro: Introduction {
+                    name: name.clone(),
+                    expires: *expires,
+                    passports: *passports,
+                    boards: boards.clone(),
+                },
+            }]
+        }
+        // A withdrawal counts from its Date as a revocation does; a node
+        // whose configuration lists the key keeps trusting it.
+        Control::Withdraw(key) => {
+            if !node_rights(signer, standing, "withdrawals")?.introduce {
+                return Err(format!(
+                    "node key {} is not trusted to withdraw introductions",
+                    short(signer)
+                ));
             }
             vec![Effect::Revoke {
                 key: key.to_bytes(),

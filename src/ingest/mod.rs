@@ -21,6 +21,7 @@ pub use rewrite::{overview_message_id, overview_record};
 use crate::groups::Groups;
 use crate::peers::{Peers, Right};
 use crate::proto::article::{self, Article};
+use crate::proto::audience::{self, Audience, Scope};
 use crate::proto::control::{self, Control};
 use crate::proto::signing::{self, SigError};
 use crate::proto::wildmat::Wildmat;
@@ -274,6 +275,8 @@ pub struct Ingest<'a> {
     pub premoderate: Option<&'a Wildmat>,
     /// The node's configuration, for each board's file limits.
     pub config: &'a crate::config::Valid,
+    /// Which boards are reserved for which audience, and the grants.
+    pub access: &'a crate::access::Access,
     pub now: DateTime<Utc>,
 }
 
@@ -447,9 +450,13 @@ impl Ingest<'_> {
                 Some(Control::NewGroup { .. } | Control::ModGroup { .. } | Control::RmGroup(_)) => {
                     Right::Boards
                 }
-                Some(Control::Passport(_) | Control::Revoke(_) | Control::Rotate(_)) => {
-                    Right::Passports
-                }
+                Some(
+                    Control::Passport(_)
+                    | Control::Revoke(_)
+                    | Control::Rotate(_)
+                    | Control::Introduce { .. }
+                    | Control::Withdraw(_),
+                ) => Right::Passports,
                 _ => Right::Articles,
             };
             if !self.peers.accepts(peer, right) {
@@ -462,6 +469,12 @@ impl Ingest<'_> {
             self.check_path(&article).map_err(&block)?;
         }
 
+        if control.is_some() && article.header(audience::HEADER).is_some() {
+            return Err(block(format!(
+                "control messages are public: {} is for posts",
+                audience::HEADER
+            )));
+        }
         let (groups, effects, disposition) = match (&control, &standing) {
             (Some(c), _) if c.is_local() => {
                 let mut effects = self
@@ -487,7 +500,7 @@ impl Ingest<'_> {
             }
             (None, Standing::Unknown) => {
                 let groups = self
-                    .carried_groups(&article, source)
+                    .filed_groups(&article, source)
                     .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
                 (
                     groups,
@@ -499,7 +512,7 @@ impl Ingest<'_> {
             }
             (None, _) => {
                 let groups = self
-                    .carried_groups(&article, source)
+                    .filed_groups(&article, source)
                     .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
                 // An edit is kept as an article of its own; which version
                 // of the post readers see is settled from what is stored
@@ -612,6 +625,43 @@ impl Ingest<'_> {
             })
             .map(str::to_string)
             .collect()
+    }
+
+    /// The boards an article is filed in here ([`Ingest::carried_groups`]),
+    /// if this node may keep it: a protected post (access.md §7) only in
+    /// boards the access rules reserve for its audience, boards to come
+    /// included, and only while this node's key holds the audience as a
+    /// cache. Those refusals are for the record only: a grant or a rule may
+    /// come later, and catch-up then brings the post again.
+    fn filed_groups(
+        &self,
+        article: &Article,
+        source: &Source,
+    ) -> Result<Vec<String>, (String, Remember)> {
+        let groups = self.carried_groups(article, source)?;
+        let Some(value) = article.header_unfolded(audience::HEADER) else {
+            return Ok(groups);
+        };
+        let audience = Audience::parse_header(&value).map_err(|e| (e, Remember::Block))?;
+        let to_come = self.boards_to_come(article, &groups);
+        if let Some(open) = groups
+            .iter()
+            .chain(&to_come)
+            .find(|g| !self.access.reserved_for(g, &audience))
+        {
+            let reason = format!(
+                "it is protected for audience {audience}, and board {open} is not reserved for that audience here"
+            );
+            return Err((reason, Remember::Record));
+        }
+        let own = self.node_key.verifying_key().to_bytes();
+        if !self.access.grants().holds(&own, &audience, Scope::Cache) {
+            let reason = format!(
+                "it is protected for audience {audience}, and this node holds no grant to keep it"
+            );
+            return Err((reason, Remember::Record));
+        }
+        Ok(groups)
     }
 
     /// Refuses an article whose Path shows a loop or too many hops.

@@ -70,6 +70,7 @@ struct Fixture {
     history: History,
     node_key: SigningKey,
     config: crate::config::Valid,
+    access: crate::access::Access,
 }
 
 impl Fixture {
@@ -95,8 +96,11 @@ impl Fixture {
         let peers = Peers::from_config(&config.peers).expect("peers");
         let trust = Trust::new(&config, key(NODE).verifying_key(), &peers, []).expect("trust");
         let stores = crate::proto::wildmat::Wildmat::parse(b"*,!chan.nsfw.*").expect("wildmat");
+        let config = config.clone().validated().expect("valid");
+        let access = crate::access::Access::from_rules(&config);
         Fixture {
-            config: config.clone().validated().expect("valid"),
+            config,
+            access,
             groups,
             stores,
             trust,
@@ -118,6 +122,7 @@ impl Fixture {
             stores: &self.stores,
             premoderate: None,
             config: &self.config,
+            access: &self.access,
             now: now(),
         }
     }

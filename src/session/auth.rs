@@ -4,7 +4,6 @@
 use super::{Session, Stop};
 use crate::access::Identity;
 use crate::proto::{Code, Reply};
-use crate::trust::Standing;
 
 impl Session {
     /// Who this connection is: a user who logged in, else the peer it is,
@@ -39,21 +38,7 @@ impl Session {
     /// Whether this connection may read the article `raw`: one of the
     /// boards its Newsgroups names is readable to it.
     pub(super) fn may_read_article(&self, raw: &[u8]) -> bool {
-        if self.node.access.all_open() {
-            return true;
-        }
-        let Ok(article) = crate::proto::article::Article::parse(bytes::Bytes::copy_from_slice(raw))
-        else {
-            return false;
-        };
-        let boards: Vec<String> = article
-            .newsgroups()
-            .iter()
-            .map(|b| String::from_utf8_lossy(b).into_owned())
-            .collect();
-        self.node
-            .access
-            .may_read_any(&self.identity(), boards.iter().map(String::as_str))
+        self.node.access.may_read_article(&self.identity(), raw)
     }
 
     /// The boards among `boards` this connection may not post to.
@@ -131,25 +116,22 @@ impl Session {
     }
 
     /// XAUTHKEY (protocol-spec/access.md §3.2): a reader proves it holds a
-    /// key with standing here (a passport, a moderator's, a node's) by
-    /// signing a challenge; the key is then its identity.
+    /// key with standing here (a passport, a moderator's, a node's, or one
+    /// holding a grant) by signing a challenge; the key is then its
+    /// identity.
     pub(super) fn xauthkey(&mut self, key: [u8; 32], signature: Option<[u8; 64]>) -> Reply {
         if self.user.is_some() {
             return Reply::with(Code::NOT_PERMITTED, "already authenticated");
         }
         let short = &hex::encode(key)[..8];
-        let verifying = match ed25519_dalek::VerifyingKey::from_bytes(&key) {
-            Ok(verifying) => verifying,
-            Err(_) => return Reply::with(Code::AUTH_REJECTED, "not an ed25519 public key"),
-        };
-        if !matches!(
-            self.node.trust.standing(&verifying),
-            Standing::Passport | Standing::Node(_)
-        ) {
+        if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
+            return Reply::with(Code::AUTH_REJECTED, "not an ed25519 public key");
+        }
+        if !self.node.key_may_log_in(&key) {
             self.key_challenge = None;
             return Reply::with(
                 Code::AUTH_REJECTED,
-                format!("key {short} has no passport here"),
+                format!("key {short} has no passport and no grant here"),
             );
         }
         let Some(signature) = signature else {
@@ -171,21 +153,15 @@ impl Session {
             &hex::encode(key),
             &challenge,
         );
-        let from = self.remote.ip();
-        match verifying.verify_strict(&message, &ed25519_dalek::Signature::from_bytes(&signature)) {
-            Ok(()) => {
-                self.node.access.throttle.succeeded(from);
-                tracing::info!(key = %short, %from, "reader authenticated by key");
-                self.user = Some(Identity::Key(key));
-                Reply::with(Code::AUTH_ACCEPTED, format!("key {short} authenticated"))
-            }
-            Err(_) => {
-                let failures = self.node.access.throttle.failed(from);
-                if failures <= 10 || failures % 100 == 0 {
-                    tracing::warn!(key = %short, %from, failures, "a key's signature did not verify");
-                }
-                Reply::with(Code::AUTH_REJECTED, "the signature does not verify")
-            }
+        if self
+            .node
+            .access
+            .check_key(self.remote.ip(), &key, &message, &signature)
+        {
+            self.user = Some(Identity::Key(key));
+            Reply::with(Code::AUTH_ACCEPTED, format!("key {short} authenticated"))
+        } else {
+            Reply::with(Code::AUTH_REJECTED, "the signature does not verify")
         }
     }
 

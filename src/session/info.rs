@@ -36,6 +36,9 @@ impl Session {
                 "X-TIDINGS-FILES 2",
                 // Readers log in by key with XAUTHKEY (access.md §3.2).
                 "X-TIDINGS-AUTHKEY 1",
+                // Tidings-Audience, grants and introductions (access.md
+                // §7, §8) are understood.
+                "X-TIDINGS-AUDIENCE 1",
             ]
             .map(|l| l.as_bytes().to_vec()),
         );

@@ -42,6 +42,16 @@ impl Session {
                 return refuse(out, Code::INTERNAL_FAULT, "storage fault".into());
             }
         }
+        // A file only unreadable posts reference is not here to this
+        // connection (access.md §4): a peer is not sent what it may not read.
+        match self.node.file_readable(&self.identity(), &hash) {
+            Ok(true) => {}
+            Ok(false) => return refuse(out, Code::NO_SUCH_FILE, format!("{name} is not here")),
+            Err(e) => {
+                tracing::error!(error = %e, "storage fault while answering XFILE");
+                return refuse(out, Code::INTERNAL_FAULT, "storage fault".into());
+            }
+        }
         let record = match self.node.store.file(&hash) {
             Ok(Some(record)) => record,
             Ok(None) => return refuse(out, Code::NO_SUCH_FILE, format!("{name} is not here")),

@@ -105,6 +105,12 @@ pub enum Effect {
         old: [u8; 32],
         new: [u8; 32],
     },
+    /// `by` vouches for the node key `key` (access.md §8).
+    Introduce {
+        key: [u8; 32],
+        by: [u8; 32],
+        intro: schema::Introduction,
+    },
     /// Keep a newgroup, modgroup or rmgroup under its board and bring the
     /// board to the state all of them give (state.md §4).
     Board {
@@ -124,6 +130,13 @@ pub enum Effect {
         file: [u8; 32],
         control: Vec<u8>,
         record: schema::FileControl,
+    },
+    /// Keep a grant or ungrant of an audience to a key, if it is the
+    /// latest (access.md §7).
+    Grant {
+        audience: crate::proto::audience::Audience,
+        grantee: [u8; 32],
+        record: schema::GrantRecord,
     },
     /// Pin the file, or unpin it (local-file-pin, local-file-unpin).
     PinFile {
@@ -180,6 +193,13 @@ pub enum Effect {
     },
 }
 
+/// An audience, its grantee, and the grant record that now stands.
+pub type Granted = (
+    crate::proto::audience::Audience,
+    [u8; 32],
+    schema::GrantRecord,
+);
+
 /// What a durable batch changed, for the node to publish: readers must not
 /// see a number, a key or a board before it is on disk.
 #[derive(Debug, Default)]
@@ -188,6 +208,8 @@ pub struct Published {
     pub groups: Vec<(String, Option<GroupRecord>)>,
     /// Keys learnt from passports, revocations and rotations.
     pub keys: Vec<([u8; 32], KeyRecord)>,
+    /// Grants as they now stand.
+    pub grants: Vec<Granted>,
     /// Peers whose outbox got entries.
     pub outboxes: Vec<String>,
     /// Articles named by move controls whose thread changed: a move was
@@ -530,6 +552,7 @@ struct Batch {
     /// before the database.
     overview: HashMap<(String, u64), Option<Vec<u8>>>,
     learnt: Vec<([u8; 32], KeyRecord)>,
+    granted: Vec<Granted>,
     /// File controls this batch kept: file, control Message-ID.
     files_controlled: Vec<([u8; 32], Vec<u8>)>,
     /// Peers whose outbox got entries.
@@ -597,6 +620,7 @@ impl Writer {
             before: HashMap::new(),
             overview: HashMap::new(),
             learnt: Vec::new(),
+            granted: Vec::new(),
             files_controlled: Vec::new(),
             fed: Vec::new(),
             sets: members::Changes::default(),
@@ -689,6 +713,7 @@ impl Writer {
         (self.publish)(Published {
             groups,
             keys: std::mem::take(&mut batch.learnt),
+            grants: std::mem::take(&mut batch.granted),
             outboxes: std::mem::take(&mut batch.fed),
             settle: std::mem::take(&mut batch.settle),
             settle_all: batch.settle_all,
@@ -819,6 +844,7 @@ impl Writer {
                 KeyRecord::Passport { .. } => "passport",
                 KeyRecord::Revoked { .. } => "revoked",
                 KeyRecord::Rotated { .. } => "rotated",
+                KeyRecord::Introduced { .. } => "introduced",
             };
             changes.push(Change::new(ChangeKind::Key, hex::encode(key), what));
         }
@@ -1304,6 +1330,15 @@ impl Writer {
                 };
                 self.learn(batch, *key, record)?
             }
+            Effect::Introduce { key, by, intro } => self.learn(
+                batch,
+                *key,
+                KeyRecord::Introduced {
+                    by: *by,
+                    micros,
+                    intro: intro.clone(),
+                },
+            )?,
             Effect::Rotate { old, new } => {
                 self.learn(batch, *new, KeyRecord::Rotated { old: *old, micros })?
             }
@@ -1342,6 +1377,31 @@ impl Writer {
                     record.encode(),
                 );
                 batch.files_controlled.push((*file, control.clone()));
+            }
+            Effect::Grant {
+                audience,
+                grantee,
+                record,
+            } => {
+                let known = match batch
+                    .granted
+                    .iter()
+                    .rev()
+                    .find(|(a, g, _)| a == audience && g == grantee)
+                {
+                    Some((_, _, known)) => Some(known.clone()),
+                    None => self.store.grant(audience, grantee)?,
+                };
+                if known.is_none_or(|known| record.wins_over(&known)) {
+                    batch.writes.put_cf(
+                        self.store.cf(schema::GRANTS),
+                        schema::GrantRecord::key(audience, grantee),
+                        record.encode(),
+                    );
+                    batch
+                        .granted
+                        .push((audience.clone(), *grantee, record.clone()));
+                }
             }
             Effect::PinFile {
                 file,

@@ -721,6 +721,43 @@ impl Store {
         }
     }
 
+    /// The grant or ungrant of `audience` to `grantee` that stands.
+    pub fn grant(
+        &self,
+        audience: &crate::proto::audience::Audience,
+        grantee: &[u8; 32],
+    ) -> Result<Option<schema::GrantRecord>> {
+        let key = schema::GrantRecord::key(audience, grantee);
+        match self.db.get_pinned_cf(self.cf(schema::GRANTS), &key)? {
+            None => Ok(None),
+            Some(value) => schema::GrantRecord::decode(&value)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt {
+                    what: "grant",
+                    key: hex::encode(&key),
+                }),
+        }
+    }
+
+    /// Every grant record, in key order (owner, audience, grantee).
+    pub fn grants(&self) -> Result<Vec<commit::Granted>> {
+        let mut out = Vec::new();
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::GRANTS), IteratorMode::Start)
+        {
+            let (key, value) = item?;
+            let corrupt = || StoreError::Corrupt {
+                what: "grant",
+                key: hex::encode(&key),
+            };
+            let (audience, grantee) = schema::GrantRecord::parse_key(&key).ok_or_else(corrupt)?;
+            let record = schema::GrantRecord::decode(&value).ok_or_else(corrupt)?;
+            out.push((audience, grantee, record));
+        }
+        Ok(out)
+    }
+
     pub fn learnt_keys(&self) -> Result<Vec<([u8; 32], KeyRecord)>> {
         let mut out = Vec::new();
         for item in self

@@ -28,6 +28,7 @@
 //! | `authored`    | public key, date(u64 BE), message-id | empty: what each key signed, by Date |
 //! | `files`       | sha256 (32 bytes)            | [`FileRecord`]: a stored file's metadata |
 //! | `file_refs`   | sha256 (32 bytes), message-id | empty: the articles referencing a file |
+//! | `grants`      | owner, audience NUL, grantee | [`GrantRecord`]: the latest grant or ungrant |
 //!
 //! Big-endian numbers make RocksDB's byte order the numeric order, so a
 //! group's articles and the arrival log are range scans.
@@ -106,6 +107,8 @@ pub const FILE_ACCESS: &str = "file_access";
 /// Files the operator pinned with local-file-pin (besides `[files]
 /// pinned`): kept, fetched if missing, never evicted.
 pub const FILE_PINS: &str = "file_pins";
+/// Grants of audiences ([`GrantRecord`]): who may see protected posts.
+pub const GRANTS: &str = "grants";
 
 pub const ALL: &[&str] = &[
     ARTICLES,
@@ -139,6 +142,7 @@ pub const ALL: &[&str] = &[
     FILE_TOMBSTONES,
     FILE_ACCESS,
     FILE_PINS,
+    GRANTS,
 ];
 
 /// What a board control message does.
@@ -719,6 +723,24 @@ pub enum KeyRecord {
     },
     /// A node key that replaced `old` and inherits its rights.
     Rotated { old: [u8; 32], micros: u64 },
+    /// A node key a trusted node vouched for (access.md §8): believed as
+    /// node `name` with at most these rights and the voucher's.
+    Introduced {
+        by: [u8; 32],
+        micros: u64,
+        intro: Introduction,
+    },
+}
+
+/// What an introduction vouches for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Introduction {
+    pub name: String,
+    /// Seconds since the epoch; None: no end.
+    pub expires: Option<u64>,
+    pub passports: bool,
+    /// Boards (wildmat) it may manage, within the voucher's.
+    pub boards: Option<String>,
 }
 
 impl KeyRecord {
@@ -727,23 +749,47 @@ impl KeyRecord {
             KeyRecord::Passport { issuer, micros } => (b'P', issuer, micros),
             KeyRecord::Revoked { by, micros, .. } => (b'R', by, micros),
             KeyRecord::Rotated { old, micros } => (b'N', old, micros),
+            KeyRecord::Introduced { by, micros, .. } => (b'I', by, micros),
         };
         let mut out = Vec::with_capacity(41);
         out.push(tag);
         out.extend_from_slice(other);
         out.extend_from_slice(&micros.to_be_bytes());
-        if let KeyRecord::Revoked { since, .. } = self {
-            out.extend_from_slice(&since.to_be_bytes());
+        match self {
+            KeyRecord::Revoked { since, .. } => out.extend_from_slice(&since.to_be_bytes()),
+            // expires (u64 BE, MAX: never), passports (0/1), name length,
+            // name, then the boards wildmat to the end (none if empty).
+            KeyRecord::Introduced { intro, .. } => {
+                out.extend_from_slice(&intro.expires.unwrap_or(u64::MAX).to_be_bytes());
+                out.push(u8::from(intro.passports));
+                out.push(intro.name.len().min(255) as u8);
+                out.extend_from_slice(&intro.name.as_bytes()[..intro.name.len().min(255)]);
+                out.extend_from_slice(intro.boards.as_deref().unwrap_or("").as_bytes());
+            }
+            _ => {}
         }
         out
     }
 
     /// What is kept when `new` is learnt over `self`, the same in any
-    /// order (state.md §4b): a revocation wins over any passport, of two
-    /// revocations the earlier-dated one counts, and of two passports the
-    /// one whose issuer key is the smaller, as bytes.
+    /// order (state.md §4b): a revocation (or withdrawal) wins over any
+    /// passport or introduction, of two revocations the earlier-dated one
+    /// counts, an introduction wins over a passport, and of two passports
+    /// or two introductions the one whose issuer key is the smaller, as
+    /// bytes.
     pub fn merged(self, new: KeyRecord) -> KeyRecord {
         match (self, new) {
+            (
+                old @ KeyRecord::Introduced { by: a, .. },
+                new @ KeyRecord::Introduced { by: b, .. },
+            ) => {
+                if b < a {
+                    new
+                } else {
+                    old
+                }
+            }
+            (old @ KeyRecord::Introduced { .. }, KeyRecord::Passport { .. }) => old,
             (
                 old @ KeyRecord::Revoked { since: a, .. },
                 new @ KeyRecord::Revoked { since: b, .. },
@@ -788,8 +834,99 @@ impl KeyRecord {
                     .map_or(0, u64::from_be_bytes),
             },
             b'N' => KeyRecord::Rotated { old: other, micros },
+            b'I' => {
+                let expires = u64::from_be_bytes(rest.get(40..48)?.try_into().ok()?);
+                let passports = *rest.get(48)? == 1;
+                let len = usize::from(*rest.get(49)?);
+                let name = std::str::from_utf8(rest.get(50..50 + len)?).ok()?;
+                let boards = std::str::from_utf8(rest.get(50 + len..)?).ok()?;
+                KeyRecord::Introduced {
+                    by: other,
+                    micros,
+                    intro: Introduction {
+                        name: name.to_string(),
+                        expires: (expires != u64::MAX).then_some(expires),
+                        passports,
+                        boards: (!boards.is_empty()).then(|| boards.to_string()),
+                    },
+                }
+            }
             _ => return None,
         })
+    }
+}
+
+/// The latest grant or ungrant of an audience to a key (access.md §7):
+/// the later Date wins, then the greater control Message-ID, so every
+/// order of arrival leaves the same record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    /// The control's Date, seconds since the epoch.
+    pub date: u64,
+    pub control: Vec<u8>,
+    /// None: ungranted.
+    pub scope: Option<crate::proto::audience::Scope>,
+    /// Seconds since the epoch; None: no end.
+    pub expires: Option<u64>,
+}
+
+impl GrantRecord {
+    /// `grants` key: owner (32 bytes), audience name, NUL, grantee (32).
+    pub fn key(audience: &crate::proto::audience::Audience, grantee: &[u8; 32]) -> Vec<u8> {
+        let mut key = Vec::with_capacity(32 + audience.name.len() + 33);
+        key.extend_from_slice(&audience.owner);
+        key.extend_from_slice(audience.name.as_bytes());
+        key.push(0);
+        key.extend_from_slice(grantee);
+        key
+    }
+
+    pub fn parse_key(key: &[u8]) -> Option<(crate::proto::audience::Audience, [u8; 32])> {
+        let owner: [u8; 32] = key.get(..32)?.try_into().ok()?;
+        let rest = key.get(32..)?;
+        let nul = rest.iter().position(|&b| b == 0)?;
+        let name = std::str::from_utf8(&rest[..nul]).ok()?.to_string();
+        let grantee: [u8; 32] = rest.get(nul + 1..)?.try_into().ok()?;
+        Some((crate::proto::audience::Audience { owner, name }, grantee))
+    }
+
+    /// date (u64 BE), scope (0 none, 1 read, 2 cache), expires (u64 BE,
+    /// MAX: never), control Message-ID.
+    pub fn encode(&self) -> Vec<u8> {
+        use crate::proto::audience::Scope;
+        let mut out = Vec::with_capacity(17 + self.control.len());
+        out.extend_from_slice(&self.date.to_be_bytes());
+        out.push(match self.scope {
+            None => 0,
+            Some(Scope::Read) => 1,
+            Some(Scope::Cache) => 2,
+        });
+        out.extend_from_slice(&self.expires.unwrap_or(u64::MAX).to_be_bytes());
+        out.extend_from_slice(&self.control);
+        out
+    }
+
+    pub fn decode(bytes: &[u8]) -> Option<GrantRecord> {
+        use crate::proto::audience::Scope;
+        let date = u64::from_be_bytes(bytes.get(..8)?.try_into().ok()?);
+        let scope = match *bytes.get(8)? {
+            0 => None,
+            1 => Some(Scope::Read),
+            2 => Some(Scope::Cache),
+            _ => return None,
+        };
+        let expires = u64::from_be_bytes(bytes.get(9..17)?.try_into().ok()?);
+        Some(GrantRecord {
+            date,
+            scope,
+            expires: (expires != u64::MAX).then_some(expires),
+            control: bytes.get(17..)?.to_vec(),
+        })
+    }
+
+    /// Whether this record wins over `other` (state.md §1's order).
+    pub fn wins_over(&self, other: &GrantRecord) -> bool {
+        (self.date, &self.control) > (other.date, &other.control)
     }
 }
 

@@ -78,8 +78,10 @@ impl Store {
         Ok((digest.count.to_string(), hex::encode(digest.sum)))
     }
 
-    /// `key <hex> passport <issuer hex>`, `key <hex> revoked` or `key <hex>
-    /// rotated <old hex>` for each learnt key, in key order.
+    /// `key <hex> passport <issuer hex>`, `key <hex> revoked`, `key <hex>
+    /// rotated <old hex>` or `key <hex> introduced <voucher hex> …` for
+    /// each learnt key, in key order; then each grant record (owner,
+    /// audience, grantee order).
     fn learnt_lines(&self, mut line: impl FnMut(&[&[u8]])) -> Result<()> {
         for item in self
             .db()
@@ -106,8 +108,28 @@ impl Store {
                     b"rotated",
                     hex::encode(old).as_bytes(),
                 ]),
+                Some(KeyRecord::Introduced { by, intro, .. }) => line(&[
+                    b"key",
+                    key.as_bytes(),
+                    b"introduced",
+                    hex::encode(by).as_bytes(),
+                    intro.name.as_bytes(),
+                    expiry(intro.expires).as_bytes(),
+                    if intro.passports { b"passports" } else { b"-" },
+                    intro.boards.as_deref().unwrap_or("-").as_bytes(),
+                ]),
                 None => return Err(StoreError::Corrupt { what: "key", key }),
             }
+        }
+        for (audience, grantee, record) in self.grants()? {
+            line(&[
+                b"grant",
+                hex::encode(audience.owner).as_bytes(),
+                audience.name.as_bytes(),
+                hex::encode(grantee).as_bytes(),
+                record.scope.map_or("none", |s| s.name()).as_bytes(),
+                expiry(record.expires).as_bytes(),
+            ]);
         }
         Ok(())
     }
@@ -140,4 +162,9 @@ impl Store {
         }
         self.learnt_lines(|parts| line(parts))
     }
+}
+
+/// An expiry as the digest lines write it: seconds, or `never`.
+fn expiry(expires: Option<u64>) -> String {
+    expires.map_or_else(|| "never".to_string(), |e| e.to_string())
 }

@@ -458,6 +458,27 @@ pub fn article(id: &str, group: &str, body: &str) -> String {
     sign(&article_text(id, group, body))
 }
 
+/// POSTs a control message signed by `key`, dated `date`, filed in
+/// `group`; returns its Message-ID.
+pub fn post_control(
+    addr: SocketAddr,
+    key: &SigningKey,
+    command: &str,
+    group: &str,
+    date: chrono::DateTime<chrono::Utc>,
+) -> String {
+    let id = unique_id_for("control", key);
+    let text = article_text(&id, group, "")
+        .replacen("\r\n\r\n", &format!("\r\nControl: {command}\r\n\r\n"), 1)
+        .replace(ARTICLE_DATE, &date.to_rfc2822());
+    let mut c = Client::connect(addr);
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article(&sign_with(&text, key));
+    let (code, text) = c.status();
+    assert_eq!(code, 240, "{command}: {text}");
+    id
+}
+
 /// A node on the test configuration in a fresh temp dir; keep the dir
 /// alive as long as the node.
 pub fn start_node() -> (tempfile::TempDir, TestNode) {
@@ -761,4 +782,97 @@ pub fn http_header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'
         .iter()
         .find(|(n, _)| n == name)
         .map(|(_, v)| v.as_str())
+}
+
+/// Nodes peered along given links, each on a port bound before any
+/// starts, so every config can name its neighbours' addresses.
+pub struct Net {
+    pub dirs: Vec<tempfile::TempDir>,
+    pub keys: Vec<SigningKey>,
+    pub names: Vec<String>,
+    listeners: Vec<Option<std::net::TcpListener>>,
+    pub addrs: Vec<SocketAddr>,
+    links: Vec<(usize, usize)>,
+}
+
+impl Net {
+    pub fn new(names: &[&str], links: &[(usize, usize)]) -> Net {
+        let dirs: Vec<_> = names.iter().map(|_| temp_dir()).collect();
+        let keys = dirs
+            .iter()
+            .map(|d| tidings::keys::write_new_secret_key(&d.path().join("node.key")).expect("key"))
+            .collect();
+        let listeners: Vec<_> = names
+            .iter()
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind"))
+            .collect();
+        Net {
+            addrs: listeners
+                .iter()
+                .map(|l| l.local_addr().expect("addr"))
+                .collect(),
+            listeners: listeners.into_iter().map(Some).collect(),
+            dirs,
+            keys,
+            names: names.iter().map(|n| n.to_string()).collect(),
+            links: links.to_vec(),
+        }
+    }
+
+    /// Node `i`'s peer entry at another node.
+    pub fn peer(&self, i: usize) -> PeerConfig {
+        PeerConfig {
+            address: Some(self.addrs[i].to_string()),
+            ..PeerConfig::new(self.names[i].clone(), hex_key(&self.keys[i]))
+        }
+    }
+
+    /// The test configuration for node `i`, peered (XPEER, no open
+    /// transit) with its linked neighbours.
+    pub fn config(&self, i: usize) -> Config {
+        let mut config = config(self.dirs[i].path());
+        config.node.name = self.names[i].clone();
+        config.listen.open_transit = false;
+        for &(x, y) in &self.links {
+            if x == i {
+                config.peers.push(self.peer(y));
+            } else if y == i {
+                config.peers.push(self.peer(x));
+            }
+        }
+        config
+    }
+
+    /// Node `j`'s key trusted as a node's in `config`, without peering:
+    /// its posts relayed by others are believed.
+    pub fn trust(&self, config: &mut Config, j: usize) {
+        if !config.peers.iter().any(|p| p.name == self.names[j]) {
+            config.peers.push(PeerConfig::new(
+                self.names[j].clone(),
+                hex_key(&self.keys[j]),
+            ));
+        }
+    }
+
+    /// Starts node `i` on its port with `config` (once).
+    pub fn start(&mut self, i: usize, config: Config, clock: Clock) -> TestNode {
+        let listener = self.listeners[i].take().expect("each node starts once");
+        TestNode::start_on_with_clock(config, listener, clock)
+    }
+}
+
+/// Logs `c` in as `key` with XAUTHKEY (access.md §3.2) on the node
+/// called `server`; the last reply.
+pub fn log_in_as_key(c: &mut Client, server: &str, key: &SigningKey) -> (u16, String) {
+    let hex = hex_key(key);
+    let (code, challenge) = c.cmd(&format!("XAUTHKEY {hex}"));
+    if code != 381 {
+        return (code, challenge);
+    }
+    let message = signing::key_challenge_message(server, &hex, challenge.trim());
+    let signature = ed25519_dalek::Signer::sign(key, &message);
+    c.cmd(&format!(
+        "XAUTHKEY {hex} {}",
+        hex::encode(signature.to_bytes())
+    ))
 }

@@ -12,6 +12,7 @@ use crate::client::{Client, ClientError};
 use crate::ctx::Ctx;
 use crate::wire::{self, Status};
 
+pub mod audience;
 pub mod authinfo;
 pub mod base;
 pub mod files;
@@ -128,6 +129,10 @@ pub const SUITES: &[Suite] = &[
     Suite {
         label: "AUTHINFO",
         cases: authinfo::CASES,
+    },
+    Suite {
+        label: "AUDIENCE",
+        cases: audience::CASES,
     },
 ];
 

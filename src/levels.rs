@@ -1,0 +1,85 @@
+//! Trust levels (protocol-spec/access.md §9): the grants of this node's
+//! own audiences `protected` and `friends` that the `[[peer]] trust`
+//! levels call for, signed with the node key at start so that every cache
+//! can check them. The rights a level sets are applied where the peer
+//! entry is read (`PeerConfig::effective`).
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use crate::config::TrustLevel;
+use crate::ingest::Source;
+use crate::node::{Ingested, Node};
+use crate::proto::article::Article;
+use crate::proto::audience::{Audience, Scope};
+use crate::proto::signing;
+
+/// Issues each grant the levels call for that is not standing, and an
+/// ungrant for each of the preset audiences a peer holds but its level no
+/// longer gives. Failures are logged: the next start tries again.
+pub async fn issue(node: Arc<Node>) {
+    let own = node.key.verifying_key();
+    for peer in &node.config.peers {
+        let Some(key) = signing::parse_key(&peer.key) else {
+            continue;
+        };
+        let level = peer.trust;
+        for name in TrustLevel::AUDIENCES {
+            let audience = Audience {
+                owner: own.to_bytes(),
+                name: name.to_string(),
+            };
+            let wanted = level.is_some_and(|l| l.grants(name));
+            let standing = match node.store.grant(&audience, &key.to_bytes()) {
+                Ok(record) => record,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot read grants; trust-level grants not issued");
+                    return;
+                }
+            };
+            let command = match (&standing, wanted) {
+                (Some(r), true) if r.scope == Some(Scope::Cache) && r.expires.is_none() => continue,
+                (_, true) => format!("grant {name} {} cache never", signing::key_hex(&key)),
+                (Some(r), false) if r.scope.is_some() => {
+                    format!("ungrant {name} {}", signing::key_hex(&key))
+                }
+                (_, false) => continue,
+            };
+            post(&node, &command, &peer.name).await;
+        }
+    }
+}
+
+/// Signs and files one control message of this node's.
+async fn post(node: &Node, command: &str, peer: &str) {
+    let own = node.key.verifying_key();
+    let now = node.clock.now();
+    let unique = format!("{}.{}", now.timestamp_micros(), command.len());
+    let id = signing::new_message_id(&own, &unique, node.name());
+    let text = format!(
+        "From: {name} <tidings@{name}>\r\nNewsgroups: control\r\nSubject: {command}\r\nControl: {command}\r\nDate: {}\r\nMessage-ID: {}\r\n\r\ntrust level of peer {peer}\r\n",
+        now.to_rfc2822(),
+        String::from_utf8_lossy(&id),
+        name = node.name(),
+    );
+    let signed = Article::parse(Bytes::from(text))
+        .map_err(|e| e.to_string())
+        .and_then(|a| signing::sign(&a, &node.key).map_err(|e| e.to_string()));
+    let raw = match signed {
+        Ok(raw) => raw,
+        Err(why) => {
+            tracing::error!(%why, command, "cannot sign a trust-level grant");
+            return;
+        }
+    };
+    match node.ingest(raw, Source::Post, None).await {
+        Ingested::Stored { .. } => tracing::info!(%peer, command, "issued trust-level grant"),
+        Ingested::Refused(r) => {
+            tracing::error!(%peer, command, reason = %r.reason, "trust-level grant refused")
+        }
+        Ingested::Fault { fault, .. } => {
+            tracing::error!(%peer, command, error = %fault, "trust-level grant not stored")
+        }
+    }
+}
