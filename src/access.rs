@@ -656,6 +656,75 @@ mod tests {
         assert!(Users::parse(&format!("a b:{hash}\n")).is_err());
     }
 
+    /// Collects what the log writes, for the test below.
+    #[derive(Clone, Default)]
+    struct Log(std::sync::Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Log {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log").extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Acceptance 4 of issue 16, on a paused clock: a thousand wrong
+    /// passwords from one address are braked (the brake's waits add up to
+    /// hours) and logged twenty times (the first ten, then every
+    /// hundredth), while a reader from another address logs in midway
+    /// without waiting at all.
+    #[tokio::test(start_paused = true)]
+    async fn a_thousand_wrong_passwords_are_braked_and_logged_without_slowing_others() {
+        // Cheap Argon2 parameters: the brake is under test, not the hash.
+        let params = argon2::Params::new(8, 1, 1, None).expect("params");
+        let argon = Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(&[7; 16]).expect("salt");
+        let hash = argon
+            .hash_password(b"right", &salt)
+            .expect("hash")
+            .to_string();
+        let access = access("", &format!("ann:{hash}\nbob:{hash}\n"));
+        let log = Log::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _logging = tracing::subscriber::set_default(subscriber);
+        let (guesser, other) = (IpAddr::from([127, 0, 0, 1]), IpAddr::from([127, 0, 0, 2]));
+
+        let started = tokio::time::Instant::now();
+        for attempt in 1..=1000 {
+            let who = access.log_in(guesser, "ann", "guess".into()).await;
+            assert_eq!(who.expect("checked"), None);
+            if attempt == 500 {
+                let before = tokio::time::Instant::now();
+                let who = access.log_in(other, "bob", "right".into()).await;
+                assert!(who.expect("checked").is_some());
+                assert_eq!(
+                    before.elapsed(),
+                    Duration::ZERO,
+                    "the other reader waits for nothing"
+                );
+            }
+        }
+        // After three free tries: 100 ms doubling to 8 s, then 8 s each.
+        let braked = started.elapsed();
+        assert!(
+            braked >= Duration::from_secs(990 * 8),
+            "braked for {braked:?}"
+        );
+        let text = String::from_utf8(log.0.lock().expect("log").clone()).expect("utf-8");
+        let warned = text
+            .lines()
+            .filter(|l| l.contains("wrong user name or password") && l.contains("127.0.0.1"))
+            .count();
+        assert_eq!(warned, 20, "{text}");
+        assert!(text.contains("failures=1000"), "{text}");
+    }
+
     #[test]
     fn the_last_matching_rule_decides_and_a_closed_node_wants_a_login() {
         let ann = Identity::User {

@@ -301,6 +301,16 @@ fn a_peer_is_sent_and_reconciles_only_the_boards_it_may_read() {
     assert_eq!(peer.status().0, 411);
     peer.send(b"XRECONCILE test.one\r\n.\r\n");
     assert_eq!(peer.status().0, 290);
+    peer.block();
+    // Nor can it fetch the article by its Message-ID, as a catch-up would;
+    // an XIHAVE offer of it gets nothing sent either.
+    assert_eq!(peer.cmd(&format!("ARTICLE {hidden}")).0, 430);
+    assert_eq!(peer.cmd(&format!("ARTICLE {shown}")).0, 220);
+    peer.block();
+    peer.send(format!("XIHAVE\r\n{hidden}\r\n.\r\n").as_bytes());
+    assert_eq!(peer.status().0, 291);
+    assert!(peer.block().is_empty(), "A has it: not wanted");
+    assert_eq!(peer.cmd("DATE").0, 111, "and nothing else follows");
     b.stop();
     a.stop();
 }
