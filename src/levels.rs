@@ -13,6 +13,7 @@ use crate::ingest::Source;
 use crate::node::{Ingested, Node};
 use crate::proto::article::Article;
 use crate::proto::audience::{Audience, Scope};
+use crate::proto::control::Control;
 use crate::proto::signing;
 
 /// Issues each grant the levels call for that is not standing, and an
@@ -38,15 +39,19 @@ pub async fn issue(node: Arc<Node>) {
                     return;
                 }
             };
-            let command = match (&standing, wanted) {
+            let (audience, grantee) = (name.to_string(), key.to_bytes());
+            let control = match (&standing, wanted) {
                 (Some(r), true) if r.scope == Some(Scope::Cache) && r.expires.is_none() => continue,
-                (_, true) => format!("grant {name} {} cache never", signing::key_hex(&key)),
-                (Some(r), false) if r.scope.is_some() => {
-                    format!("ungrant {name} {}", signing::key_hex(&key))
-                }
+                (_, true) => Control::Grant {
+                    audience,
+                    grantee,
+                    scope: Scope::Cache,
+                    expires: None,
+                },
+                (Some(r), false) if r.scope.is_some() => Control::Ungrant { audience, grantee },
                 (_, false) => continue,
             };
-            post(&node, &command, &peer.name).await;
+            post(&node, &control.to_string(), &peer.name).await;
         }
     }
 }

@@ -12,25 +12,15 @@ use tidings::config::{AccessRule, GroupConfig};
 
 const FRIENDS: &str = "test.friends";
 
-/// A POST protected for `audience` (`<owner hex> <name>`) on FRIENDS; the
-/// Message-ID the 240 names.
-fn post_protected(c: &mut Client, audience: &str, subject: &str) -> String {
-    post_protected_with(c, audience, subject, "")
+/// A POST protected for `audience` (`<owner hex> <name>`) on FRIENDS, with
+/// more header lines; the Message-ID the 240 names.
+fn post_protected_with(c: &mut Client, audience: &str, subject: &str, headers: &str) -> String {
+    let headers = format!("Tidings-Audience: {audience}\r\n{headers}");
+    c.post_with(FRIENDS, subject, &headers, "for friends\r\n")
 }
 
-/// [`post_protected`] with more header lines (each ending in CRLF).
-fn post_protected_with(c: &mut Client, audience: &str, subject: &str, headers: &str) -> String {
-    assert_eq!(c.cmd("POST").0, 340);
-    c.send_article(&format!(
-        "From: a@b\r\nNewsgroups: {FRIENDS}\r\nSubject: {subject}\r\nTidings-Audience: {audience}\r\n{headers}\r\nfor friends\r\n"
-    ));
-    let (code, text) = c.status();
-    assert_eq!(code, 240, "{text}");
-    text.split_whitespace()
-        .find(|w| w.starts_with('<'))
-        .expect("240 names the Message-ID")
-        .trim_end_matches(',')
-        .to_string()
+fn post_protected(c: &mut Client, audience: &str, subject: &str) -> String {
+    post_protected_with(c, audience, subject, "")
 }
 
 #[test]

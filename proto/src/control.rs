@@ -26,11 +26,13 @@
 //! Control: withdraw <key hex>            withdraw an introduction
 //! ```
 
+use std::fmt;
+
 use ed25519_dalek::VerifyingKey;
 
 use super::audience::{self, Scope};
 use super::grammar;
-use super::signing::parse_key;
+use super::signing::{key_hex, parse_key};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Control {
@@ -120,6 +122,91 @@ impl Control {
                 | Control::LocalFileRemove(_)
                 | Control::LocalFilePin { .. }
         )
+    }
+}
+
+impl fmt::Display for Control {
+    /// The plain Control header value that says it: verb and fields one
+    /// space apart, keys and hashes in lower-case hex, expiries in seconds
+    /// or `never`. It parses back to the same control.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&text(self))
+    }
+}
+
+fn text(control: &Control) -> String {
+    let id = |id: &[u8]| String::from_utf8_lossy(id).into_owned();
+    match control {
+        Control::Passport(k) => format!("passport {}", key_hex(k)),
+        Control::Revoke(k) => format!("revoke {}", key_hex(k)),
+        Control::Rotate(k) => format!("rotate {}", key_hex(k)),
+        Control::NewGroup { name, hidden } => {
+            format!("newgroup {name}{}", if *hidden { " hidden" } else { "" })
+        }
+        Control::ModGroup { name, hidden } => format!(
+            "modgroup {name}{}",
+            match hidden {
+                None => "",
+                Some(true) => " hidden",
+                Some(false) => " visible",
+            }
+        ),
+        Control::RmGroup(name) => format!("rmgroup {name}"),
+        Control::Cancel(m) => format!("cancel {}", id(m)),
+        Control::Move { message_id, to } => format!("move {} {to}", id(message_id)),
+        Control::LocalRemove(m) => format!("local-remove {}", id(m)),
+        Control::LocalRmGroup(name) => format!("local-rmgroup {name}"),
+        Control::LocalApprove(m) => format!("local-approve {}", id(m)),
+        Control::LocalRefuseThread(m) => format!("local-refuse-thread {}", id(m)),
+        Control::FileRemove { file, message_id } => {
+            format!("file-remove {} {}", hex::encode(file), id(message_id))
+        }
+        Control::FilePlaceholder {
+            file,
+            message_id,
+            placeholder,
+        } => format!(
+            "file-placeholder {} {} {}",
+            hex::encode(file),
+            id(message_id),
+            hex::encode(placeholder)
+        ),
+        Control::LocalFileRemove(file) => format!("local-file-remove {}", hex::encode(file)),
+        Control::LocalFilePin { file, pinned } => format!(
+            "local-file-{} {}",
+            if *pinned { "pin" } else { "unpin" },
+            hex::encode(file)
+        ),
+        Control::Grant {
+            audience,
+            grantee,
+            scope,
+            expires,
+        } => format!(
+            "grant {audience} {} {} {}",
+            hex::encode(grantee),
+            scope.name(),
+            expires.map_or("never".to_string(), |e| e.to_string())
+        ),
+        Control::Ungrant { audience, grantee } => {
+            format!("ungrant {audience} {}", hex::encode(grantee))
+        }
+        Control::Introduce {
+            key,
+            name,
+            expires,
+            passports,
+            boards,
+        } => format!(
+            "introduce {} {name} {}{}{}",
+            key_hex(key),
+            expires.map_or("never".to_string(), |e| e.to_string()),
+            if *passports { " passports" } else { "" },
+            boards
+                .as_ref()
+                .map_or(String::new(), |b| format!(" boards={b}"))
+        ),
+        Control::Withdraw(k) => format!("withdraw {}", key_hex(k)),
     }
 }
 
@@ -443,7 +530,9 @@ mod tests {
             (format!("withdraw {KEY}"), Control::Withdraw(key)),
         ];
         for (text, expected) in cases {
-            assert_eq!(parse(text.as_bytes()), Ok(expected), "{text}");
+            assert_eq!(parse(text.as_bytes()).as_ref(), Ok(&expected), "{text}");
+            let plain = expected.to_string();
+            assert_eq!(parse(plain.as_bytes()), Ok(expected), "written as {plain}");
         }
     }
 

@@ -13,7 +13,7 @@ use crate::command::{self, ArticleRef, Command, Selection};
 use crate::control::{self, Control};
 use crate::grammar;
 use crate::reconcile::{Entry, IDS_PER_LINE, LEAF, MAX_DEPTH};
-use crate::signing::{self, key_hex, SignatureField};
+use crate::signing::{self, SignatureField};
 
 /// A target's name and body.
 pub type Target = (&'static str, fn(&[u8]));
@@ -440,87 +440,6 @@ pub fn article(data: &[u8]) {
 
 // -------------------------------------------------------------- control
 
-/// The Control header value that says `control`.
-fn control_text(control: &Control) -> String {
-    let id = |id: &[u8]| String::from_utf8(id.to_vec()).expect("message-ids are ASCII");
-    match control {
-        Control::Passport(k) => format!("passport {}", key_hex(k)),
-        Control::Revoke(k) => format!("revoke {}", key_hex(k)),
-        Control::Rotate(k) => format!("rotate {}", key_hex(k)),
-        Control::NewGroup { name, hidden } => {
-            format!("newgroup {name}{}", if *hidden { " hidden" } else { "" })
-        }
-        Control::ModGroup { name, hidden } => format!(
-            "modgroup {name}{}",
-            match hidden {
-                None => "",
-                Some(true) => " hidden",
-                Some(false) => " visible",
-            }
-        ),
-        Control::RmGroup(name) => format!("rmgroup {name}"),
-        Control::Cancel(m) => format!("cancel {}", id(m)),
-        Control::Move { message_id, to } => format!("move {} {to}", id(message_id)),
-        Control::LocalRemove(m) => format!("local-remove {}", id(m)),
-        Control::LocalRmGroup(name) => format!("local-rmgroup {name}"),
-        Control::LocalApprove(m) => format!("local-approve {}", id(m)),
-        Control::LocalRefuseThread(m) => format!("local-refuse-thread {}", id(m)),
-        Control::FileRemove { file, message_id } => {
-            format!("file-remove {} {}", hex32(file), id(message_id))
-        }
-        Control::FilePlaceholder {
-            file,
-            message_id,
-            placeholder,
-        } => format!(
-            "file-placeholder {} {} {}",
-            hex32(file),
-            id(message_id),
-            hex32(placeholder)
-        ),
-        Control::LocalFileRemove(file) => format!("local-file-remove {}", hex32(file)),
-        Control::LocalFilePin { file, pinned } => format!(
-            "local-file-{} {}",
-            if *pinned { "pin" } else { "unpin" },
-            hex32(file)
-        ),
-        Control::Grant {
-            audience,
-            grantee,
-            scope,
-            expires,
-        } => format!(
-            "grant {audience} {} {} {}",
-            hex32(grantee),
-            scope.name(),
-            expires.map_or("never".to_string(), |e| e.to_string())
-        ),
-        Control::Ungrant { audience, grantee } => {
-            format!("ungrant {audience} {}", hex32(grantee))
-        }
-        Control::Introduce {
-            key,
-            name,
-            expires,
-            passports,
-            boards,
-        } => format!(
-            "introduce {} {name} {}{}{}",
-            key_hex(key),
-            expires.map_or("never".to_string(), |e| e.to_string()),
-            if *passports { " passports" } else { "" },
-            boards
-                .as_ref()
-                .map_or(String::new(), |b| format!(" boards={b}"))
-        ),
-        Control::Withdraw(k) => format!("withdraw {}", key_hex(k)),
-    }
-}
-
-fn hex32(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Input: the value of a Control header.
 ///
 /// Invariants: what parses names valid newsgroups and message-ids, and its
@@ -562,7 +481,7 @@ pub fn control(data: &[u8]) {
                 | Control::LocalFilePin { .. }
         )
     );
-    let text = control_text(&parsed);
+    let text = parsed.to_string();
     assert_eq!(
         control::parse(text.as_bytes()).as_ref(),
         Ok(&parsed),

@@ -320,9 +320,14 @@ impl Client {
 
     /// POSTs a plain article and returns the Message-ID the 240 names.
     pub fn post(&mut self, group: &str, subject: &str, body: &str) -> String {
+        self.post_with(group, subject, "", body)
+    }
+
+    /// [`Client::post`] with more header lines (each ending in CRLF).
+    pub fn post_with(&mut self, group: &str, subject: &str, headers: &str, body: &str) -> String {
         assert_eq!(self.cmd("POST").0, 340);
         self.send_article(&format!(
-            "From: a@b\r\nNewsgroups: {group}\r\nSubject: {subject}\r\n\r\n{body}"
+            "From: a@b\r\nNewsgroups: {group}\r\nSubject: {subject}\r\n{headers}\r\n{body}"
         ));
         let (code, text) = self.status();
         assert_eq!(code, 240, "{text}");
