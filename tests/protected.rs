@@ -256,9 +256,40 @@ fn trust_levels_grant_this_nodes_audiences_to_their_peers() {
         let mut client = Client::connect(nodes[i].addr);
         wait_until(limit, "A's two grants", || client.count("control") == 2);
     }
-    // B keeps A's friends-only posts, C does not.
+    // B keeps A's friends-only posts, C does not. This one comes from a
+    // web front end, as JSON with its audience; on an open board it is
+    // refused with the reason.
     let mut poster = Client::connect(nodes[a].addr);
-    let post = post_protected(&mut poster, &friends.replace('/', " "), "for b");
+    let http_a = nodes[a].http.expect("HTTP");
+    let json_post = |board: &str| {
+        let body = serde_json::json!({
+            "board": board,
+            "body": "for friends",
+            "audience": friends.replace('/', " "),
+        })
+        .to_string();
+        let head = format!(
+            "POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+            body.len()
+        );
+        let (status, _, answer) = http_exchange(http_a, &head, body.as_bytes());
+        let answer: serde_json::Value = serde_json::from_slice(&answer).expect("JSON");
+        (status, answer)
+    };
+    let (status, answer) = json_post("test.one");
+    assert_eq!(status, 422, "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not reserved")),
+        "{answer}"
+    );
+    let (status, answer) = json_post(FRIENDS);
+    assert_eq!(status, 201, "{answer}");
+    let post = answer["message_id"]
+        .as_str()
+        .expect("message_id")
+        .to_string();
     let marker = poster.post("test.one", "open", "for all\r\n");
     let mut reader_b = Client::connect(nodes[b].addr);
     assert_eq!(

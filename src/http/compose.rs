@@ -19,6 +19,9 @@ pub struct NewPost {
     pub thread: Option<u64>,
     /// The Message-ID of the post replied to, for a reply.
     pub in_reply_to: Option<String>,
+    /// `<owner key hex> <name>`: a post protected for that audience
+    /// (access.md §7).
+    pub audience: Option<String>,
 }
 
 /// Fields a form may carry, under their native and 4chan names.
@@ -33,6 +36,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("thread", "thread"),
     ("resto", "thread"),
     ("in_reply_to", "in_reply_to"),
+    ("audience", "audience"),
 ];
 
 /// Fields a 4chan post form sends that mean nothing here: the form mode,
@@ -77,6 +81,7 @@ impl NewPost {
                         })?),
                     }
                 }
+                "audience" => post.audience = optional,
                 _ => post.in_reply_to = optional,
             }
         }
@@ -188,6 +193,13 @@ pub fn article(post: &NewPost, parent: Option<&Parent>) -> Result<Vec<u8>, Strin
             file.to_value()
         ));
     }
+    if let Some(audience) = &post.audience {
+        crate::proto::audience::Audience::parse_header(audience.as_bytes())?;
+        out.push_str(&format!(
+            "{}: {audience}\r\n",
+            crate::proto::audience::HEADER
+        ));
+    }
     if let Some(parent) = parent {
         header_text("in_reply_to", &parent.message_id)?;
         let references = match parent.references.trim() {
@@ -268,6 +280,28 @@ mod tests {
             Some("b")
         )
         .contains("not both"));
+    }
+
+    #[test]
+    fn a_post_may_name_its_audience() {
+        let owner = "8a88e3dd7409f195fd52db2d3cba5d72ca6709bf1d94121bf3748801b40f6f5c";
+        let post = NewPost::from_fields(
+            &fields(&[("body", "x"), ("audience", &format!("{owner} friends"))]),
+            Some("blog.ann.friends"),
+        )
+        .expect("post");
+        let text = String::from_utf8(article(&post, None).expect("article")).expect("utf8");
+        assert!(
+            text.contains(&format!("\r\nTidings-Audience: {owner} friends\r\n")),
+            "{text}"
+        );
+        let bad = NewPost {
+            audience: Some("friends".into()),
+            ..post
+        };
+        assert!(article(&bad, None)
+            .expect_err("refused")
+            .contains("Tidings-Audience"));
     }
 
     #[test]
