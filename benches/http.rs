@@ -32,7 +32,7 @@ fn start_node(dir: &Path) -> (NodeProcess, SocketAddr, SocketAddr) {
     std::fs::write(
         &config,
         format!(
-            "[node]\nname = \"bench.node\"\ndata_dir = \"{}\"\n[listen]\nnntp = \"{nntp}\"\nhttp = \"{http}\"\n[limits]\nmax_connections_per_host = 512\n[[group]]\nname = \"{BOARD}\"\n",
+            "[node]\nname = \"bench.node\"\ndata_dir = \"{}\"\n[listen]\nnntp = \"{nntp}\"\nhttp = \"{http}\"\nadmin = false\n[limits]\nmax_connections_per_host = 512\n[[group]]\nname = \"{BOARD}\"\n",
             dir.join("data").display()
         ),
     )

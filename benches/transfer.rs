@@ -49,7 +49,7 @@ impl Node {
         std::fs::write(
             &config,
             format!(
-                "[node]\nname = \"{}\"\ndata_dir = \"{}\"\n[listen]\nnntp = \"{}\"\nhttp = \"{}\"\n[limits]\nhttp_request_secs = 3600\n[files]\nmax_bytes = {max_bytes}\n[[group]]\nname = \"{BOARD}\"\n[[peer]]\nname = \"{}\"\nkey = \"{}\"\naddress = \"{}\"\n",
+                "[node]\nname = \"{}\"\ndata_dir = \"{}\"\n[listen]\nnntp = \"{}\"\nhttp = \"{}\"\nadmin = false\n[limits]\nhttp_request_secs = 3600\n[files]\nmax_bytes = {max_bytes}\n[[group]]\nname = \"{BOARD}\"\n[[peer]]\nname = \"{}\"\nkey = \"{}\"\naddress = \"{}\"\n",
                 self.name,
                 self.data.display(),
                 self.nntp,

@@ -622,6 +622,11 @@ pub struct ListenConfig {
     /// it off.
     #[serde(default = "default_http", deserialize_with = "address_or_off")]
     pub http: Option<SocketAddr>,
+    /// Address of the admin listener: Prometheus metrics at `/metrics`
+    /// and the node's status as JSON at `/status`. Loopback by default,
+    /// where only the operator reaches it; `admin = false` turns it off.
+    #[serde(default = "default_admin", deserialize_with = "address_or_off")]
+    pub admin: Option<SocketAddr>,
     /// Take IHAVE / CHECK / TAKETHIS from any connection, not only from
     /// authenticated peers (articles must still be signed by trusted
     /// keys). For tests and closed networks.
@@ -728,6 +733,9 @@ fn default_nntp() -> SocketAddr {
 fn default_http() -> Option<SocketAddr> {
     Some(SocketAddr::from(([127, 0, 0, 1], 8080)))
 }
+fn default_admin() -> Option<SocketAddr> {
+    Some(SocketAddr::from(([127, 0, 0, 1], 9119)))
+}
 /// An address, or `false` for none.
 fn address_or_off<'de, D: serde::Deserializer<'de>>(
     deserializer: D,
@@ -805,6 +813,7 @@ impl Default for ListenConfig {
             nntp: default_nntp(),
             nntps: None,
             http: default_http(),
+            admin: default_admin(),
             open_transit: false,
         }
     }
@@ -1051,6 +1060,14 @@ impl Config {
         if let Some(http) = self.listen.http.filter(|a| a.port() != 0) {
             if http == self.listen.nntp || Some(http) == self.listen.nntps {
                 return invalid("listen.http must differ from listen.nntp and listen.nntps".into());
+            }
+        }
+        if let Some(admin) = self.listen.admin.filter(|a| a.port() != 0) {
+            if admin == self.listen.nntp
+                || Some(admin) == self.listen.nntps
+                || Some(admin) == self.listen.http
+            {
+                return invalid("listen.admin must differ from the other listeners".into());
             }
         }
         if self.signing.pending_days == 0 {

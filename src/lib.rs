@@ -46,6 +46,7 @@ pub use tidings_proto as proto;
 pub use tidings_proto::codec;
 
 pub mod access;
+pub mod admin;
 pub mod catchup;
 pub mod client;
 pub mod clock;
@@ -58,6 +59,7 @@ pub mod ingest;
 pub mod keys;
 pub mod levels;
 pub mod loadgen;
+pub mod metrics;
 pub mod node;
 pub mod peers;
 pub mod precommit;

@@ -86,6 +86,9 @@ enum Command {
     Status {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// Print the admin listener's status JSON as it comes.
+        #[arg(long)]
+        json: bool,
     },
     /// Add a reader to the users file, or set their password and groups;
     /// the password is read from stdin (protocol-spec/access.md).
@@ -182,7 +185,7 @@ fn run() -> anyhow::Result<()> {
         Command::Sign { key, domain } => cli::posting::sign(&key, &domain),
         Command::Verify => cli::posting::verify(),
         Command::Post(request) => cli::posting::post(&request),
-        Command::Status { config } => cli::status::run(&load(config.as_ref())?),
+        Command::Status { config, json } => cli::status::run(&load(config.as_ref())?, json),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
         Command::User {
             action:
@@ -221,9 +224,22 @@ fn serve(config: Config) -> anyhow::Result<()> {
             ),
             None => None,
         };
+        let admin = match node.config.listen.admin {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("cannot listen on {addr} (admin)"))?,
+            ),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        let listeners = tidings::server::Listeners { nntp, nntps, http };
+        let listeners = tidings::server::Listeners {
+            nntp,
+            nntps,
+            http,
+            admin,
+        };
         tidings::server::serve(listeners, node, shutdown).await;
         anyhow::Ok(())
     })?;

@@ -70,6 +70,8 @@ pub struct Node {
     pub verifier: Verifier,
     pub peers: Arc<Peers>,
     pub counters: Arc<Counters>,
+    /// What the admin listener's /metrics reports.
+    pub metrics: crate::metrics::Metrics,
     /// Wall-clock time for everything the node stamps or expires.
     pub clock: Clock,
     pub tls: Tls,
@@ -253,6 +255,11 @@ impl Node {
             trust,
             peers,
             counters: Arc::default(),
+            metrics: {
+                let metrics = crate::metrics::Metrics::new();
+                metrics.started_at(clock.now_micros() as f64 / 1e6);
+                metrics
+            },
             clock,
             tls,
             verifier: Verifier::start(verify_threads()).map_err(OpenError::Thread)?,
@@ -266,6 +273,11 @@ impl Node {
 
     pub fn name(&self) -> &str {
         &self.config.node.name
+    }
+
+    /// The committer's counts of synced writes.
+    pub fn commits(&self) -> Arc<crate::store::commit::CommitStats> {
+        self.committer.stats()
     }
 
     /// Whether `key` may log in as itself (XAUTHKEY, HTTP Tidings-Key;
@@ -331,6 +343,34 @@ impl Node {
     /// committer in the order they came while they are verified in
     /// parallel.
     pub async fn ingest(&self, raw: bytes::Bytes, source: Source, turn: Option<Turn>) -> Ingested {
+        let from = match source {
+            Source::Post => "post",
+            Source::Transit { .. } => "transit",
+            Source::Released => "released",
+            Source::Approved => "approved",
+        };
+        let outcome = self.decide_and_store(raw, source, turn).await;
+        let result = match &outcome {
+            Ingested::Stored { stored, .. } => match stored {
+                Stored::Accepted { .. } => "accepted",
+                Stored::Pending => "pending",
+                Stored::Held => "held",
+                Stored::Applied => "applied",
+                Stored::Duplicate => "duplicate",
+            },
+            Ingested::Refused(_) => "refused",
+            Ingested::Fault { .. } => "fault",
+        };
+        self.metrics.ingested(from, result);
+        outcome
+    }
+
+    async fn decide_and_store(
+        &self,
+        raw: bytes::Bytes,
+        source: Source,
+        turn: Option<Turn>,
+    ) -> Ingested {
         let parsed = self.ingest_rules().parse(raw, &source);
         let decided = match parsed {
             Err(rejection) => Err(rejection),
@@ -339,6 +379,9 @@ impl Node {
                     Ok(claimed) => self.verifier.verify(claimed).await,
                     Err(e) => Err(e),
                 };
+                if matches!(&verified, Err(e) if *e != crate::proto::signing::SigError::Missing) {
+                    self.metrics.signature_failed();
+                }
                 // Decided after the verification wait, with the trust and
                 // boards as they stand now.
                 self.ingest_rules().decide(parsed, verified)

@@ -27,6 +27,8 @@ pub struct Listeners {
     pub nntps: Option<TcpListener>,
     /// The HTTP/JSON API (`[listen] http`), if configured.
     pub http: Option<TcpListener>,
+    /// Metrics and status for the operator (`[listen] admin`).
+    pub admin: Option<TcpListener>,
 }
 
 /// Serves plain NNTP on `listener` until `shutdown`; see [`serve`].
@@ -35,6 +37,7 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
         nntp: listener,
         nntps: None,
         http: None,
+        admin: None,
     };
     serve(listeners, node, shutdown).await;
 }
@@ -53,6 +56,7 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         .enumerate()
         .filter(|(_, p)| p.address.is_some())
     {
+        node.metrics.peer_link(&node.peers.all()[index].name, false);
         tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
         tracker.spawn(crate::catchup::run(node.clone(), index, shutdown.clone()));
     }
@@ -71,6 +75,9 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
         Duration::from_secs(node.config.feed.catch_up_every_secs),
         shutdown.clone(),
     ));
+    if let Some(admin) = listeners.admin {
+        tracker.spawn(crate::admin::serve(admin, node.clone(), shutdown.clone()));
+    }
     if let Some(http) = listeners.http {
         tracker.spawn(crate::http::serve(http, node.clone(), shutdown.clone()));
     }

@@ -256,7 +256,7 @@ fn pair(count: usize) -> (Pair, Vec<String>) {
     for (i, name) in names.iter().enumerate() {
         let other = 1 - i;
         let mut text = format!(
-            "[node]\nname = \"{name}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:0\"\nopen_transit = true\n[feed]\ncatch_up = false\n[[group]]\nname = \"sync.test\"\n",
+            "[node]\nname = \"{name}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nopen_transit = true\n[feed]\ncatch_up = false\n[[group]]\nname = \"sync.test\"\n",
             dir.path().join(name),
             ports[i]
         );

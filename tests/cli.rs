@@ -194,7 +194,7 @@ fn post_to_a_real_node_and_read_it_back() {
     std::fs::write(
         &config,
         format!(
-            "[node]\nname = \"cli.node\"\ndata_dir = {data:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[[group]]\nname = \"test.cli\"\n"
+            "[node]\nname = \"cli.node\"\ndata_dir = {data:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[[group]]\nname = \"test.cli\"\n"
         ),
     )
     .expect("config");

@@ -570,8 +570,12 @@ fn a_revocation_counts_from_its_date_whichever_comes_first() {
             let (code, reason) = ihave(&mut c, id, text);
             assert!(matches!(code, 235 | 437), "{order:?} {id}: {code} {reason}");
         }
+        // The group count is published just after the removal is written,
+        // so it is waited for too.
         wait_until(WAIT, "what was signed before the revocation, alone", || {
-            c.cmd(&format!("STAT {before}")).0 == 223 && c.cmd(&format!("STAT {after}")).0 == 430
+            c.cmd(&format!("STAT {before}")).0 == 223
+                && c.cmd(&format!("STAT {after}")).0 == 430
+                && c.count("test.one") == 1
         });
         assert_eq!(
             c.cmd(&format!("IHAVE {after}")).0,

@@ -15,7 +15,7 @@ fn kill_9_mid_stream_loses_no_acknowledged_article() {
     std::fs::write(
         &config_path,
         format!(
-            "[node]\nname = \"crash.node\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nopen_transit = true\n[[group]]\nname = \"test.crash\"\n[[peer]]\nname = \"tests.peer\"\nkey = \"{}\"\n",
+            "[node]\nname = \"crash.node\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nopen_transit = true\n[[group]]\nname = \"test.crash\"\n[[peer]]\nname = \"tests.peer\"\nkey = \"{}\"\n",
             dir.path().join("data"),
             hex::encode(author().verifying_key().as_bytes())
         ),

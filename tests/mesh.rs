@@ -58,7 +58,7 @@ impl Mesh {
         for i in 0..NODES {
             let data = dir.path().join(name(i));
             let mut text = format!(
-                "[node]\nname = \"{}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:0\"\n[[group]]\nname = \"mesh.test\"\n",
+                "[node]\nname = \"{}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[[group]]\nname = \"mesh.test\"\n",
                 name(i),
                 data,
                 ports[i]

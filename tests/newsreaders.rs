@@ -196,7 +196,7 @@ fn slrn_reads_a_group_and_posts_through_the_node() {
     std::fs::write(
         &config,
         format!(
-            "[node]\nname = \"readers.node\"\ndata_dir = {data:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[[group]]\nname = \"{GROUP}\"\ndescription = \"newsreader tests\"\n"
+            "[node]\nname = \"readers.node\"\ndata_dir = {data:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[[group]]\nname = \"{GROUP}\"\ndescription = \"newsreader tests\"\n"
         ),
     )
     .expect("config");

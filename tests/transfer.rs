@@ -328,7 +328,7 @@ fn a_transfer_cut_by_kill_9_resumes_from_its_offset_after_a_restart() {
     std::fs::write(
         &config_b,
         format!(
-            "[node]\nname = \"resume.b\"\ndata_dir = {data_b:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[files]\nmax_bytes = {SIZE}\n[[group]]\nname = \"test.one\"\n[[peer]]\nname = \"test.node\"\nkey = \"{}\"\naddress = \"{}\"\n",
+            "[node]\nname = \"resume.b\"\ndata_dir = {data_b:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[files]\nmax_bytes = {SIZE}\n[[group]]\nname = \"test.one\"\n[[peer]]\nname = \"test.node\"\nkey = \"{}\"\naddress = \"{}\"\n",
             hex::encode(key_a.verifying_key().as_bytes()),
             a.addr
         ),

@@ -145,6 +145,9 @@ pub async fn sync_peer(
     match &result {
         Ok(done) => {
             info!(peer = %peer.name, summary = %done.to_line(), "catch-up done");
+            let now = node.clock.now_micros() as f64 / 1e6;
+            node.metrics
+                .caught_up(&peer.name, now, done.missing, done.bytes_in, done.bytes_out);
         }
         Err(e) => {
             let so_far = progress.borrow().to_line();

@@ -1,21 +1,113 @@
-//! `tidings status`: what the running node says of itself, asked on its
-//! own NNTP port. For now the digest of its derived state (XSTATE,
-//! protocol-spec/state.md §5): two nodes holding the same articles under
-//! the same configuration print the same one.
+//! `tidings status`: what the running node says of itself. From its admin
+//! listener's `/status` (README "Monitoring"): version, uptime, the digest
+//! of its derived state (protocol-spec/state.md §5), pending and held
+//! posts, and each fed peer's link, outbox and last catch-up; `--json`
+//! prints that JSON as it came. With the admin listener off, only the
+//! state digest, asked on the NNTP port (XSTATE).
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::{anyhow, bail, Context};
 
 use tidings::client::{blocking, Command};
 use tidings::config::Config;
 use tidings::proto::Code;
 
-use super::sync::local_address;
+use super::sync::{local_address, loopback};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn run(config: &Config) -> anyhow::Result<()> {
+pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
+    let Some(admin) = config.listen.admin.map(loopback) else {
+        if json {
+            bail!("the admin listener is off ([listen] admin = false): no status to print as JSON");
+        }
+        return digest_only(config);
+    };
+    let mut stream = TcpStream::connect_timeout(&admin, READ_TIMEOUT).with_context(|| {
+        format!("cannot reach the node's admin listener at {admin}; is it running?")
+    })?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    write!(
+        stream,
+        "GET /status HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    let split = answer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| anyhow!("the admin listener sent no HTTP answer"))?;
+    let head = String::from_utf8_lossy(&answer[..split]);
+    let body = &answer[split + 4..];
+    if !head.starts_with("HTTP/1.1 200") {
+        bail!(
+            "the admin listener answered {}: {}",
+            head.lines().next().unwrap_or_default(),
+            String::from_utf8_lossy(body)
+        );
+    }
+    let status: serde_json::Value =
+        serde_json::from_slice(body).context("the admin listener's status is not JSON")?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&status)?);
+        return Ok(());
+    }
+    print!("{}", render(&status));
+    Ok(())
+}
+
+/// The status for a terminal.
+fn render(status: &serde_json::Value) -> String {
+    let text = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Null => "-".to_string(),
+        other => other.to_string(),
+    };
+    let mut out = format!(
+        "node     {} (tidings {}), up {}\nstate    {}\npending  {}\nheld     {}\n",
+        text(&status["node"]),
+        text(&status["version"]),
+        duration(status["uptime_seconds"].as_u64().unwrap_or(0)),
+        text(&status["state"]),
+        text(&status["pending"]),
+        text(&status["held"]),
+    );
+    let peers = status["peers"].as_array().cloned().unwrap_or_default();
+    if !peers.is_empty() {
+        out.push_str("\npeer                     link   outbox  oldest      last catch-up\n");
+    }
+    for peer in peers {
+        out.push_str(&format!(
+            "{:<24} {:<6} {:>6}  {:<11} {}\n",
+            text(&peer["name"]),
+            if peer["up"] == true { "up" } else { "down" },
+            text(&peer["outbox_depth"]),
+            peer["outbox_oldest_seconds"]
+                .as_u64()
+                .map_or("-".to_string(), duration),
+            peer["last_catch_up"]
+                .as_u64()
+                .map_or("never".to_string(), |at| format!("at {at} (unix time)")),
+        ));
+    }
+    out
+}
+
+/// `3d 4h`, `2h 5m`, `42s`.
+fn duration(secs: u64) -> String {
+    match secs {
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
+        s if s >= 3600 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        s if s >= 60 => format!("{}m {}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// The state digest alone, by XSTATE on the NNTP port.
+fn digest_only(config: &Config) -> anyhow::Result<()> {
     let address = local_address(config);
     let mut node = blocking::Client::connect(address, READ_TIMEOUT)
         .with_context(|| format!("cannot reach the node at {address}; is it running?"))?;
@@ -31,4 +123,36 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     println!("state  {digest}");
     let _ = node.quit();
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_reads_in_a_terminal() {
+        let status = serde_json::json!({
+            "node": "a.example", "version": "0.1.0", "uptime_seconds": 7500,
+            "state": "ab", "pending": 1, "held": 0,
+            "peers": [
+                {"name": "b.example", "up": false, "outbox_depth": 12,
+                 "outbox_oldest_seconds": 130, "last_catch_up": null},
+                {"name": "c.example", "up": true, "outbox_depth": 0,
+                 "outbox_oldest_seconds": null, "last_catch_up": 1800000000u64},
+            ],
+        });
+        let text = render(&status);
+        assert!(
+            text.starts_with("node     a.example (tidings 0.1.0), up 2h 5m\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("b.example                down       12  2m 10s      never\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("c.example                up          0  -           at 1800000000"),
+            "{text}"
+        );
+    }
 }

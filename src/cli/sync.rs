@@ -21,7 +21,12 @@ const READ_TIMEOUT: Duration = Duration::from_secs(120);
 /// Where to reach the node: its NNTP listener, on loopback when it listens
 /// on every address.
 pub fn local_address(config: &Config) -> SocketAddr {
-    let mut address = config.listen.nntp;
+    loopback(config.listen.nntp)
+}
+
+/// A listener's address as a client on this machine reaches it: the
+/// loopback address in place of an unspecified one.
+pub fn loopback(mut address: SocketAddr) -> SocketAddr {
     match address.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => address.set_ip(IpAddr::V4(Ipv4Addr::LOCALHOST)),
         IpAddr::V6(ip) if ip.is_unspecified() => address.set_ip(IpAddr::V6(Ipv6Addr::LOCALHOST)),

@@ -54,6 +54,7 @@ pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             result = feed(&node, peer, &shutdown) => result,
         };
+        node.metrics.peer_link(&peer.name, false);
         match result {
             Ok(()) => return,
             Err(e) => {
@@ -94,6 +95,7 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
         peer.resync.notify_one();
     }
     info!(peer = %peer.name, address = %peer.address.as_deref().unwrap_or_default(), streaming, tls = peer.tls, "feeding peer");
+    node.metrics.peer_link(&peer.name, true);
     let retention = node.config.feed.outbox_days.saturating_mul(86_400_000_000);
     let window = node.config.feed.window;
     let mut deferred: HashMap<Vec<u8>, Instant> = HashMap::new();

@@ -375,6 +375,8 @@ pub struct CommitStats {
     pub synced_writes: AtomicU64,
     /// Articles made durable by them.
     pub articles: AtomicU64,
+    /// Microseconds spent in the synced writes.
+    pub sync_micros: AtomicU64,
 }
 
 /// Returned by [`Committer::start`]; joining it waits until every queued
@@ -654,10 +656,15 @@ impl Writer {
             .index_board_threads(&mut batch)
             .and_then(|()| self.log_changes(&mut batch))
             .and_then(|()| {
-                Ok(self
-                    .store
+                let started = std::time::Instant::now();
+                self.store
                     .db()
-                    .write_opt(std::mem::take(&mut batch.writes), &opts)?)
+                    .write_opt(std::mem::take(&mut batch.writes), &opts)?;
+                if batch.acknowledged {
+                    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
+                }
+                Ok(())
             })
             .map_err(Arc::new);
         if written.is_err() {

@@ -70,6 +70,14 @@ pub enum Towards {
     Previous,
 }
 
+/// RocksDB's own view of its health ([`Store::health`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DbHealth {
+    pub pending_compaction_bytes: u64,
+    pub background_errors: u64,
+    pub block_cache_bytes: u64,
+}
+
 #[derive(Clone)]
 pub struct Store {
     db: Arc<DB>,
@@ -671,6 +679,53 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// The oldest entry of `peer`'s outbox and the highest sequence number
+    /// in it, None when empty: its depth (an upper bound, as entries
+    /// delivered out of order leave holes) and age, in two reads.
+    pub fn outbox_span(&self, peer: &str) -> Result<Option<(OutboxEntry, u64)>> {
+        let Some(first) = self.outbox(peer, 0, 1)?.into_iter().next() else {
+            return Ok(None);
+        };
+        Ok(Some((first, self.outbox_last(peer)?)))
+    }
+
+    /// What RocksDB says of its health, summed over the column families.
+    pub fn health(&self) -> DbHealth {
+        let mut health = DbHealth::default();
+        for name in schema::ALL {
+            let int = |property: &str| {
+                self.db
+                    .property_int_value_cf(self.cf(name), property)
+                    .ok()
+                    .flatten()
+                    .unwrap_or(0)
+            };
+            health.pending_compaction_bytes += int("rocksdb.estimate-pending-compaction-bytes");
+            health.background_errors = health
+                .background_errors
+                .max(int("rocksdb.background-errors"));
+            health.block_cache_bytes = health
+                .block_cache_bytes
+                .max(int("rocksdb.block-cache-usage"));
+        }
+        health
+    }
+
+    /// How many files are stored and their bytes: a scan of the `files`
+    /// records (one per file, tens of bytes).
+    pub fn files_total(&self) -> Result<(u64, u64)> {
+        let (mut count, mut bytes) = (0, 0);
+        for item in self
+            .db
+            .iterator_cf(self.cf(schema::FILES), IteratorMode::Start)
+        {
+            let (_, value) = item?;
+            count += 1;
+            bytes += schema::FileRecord::decode(&value).map_or(0, |r| r.size);
+        }
+        Ok((count, bytes))
     }
 
     /// The highest sequence number in `peer`'s outbox, 0 when empty.

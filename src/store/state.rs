@@ -67,6 +67,17 @@ impl Store {
         Ok(out)
     }
 
+    /// How many Message-IDs a set holds (a board, or the pending and held
+    /// sets): one read of its root digest.
+    pub fn set_count(&self, set: &str) -> Result<u64> {
+        Ok(GroupSet {
+            store: self,
+            group: set,
+        }
+        .digest(&Prefix::ROOT)?
+        .count)
+    }
+
     /// A set's digest as the digest lines write it: count in decimal, sum
     /// in lower-case hex.
     fn set_digest(&self, set: &str) -> Result<(String, String)> {

@@ -312,7 +312,7 @@ impl Cluster {
             )
             .expect("node key");
             let mut text = format!(
-                "[node]\nname = \"{}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[feed]\ncatch_up_every_secs = {}\n",
+                "[node]\nname = \"{}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\n[feed]\ncatch_up_every_secs = {}\n",
                 name(i),
                 data,
                 settings.catch_up_every_secs

@@ -69,6 +69,8 @@ pub struct TestNode {
     /// The HTTP API's address, when the config has `[listen] http` (bound
     /// on a free loopback port, whatever the config says).
     pub http: Option<SocketAddr>,
+    /// The admin listener's address (metrics, status), bound like `http`.
+    pub admin: Option<SocketAddr>,
     pub commits: Arc<CommitStats>,
     pub counters: Arc<Counters>,
     shutdown: CancellationToken,
@@ -131,6 +133,11 @@ impl TestNode {
             .http
             .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind http"));
         let http_addr = http.as_ref().map(|l| l.local_addr().expect("http addr"));
+        let admin = config
+            .listen
+            .admin
+            .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("bind admin"));
+        let admin_addr = admin.as_ref().map(|l| l.local_addr().expect("admin addr"));
         let shutdown = CancellationToken::new();
         let token = shutdown.clone();
         let thread = std::thread::spawn(move || {
@@ -151,6 +158,7 @@ impl TestNode {
                     nntp: tokio_listener(nntp),
                     nntps: nntps.map(tokio_listener),
                     http: http.map(tokio_listener),
+                    admin: admin.map(tokio_listener),
                 };
                 tx.send((listeners.nntp.local_addr().expect("addr"), stats))
                     .expect("send addr");
@@ -162,6 +170,7 @@ impl TestNode {
         TestNode {
             addr,
             http: http_addr,
+            admin: admin_addr,
             commits,
             counters,
             shutdown,
