@@ -8,10 +8,11 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+use axum::extract::Path;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -31,6 +32,8 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/waiting/{room}", get(waiting))
+        .route("/waiting/{room}/{message_id}/{action}", post(decide))
         .with_state(node);
     let stopped = axum::serve(listener, router)
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
@@ -143,4 +146,126 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
         "held": store.set_count(crate::store::schema::HELD_SET)?,
         "peers": peers,
     }))
+}
+
+/// How many waiting posts a listing shows at most.
+const LISTED: usize = 1000;
+
+/// A waiting post as the listings show it: its Message-ID, arrival,
+/// boards, subject and sender.
+fn waiting_entry(message_id: &[u8], arrived: u64, raw: &[u8]) -> serde_json::Value {
+    let article = crate::proto::article::Article::parse(bytes::Bytes::copy_from_slice(raw)).ok();
+    let header = |name: &str| {
+        article
+            .as_ref()
+            .and_then(|a| a.header_unfolded(name))
+            .map(|v| String::from_utf8_lossy(&v).into_owned())
+    };
+    json!({
+        "message_id": String::from_utf8_lossy(message_id),
+        "arrived": arrived / 1_000_000,
+        "newsgroups": header("Newsgroups"),
+        "subject": header("Subject"),
+        "from": header("From"),
+    })
+}
+
+/// `GET /waiting/pending` (posts waiting for their signer's passport, with
+/// the signer) and `GET /waiting/held` (posts held for approval): the
+/// first thousand.
+async fn waiting(State(node): State<Arc<Node>>, Path(room): Path<String>) -> Response {
+    let listed =
+        tokio::task::spawn_blocking(move || -> Result<Response, crate::store::StoreError> {
+            let entries: Vec<serde_json::Value> = match room.as_str() {
+                "pending" => node
+                    .store
+                    .pending_page(None, &[], LISTED)?
+                    .into_iter()
+                    .map(|p| {
+                        let mut entry = waiting_entry(&p.message_id, p.arrived, &p.article);
+                        entry["signer"] = json!(hex::encode(p.signer));
+                        entry
+                    })
+                    .collect(),
+                "held" => node
+                    .store
+                    .held_page(&[], LISTED)?
+                    .into_iter()
+                    .map(|h| waiting_entry(&h.message_id, h.arrived, &h.article))
+                    .collect(),
+                _ => return Ok(not_found("waiting rooms are pending and held")),
+            };
+            Ok(Json(json!({ "room": room, "posts": entries })).into_response())
+        })
+        .await;
+    match listed {
+        Ok(Ok(response)) => response,
+        Ok(Err(e)) => failed(e.to_string()),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+fn not_found(why: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "error": "Not Found", "reason": why })),
+    )
+        .into_response()
+}
+
+/// `POST /waiting/held/<message-id>/approve`, `POST /waiting/{held,
+/// pending}/<message-id>/remove`: the operator's decision, filed as a
+/// `local-approve` or `local-remove` control signed with the node's key
+/// (signing.md §5), so it is kept and acts like one posted by hand.
+async fn decide(
+    State(node): State<Arc<Node>>,
+    Path((room, message_id, action)): Path<(String, String, String)>,
+) -> Response {
+    if !crate::proto::grammar::is_article_message_id(message_id.as_bytes()) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "Bad Request", "reason": format!("{message_id:?} is not a message-id") })),
+        )
+            .into_response();
+    }
+    let verb = match (room.as_str(), action.as_str()) {
+        ("held", "approve") => "local-approve",
+        ("held" | "pending", "remove") => "local-remove",
+        _ => return not_found("held posts are approved or removed, pending ones removed"),
+    };
+    let waits = {
+        let (node, id) = (node.clone(), message_id.clone());
+        tokio::task::spawn_blocking(move || match room.as_str() {
+            "held" => node.store.held(id.as_bytes()).map(|h| h.is_some()),
+            _ => node
+                .store
+                .history(id.as_bytes())
+                .map(|h| matches!(h, Some(crate::store::schema::HistoryEntry::Pending { .. }))),
+        })
+        .await
+    };
+    match waits {
+        Ok(Ok(true)) => {}
+        Ok(Ok(false)) => return not_found("no such post waits there"),
+        Ok(Err(e)) => return failed(e.to_string()),
+        Err(e) => return failed(e.to_string()),
+    }
+    let command = format!("{verb} {message_id}");
+    match node.own_control(&command, "the operator's decision").await {
+        Ok(crate::node::Ingested::Stored {
+            message_id: control,
+            ..
+        }) => {
+            tracing::info!(%command, "the operator decided on a waiting post");
+            Json(json!({ "message_id": message_id, "control": String::from_utf8_lossy(&control), "done": verb }))
+                .into_response()
+        }
+        Ok(crate::node::Ingested::Refused(r)) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "Unprocessable Entity", "reason": r.reason })),
+        )
+            .into_response(),
+        Ok(crate::node::Ingested::Fault { fault, .. }) => failed(fault.to_string()),
+        Err(why) => failed(why),
+    }
 }

@@ -6,12 +6,8 @@
 
 use std::sync::Arc;
 
-use bytes::Bytes;
-
 use crate::config::TrustLevel;
-use crate::ingest::Source;
 use crate::node::{Ingested, Node};
-use crate::proto::article::Article;
 use crate::proto::audience::{Audience, Scope};
 use crate::proto::control::Control;
 use crate::proto::signing;
@@ -56,35 +52,19 @@ pub async fn issue(node: Arc<Node>) {
     }
 }
 
-/// Signs and files one control message of this node's.
+/// Files one grant or ungrant of this node's, logging the outcome.
 async fn post(node: &Node, command: &str, peer: &str) {
-    let own = node.key.verifying_key();
-    let now = node.clock.now();
-    let unique = format!("{}.{}", now.timestamp_micros(), command.len());
-    let id = signing::new_message_id(&own, &unique, node.name());
-    let text = format!(
-        "From: {name} <tidings@{name}>\r\nNewsgroups: control\r\nSubject: {command}\r\nControl: {command}\r\nDate: {}\r\nMessage-ID: {}\r\n\r\ntrust level of peer {peer}\r\n",
-        now.to_rfc2822(),
-        String::from_utf8_lossy(&id),
-        name = node.name(),
-    );
-    let signed = Article::parse(Bytes::from(text))
-        .map_err(|e| e.to_string())
-        .and_then(|a| signing::sign(&a, &node.key).map_err(|e| e.to_string()));
-    let raw = match signed {
-        Ok(raw) => raw,
-        Err(why) => {
-            tracing::error!(%why, command, "cannot sign a trust-level grant");
-            return;
-        }
-    };
-    match node.ingest(raw, Source::Post, None).await {
-        Ingested::Stored { .. } => tracing::info!(%peer, command, "issued trust-level grant"),
-        Ingested::Refused(r) => {
+    match node
+        .own_control(command, &format!("trust level of peer {peer}"))
+        .await
+    {
+        Ok(Ingested::Stored { .. }) => tracing::info!(%peer, command, "issued trust-level grant"),
+        Ok(Ingested::Refused(r)) => {
             tracing::error!(%peer, command, reason = %r.reason, "trust-level grant refused")
         }
-        Ingested::Fault { fault, .. } => {
+        Ok(Ingested::Fault { fault, .. }) => {
             tracing::error!(%peer, command, error = %fault, "trust-level grant not stored")
         }
+        Err(why) => tracing::error!(%why, command, "cannot sign a trust-level grant"),
     }
 }

@@ -82,7 +82,9 @@ enum Command {
     Verify,
     /// Sign the body on stdin as a new article and POST it; print its Message-ID.
     Post(cli::posting::Post),
-    /// Show what the running node reports of itself: its state digest.
+    /// Show what the running node reports of itself: uptime, state
+    /// digest, pending and held posts, each peer's link, outbox and
+    /// catch-up (from its admin listener).
     Status {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
@@ -95,6 +97,21 @@ enum Command {
     User {
         #[command(subcommand)]
         action: UserAction,
+    },
+    /// List the posts held for approval, or approve or remove one
+    /// (through the running node's admin listener).
+    Held {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<Waiting>,
+    },
+    /// List the posts waiting for their signer's passport, or remove one.
+    Pending {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        action: Option<Waiting>,
     },
     /// Catch up with a configured peer now, through the running node
     /// (XSYNC on its NNTP port), showing progress and a summary.
@@ -122,6 +139,26 @@ fn main() -> std::process::ExitCode {
             // errors (bad config, refused article), not crashes.
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum Waiting {
+    /// List them (the default).
+    List,
+    /// File and relay a held post (Control: local-approve).
+    Approve { message_id: String },
+    /// Remove a post here (Control: local-remove).
+    Remove { message_id: String },
+}
+
+impl Waiting {
+    fn action(action: Option<Waiting>) -> cli::waiting::Action {
+        match action {
+            None | Some(Waiting::List) => cli::waiting::Action::List,
+            Some(Waiting::Approve { message_id }) => cli::waiting::Action::Approve(message_id),
+            Some(Waiting::Remove { message_id }) => cli::waiting::Action::Remove(message_id),
         }
     }
 }
@@ -187,6 +224,15 @@ fn run() -> anyhow::Result<()> {
         Command::Post(request) => cli::posting::post(&request),
         Command::Status { config, json } => cli::status::run(&load(config.as_ref())?, json),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
+        Command::Held { config, action } => {
+            cli::waiting::run(&load(config.as_ref())?, "held", &Waiting::action(action))
+        }
+        Command::Pending { config, action } => {
+            if matches!(action, Some(Waiting::Approve { .. })) {
+                anyhow::bail!("a pending post is filed when its signer's passport comes; it can only be removed");
+            }
+            cli::waiting::run(&load(config.as_ref())?, "pending", &Waiting::action(action))
+        }
         Command::User {
             action:
                 UserAction::Add {

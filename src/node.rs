@@ -275,6 +275,31 @@ impl Node {
         &self.config.node.name
     }
 
+    /// Signs a control message of this node's (`Control: <command>`,
+    /// `body` its text) and files it as a local POST: the operator's
+    /// approvals and removals, the grants of trust levels. Err: it could
+    /// not be made (a command that is not one line, say).
+    pub async fn own_control(&self, command: &str, body: &str) -> Result<Ingested, String> {
+        if command.contains(['\r', '\n']) || body.contains('\r') {
+            return Err("a control command is one line".into());
+        }
+        let own = self.key.verifying_key();
+        let now = self.clock.now();
+        let unique = format!("{}.{:08x}", now.timestamp_micros(), rand_u32());
+        let id = crate::proto::signing::new_message_id(&own, &unique, self.name());
+        let text = format!(
+            "From: {name} <tidings@{name}>\r\nNewsgroups: control\r\nSubject: {command}\r\nControl: {command}\r\nDate: {}\r\nMessage-ID: {}\r\n\r\n{}\r\n",
+            now.to_rfc2822(),
+            String::from_utf8_lossy(&id),
+            body.replace('\n', "\r\n"),
+            name = self.name(),
+        );
+        let raw = crate::proto::article::Article::parse(bytes::Bytes::from(text))
+            .map_err(|e| e.to_string())
+            .and_then(|a| crate::proto::signing::sign(&a, &self.key).map_err(|e| e.to_string()))?;
+        Ok(self.ingest(raw, Source::Post, None).await)
+    }
+
     /// The committer's counts of synced writes.
     pub fn commits(&self) -> Arc<crate::store::commit::CommitStats> {
         self.committer.stats()
@@ -504,4 +529,11 @@ impl Turn {
 /// One verification thread per core.
 fn verify_threads() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// A random number for Message-IDs the node makes for itself.
+fn rand_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    let _ = getrandom::getrandom(&mut bytes);
+    u32::from_be_bytes(bytes)
 }

@@ -244,3 +244,65 @@ fn a_peer_down_shows_in_status_and_metrics_until_it_returns() {
     b.stop();
     a.stop();
 }
+
+#[test]
+fn held_and_pending_posts_are_listed_and_decided_on_the_admin_listener() {
+    let dir = temp_dir();
+    let mut config = config(dir.path());
+    config.node.premoderate = Some("test.one".into());
+    let node = TestNode::start(config);
+    let admin = node.admin.expect("admin listener");
+    let post = |path: &str| {
+        let head = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n");
+        let (status, _, body) = http_exchange(admin, &head, b"");
+        (status, String::from_utf8(body).expect("utf-8"))
+    };
+    let listed = |room: &str| -> Vec<serde_json::Value> {
+        let (status, _, text) = get(admin, &format!("/waiting/{room}"));
+        assert_eq!(status, 200, "{text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        v["posts"].as_array().cloned().unwrap_or_default()
+    };
+    let escaped = |id: &str| id.replace('<', "%3C").replace('>', "%3E");
+
+    // Two posts held for approval: one approved, one removed.
+    let mut c = Client::connect(node.addr);
+    let first = c.post("test.one", "held one", "x\r\n");
+    let second = c.post("test.one", "held two", "x\r\n");
+    let held = listed("held");
+    assert_eq!(held.len(), 2, "{held:?}");
+    assert!(held
+        .iter()
+        .any(|p| p["message_id"] == first.as_str() && p["subject"] == "held one"));
+    let (status, text) = post(&format!("/waiting/held/{}/approve", escaped(&first)));
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("local-approve"), "{text}");
+    wait_until(Duration::from_secs(20), "the approved post filed", || {
+        c.cmd(&format!("STAT {first}")).0 == 223
+    });
+    let (status, text) = post(&format!("/waiting/held/{}/remove", escaped(&second)));
+    assert_eq!(status, 200, "{text}");
+    assert!(listed("held").is_empty());
+    assert_eq!(c.cmd(&format!("STAT {second}")).0, 430);
+    assert_eq!(
+        post(&format!("/waiting/held/{}/approve", escaped(&second))).0,
+        404
+    );
+
+    // A post signed by a key nobody vouched for waits; the operator removes it.
+    let id = unique_id_for("pending", &stranger());
+    let text = sign_with(&article_text(&id, "test.two", "who am I\r\n"), &stranger());
+    assert_eq!(ihave(&mut c, &id, &text).0, 235);
+    let pending = listed("pending");
+    assert_eq!(pending.len(), 1, "{pending:?}");
+    assert_eq!(pending[0]["signer"], hex_key(&stranger()));
+    assert_eq!(
+        post(&format!("/waiting/pending/{}/approve", escaped(&id))).0,
+        404
+    );
+    let (status, text) = post(&format!("/waiting/pending/{}/remove", escaped(&id)));
+    assert_eq!(status, 200, "{text}");
+    assert!(listed("pending").is_empty());
+    assert_eq!(get(admin, "/waiting/elsewhere").0, 404);
+    node.stop();
+}

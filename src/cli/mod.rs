@@ -7,3 +7,4 @@ pub mod posting;
 pub mod status;
 pub mod sync;
 pub mod users;
+pub mod waiting;

@@ -19,20 +19,20 @@ use super::sync::{local_address, loopback};
 
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
-    let Some(admin) = config.listen.admin.map(loopback) else {
-        if json {
-            bail!("the admin listener is off ([listen] admin = false): no status to print as JSON");
-        }
-        return digest_only(config);
-    };
+/// One request to the node's admin listener and its JSON answer; an
+/// answer other than 200 is an error naming the listener's reason.
+pub fn admin_request(
+    admin: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+) -> anyhow::Result<serde_json::Value> {
     let mut stream = TcpStream::connect_timeout(&admin, READ_TIMEOUT).with_context(|| {
         format!("cannot reach the node's admin listener at {admin}; is it running?")
     })?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     write!(
         stream,
-        "GET /status HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
     )?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;
@@ -41,16 +41,35 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
         .position(|w| w == b"\r\n\r\n")
         .ok_or_else(|| anyhow!("the admin listener sent no HTTP answer"))?;
     let head = String::from_utf8_lossy(&answer[..split]);
-    let body = &answer[split + 4..];
+    let body: serde_json::Value = serde_json::from_slice(&answer[split + 4..])
+        .context("the admin listener's answer is not JSON")?;
     if !head.starts_with("HTTP/1.1 200") {
         bail!(
-            "the admin listener answered {}: {}",
+            "{}: {}",
             head.lines().next().unwrap_or_default(),
-            String::from_utf8_lossy(body)
+            body["reason"].as_str().unwrap_or("no reason given")
         );
     }
-    let status: serde_json::Value =
-        serde_json::from_slice(body).context("the admin listener's status is not JSON")?;
+    Ok(body)
+}
+
+/// The admin listener's address as seen from this machine.
+pub fn admin_address(config: &Config) -> anyhow::Result<std::net::SocketAddr> {
+    config
+        .listen
+        .admin
+        .map(loopback)
+        .ok_or_else(|| anyhow!("the admin listener is off ([listen] admin = false)"))
+}
+
+pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
+    let Some(admin) = config.listen.admin.map(loopback) else {
+        if json {
+            bail!("the admin listener is off ([listen] admin = false): no status to print as JSON");
+        }
+        return digest_only(config);
+    };
+    let status = admin_request(admin, "GET", "/status")?;
     if json {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(());

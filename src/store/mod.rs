@@ -70,6 +70,15 @@ pub enum Towards {
     Previous,
 }
 
+/// A post held for premoderation, as [`Store::held_page`] lists it.
+#[derive(Debug, Clone)]
+pub struct HeldPost {
+    pub message_id: Vec<u8>,
+    /// Arrival time, microseconds since the epoch.
+    pub arrived: u64,
+    pub article: Vec<u8>,
+}
+
 /// RocksDB's own view of its health ([`Store::health`]).
 #[derive(Debug, Default, Clone, Copy)]
 pub struct DbHealth {
@@ -1185,6 +1194,31 @@ impl Store {
                 (schema::change_seq(&key), schema::Change::decode(&value))
             {
                 out.push((seq, change));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Up to `limit` posts held for premoderation after the Message-ID
+    /// `after` (empty: from the first), in Message-ID order: each with its
+    /// arrival micros and bytes.
+    pub fn held_page(&self, after: &[u8], limit: usize) -> Result<Vec<HeldPost>> {
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(after, Direction::Forward);
+        for item in self.db.iterator_cf(self.cf(schema::HELD), mode) {
+            if out.len() >= limit {
+                break;
+            }
+            let (id, value) = item?;
+            if id.as_ref() == after {
+                continue;
+            }
+            if let Some((micros, bytes)) = schema::split_waiting_value(&value) {
+                out.push(HeldPost {
+                    message_id: id.to_vec(),
+                    arrived: micros,
+                    article: bytes.to_vec(),
+                });
             }
         }
         Ok(out)
