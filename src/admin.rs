@@ -32,6 +32,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     let router = Router::new()
         .route("/metrics", get(metrics))
         .route("/status", get(status))
+        .route("/backup", post(backup))
         .route("/waiting/{room}", get(waiting))
         .route("/waiting/{room}/{message_id}/{action}", post(decide))
         .with_state(node);
@@ -267,5 +268,32 @@ async fn decide(
             .into_response(),
         Ok(crate::node::Ingested::Fault { fault, .. }) => failed(fault.to_string()),
         Err(why) => failed(why),
+    }
+}
+
+/// What `POST /backup` takes: the directory to back up into.
+#[derive(serde::Deserialize)]
+struct BackupTo {
+    to: std::path::PathBuf,
+}
+
+/// `POST /backup` with `{"to": DIR}`: a consistent, incremental backup of
+/// the running node (backup.rs); answers what it did.
+async fn backup(State(node): State<Arc<Node>>, Json(request): Json<BackupTo>) -> Response {
+    if !request.to.is_absolute() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": "Bad Request", "reason": "to must be an absolute path" })),
+        )
+            .into_response();
+    }
+    let made = tokio::task::spawn_blocking(move || crate::backup::backup(&node, &request.to)).await;
+    match made {
+        Ok(Ok(made)) => {
+            tracing::info!(backup = made.backup_id, state = %made.state, added = made.db_bytes_added, "backup made");
+            Json(json!(made)).into_response()
+        }
+        Ok(Err(e)) => failed(e.to_string()),
+        Err(e) => failed(e.to_string()),
     }
 }

@@ -47,6 +47,7 @@ pub use tidings_proto::codec;
 
 pub mod access;
 pub mod admin;
+pub mod backup;
 pub mod catchup;
 pub mod client;
 pub mod clock;

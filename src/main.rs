@@ -113,6 +113,22 @@ enum Command {
         #[command(subcommand)]
         action: Option<Waiting>,
     },
+    /// Back the running node up into DIR: consistent, and incremental
+    /// when DIR holds earlier backups (through its admin listener).
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
+    /// Restore the latest backup in DIR into the configured data
+    /// directory, which must hold no store (the node not running).
+    Restore {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        #[arg(long, value_name = "DIR")]
+        from: PathBuf,
+    },
     /// Catch up with a configured peer now, through the running node
     /// (XSYNC on its NNTP port), showing progress and a summary.
     Sync {
@@ -224,6 +240,27 @@ fn run() -> anyhow::Result<()> {
         Command::Post(request) => cli::posting::post(&request),
         Command::Status { config, json } => cli::status::run(&load(config.as_ref())?, json),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
+        Command::Backup { config, to } => {
+            let config = load(config.as_ref())?;
+            let to = std::path::absolute(&to)?;
+            let made = cli::status::admin_request_with(
+                cli::status::admin_address(&config)?,
+                "POST",
+                "/backup",
+                Some(&serde_json::json!({ "to": to })),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&made)?);
+            Ok(())
+        }
+        Command::Restore { config, from } => {
+            let config = load(config.as_ref())?;
+            let state = tidings::backup::restore(&from, &config.node.data_dir)?;
+            println!(
+                "restored into {}; state {state}",
+                config.node.data_dir.display()
+            );
+            Ok(())
+        }
         Command::Held { config, action } => {
             cli::waiting::run(&load(config.as_ref())?, "held", &Waiting::action(action))
         }

@@ -26,13 +26,25 @@ pub fn admin_request(
     method: &str,
     path: &str,
 ) -> anyhow::Result<serde_json::Value> {
+    admin_request_with(admin, method, path, None)
+}
+
+/// [`admin_request`] with a JSON body.
+pub fn admin_request_with(
+    admin: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+) -> anyhow::Result<serde_json::Value> {
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
     let mut stream = TcpStream::connect_timeout(&admin, READ_TIMEOUT).with_context(|| {
         format!("cannot reach the node's admin listener at {admin}; is it running?")
     })?;
     stream.set_read_timeout(Some(READ_TIMEOUT))?;
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )?;
     let mut answer = Vec::new();
     stream.read_to_end(&mut answer)?;

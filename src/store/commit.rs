@@ -268,6 +268,12 @@ enum Job {
         effects: Vec<Effect>,
         done: oneshot::Sender<()>,
     },
+    /// A RocksDB checkpoint into `dir`, made between two batches, and the
+    /// state digest at that moment (a consistent backup, backup.rs).
+    Checkpoint {
+        dir: std::path::PathBuf,
+        done: oneshot::Sender<Result<[u8; 32], StoreError>>,
+    },
 }
 
 /// An article waiting for a board: its Message-ID and overview record.
@@ -356,7 +362,10 @@ impl Job {
     fn bytes(&self) -> usize {
         match self {
             Job::Store(article, _) => article.bytes.len(),
-            Job::Reject { .. } | Job::Expire { .. } | Job::Effects { .. } => 0,
+            Job::Reject { .. }
+            | Job::Expire { .. }
+            | Job::Effects { .. }
+            | Job::Checkpoint { .. } => 0,
         }
     }
 }
@@ -428,6 +437,18 @@ impl Committer {
             .spawn(move || writer.run(rx))
             .map_err(StoreError::Thread)?;
         Ok((Committer { tx, stats }, CommitThread(handle)))
+    }
+
+    /// A checkpoint of the store into `dir` (which must not exist) taken
+    /// by the commit thread between two batches, and the state digest it
+    /// holds. Blocks: call it off the async workers.
+    pub fn checkpoint(&self, dir: std::path::PathBuf) -> Result<[u8; 32], StoreError> {
+        let (done, made) = oneshot::channel();
+        self.tx
+            .send(Job::Checkpoint { dir, done })
+            .map_err(|_| StoreError::CommitterGone)?;
+        made.blocking_recv()
+            .map_err(|_| StoreError::CommitterGone)?
     }
 
     pub fn stats(&self) -> Arc<CommitStats> {
@@ -585,9 +606,14 @@ impl Writer {
         let mut jobs = Vec::with_capacity(self.batch_limit);
         while let Some(job) = rx.blocking_recv() {
             let mut bytes = job.bytes();
-            jobs.push(job);
-            while jobs.len() < self.batch_limit && bytes < BATCH_BYTES {
+            let mut checkpoint = None;
+            match job {
+                Job::Checkpoint { dir, done } => checkpoint = Some((dir, done)),
+                job => jobs.push(job),
+            }
+            while checkpoint.is_none() && jobs.len() < self.batch_limit && bytes < BATCH_BYTES {
                 match rx.try_recv() {
+                    Ok(Job::Checkpoint { dir, done }) => checkpoint = Some((dir, done)),
                     Ok(job) => {
                         bytes += job.bytes();
                         jobs.push(job);
@@ -595,7 +621,17 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            self.commit(&mut jobs);
+            if !jobs.is_empty() {
+                self.commit(&mut jobs);
+            }
+            // Everything queued before it is written; nothing after it is.
+            if let Some((dir, done)) = checkpoint {
+                let made = rocksdb::checkpoint::Checkpoint::new(self.store.db())
+                    .and_then(|c| c.create_checkpoint(&dir))
+                    .map_err(StoreError::from)
+                    .and_then(|()| self.store.state_digest());
+                let _ = done.send(made);
+            }
         }
         tracing::info!(
             synced_writes = self.stats.synced_writes.load(Ordering::Relaxed),
@@ -700,6 +736,8 @@ impl Writer {
                 Job::Expire { done, .. } | Job::Effects { done, .. } => {
                     let _ = done.send(());
                 }
+                // Never batched: handled between batches.
+                Job::Checkpoint { .. } => {}
             }
         }
     }
@@ -944,6 +982,7 @@ impl Writer {
                 }
                 Ok(Stored::Applied)
             }
+            Job::Checkpoint { .. } => Ok(Stored::Applied),
         }
     }
 
