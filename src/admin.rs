@@ -33,6 +33,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
         .route("/metrics", get(metrics))
         .route("/status", get(status))
         .route("/backup", post(backup))
+        .route("/expire", post(expire))
         .route("/waiting/{room}", get(waiting))
         .route("/waiting/{room}/{message_id}/{action}", post(decide))
         .with_state(node);
@@ -294,6 +295,15 @@ async fn backup(State(node): State<Arc<Node>>, Json(request): Json<BackupTo>) ->
             Json(json!(made)).into_response()
         }
         Ok(Err(e)) => failed(e.to_string()),
+        Err(e) => failed(e.to_string()),
+    }
+}
+
+/// `POST /expire`: removes the articles whose retention has run out now,
+/// rather than at the next sweep; answers how many.
+async fn expire(State(node): State<Arc<Node>>) -> Response {
+    match crate::retention::expire(&node).await {
+        Ok(expired) => Json(json!({ "expired": expired })).into_response(),
         Err(e) => failed(e.to_string()),
     }
 }

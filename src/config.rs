@@ -55,6 +55,29 @@ pub struct Config {
     /// Who may read and post where (protocol-spec/access.md).
     #[serde(default)]
     pub access: AccessConfig,
+    /// How long articles are kept, per board (README "Retention"); the
+    /// last rule matching a board decides, none: forever.
+    #[serde(default, rename = "retention")]
+    pub retention: Vec<RetentionRule>,
+}
+
+/// `[[retention]]`: like a line of INN's expire.ctl.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionRule {
+    /// Boards (wildmat) the rule is for.
+    pub boards: String,
+    /// Days an article is kept after its Date.
+    pub days: u64,
+    /// An article's `Expires` header may make it go sooner, but not
+    /// sooner than this many days after its Date (it never stays longer
+    /// than `days`).
+    #[serde(default = "default_expires_min_days")]
+    pub expires_min_days: u64,
+}
+
+fn default_expires_min_days() -> u64 {
+    1
 }
 
 /// `[access]`: reader authentication and who may read and post where.
@@ -863,6 +886,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             peers: Vec::new(),
             moderators: Vec::new(),
+            retention: Vec::new(),
             access: AccessConfig::default(),
         }
     }
@@ -1068,6 +1092,15 @@ impl Config {
                 || Some(admin) == self.listen.http
             {
                 return invalid("listen.admin must differ from the other listeners".into());
+            }
+        }
+        for rule in &self.retention {
+            wildmat("retention boards", &rule.boards)?;
+            if rule.days == 0 || rule.expires_min_days > rule.days {
+                return invalid(format!(
+                    "retention for {:?}: days must be at least 1 and expires_min_days at most days",
+                    rule.boards
+                ));
             }
         }
         if self.signing.pending_days == 0 {

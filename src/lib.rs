@@ -65,6 +65,7 @@ pub mod node;
 pub mod peers;
 pub mod precommit;
 pub mod release;
+pub mod retention;
 pub mod server;
 pub mod session;
 pub mod settle;

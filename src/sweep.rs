@@ -133,6 +133,11 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(every) => {}
         }
+        // Expired articles first: the files only they referenced go in
+        // the same pass.
+        if let Err(e) = crate::retention::expire(&node).await {
+            warn!(error = %e, "expiry failed; trying again later");
+        }
         if let Err(e) = sweep(&node).await {
             warn!(error = %e, "file sweep failed; trying again later");
         }
