@@ -302,7 +302,7 @@ async fn backup(State(node): State<Arc<Node>>, Json(request): Json<BackupTo>) ->
 /// `POST /expire`: removes the articles whose retention has run out now,
 /// rather than at the next sweep; answers how many.
 async fn expire(State(node): State<Arc<Node>>) -> Response {
-    match crate::retention::expire(&node).await {
+    match crate::sweep::expire(&node).await {
         Ok(expired) => Json(json!({ "expired": expired })).into_response(),
         Err(e) => failed(e.to_string()),
     }

@@ -60,8 +60,11 @@ fn small_files(node: &Node) -> Vec<PathBuf> {
     vec![config.key_path(), cert, key, config.users_path()]
 }
 
-/// Backs `node` up into `to` (made if missing).
+/// Backs `node` up into `to` (made if missing). One backup at a time:
+/// they share the staging checkpoint's place.
 pub fn backup(node: &Node, to: &Path) -> Result<Made, BackupError> {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::create_dir_all(to).map_err(io(to))?;
     let staging = node
         .config

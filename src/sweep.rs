@@ -77,6 +77,77 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
     .map_err(|e| SweepError::Task(e.to_string()))?
 }
 
+/// Removes every article whose retention has run out (retention.rs), in
+/// the boards a rule covers, with its indexes, and remembers it as
+/// removed, so no catch-up or offer brings it back; returns how many.
+pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
+    if node.config.retention.is_empty() {
+        return Ok(0);
+    }
+    let reading = node.clone();
+    let effects = tokio::task::spawn_blocking(
+        move || -> Result<Vec<crate::store::commit::Effect>, StoreError> {
+            let node = reading;
+            let now = node.clock.now().timestamp();
+            let rules = &node.config.retention;
+            let mut seen = std::collections::HashSet::new();
+            let mut effects = Vec::new();
+            for (board, _) in node.store.groups()? {
+                if crate::retention::rule(rules, &board).is_none() {
+                    continue;
+                }
+                for (_, record) in node.store.overview_range(&board, 1, u64::MAX)? {
+                    let fields: Vec<&[u8]> = record.split(|&b| b == b'\t').collect();
+                    // Overview fields: subject, from, date, message-id, ...
+                    let (Some(id), Some(date)) = (
+                        fields.get(3),
+                        fields.get(2).and_then(|d| crate::retention::seconds(d)),
+                    ) else {
+                        continue;
+                    };
+                    if !seen.insert(id.to_vec()) {
+                        continue;
+                    }
+                    let Some(raw) = node.store.article(id)? else {
+                        continue;
+                    };
+                    let Ok(article) =
+                        crate::proto::article::Article::parse(bytes::Bytes::from(raw))
+                    else {
+                        continue;
+                    };
+                    let boards: Vec<String> = article
+                        .newsgroups()
+                        .iter()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .filter(|b| node.groups.contains(b))
+                        .collect();
+                    let expires = article
+                        .header_unfolded("Expires")
+                        .and_then(|v| crate::retention::seconds(&v));
+                    if crate::retention::end(rules, &boards, date, expires)
+                        .is_some_and(|at| at <= now)
+                    {
+                        effects.push(crate::store::commit::Effect::Remove {
+                            message_id: id.to_vec(),
+                            reason: "expired: kept as long as its boards' retention says".into(),
+                        });
+                    }
+                }
+            }
+            Ok(effects)
+        },
+    )
+    .await
+    .map_err(|_| StoreError::CommitterGone)??;
+    let count = effects.len() as u64;
+    if count > 0 {
+        tracing::info!(count, "expired articles removed");
+        node.committer.apply(effects).await;
+    }
+    Ok(count)
+}
+
 /// Evicts the least recently read of the files fetched for readers until
 /// they fit `[files] cache_bytes` (files.md §5): never a pinned one, nor
 /// one an article filed on an eager board references (that one is
@@ -135,7 +206,7 @@ pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
         }
         // Expired articles first: the files only they referenced go in
         // the same pass.
-        if let Err(e) = crate::retention::expire(&node).await {
+        if let Err(e) = expire(&node).await {
             warn!(error = %e, "expiry failed; trying again later");
         }
         if let Err(e) = sweep(&node).await {
