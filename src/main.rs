@@ -291,30 +291,9 @@ fn serve(config: Config) -> anyhow::Result<()> {
         let nntp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let nntps = match node.config.listen.nntps {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (nntps)"))?,
-            ),
-            None => None,
-        };
-        let http = match node.config.listen.http {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (http)"))?,
-            ),
-            None => None,
-        };
-        let admin = match node.config.listen.admin {
-            Some(addr) => Some(
-                tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("cannot listen on {addr} (admin)"))?,
-            ),
-            None => None,
-        };
+        let nntps = bind_if(node.config.listen.nntps, "nntps").await?;
+        let http = bind_if(node.config.listen.http, "http").await?;
+        let admin = bind_if(node.config.listen.admin, "admin").await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
         let listeners = tidings::server::Listeners {
@@ -330,6 +309,21 @@ fn serve(config: Config) -> anyhow::Result<()> {
     // for the last batch to reach the disk.
     commit_thread.join();
     Ok(())
+}
+
+/// A listener on `addr` when one is configured.
+async fn bind_if(
+    addr: Option<std::net::SocketAddr>,
+    what: &str,
+) -> anyhow::Result<Option<tokio::net::TcpListener>> {
+    match addr {
+        Some(addr) => Ok(Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} ({what})"))?,
+        )),
+        None => Ok(None),
+    }
 }
 
 async fn stop_on_signal(shutdown: CancellationToken) {
