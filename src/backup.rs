@@ -66,11 +66,8 @@ pub fn backup(node: &Node, to: &Path) -> Result<Made, BackupError> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::create_dir_all(to).map_err(io(to))?;
-    let staging = node
-        .config
-        .node
-        .data_dir
-        .join(format!("backup-checkpoint-{}", std::process::id()));
+    // Left behind only by a backup cut short (a crash): removed first.
+    let staging = node.config.node.data_dir.join("backup-checkpoint");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
