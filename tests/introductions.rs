@@ -66,14 +66,17 @@ fn a_fourth_node_joins_by_one_introduction_and_leaves_by_its_withdrawal() {
 
     // A introduces D: its waiting post is released at B and C, and new
     // ones are taken there at once.
-    let command = format!("introduce {} d.intro never", hex_key(&net.keys[d]));
-    let intro = post_control(
-        nodes[a].addr,
-        &net.keys[a],
-        &command,
-        "control",
-        chrono::Utc::now(),
-    );
+    // A's operator signs with A's node key.
+    let from_a = |command: String| {
+        post_control(
+            nodes[a].addr,
+            &net.keys[a],
+            &command,
+            "control",
+            chrono::Utc::now(),
+        )
+    };
+    let intro = from_a(format!("introduce {} d.intro never", hex_key(&net.keys[d])));
     for i in [b, c] {
         arrived(i, &intro, "the introduction");
         arrived(i, &early, "D's early post, released");
@@ -85,14 +88,7 @@ fn a_fourth_node_joins_by_one_introduction_and_leaves_by_its_withdrawal() {
 
     // A withdraws it: what D signs after that is refused at B and C (A,
     // whose configuration lists D, still takes it); what came before stays.
-    let command = format!("withdraw {}", hex_key(&net.keys[d]));
-    let withdrawal = post_control(
-        nodes[a].addr,
-        &net.keys[a],
-        &command,
-        "control",
-        chrono::Utc::now(),
-    );
+    let withdrawal = from_a(format!("withdraw {}", hex_key(&net.keys[d])));
     for i in [b, c] {
         arrived(i, &withdrawal, "the withdrawal");
     }
