@@ -45,12 +45,9 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     }
 }
 
+/// A store or task failure, as the HTTP API answers one (http.md §2).
 fn failed(why: String) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({ "error": "Service Unavailable", "reason": why })),
-    )
-        .into_response()
+    crate::http::error(StatusCode::SERVICE_UNAVAILABLE, &why)
 }
 
 /// `GET /metrics`: read off the async workers (store reads, a statvfs).
@@ -113,11 +110,9 @@ fn outbox(
 
 /// `GET /status`.
 async fn status(State(node): State<Arc<Node>>) -> Response {
-    let answered = tokio::task::spawn_blocking(move || report(&node)).await;
-    match answered {
-        Ok(Ok(report)) => Json(report).into_response(),
-        Ok(Err(e)) => failed(e.to_string()),
-        Err(e) => failed(e.to_string()),
+    match crate::http::blocking(move || report(&node)).await {
+        Ok(report) => Json(report).into_response(),
+        Err(failed) => failed,
     }
 }
 
@@ -176,43 +171,34 @@ fn waiting_entry(message_id: &[u8], arrived: u64, raw: &[u8]) -> serde_json::Val
 /// the signer) and `GET /waiting/held` (posts held for approval): the
 /// first thousand.
 async fn waiting(State(node): State<Arc<Node>>, Path(room): Path<String>) -> Response {
-    let listed =
-        tokio::task::spawn_blocking(move || -> Result<Response, crate::store::StoreError> {
-            let entries: Vec<serde_json::Value> = match room.as_str() {
-                "pending" => node
-                    .store
-                    .pending_page(None, &[], LISTED)?
-                    .into_iter()
-                    .map(|p| {
-                        let mut entry = waiting_entry(&p.message_id, p.arrived, &p.article);
-                        entry["signer"] = json!(hex::encode(p.signer));
-                        entry
-                    })
-                    .collect(),
-                "held" => node
-                    .store
-                    .held_page(&[], LISTED)?
-                    .into_iter()
-                    .map(|h| waiting_entry(&h.message_id, h.arrived, &h.article))
-                    .collect(),
-                _ => return Ok(not_found("waiting rooms are pending and held")),
-            };
-            Ok(Json(json!({ "room": room, "posts": entries })).into_response())
-        })
-        .await;
-    match listed {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) => failed(e.to_string()),
-        Err(e) => failed(e.to_string()),
-    }
+    let listed = crate::http::blocking(move || -> Result<Response, crate::store::StoreError> {
+        let entries: Vec<serde_json::Value> = match room.as_str() {
+            "pending" => node
+                .store
+                .pending_page(None, &[], LISTED)?
+                .into_iter()
+                .map(|p| {
+                    let mut entry = waiting_entry(&p.message_id, p.arrived, &p.article);
+                    entry["signer"] = json!(hex::encode(p.signer));
+                    entry
+                })
+                .collect(),
+            "held" => node
+                .store
+                .held_page(&[], LISTED)?
+                .into_iter()
+                .map(|h| waiting_entry(&h.message_id, h.arrived, &h.article))
+                .collect(),
+            _ => return Ok(not_found("waiting rooms are pending and held")),
+        };
+        Ok(Json(json!({ "room": room, "posts": entries })).into_response())
+    })
+    .await;
+    listed.unwrap_or_else(|failed| failed)
 }
 
 fn not_found(why: &str) -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "error": "Not Found", "reason": why })),
-    )
-        .into_response()
+    crate::http::error(StatusCode::NOT_FOUND, why)
 }
 
 /// `POST /waiting/held/<message-id>/approve`, `POST /waiting/{held,
@@ -224,11 +210,8 @@ async fn decide(
     Path((room, message_id, action)): Path<(String, String, String)>,
 ) -> Response {
     if !crate::proto::grammar::is_article_message_id(message_id.as_bytes()) {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "Bad Request", "reason": format!("{message_id:?} is not a message-id") })),
-        )
-            .into_response();
+        let why = format!("{message_id:?} is not a message-id");
+        return crate::http::error(StatusCode::BAD_REQUEST, &why);
     }
     let verb = match (room.as_str(), action.as_str()) {
         ("held", "approve") => "local-approve",
@@ -237,7 +220,7 @@ async fn decide(
     };
     let waits = {
         let (node, id) = (node.clone(), message_id.clone());
-        tokio::task::spawn_blocking(move || match room.as_str() {
+        crate::http::blocking(move || match room.as_str() {
             "held" => node.store.held(id.as_bytes()).map(|h| h.is_some()),
             _ => node
                 .store
@@ -247,10 +230,9 @@ async fn decide(
         .await
     };
     match waits {
-        Ok(Ok(true)) => {}
-        Ok(Ok(false)) => return not_found("no such post waits there"),
-        Ok(Err(e)) => return failed(e.to_string()),
-        Err(e) => return failed(e.to_string()),
+        Ok(true) => {}
+        Ok(false) => return not_found("no such post waits there"),
+        Err(failed) => return failed,
     }
     let command = format!("{verb} {message_id}");
     match node.own_control(&command, "the operator's decision").await {
@@ -262,11 +244,9 @@ async fn decide(
             Json(json!({ "message_id": message_id, "control": String::from_utf8_lossy(&control), "done": verb }))
                 .into_response()
         }
-        Ok(crate::node::Ingested::Refused(r)) => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Json(json!({ "error": "Unprocessable Entity", "reason": r.reason })),
-        )
-            .into_response(),
+        Ok(crate::node::Ingested::Refused(r)) => {
+            crate::http::error(StatusCode::UNPROCESSABLE_ENTITY, &r.reason)
+        }
         Ok(crate::node::Ingested::Fault { fault, .. }) => failed(fault.to_string()),
         Err(why) => failed(why),
     }
@@ -282,11 +262,7 @@ struct BackupTo {
 /// the running node (backup.rs); answers what it did.
 async fn backup(State(node): State<Arc<Node>>, Json(request): Json<BackupTo>) -> Response {
     if !request.to.is_absolute() {
-        return (
-            StatusCode::BAD_REQUEST,
-            Json(json!({ "error": "Bad Request", "reason": "to must be an absolute path" })),
-        )
-            .into_response();
+        return crate::http::error(StatusCode::BAD_REQUEST, "to must be an absolute path");
     }
     let made = tokio::task::spawn_blocking(move || crate::backup::backup(&node, &request.to)).await;
     match made {

@@ -1132,6 +1132,11 @@ impl Config {
                 .iter()
                 .map(|rule| Ok((wildmat("files.board boards", &rule.boards)?, rule.clone())))
                 .collect::<Result<_, ConfigError>>()?,
+            retention_rules: self
+                .retention
+                .iter()
+                .map(|rule| Ok((wildmat("retention boards", &rule.boards)?, rule.clone())))
+                .collect::<Result<_, ConfigError>>()?,
             config: self,
         })
     }
@@ -1179,6 +1184,8 @@ pub struct Valid {
     pub eager_files: Wildmat,
     /// `[[files.board]]`, their wildmats parsed.
     board_files: Vec<(Wildmat, BoardFilesConfig)>,
+    /// `[[retention]]`, their wildmats parsed.
+    pub retention_rules: Vec<(Wildmat, RetentionRule)>,
 }
 
 impl Valid {

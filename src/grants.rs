@@ -13,29 +13,29 @@ use crate::store::commit::Granted;
 use crate::store::schema::GrantRecord;
 
 pub struct Grants {
-    records: RwLock<HashMap<(Audience, [u8; 32]), GrantRecord>>,
+    /// By audience, then grantee: a check borrows the audience it is for.
+    records: RwLock<HashMap<Audience, HashMap<[u8; 32], GrantRecord>>>,
     clock: Clock,
 }
 
 impl Grants {
     /// From the stored records.
     pub fn new(clock: Clock, stored: impl IntoIterator<Item = Granted>) -> Grants {
-        Grants {
-            records: RwLock::new(
-                stored
-                    .into_iter()
-                    .map(|(audience, grantee, record)| ((audience, grantee), record))
-                    .collect(),
-            ),
+        let grants = Grants {
+            records: RwLock::new(HashMap::new()),
             clock,
+        };
+        for granted in stored {
+            grants.learn(granted);
         }
+        grants
     }
 
     /// Keeps a record the store committed, if it is still the latest.
     pub fn learn(&self, (audience, grantee, record): Granted) {
         let mut records = self.records.write().unwrap_or_else(|e| e.into_inner());
-        let entry = records.entry((audience, grantee));
-        match entry {
+        let known = records.entry(audience).or_default().entry(grantee);
+        match known {
             std::collections::hash_map::Entry::Occupied(mut known) => {
                 if record.wins_over(known.get()) {
                     known.insert(record);
@@ -64,7 +64,8 @@ impl Grants {
         }
         let records = self.records.read().unwrap_or_else(|e| e.into_inner());
         records
-            .get(&(audience.clone(), *key))
+            .get(audience)
+            .and_then(|grantees| grantees.get(key))
             .is_some_and(|record| self.valid(record, wanted))
     }
 
@@ -73,8 +74,9 @@ impl Grants {
     pub fn holds_any(&self, key: &[u8; 32]) -> bool {
         let records = self.records.read().unwrap_or_else(|e| e.into_inner());
         records
-            .iter()
-            .any(|((_, grantee), record)| grantee == key && self.valid(record, Scope::Read))
+            .values()
+            .filter_map(|grantees| grantees.get(key))
+            .any(|record| self.valid(record, Scope::Read))
     }
 }
 

@@ -20,6 +20,10 @@ type Seconds = Gauge<f64, AtomicU64>;
 pub struct Metrics {
     registry: Registry,
     articles: Family<Labels, Counter>,
+    /// `articles` for each source and result, in [`SOURCES`] × [`RESULTS`]
+    /// order, each looked up in the family the first time it counts (a
+    /// series appears once it has happened).
+    outcomes: Vec<std::sync::OnceLock<Counter>>,
     signature_failures: Counter,
     peer_up: Family<Labels, Gauge>,
     catch_up_success: Family<Labels, Seconds>,
@@ -68,6 +72,19 @@ pub const EXPORTED: &[&str] = &[
     "tidings_scrape_errors_total",
 ];
 
+/// Where an article came from, as `tidings_articles_total` labels it.
+pub const SOURCES: [&str; 4] = ["post", "transit", "released", "approved"];
+/// What became of it.
+pub const RESULTS: [&str; 7] = [
+    "accepted",
+    "pending",
+    "held",
+    "applied",
+    "duplicate",
+    "refused",
+    "fault",
+];
+
 fn peer(name: &str) -> Labels {
     vec![("peer", name.to_string())]
 }
@@ -83,6 +100,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("tidings");
         let m = Metrics {
             articles: Family::default(),
+            outcomes: Vec::new(),
             signature_failures: Counter::default(),
             peer_up: Family::default(),
             catch_up_success: Family::default(),
@@ -203,15 +221,32 @@ impl Metrics {
             "Scrapes that could not read a value from the store",
             m.scrape_errors.clone(),
         );
-        Metrics { registry, ..m }
+        let outcomes = (0..SOURCES.len() * RESULTS.len())
+            .map(|_| std::sync::OnceLock::new())
+            .collect();
+        Metrics {
+            registry,
+            outcomes,
+            ..m
+        }
     }
 
-    /// Counts one article's outcome: where it came from (post, transit,
-    /// released, approved) and what became of it.
+    /// Counts one article's outcome: where it came from (one of
+    /// [`SOURCES`]) and what became of it (one of [`RESULTS`]). The
+    /// counters are looked up once each: this runs for every article.
     pub fn ingested(&self, source: &'static str, result: &'static str) {
-        self.articles
-            .get_or_create(&vec![("source", source.into()), ("result", result.into())])
-            .inc();
+        let at = |names: &[&str], name: &str| names.iter().position(|n| *n == name);
+        if let (Some(s), Some(r)) = (at(&SOURCES, source), at(&RESULTS, result)) {
+            self.outcomes[s * RESULTS.len() + r]
+                .get_or_init(|| {
+                    let labels = vec![
+                        ("source", source.to_string()),
+                        ("result", result.to_string()),
+                    ];
+                    self.articles.get_or_create(&labels).clone()
+                })
+                .inc();
+        }
     }
 
     pub fn signature_failed(&self) {

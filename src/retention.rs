@@ -10,12 +10,16 @@ use crate::proto::wildmat::Wildmat;
 
 const DAY: i64 = 86_400;
 
+/// The `[[retention]]` rules with their wildmats parsed (config `Valid`).
+pub type Rules = [(Wildmat, RetentionRule)];
+
 /// The last rule matching `board`: its days and Expires floor.
-pub fn rule<'a>(rules: &'a [RetentionRule], board: &str) -> Option<&'a RetentionRule> {
+pub fn rule<'a>(rules: &'a Rules, board: &str) -> Option<&'a RetentionRule> {
     rules
         .iter()
         .rev()
-        .find(|r| Wildmat::parse(r.boards.as_bytes()).is_ok_and(|w| w.matches(board.as_bytes())))
+        .find(|(boards, _)| boards.matches(board.as_bytes()))
+        .map(|(_, rule)| rule)
 }
 
 /// When an article dated `date` (seconds since the epoch), filed in
@@ -23,12 +27,7 @@ pub fn rule<'a>(rules: &'a [RetentionRule], board: &str) -> Option<&'a Retention
 /// while some board keeps it forever. The longest-kept board decides; an
 /// Expires header may bring the end forward, not before that board's
 /// `expires_min_days`, and never pushes it back.
-pub fn end(
-    rules: &[RetentionRule],
-    boards: &[String],
-    date: i64,
-    expires: Option<i64>,
-) -> Option<i64> {
+pub fn end(rules: &Rules, boards: &[String], date: i64, expires: Option<i64>) -> Option<i64> {
     let mut longest: Option<&RetentionRule> = None;
     for board in boards {
         let r = rule(rules, board)?;
@@ -60,23 +59,36 @@ pub fn seconds(value: &[u8]) -> Option<i64> {
     crate::proto::article::parse_date(value).map(|d| d.timestamp())
 }
 
+/// When `article`, filed in `boards` here, is to go ([`end`] of its Date
+/// and Expires headers); None without a Date or while kept forever.
+pub fn article_end(
+    rules: &Rules,
+    article: &crate::proto::article::Article,
+    boards: &[String],
+) -> Option<i64> {
+    if rules.is_empty() {
+        return None;
+    }
+    let date = article.header_unfolded("Date").and_then(|d| seconds(&d))?;
+    let expires = article.header_unfolded("Expires").and_then(|d| seconds(&d));
+    end(rules, boards, date, expires)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn rules() -> Vec<RetentionRule> {
-        vec![
-            RetentionRule {
-                boards: "chan.*".into(),
-                days: 30,
-                expires_min_days: 1,
-            },
-            RetentionRule {
-                boards: "chan.news".into(),
-                days: 2,
-                expires_min_days: 1,
-            },
-        ]
+    fn rules() -> Vec<(Wildmat, RetentionRule)> {
+        [("chan.*", 30), ("chan.news", 2)]
+            .map(|(boards, days)| {
+                let rule = RetentionRule {
+                    boards: boards.into(),
+                    days,
+                    expires_min_days: 1,
+                };
+                (Wildmat::parse(boards.as_bytes()).expect("wildmat"), rule)
+            })
+            .to_vec()
     }
 
     #[test]

@@ -81,7 +81,7 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
 /// the boards a rule covers, with its indexes, and remembers it as
 /// removed, so no catch-up or offer brings it back; returns how many.
 pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
-    if node.config.retention.is_empty() {
+    if node.config.retention_rules.is_empty() {
         return Ok(0);
     }
     let reading = node.clone();
@@ -89,7 +89,7 @@ pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
         move || -> Result<Vec<crate::store::commit::Effect>, StoreError> {
             let node = reading;
             let now = node.clock.now().timestamp();
-            let rules = &node.config.retention;
+            let rules = &node.config.retention_rules;
             let mut seen = std::collections::HashSet::new();
             let mut effects = Vec::new();
             for (board, _) in node.store.groups()? {
@@ -97,12 +97,8 @@ pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
                     continue;
                 }
                 for (_, record) in node.store.overview_range(&board, 1, u64::MAX)? {
-                    let fields: Vec<&[u8]> = record.split(|&b| b == b'\t').collect();
                     // Overview fields: subject, from, date, message-id, ...
-                    let (Some(id), Some(date)) = (
-                        fields.get(3),
-                        fields.get(2).and_then(|d| crate::retention::seconds(d)),
-                    ) else {
+                    let Some(id) = record.split(|&b| b == b'\t').nth(3) else {
                         continue;
                     };
                     if !seen.insert(id.to_vec()) {
@@ -122,10 +118,7 @@ pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
                         .map(|b| String::from_utf8_lossy(b).into_owned())
                         .filter(|b| node.groups.contains(b))
                         .collect();
-                    let expires = article
-                        .header_unfolded("Expires")
-                        .and_then(|v| crate::retention::seconds(&v));
-                    if crate::retention::end(rules, &boards, date, expires)
+                    if crate::retention::article_end(rules, &article, &boards)
                         .is_some_and(|at| at <= now)
                     {
                         effects.push(crate::store::commit::Effect::Remove {

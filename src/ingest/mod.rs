@@ -641,21 +641,13 @@ impl Ingest<'_> {
         let groups = self.carried_groups(article, source)?;
         // Past its time here (README "Retention"): refused and remembered,
         // as the copy expired here was, so no peer brings it back.
-        let date = article
-            .header_unfolded("Date")
-            .and_then(|d| crate::retention::seconds(&d));
-        let expires = article
-            .header_unfolded("Expires")
-            .and_then(|d| crate::retention::seconds(&d));
-        if let Some(date) = date {
-            if crate::retention::end(&self.config.retention, &groups, date, expires)
-                .is_some_and(|at| at <= self.now.timestamp())
-            {
-                return Err((
-                    "it is older than its boards keep articles here (retention)".into(),
-                    Remember::Block,
-                ));
-            }
+        if crate::retention::article_end(&self.config.retention_rules, article, &groups)
+            .is_some_and(|at| at <= self.now.timestamp())
+        {
+            return Err((
+                "it is older than its boards keep articles here (retention)".into(),
+                Remember::Block,
+            ));
         }
         let Some(value) = article.header_unfolded(audience::HEADER) else {
             return Ok(groups);
