@@ -217,7 +217,7 @@ pub struct Access {
     grants: std::sync::Arc<Grants>,
     /// Each keyed peer's node key: what holds a grant for it.
     peer_keys: HashMap<String, [u8; 32]>,
-    pub throttle: Throttle,
+    pub throttle: std::sync::Arc<Throttle>,
 }
 
 impl Access {
@@ -259,7 +259,16 @@ impl Access {
             users: std::sync::Arc::new(users),
             grants,
             peer_keys,
-            throttle: Throttle::default(),
+            throttle: std::sync::Arc::default(),
+        }
+    }
+
+    /// This node's access under a reloaded configuration and users file:
+    /// the grants and the brake on guessing carry over.
+    pub fn reloaded(&self, config: &Valid, users: Users) -> Access {
+        Access {
+            throttle: self.throttle.clone(),
+            ..Access::new(config, users, self.grants.clone())
         }
     }
 

@@ -34,6 +34,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
         .route("/status", get(status))
         .route("/backup", post(backup))
         .route("/expire", post(expire))
+        .route("/reload", post(reload))
         .route("/waiting/{room}", get(waiting))
         .route("/waiting/{room}/{message_id}/{action}", post(decide))
         .with_state(node);
@@ -74,14 +75,14 @@ fn scrape(node: &Node) -> Result<Scraped, crate::store::StoreError> {
         pending: store.set_count(crate::store::schema::PENDING_SET)?,
         held: store.set_count(crate::store::schema::HELD_SET)?,
         db: store.health(),
-        disk_free: rustix::fs::statvfs(&node.config.node.data_dir)
+        disk_free: rustix::fs::statvfs(&node.config().node.data_dir)
             .ok()
             .map(|s| s.f_bavail.saturating_mul(s.f_frsize)),
         ..Scraped::default()
     };
     (scraped.files, scraped.files_bytes) = store.files_total()?;
     let now = node.clock.now_micros();
-    for peer in node.peers.fed() {
+    for peer in node.peers().fed() {
         let (depth, oldest) = outbox(node, &peer.name, now)?;
         scraped.outboxes.push(Outbox {
             peer: peer.name.clone(),
@@ -121,7 +122,7 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
     let store = &node.store;
     let now = node.clock.now_micros();
     let mut peers = Vec::new();
-    for peer in node.peers.fed() {
+    for peer in node.peers().fed() {
         let (depth, oldest) = outbox(node, &peer.name, now)?;
         let oldest = oldest.map(|micros| micros / 1_000_000);
         let (up, last_catch_up) = node.metrics.peer_state(&peer.name);
@@ -281,5 +282,15 @@ async fn expire(State(node): State<Arc<Node>>) -> Response {
     match crate::sweep::expire(&node).await {
         Ok(expired) => Json(json!({ "expired": expired })).into_response(),
         Err(e) => failed(e.to_string()),
+    }
+}
+
+/// `POST /reload`: reads the configuration file again and puts it in
+/// effect (reload.rs); 422 with the reason when it is refused, the running
+/// configuration staying.
+async fn reload(State(node): State<Arc<Node>>) -> Response {
+    match crate::reload::from_source(&node).await {
+        Ok(done) => Json(json!(done)).into_response(),
+        Err(e) => crate::http::error(StatusCode::UNPROCESSABLE_ENTITY, &e.to_string()),
     }
 }

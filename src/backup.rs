@@ -55,7 +55,7 @@ pub struct Made {
 /// Files of a node's data directory a backup carries besides the store
 /// and the file store: its identity and who may log in.
 fn small_files(node: &Node) -> Vec<PathBuf> {
-    let config = &node.config;
+    let config = node.config();
     let (cert, key) = config.tls_paths();
     vec![config.key_path(), cert, key, config.users_path()]
 }
@@ -67,7 +67,7 @@ pub fn backup(node: &Node, to: &Path) -> Result<Made, BackupError> {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     std::fs::create_dir_all(to).map_err(io(to))?;
     // Left behind only by a backup cut short (a crash): removed first.
-    let staging = node.config.node.data_dir.join("backup-checkpoint");
+    let staging = node.config().node.data_dir.join("backup-checkpoint");
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(io(&staging))?;
     }
@@ -83,8 +83,10 @@ pub fn backup(node: &Node, to: &Path) -> Result<Made, BackupError> {
         let latest = info.iter().max_by_key(|i| i.backup_id).ok_or_else(|| {
             BackupError::Refused("the backup engine lists no backup after making one".into())
         })?;
-        let (files_copied, file_bytes_copied) =
-            copy_missing(&node.config.node.data_dir.join("files"), &to.join("files"))?;
+        let (files_copied, file_bytes_copied) = copy_missing(
+            &node.config().node.data_dir.join("files"),
+            &to.join("files"),
+        )?;
         for path in small_files(node) {
             if let Some(name) = path.file_name() {
                 if path.exists() {

@@ -1138,6 +1138,7 @@ impl Config {
                 .map(|rule| Ok((wildmat("retention boards", &rule.boards)?, rule.clone())))
                 .collect::<Result<_, ConfigError>>()?,
             config: self,
+            source: None,
         })
     }
 
@@ -1186,9 +1187,27 @@ pub struct Valid {
     board_files: Vec<(Wildmat, BoardFilesConfig)>,
     /// `[[retention]]`, their wildmats parsed.
     pub retention_rules: Vec<(Wildmat, RetentionRule)>,
+    /// The file it was read from, read again by a reload; None for the
+    /// embedded defaults (a reload then changes nothing).
+    pub source: Option<PathBuf>,
 }
 
 impl Valid {
+    /// Records the file this configuration was read from.
+    pub fn read_from(mut self, path: Option<PathBuf>) -> Valid {
+        self.source = path;
+        self
+    }
+
+    /// The configuration a reload reads: the file again, or the embedded
+    /// defaults.
+    pub fn read_again(&self) -> Result<Config, ConfigError> {
+        match &self.source {
+            Some(path) => Config::load(path),
+            None => Ok(Config::default()),
+        }
+    }
+
     /// The file limits of `board`: `[files]`, narrowed by each
     /// `[[files.board]]` that matches it, in order.
     pub fn file_limits(&self, board: &str) -> FileLimits {

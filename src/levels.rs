@@ -17,7 +17,7 @@ use crate::proto::signing;
 /// longer gives. Failures are logged: the next start tries again.
 pub async fn issue(node: Arc<Node>) {
     let own = node.key.verifying_key();
-    for peer in &node.config.peers {
+    for peer in &node.config().peers {
         let Some(key) = signing::parse_key(&peer.key) else {
             continue;
         };

@@ -65,6 +65,7 @@ pub mod node;
 pub mod peers;
 pub mod precommit;
 pub mod release;
+pub mod reload;
 pub mod retention;
 pub mod server;
 pub mod session;

@@ -113,6 +113,13 @@ enum Command {
         #[command(subcommand)]
         action: Option<Waiting>,
     },
+    /// Make the running node read its configuration file again (as SIGHUP
+    /// does): peers, rights, boards, access and retention take effect
+    /// without a restart; a bad file is refused and the running one stays.
+    Reload {
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Back the running node up into DIR: consistent, and incremental
     /// when DIR holds earlier backups (through its admin listener).
     Backup {
@@ -202,7 +209,10 @@ fn run() -> anyhow::Result<()> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match Cli::parse().command {
-        Command::Serve { config } => serve(load(config.as_ref())?),
+        Command::Serve { config } => {
+            let valid = load(config.as_ref())?.validated()?.read_from(config);
+            serve(valid)
+        }
         Command::Loadgen {
             target,
             connections,
@@ -240,6 +250,16 @@ fn run() -> anyhow::Result<()> {
         Command::Post(request) => cli::posting::post(&request),
         Command::Status { config, json } => cli::status::run(&load(config.as_ref())?, json),
         Command::Sync { config, peer } => cli::sync::run(&load(config.as_ref())?, &peer),
+        Command::Reload { config } => {
+            let config = load(config.as_ref())?;
+            let done = cli::status::admin_request(
+                cli::status::admin_address(&config)?,
+                "POST",
+                "/reload",
+            )?;
+            println!("{}", serde_json::to_string_pretty(&done)?);
+            Ok(())
+        }
         Command::Backup { config, to } => {
             let config = load(config.as_ref())?;
             let to = std::path::absolute(&to)?;
@@ -281,21 +301,22 @@ fn run() -> anyhow::Result<()> {
     }
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: tidings::config::Valid) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    let (node, commit_thread) = Node::open(config.validated()?)?;
+    let (node, commit_thread) = Node::open(config)?;
     runtime.block_on(async {
-        let addr = node.config.listen.nntp;
+        let addr = node.config().listen.nntp;
         let nntp = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
-        let nntps = bind_if(node.config.listen.nntps, "nntps").await?;
-        let http = bind_if(node.config.listen.http, "http").await?;
-        let admin = bind_if(node.config.listen.admin, "admin").await?;
+        let nntps = bind_if(node.config().listen.nntps, "nntps").await?;
+        let http = bind_if(node.config().listen.http, "http").await?;
+        let admin = bind_if(node.config().listen.admin, "admin").await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
+        tokio::spawn(reload_on_hangup(node.clone()));
         let listeners = tidings::server::Listeners {
             nntp,
             nntps,
@@ -323,6 +344,23 @@ async fn bind_if(
                 .with_context(|| format!("cannot listen on {addr} ({what})"))?,
         )),
         None => Ok(None),
+    }
+}
+
+/// SIGHUP reloads the configuration file (what a reload takes, and how a
+/// bad one is refused: reload.rs); the outcome is logged.
+async fn reload_on_hangup(node: std::sync::Arc<Node>) {
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot watch SIGHUP; reload with `tidings reload`");
+            return;
+        }
+    };
+    while hangups.recv().await.is_some() {
+        tracing::info!("SIGHUP: reloading the configuration");
+        // Logged by the reload itself, whichever way it went.
+        let _ = tidings::reload::from_source(&node).await;
     }
 }
 

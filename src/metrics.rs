@@ -257,6 +257,21 @@ impl Metrics {
         self.peer_up.get_or_create(&peer(name)).set(i64::from(up));
     }
 
+    /// A reload removed the peer `name` (or re-dialled it): its series go,
+    /// so a removed peer does not stay "down" for alerts.
+    pub fn peer_gone(&self, name: &str) {
+        let labels = peer(name);
+        self.peer_up.remove(&labels);
+        self.catch_up_success.remove(&labels);
+        self.catch_up_missing.remove(&labels);
+        self.outbox_depth.remove(&labels);
+        self.outbox_oldest.remove(&labels);
+        for direction in ["in", "out"] {
+            let labels = vec![("peer", name.to_string()), ("direction", direction.into())];
+            self.catch_up_bytes.remove(&labels);
+        }
+    }
+
     /// A catch-up with `name` finished at `now_secs`, having found
     /// `missing` IDs and moved these bytes.
     pub fn caught_up(

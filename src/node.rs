@@ -5,7 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use arc_swap::ArcSwap;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use ed25519_dalek::SigningKey;
 
@@ -58,7 +61,10 @@ pub struct Counters {
 }
 
 pub struct Node {
-    pub config: Valid,
+    /// The configuration in effect; a reload replaces it (reload.rs).
+    config: ArcSwap<Valid>,
+    /// `[node] name`, which only a restart changes.
+    name: String,
     pub store: Store,
     /// The bytes of stored files, under `data_dir/files`.
     pub blobs: crate::store::blobs::Blobs,
@@ -68,7 +74,8 @@ pub struct Node {
     pub key: SigningKey,
     pub trust: Arc<Trust>,
     pub verifier: Verifier,
-    pub peers: Arc<Peers>,
+    /// The peers in effect, shared with the file fetcher.
+    peers: Arc<ArcSwap<Peers>>,
     pub counters: Arc<Counters>,
     /// What the admin listener's /metrics reports.
     pub metrics: crate::metrics::Metrics,
@@ -88,7 +95,12 @@ pub struct Node {
     /// Fetches files from peers (XFILE), one fetch per hash.
     pub fetcher: Arc<crate::transfer::Fetcher>,
     /// Who may read and post where, and the users who may log in.
-    pub access: crate::access::Access,
+    access: ArcSwap<crate::access::Access>,
+    /// Where a reload starts the tasks of new peers' links: the server's
+    /// task tracker and shutdown token, once it serves.
+    pub(crate) tasks: std::sync::OnceLock<(TaskTracker, CancellationToken)>,
+    /// One reload at a time (SIGHUP and the admin listener may race).
+    pub(crate) reloading: tokio::sync::Mutex<()>,
 }
 
 impl Node {
@@ -155,10 +167,16 @@ impl Node {
         }
         let grants = Arc::new(crate::grants::Grants::new(clock.clone(), store.grants()?));
         let access = crate::access::Access::new(&config, users, grants.clone());
-        let peers = Arc::new(Peers::from_config(&config.peers)?.reading_by(&access));
+        let (peers, _) = Peers::reloaded(&config.peers, &access, &Peers::default())?;
+        let peers = Arc::new(ArcSwap::from_pointee(peers));
         let trust = Arc::new(
-            Trust::new(&config, key.verifying_key(), &peers, store.learnt_keys()?)?
-                .with_clock(clock.clone()),
+            Trust::new(
+                &config,
+                key.verifying_key(),
+                &peers.load(),
+                store.learnt_keys()?,
+            )?
+            .with_clock(clock.clone()),
         );
         let (released_tx, released_rx) = mpsc::unbounded_channel();
         let release_again = released_tx.clone();
@@ -194,6 +212,7 @@ impl Node {
                 if !published.settle.is_empty() {
                     let _ = settle_tx.send(Settle::Targets(published.settle));
                 }
+                let peers = peers.load();
                 for peer in &published.outboxes {
                     peers.wake(peer);
                 }
@@ -243,9 +262,12 @@ impl Node {
             },
         ));
         let node = Node {
-            access,
+            access: ArcSwap::from_pointee(access),
             fetcher,
-            config,
+            name: config.node.name.clone(),
+            config: ArcSwap::from_pointee(config),
+            tasks: std::sync::OnceLock::new(),
+            reloading: tokio::sync::Mutex::new(()),
             store,
             blobs,
             groups,
@@ -272,7 +294,30 @@ impl Node {
     }
 
     pub fn name(&self) -> &str {
-        &self.config.node.name
+        &self.name
+    }
+
+    /// The configuration in effect now.
+    pub fn config(&self) -> Arc<Valid> {
+        self.config.load_full()
+    }
+
+    /// The peers in effect now.
+    pub fn peers(&self) -> Arc<Peers> {
+        self.peers.load_full()
+    }
+
+    /// The access rules and users in effect now.
+    pub fn access(&self) -> Arc<crate::access::Access> {
+        self.access.load_full()
+    }
+
+    /// Puts a reloaded configuration in effect (reload.rs decided it):
+    /// access first, so new peers never read by old rules.
+    pub(crate) fn put_in_effect(&self, config: Valid, peers: Peers, access: crate::access::Access) {
+        self.access.store(Arc::new(access));
+        self.peers.store(Arc::new(peers));
+        self.config.store(Arc::new(config));
     }
 
     /// Signs a control message of this node's (`Control: <command>`,
@@ -314,7 +359,7 @@ impl Node {
         matches!(
             standing,
             Ok(crate::trust::Standing::Passport | crate::trust::Standing::Node(_))
-        ) || self.access.grants().holds_any(key)
+        ) || self.access.load().grants().holds_any(key)
     }
 
     /// Whether `who` may have the file `hash` (access.md §4): nothing
@@ -326,13 +371,14 @@ impl Node {
         who: &crate::access::Identity,
         hash: &[u8; 32],
     ) -> Result<bool, crate::store::StoreError> {
-        if self.access.all_open() {
+        let access = self.access();
+        if access.all_open() {
             return Ok(true);
         }
         let mut referenced = false;
         for id in self.store.file_referrers(hash)? {
             if let Some(raw) = self.store.article(&id)? {
-                if self.access.may_read_article(who, &raw) {
+                if access.may_read_article(who, &raw) {
                     return Ok(true);
                 }
                 referenced = true;
@@ -341,22 +387,23 @@ impl Node {
         Ok(!referenced)
     }
 
-    /// The ingest rules as they stand now.
-    pub fn ingest_rules(&self) -> Ingest<'_> {
-        Ingest {
+    /// Runs `judge` with the ingest rules as they stand now.
+    fn with_ingest_rules<R>(&self, judge: impl FnOnce(&Ingest<'_>) -> R) -> R {
+        let (config, peers, access) = (self.config(), self.peers(), self.access());
+        judge(&Ingest {
             node: self.name(),
             groups: &self.groups,
             trust: &self.trust,
-            peers: &self.peers,
+            peers: &peers,
             node_key: &self.key,
             lookup: &self.store,
-            hop_limit: self.config.feed.hop_limit,
-            stores: &self.config.stores,
-            premoderate: self.config.premoderate.as_ref(),
-            config: &self.config,
-            access: &self.access,
+            hop_limit: config.feed.hop_limit,
+            stores: &config.stores,
+            premoderate: config.premoderate.as_ref(),
+            config: &config,
+            access: &access,
             now: self.clock.now(),
-        }
+        })
     }
 
     /// The one way in for an article, whatever brought it (POST, IHAVE,
@@ -396,7 +443,7 @@ impl Node {
         source: Source,
         turn: Option<Turn>,
     ) -> Ingested {
-        let parsed = self.ingest_rules().parse(raw, &source);
+        let parsed = self.with_ingest_rules(|rules| rules.parse(raw, &source));
         let decided = match parsed {
             Err(rejection) => Err(rejection),
             Ok(parsed) => {
@@ -409,7 +456,7 @@ impl Node {
                 }
                 // Decided after the verification wait, with the trust and
                 // boards as they stand now.
-                self.ingest_rules().decide(parsed, verified)
+                self.with_ingest_rules(|rules| rules.decide(parsed, verified))
             }
         };
         let done = match turn {

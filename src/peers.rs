@@ -2,12 +2,16 @@
 //! `[[peer]]` entries: who they are (key or addresses), what we send them
 //! (`send` wildmat, TLS), what they may announce to us (rights), and the
 //! handles that wake each peer's feed. Ingest routes with it, sessions
-//! authenticate with it, the feed and catch-up run on it.
+//! authenticate with it, the feed and catch-up run on it. A reload builds a
+//! new set ([`Peers::reloaded`]) that keeps each unchanged peer's link, so
+//! its feed connection stays up.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{Mutex, Notify};
+use tokio_util::sync::CancellationToken;
 
 use crate::client::Remote;
 use crate::config::{ConfigError, PeerConfig, Unsigned};
@@ -67,12 +71,25 @@ pub struct Peer {
     pub tls: bool,
     /// The boards `[access]` lets it read: nothing else is sent to it.
     pub reads: crate::access::Readable,
+    /// Its feed and catch-up tasks' signals, kept across reloads that do
+    /// not change how it is dialled.
+    pub link: Arc<Link>,
+}
+
+/// What the feed and catch-up tasks of one fed peer wait on. A reload that
+/// keeps the peer keeps its link (and the tasks on it); one that removes
+/// the peer or changes its address, TLS or key stops it, and new tasks
+/// start on a new link.
+#[derive(Default)]
+pub struct Link {
     /// Woken when the committer adds to this peer's outbox.
     pub wake: Notify,
     /// Woken when a catch-up with this peer is due.
     pub resync: Notify,
     /// Held while a catch-up with this peer runs, so there is one at a time.
     pub syncing: Mutex<()>,
+    /// Cancelled when a reload drops this link: its tasks end.
+    pub stopped: CancellationToken,
 }
 
 impl Peer {
@@ -130,16 +147,41 @@ impl Peer {
                 .transpose()?,
             tls: config.tls,
             reads: crate::access::Readable::all(),
-            wake: Notify::new(),
-            resync: Notify::new(),
-            syncing: Mutex::new(()),
+            link: Arc::new(Link::default()),
         })
+    }
+
+    /// Whether a connection to it is made the same way: same name,
+    /// address, TLS and key (what a feed connection was opened with).
+    fn dialled_as(&self, other: &Peer) -> bool {
+        self.name == other.name
+            && self.address == other.address
+            && self.tls == other.tls
+            && self.key == other.key
     }
 }
 
 #[derive(Default)]
 pub struct Peers {
-    all: Vec<Peer>,
+    all: Vec<Arc<Peer>>,
+}
+
+/// What changed between two sets of peers: the links to start (new fed
+/// peers, or ones dialled differently) and the links to stop (removed
+/// peers, or dialled differently), once the new set is in effect.
+#[derive(Default)]
+pub struct Relinked {
+    pub started: Vec<Arc<Peer>>,
+    pub stopped: Vec<(String, Arc<Link>)>,
+}
+
+impl Relinked {
+    /// Ends the tasks of the links that stopped.
+    pub fn stop(&self) {
+        for (_, link) in &self.stopped {
+            link.stopped.cancel();
+        }
+    }
 }
 
 impl Peers {
@@ -147,31 +189,54 @@ impl Peers {
         Ok(Peers {
             all: peers
                 .iter()
-                .map(Peer::from_config)
+                .map(|p| Peer::from_config(p).map(Arc::new))
                 .collect::<Result<_, _>>()?,
         })
     }
 
-    pub fn all(&self) -> &[Peer] {
+    /// The peers of `configs`, each reading only what `access` lets it
+    /// (protocol-spec/access.md §4: its outbox and catch-up leave the rest
+    /// out), and keeping the link of the same peer in `previous` when it is
+    /// dialled the same way. Nothing is stopped until [`Relinked::stop`].
+    pub fn reloaded(
+        configs: &[PeerConfig],
+        access: &crate::access::Access,
+        previous: &Peers,
+    ) -> Result<(Peers, Relinked), ConfigError> {
+        let mut relinked = Relinked::default();
+        let mut all = Vec::with_capacity(configs.len());
+        for config in configs {
+            let mut peer = Peer::from_config(config)?;
+            peer.reads = access.readable_by(&crate::access::Identity::Peer(peer.name.clone()));
+            let kept = previous.get(&peer.name).filter(|old| old.dialled_as(&peer));
+            if let Some(old) = kept {
+                peer.link = old.link.clone();
+            }
+            let peer = Arc::new(peer);
+            if kept.is_none() && peer.address.is_some() {
+                relinked.started.push(peer.clone());
+            }
+            all.push(peer);
+        }
+        relinked.stopped = previous
+            .fed()
+            .filter(|old| !all.iter().any(|p| Arc::ptr_eq(&p.link, &old.link)))
+            .map(|old| (old.name.clone(), old.link.clone()))
+            .collect();
+        Ok((Peers { all }, relinked))
+    }
+
+    pub fn all(&self) -> &[Arc<Peer>] {
         &self.all
     }
 
-    pub fn get(&self, name: &str) -> Option<&Peer> {
+    pub fn get(&self, name: &str) -> Option<&Arc<Peer>> {
         self.all.iter().find(|p| p.name == name)
     }
 
     /// The peers we feed (those with an address).
-    pub fn fed(&self) -> impl Iterator<Item = &Peer> {
+    pub fn fed(&self) -> impl Iterator<Item = &Arc<Peer>> {
         self.all.iter().filter(|p| p.address.is_some())
-    }
-
-    /// Each peer may read only what `access` lets it (protocol-spec/
-    /// access.md §4): its outbox and catch-up leave the rest out.
-    pub fn reading_by(mut self, access: &crate::access::Access) -> Peers {
-        for peer in &mut self.all {
-            peer.reads = access.readable_by(&crate::access::Identity::Peer(peer.name.clone()));
-        }
-        self
     }
 
     /// Whether we send `peer` the articles of `group`: its `send` wildmat
@@ -220,7 +285,7 @@ impl Peers {
 
     pub fn wake(&self, name: &str) {
         if let Some(peer) = self.get(name) {
-            peer.wake.notify_one();
+            peer.link.wake.notify_one();
         }
     }
 }

@@ -62,7 +62,7 @@ pub struct Pass {
 /// and expiring those older than `signing.pending_days`.
 pub async fn release(node: &Arc<Node>, key: Option<&[u8; 32]>) -> Pass {
     let max_age = node
-        .config
+        .config()
         .signing
         .pending_days
         .saturating_mul(86_400_000_000);

@@ -45,20 +45,15 @@ pub async fn run(listener: TcpListener, node: Arc<Node>, shutdown: CancellationT
 /// Serves until `shutdown` is cancelled, then waits for every connection to
 /// finish its in-flight commits.
 pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: CancellationToken) {
-    let limit = Arc::new(Semaphore::new(node.config.limits.max_connections));
-    let hosts = Arc::new(HostSlots::new(node.config.limits.max_connections_per_host));
+    let limit = Arc::new(Semaphore::new(node.config().limits.max_connections));
+    let hosts = Arc::new(HostSlots::new(
+        node.config().limits.max_connections_per_host,
+    ));
     let tracker = TaskTracker::new();
     let mut next_id: u64 = 0;
-    for (index, _) in node
-        .peers
-        .all()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.address.is_some())
-    {
-        node.metrics.peer_link(&node.peers.all()[index].name, false);
-        tracker.spawn(crate::feed::run(node.clone(), index, shutdown.clone()));
-        tracker.spawn(crate::catchup::run(node.clone(), index, shutdown.clone()));
+    let _ = node.tasks.set((tracker.clone(), shutdown.clone()));
+    for peer in node.peers().fed() {
+        crate::reload::start_link(&node, peer.clone());
     }
     if let Some(queue) = node.take_release_queue() {
         tracker.spawn(crate::release::run(node.clone(), queue, shutdown.clone()));
@@ -70,9 +65,9 @@ pub async fn serve(listeners: Listeners, node: Arc<Node>, shutdown: Cancellation
     tracker.spawn(crate::levels::issue(node.clone()));
     tracker.spawn(crate::transfer::replicate::run(
         node.fetcher.clone(),
-        node.config.eager_files.clone(),
+        node.config().eager_files.clone(),
         node.changes.clone(),
-        Duration::from_secs(node.config.feed.catch_up_every_secs),
+        Duration::from_secs(node.config().feed.catch_up_every_secs),
         shutdown.clone(),
     ));
     if let Some(admin) = listeners.admin {

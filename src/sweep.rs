@@ -36,7 +36,7 @@ pub enum SweepError {
 pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
     let node = node.clone();
     tokio::task::spawn_blocking(move || {
-        let grace = node.config.files.grace_hours.saturating_mul(3600) as i64;
+        let grace = node.config().files.grace_hours.saturating_mul(3600) as i64;
         let cutoff = node.clock.now().timestamp().saturating_sub(grace);
         let mut removed = 0;
         for (hash, record) in node.store.files_stored_before(i64::MAX)? {
@@ -81,7 +81,7 @@ pub async fn sweep(node: &Arc<Node>) -> Result<u64, SweepError> {
 /// the boards a rule covers, with its indexes, and remembers it as
 /// removed, so no catch-up or offer brings it back; returns how many.
 pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
-    if node.config.retention_rules.is_empty() {
+    if node.config().retention_rules.is_empty() {
         return Ok(0);
     }
     let reading = node.clone();
@@ -89,7 +89,7 @@ pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
         move || -> Result<Vec<crate::store::commit::Effect>, StoreError> {
             let node = reading;
             let now = node.clock.now().timestamp();
-            let rules = &node.config.retention_rules;
+            let rules = &node.config().retention_rules;
             let mut seen = std::collections::HashSet::new();
             let mut effects = Vec::new();
             for (board, _) in node.store.groups()? {
@@ -147,7 +147,7 @@ pub async fn expire(node: &Arc<Node>) -> Result<u64, StoreError> {
 /// replicated, not cached). Evicted files are fetched again when next
 /// read. Returns how many went.
 pub fn evict(node: &Node) -> Result<u64, SweepError> {
-    let budget = node.config.files.cache_bytes;
+    let budget = node.config().files.cache_bytes;
     if budget == 0 {
         return Ok(0);
     }
@@ -180,7 +180,7 @@ pub fn evict(node: &Node) -> Result<u64, SweepError> {
 fn on_an_eager_board(node: &Node, hash: &[u8; 32]) -> Result<bool, StoreError> {
     for id in node.store.file_referrers(hash)? {
         if let Some(HistoryEntry::Accepted { xref, .. }) = node.store.history(&id)? {
-            if crate::transfer::replicate::on_eager_board(&xref, &node.config.eager_files) {
+            if crate::transfer::replicate::on_eager_board(&xref, &node.config().eager_files) {
                 return Ok(true);
             }
         }
@@ -191,7 +191,7 @@ fn on_an_eager_board(node: &Node, hash: &[u8; 32]) -> Result<bool, StoreError> {
 /// Sweeps every quarter of the grace period (at least every minute)
 /// until `shutdown`.
 pub async fn run(node: Arc<Node>, shutdown: CancellationToken) {
-    let every = Duration::from_secs((node.config.files.grace_hours * 3600 / 4).max(60));
+    let every = Duration::from_secs((node.config().files.grace_hours * 3600 / 4).max(60));
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,

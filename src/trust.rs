@@ -56,8 +56,8 @@ pub enum Standing {
 
 pub struct Trust {
     own: VerifyingKey,
-    nodes: HashMap<[u8; 32], NodeRights>,
-    moderators: Vec<(VerifyingKey, Wildmat)>,
+    /// What the configuration says; replaced whole by a reload.
+    configured: arc_swap::ArcSwap<Configured>,
     learnt: RwLock<HashMap<[u8; 32], KeyRecord>>,
     /// For introductions' expiry.
     clock: Clock,
@@ -67,15 +67,21 @@ pub struct Trust {
 /// hang a lookup.
 const MAX_ROTATIONS: usize = 16;
 
-impl Trust {
+/// The keys the configuration trusts: node keys with their rights, and
+/// moderators with their boards.
+pub struct Configured {
+    nodes: HashMap<[u8; 32], NodeRights>,
+    moderators: Vec<(VerifyingKey, Wildmat)>,
+}
+
+impl Configured {
     /// Node keys come from our own key and the keyed peers, with the rights
     /// their entries give; moderators from `[[moderator]]`.
     pub fn new(
         config: &Config,
         own: VerifyingKey,
         peers: &Peers,
-        learnt: impl IntoIterator<Item = ([u8; 32], KeyRecord)>,
-    ) -> Result<Trust, ConfigError> {
+    ) -> Result<Configured, ConfigError> {
         let invalid = |m: String| ConfigError::Invalid(m);
         let wildmat = |text: &str| Wildmat::parse(text.as_bytes()).map_err(invalid);
         let mut nodes = HashMap::new();
@@ -108,13 +114,29 @@ impl Trust {
             let key = parse_key(&m.key).ok_or_else(|| invalid("moderator key".into()))?;
             moderators.push((key, wildmat(&m.groups)?));
         }
+        Ok(Configured { nodes, moderators })
+    }
+}
+
+impl Trust {
+    pub fn new(
+        config: &Config,
+        own: VerifyingKey,
+        peers: &Peers,
+        learnt: impl IntoIterator<Item = ([u8; 32], KeyRecord)>,
+    ) -> Result<Trust, ConfigError> {
         Ok(Trust {
             own,
-            nodes,
-            moderators,
+            configured: arc_swap::ArcSwap::from_pointee(Configured::new(config, own, peers)?),
             learnt: RwLock::new(learnt.into_iter().collect()),
             clock: Clock::system(),
         })
+    }
+
+    /// Puts a reloaded configuration's keys in effect; what was learnt
+    /// from control messages stays.
+    pub fn reconfigure(&self, configured: Configured) {
+        self.configured.store(std::sync::Arc::new(configured));
     }
 
     /// Introductions expire by `clock` rather than the system's.
@@ -137,9 +159,10 @@ impl Trust {
 
     /// The rights of a node key, following rotations back to a configured key.
     pub fn node_rights(&self, key: &VerifyingKey) -> Option<NodeRights> {
+        let configured = self.configured.load();
         let mut current = key.to_bytes();
         for _ in 0..MAX_ROTATIONS {
-            if let Some(rights) = self.nodes.get(&current) {
+            if let Some(rights) = configured.nodes.get(&current) {
                 return Some(rights.clone());
             }
             match self.learnt(&current) {
@@ -162,7 +185,15 @@ impl Trust {
             Some(KeyRecord::Revoked { since, .. }) => Standing::Revoked { since },
             Some(KeyRecord::Passport { .. }) => Standing::Passport,
             // A configured moderator is a known user without a passport.
-            _ if self.moderators.iter().any(|(k, _)| k == key) => Standing::Passport,
+            _ if self
+                .configured
+                .load()
+                .moderators
+                .iter()
+                .any(|(k, _)| k == key) =>
+            {
+                Standing::Passport
+            }
             Some(KeyRecord::Rotated { .. }) | None => Standing::Unknown,
         }
     }
@@ -196,7 +227,9 @@ impl Trust {
 
     /// Whether `key` is a moderator of `group`.
     pub fn moderates(&self, key: &VerifyingKey, group: &str) -> bool {
-        self.moderators
+        self.configured
+            .load()
+            .moderators
             .iter()
             .any(|(k, groups)| k == key && groups.matches(group.as_bytes()))
     }

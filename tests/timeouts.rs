@@ -66,14 +66,9 @@ async fn a_feed_that_keeps_failing_backs_off_doubling_with_jitter_up_to_a_minute
         })
     });
     let node = opened.node().clone();
-    let index = node
-        .peers
-        .all()
-        .iter()
-        .position(|p| p.name == "flaky.peer")
-        .expect("configured");
+    let peer = node.peers().get("flaky.peer").expect("configured").clone();
     let shutdown = CancellationToken::new();
-    let feeder = tokio::spawn(tidings::feed::run(node, index, shutdown.clone()));
+    let feeder = tokio::spawn(tidings::feed::run(node, peer, shutdown.clone()));
 
     let mut attempts = Vec::new();
     while attempts.len() < 14 {

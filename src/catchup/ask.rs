@@ -16,6 +16,7 @@ use tracing::debug;
 use crate::client::{self, ClientError, Command};
 use crate::ingest::Source;
 use crate::node::{Ingested, Node};
+use crate::peers::Peer;
 use crate::proto::Code;
 use crate::store::commit::Stored;
 
@@ -38,23 +39,16 @@ pub async fn ask(node: &Arc<Node>, id: &[u8], within: Duration) -> Asked {
     let Ok(_turn) = ASKING.try_acquire() else {
         return Asked::NotFound { asked: 0 };
     };
-    let peers: Vec<usize> = node
-        .peers
-        .all()
-        .iter()
-        .enumerate()
-        .filter(|(_, p)| p.address.is_some())
-        .map(|(i, _)| i)
-        .collect();
+    let peers: Vec<Arc<Peer>> = node.peers().fed().cloned().collect();
     let asked = peers.len();
     let mut asking: FuturesUnordered<_> = peers
         .into_iter()
-        .map(|index| {
+        .map(|peer| {
             let node = node.clone();
             let id = id.to_vec();
             async move {
-                let name = node.peers.all()[index].name.clone();
-                match fetch(&node, index, &id).await {
+                let name = peer.name.clone();
+                match fetch(&node, &peer, &id).await {
                     Ok(true) => Some(name),
                     Ok(false) => None,
                     Err(e) => {
@@ -80,8 +74,7 @@ pub async fn ask(node: &Arc<Node>, id: &[u8], within: Duration) -> Asked {
 }
 
 /// Asks one peer; true when it had the article and the node took it.
-async fn fetch(node: &Arc<Node>, index: usize, id: &[u8]) -> Result<bool, ClientError> {
-    let peer = &node.peers.all()[index];
+async fn fetch(node: &Arc<Node>, peer: &Peer, id: &[u8]) -> Result<bool, ClientError> {
     let us = crate::feed::identity(node);
     let mut link = client::dial::connect_reader(&peer.remote(), &us)
         .await?
@@ -91,7 +84,7 @@ async fn fetch(node: &Arc<Node>, index: usize, id: &[u8]) -> Result<bool, Client
     if response.code != Code::ARTICLE_FOLLOWS {
         return Ok(false);
     }
-    let Some(text) = link.text(node.config.limits.max_article_bytes).await? else {
+    let Some(text) = link.text(node.config().limits.max_article_bytes).await? else {
         return Ok(false);
     };
     let _ = link.command(&Command::Quit).await;

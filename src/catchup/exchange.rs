@@ -78,7 +78,7 @@ pub(super) async fn run(
         capabilities,
         ..
     } = client::connect(&remote, &us).await?;
-    let pull = node.peers.accepts(&peer.name, Right::Articles);
+    let pull = node.peers().accepts(&peer.name, Right::Articles);
     let reconciles = capabilities.has(CAPABILITY);
     if !reconciles {
         // A plain NNTP peer: read what it has as a newsreader would.
@@ -97,7 +97,7 @@ pub(super) async fn run(
         .all()
         .into_iter()
         .map(|(name, _)| name)
-        .filter(|name| pull || node.peers.sends(&peer.name, name))
+        .filter(|name| pull || node.peers().sends(&peer.name, name))
         // Reconciling a board tells the peer its Message-IDs: never one
         // it may not read (protocol-spec/access.md §4).
         .filter(|name| peer.reads.reads(name.as_bytes()))
@@ -119,7 +119,7 @@ pub(super) async fn run(
     run.tell();
     for group in &groups {
         if reconciles {
-            let push = node.peers.sends(&peer.name, group);
+            let push = node.peers().sends(&peer.name, group);
             run.group(group, pull, push).await?;
         } else {
             run.newnews(group).await?;
@@ -288,7 +288,7 @@ impl Run<'_> {
             }
         }
         self.progress.missing += wanted.len() as u64;
-        let max_article = self.node.config.limits.max_article_bytes;
+        let max_article = self.node.config().limits.max_article_bytes;
         let mut batches = Vec::new();
         while !wanted.is_empty() {
             batches.push(wanted.drain(..wanted.len().min(BATCH)).collect::<Vec<_>>());

@@ -138,7 +138,7 @@ pub async fn sync_peer(
     peer: &FeedPeer,
     progress: &watch::Sender<Progress>,
 ) -> Result<Progress, SyncError> {
-    let _one_at_a_time = peer.syncing.lock().await;
+    let _one_at_a_time = peer.link.syncing.lock().await;
     let started = Instant::now();
     info!(peer = %peer.name, "catch-up started");
     let result = exchange::run(node, peer, progress, started).await;
@@ -157,16 +157,21 @@ pub async fn sync_peer(
     result
 }
 
-/// Catches up with `node.peers.all()[index]` whenever its feeder connects
-/// and every `[feed] catch_up_every_secs` after, retrying with backoff
-/// until a run completes, until `shutdown`.
-pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
-    let Some(peer) = node.peers.all().get(index) else {
-        return;
+/// Catches up with `peer` whenever its feeder connects and every `[feed]
+/// catch_up_every_secs` after, retrying with backoff until a run completes,
+/// until `shutdown` or until a reload stops its link. Each run is made with
+/// the peer as it stands then (what it reads may have changed).
+pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationToken) {
+    let link = peer.link.clone();
+    let ended = || async {
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = link.stopped.cancelled() => {}
+        }
     };
-    let feed = &node.config.feed;
-    let every = (feed.catch_up && feed.catch_up_every_secs > 0)
-        .then(|| Duration::from_secs(feed.catch_up_every_secs));
+    let config = node.config();
+    let every = (config.feed.catch_up && config.feed.catch_up_every_secs > 0)
+        .then(|| Duration::from_secs(config.feed.catch_up_every_secs));
     loop {
         let periodic = async {
             match every {
@@ -175,23 +180,26 @@ pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
             }
         };
         tokio::select! {
-            () = shutdown.cancelled() => return,
-            () = peer.resync.notified() => {}
+            () = ended() => return,
+            () = link.resync.notified() => {}
             () = periodic => {}
         }
         let mut backoff = Duration::from_secs(1);
         loop {
+            let Some(peer) = crate::feed::current(&node, &link) else {
+                return;
+            };
             let (progress, _) = watch::channel(Progress::default());
             let result = tokio::select! {
-                () = shutdown.cancelled() => return,
-                result = sync_peer(&node, peer, &progress) => result,
+                () = ended() => return,
+                result = sync_peer(&node, &peer, &progress) => result,
             };
             match result {
                 Ok(_) | Err(SyncError::Unsupported) => break,
                 Err(_) => {
                     let wait = backoff + jitter(backoff);
                     tokio::select! {
-                        () = shutdown.cancelled() => return,
+                        () = ended() => return,
                         () = tokio::time::sleep(wait) => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -9,7 +9,7 @@
 
 mod peer;
 
-pub(crate) use peer::{jitter, takethis, MAX_BATCH_BYTES};
+pub(crate) use peer::{current, jitter, takethis, MAX_BATCH_BYTES};
 pub use peer::{run, FeedError};
 
 pub use crate::peers::Peer as FeedPeer;

@@ -42,17 +42,32 @@ pub enum FeedError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Feeds `node.peers.all()[index]` until `shutdown`.
-pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
-    let Some(peer) = node.peers.all().get(index) else {
-        return;
-    };
+/// Feeds `peer` until `shutdown`, or until a reload stops its link. Each
+/// connection is made with the peer as it stands then (a reload may have
+/// changed what it reads, not how it is dialled).
+pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationToken) {
+    let link = peer.link.clone();
+    let shutdown = shutdown.child_token();
+    // Ends the watcher below when this task ends first.
+    let _done = shutdown.clone().drop_guard();
+    tokio::spawn({
+        let (stopped, shutdown) = (link.stopped.clone(), shutdown.clone());
+        async move {
+            tokio::select! {
+                () = stopped.cancelled() => shutdown.cancel(),
+                () = shutdown.cancelled() => {}
+            }
+        }
+    });
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = Instant::now();
+        let Some(peer) = current(&node, &link) else {
+            return;
+        };
         let result = tokio::select! {
             () = shutdown.cancelled() => return,
-            result = feed(&node, peer, &shutdown) => result,
+            result = feed(&node, &peer, &shutdown) => result,
         };
         node.metrics.peer_link(&peer.name, false);
         match result {
@@ -74,6 +89,18 @@ pub async fn run(node: Arc<Node>, index: usize, shutdown: CancellationToken) {
     }
 }
 
+/// The peer on `link` as the peers in effect have it; None once a reload
+/// dropped the link.
+pub(crate) fn current(node: &Node, link: &Arc<crate::peers::Link>) -> Option<Arc<FeedPeer>> {
+    if link.stopped.is_cancelled() {
+        return None;
+    }
+    node.peers()
+        .fed()
+        .find(|p| Arc::ptr_eq(&p.link, link))
+        .cloned()
+}
+
 /// Up to half of `base`, so peers that lost the same node do not all
 /// reconnect at once.
 pub(crate) fn jitter(base: Duration) -> Duration {
@@ -89,15 +116,19 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
         streaming,
         ..
     } = client::connect(&peer.remote(), &identity(node)).await?;
-    if node.config.feed.catch_up {
+    if node.config().feed.catch_up {
         // Every (re)connect is a chance that we missed something: catch up
         // (by reconciliation, or with NEWNEWS from a plain NNTP peer).
-        peer.resync.notify_one();
+        peer.link.resync.notify_one();
     }
     info!(peer = %peer.name, address = %peer.address.as_deref().unwrap_or_default(), streaming, tls = peer.tls, "feeding peer");
     node.metrics.peer_link(&peer.name, true);
-    let retention = node.config.feed.outbox_days.saturating_mul(86_400_000_000);
-    let window = node.config.feed.window;
+    let retention = node
+        .config()
+        .feed
+        .outbox_days
+        .saturating_mul(86_400_000_000);
+    let window = node.config().feed.window;
     let mut deferred: HashMap<Vec<u8>, Instant> = HashMap::new();
     loop {
         let now = Instant::now();
@@ -140,7 +171,7 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
                     let _ = link.quit().await;
                     return Ok(());
                 }
-                () = peer.wake.notified() => {}
+                () = peer.link.wake.notified() => {}
                 () = tokio::time::sleep(wait) => {
                     if deferred.is_empty() {
                         link.command(&Command::Date).await?;

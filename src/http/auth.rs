@@ -120,7 +120,7 @@ fn key_identity(
         &hex::encode(key),
         time,
     );
-    if node.access.check_key(from, &key, &message, &signature) {
+    if node.access().check_key(from, &key, &message, &signature) {
         Ok(Identity::Key(key))
     } else {
         Err("the Tidings-Key signature does not verify")
@@ -172,7 +172,7 @@ pub async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let access = &node.access;
+    let access = node.access();
     if access.all_open() {
         request.extensions_mut().insert(Identity::Anonymous);
         return next.run(request).await;

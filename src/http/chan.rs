@@ -35,9 +35,9 @@ pub async fn boards(
     request: HeaderMap,
 ) -> Response {
     let mut all = node.groups.all();
-    all.retain(|(name, _)| node.access.may_read(&who, name));
+    all.retain(|(name, _)| node.access().may_read(&who, name));
     all.sort_by(|a, b| a.0.cmp(&b.0));
-    let max = node.config.limits.max_article_bytes;
+    let max = node.config().limits.max_article_bytes;
     let boards: Vec<serde_json::Value> = all
         .into_iter()
         .filter(|(name, record)| !record.hidden && name != crate::ingest::CONTROL_GROUP)
@@ -53,7 +53,7 @@ pub async fn boards(
                 "ws_board": 1,
                 "per_page": PER_PAGE,
                 "pages": record.count.div_ceil(PER_PAGE).max(1),
-                "max_filesize": node.config.file_limits(&name).max_bytes,
+                "max_filesize": node.config().file_limits(&name).max_bytes,
                 "max_comment_chars": max,
                 "meta_description": record.description,
                 "is_archived": 0,

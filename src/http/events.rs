@@ -40,10 +40,10 @@ pub struct ChangesQuery {
 /// when it may read one of its boards, a board's when it may read the
 /// board; keys and file controls name no board.
 fn visible(node: &Node, who: &Identity, change: &Change) -> Result<bool, crate::store::StoreError> {
-    if node.access.all_open() {
+    if node.access().all_open() {
         return Ok(true);
     }
-    let readable = |board: &str| node.access.may_read(who, board);
+    let readable = |board: &str| node.access().may_read(who, board);
     Ok(match change.kind {
         ChangeKind::Created
         | ChangeKind::Released

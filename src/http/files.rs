@@ -90,7 +90,7 @@ fn number(value: Option<&HeaderValue>) -> Option<u64> {
 
 /// 415 unless files of `media` type are taken here (files.md §2).
 pub(crate) fn taken_type(node: &Node, media: &str) -> Result<(), ApiError> {
-    let types = &node.config.files.types;
+    let types = &node.config().files.types;
     if types.iter().any(|t| t.eq_ignore_ascii_case(media)) {
         return Ok(());
     }
@@ -119,13 +119,13 @@ fn checked(
     media: Option<&str>,
     hash: Option<&HeaderValue>,
 ) -> Result<Upload, ApiError> {
-    if !node.config.node.posting {
+    if !node.config().node.posting {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "uploads are not allowed on this node".to_string(),
         ));
     }
-    let limits = &node.config.files;
+    let limits = &node.config().files;
     let Some(length) = length else {
         return Err(ApiError::new(
             StatusCode::LENGTH_REQUIRED,
@@ -197,7 +197,7 @@ pub async fn upload(State(node): State<Arc<Node>>, request: Request) -> Response
         .blobs
         .write(
             Box::pin(body),
-            node.config.files.max_bytes,
+            node.config().files.max_bytes,
             announced,
             |h| refusal(&node, h).map(|(_, why)| why),
         )
@@ -398,7 +398,7 @@ pub fn byte_range(value: Option<&str>, size: u64) -> Option<Result<(u64, u64), (
 /// status that says so: its operator blocked it (451), or a removal of it
 /// held (410, files.md §8). None when it is taken.
 pub(crate) fn refusal(node: &Node, hash: &[u8; 32]) -> Option<(StatusCode, String)> {
-    if node.config.files.blocks(hash) {
+    if node.config().files.blocks(hash) {
         return Some((
             StatusCode::UNAVAILABLE_FOR_LEGAL_REASONS,
             "that file is blocked by this node's operator".into(),
@@ -453,7 +453,7 @@ async fn open_or_fetch(
         if fetched {
             return Err(refuse(StatusCode::NOT_FOUND, gone));
         }
-        let within = std::time::Duration::from_secs(node.config.files.fetch_wait_secs);
+        let within = std::time::Duration::from_secs(node.config().files.fetch_wait_secs);
         match node.fetcher.fetch(hash, within).await {
             Some(Fetched::Here) => fetched = true,
             Some(Fetched::NotFound { asked }) => {
@@ -540,7 +540,7 @@ pub async fn blob(
     let mut headers = HeaderMap::new();
     cors(&mut headers);
     let safe = node
-        .config
+        .config()
         .files
         .types
         .iter()

@@ -40,7 +40,7 @@ const BODY_SLACK: usize = 64 << 10;
 
 /// The routes of the API over `node`; event streams end at `shutdown`.
 pub fn router(node: Arc<Node>, shutdown: CancellationToken) -> Router {
-    let body_limit = node.config.limits.max_article_bytes + BODY_SLACK;
+    let body_limit = node.config().limits.max_article_bytes + BODY_SLACK;
     Router::new()
         .route("/", get(web::index))
         .route("/web/{file}", get(web::asset))
@@ -97,7 +97,7 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: Cancellatio
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, node = node.name(), "listening for HTTP");
     }
-    let limits = &node.config.limits;
+    let limits = &node.config().limits;
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let hosts = Arc::new(HostSlots::new(limits.max_connections_per_host));
     let patience = Duration::from_secs(limits.http_request_secs.max(1));

@@ -40,7 +40,7 @@ pub async fn boards(
     request: HeaderMap,
 ) -> Response {
     let mut all = node.groups.all();
-    all.retain(|(name, _)| node.access.may_read(&who, name));
+    all.retain(|(name, _)| node.access().may_read(&who, name));
     all.sort_by(|a, b| a.0.cmp(&b.0));
     let boards: Vec<serde_json::Value> = all
         .into_iter()
@@ -86,7 +86,7 @@ pub async fn article(
     let found = match found {
         Found::Absent => {
             // Not here at all: maybe not synced yet. Ask the peers, briefly.
-            let within = Duration::from_millis(node.config.limits.http_ask_peers_ms);
+            let within = Duration::from_millis(node.config().limits.http_ask_peers_ms);
             let asked = if within.is_zero() {
                 Asked::NotFound { asked: 0 }
             } else {
@@ -147,7 +147,7 @@ fn readable(node: &Node, who: &Identity, value: &serde_json::Value) -> bool {
         .filter_map(|h| h[1].as_str())
         .flat_map(|v| v.split(','))
         .map(str::trim);
-    node.access.may_read_any(who, boards)
+    node.access().may_read_any(who, boards)
 }
 
 /// An xref (`board:number ...`) as `[{"board", "number"}]`, control
@@ -260,9 +260,9 @@ fn delivery(node: &Node, article: &Article, id: &[u8]) -> Result<serde_json::Val
     let injected_here = entries
         .windows(2)
         .any(|w| w[0] == ours && w[1].len() >= 7 && w[1][..7].eq_ignore_ascii_case(b".POSTED"));
-    let wanting = node.peers.wanting(&path, &article.newsgroups());
+    let wanting = node.peers().wanting(&path, &article.newsgroups());
     let mut peers = Vec::new();
-    for peer in node.peers.all().iter().filter(|p| p.address.is_some()) {
+    for peer in node.peers().all().iter().filter(|p| p.address.is_some()) {
         let state = if entries.contains(&peer.name.as_bytes()) {
             "source"
         } else if !wanting.contains(&peer.name) {
@@ -530,10 +530,10 @@ pub async fn author_posts(
                 .filter(|b| {
                     b["board"]
                         .as_str()
-                        .is_some_and(|board| node.access.may_read(&who, board))
+                        .is_some_and(|board| node.access().may_read(&who, board))
                 })
                 .collect();
-            if boards.is_empty() && !node.access.all_open() {
+            if boards.is_empty() && !node.access().all_open() {
                 continue;
             }
             let subject = match boards.first() {

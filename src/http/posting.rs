@@ -114,7 +114,7 @@ pub async fn article(State(node): State<Arc<Node>>, request: Request) -> Respons
 
 /// 403 when the node takes no posts (NNTP greets such readers with 201).
 fn posting_refused(node: &Node) -> Option<Response> {
-    (!node.config.node.posting)
+    (!node.config().node.posting)
         .then(|| super::error(StatusCode::FORBIDDEN, "posting is not allowed on this node"))
 }
 
@@ -245,7 +245,7 @@ async fn store_file(
     media: String,
     name: String,
 ) -> Result<FileRef, ApiError> {
-    let limits = &node.config.files;
+    let limits = &node.config().files;
     super::files::taken_type(node, &media)?;
     let rest = futures::stream::poll_fn(move |cx| {
         use futures::Stream;
@@ -431,11 +431,11 @@ fn identity(request: &Request) -> Identity {
 async fn ingest(node: &Node, who: &Identity, article: Bytes) -> Response {
     // Every board the post names must be one its sender may post to
     // (protocol-spec/access.md §4).
-    if !node.access.all_open() {
+    if !node.access().all_open() {
         let boards = crate::proto::article::Article::parse(article.clone())
             .map(|a| a.newsgroups())
             .unwrap_or_default();
-        let refused = node.access.unpostable(who, &boards);
+        let refused = node.access().unpostable(who, &boards);
         if !refused.is_empty() {
             let status = if who.is_anonymous() {
                 StatusCode::UNAUTHORIZED

@@ -19,7 +19,7 @@ impl Session {
     /// Whether the node serves nothing to this connection before it
     /// authenticates (a closed node, an anonymous connection).
     pub(super) fn must_authenticate(&self) -> bool {
-        self.node.access.closed() && self.user.is_none() && self.peer.is_none()
+        self.node.access().closed() && self.user.is_none() && self.peer.is_none()
     }
 
     /// What a command the connection may not use yet is told.
@@ -32,23 +32,23 @@ impl Session {
 
     /// Whether this connection may read `board`.
     pub(super) fn may_read(&self, board: &str) -> bool {
-        self.node.access.may_read(&self.identity(), board)
+        self.node.access().may_read(&self.identity(), board)
     }
 
     /// Whether this connection may read the article `raw`: one of the
     /// boards its Newsgroups names is readable to it.
     pub(super) fn may_read_article(&self, raw: &[u8]) -> bool {
-        self.node.access.may_read_article(&self.identity(), raw)
+        self.node.access().may_read_article(&self.identity(), raw)
     }
 
     /// The boards among `boards` this connection may not post to.
     pub(super) fn unpostable(&self, boards: &[Vec<u8>]) -> Vec<String> {
-        self.node.access.unpostable(&self.identity(), boards)
+        self.node.access().unpostable(&self.identity(), boards)
     }
 
     /// The boards this connection may read, when not all of them.
     pub(super) fn readable_boards(&self) -> Option<std::collections::HashSet<String>> {
-        if self.node.access.all_open() {
+        if self.node.access().all_open() {
             return None;
         }
         let who = self.identity();
@@ -58,7 +58,7 @@ impl Session {
                 .all()
                 .into_iter()
                 .map(|(name, _)| name)
-                .filter(|name| self.node.access.may_read(&who, name))
+                .filter(|name| self.node.access().may_read(&who, name))
                 .collect(),
         )
     }
@@ -76,7 +76,7 @@ impl Session {
 
     /// Whether AUTHINFO may be used on this connection now.
     pub(super) fn authinfo_offered(&self) -> bool {
-        self.user.is_none() && (self.tls || self.node.access.plain_authinfo())
+        self.user.is_none() && (self.tls || self.node.access().plain_authinfo())
     }
 
     /// AUTHINFO USER (RFC 4643 §2.3): the name is kept for the PASS.
@@ -99,7 +99,7 @@ impl Session {
         };
         match self
             .node
-            .access
+            .access()
             .log_in(self.remote.ip(), &name, password)
             .await
         {
@@ -155,7 +155,7 @@ impl Session {
         );
         if self
             .node
-            .access
+            .access()
             .check_key(self.remote.ip(), &key, &message, &signature)
         {
             self.user = Some(Identity::Key(key));
@@ -170,7 +170,7 @@ impl Session {
         if self.user.is_some() {
             return Some(Reply::with(Code::NOT_PERMITTED, "already authenticated"));
         }
-        if !self.tls && !self.node.access.plain_authinfo() {
+        if !self.tls && !self.node.access().plain_authinfo() {
             return Some(Reply::new(Code::ENCRYPTION_REQUIRED));
         }
         None

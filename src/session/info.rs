@@ -17,7 +17,7 @@ impl Session {
             format!("IMPLEMENTATION tidings {}", env!("CARGO_PKG_VERSION")).into_bytes(),
             b"READER".to_vec(),
         ];
-        if self.node.config.node.posting {
+        if self.node.config().node.posting {
             lines.push(b"POST".to_vec());
         }
         lines.extend(
@@ -43,7 +43,7 @@ impl Session {
             .map(|l| l.as_bytes().to_vec()),
         );
         // Advertised only when transit really requires it (peering.md §1).
-        if !self.node.config.listen.open_transit {
+        if !self.node.config().listen.open_transit {
             lines.push(b"X-TIDINGS-PEER 1".to_vec());
         }
         if self.starttls_allowed() {
@@ -53,7 +53,7 @@ impl Session {
         // when only TLS would allow it; nothing once logged in, or when
         // there is no one to log in as (a newsreader would ask for a name
         // in vain).
-        if self.user.is_none() && !self.node.access.users().is_empty() {
+        if self.user.is_none() && !self.node.access().users().is_empty() {
             lines.push(if self.authinfo_offered() {
                 b"AUTHINFO USER".to_vec()
             } else {
@@ -105,7 +105,7 @@ impl Session {
 
     /// MODE READER (RFC 3977 §5.3). Nothing changes: we are always a reader.
     pub(super) fn mode_reader(&self) -> Reply {
-        if self.node.config.node.posting {
+        if self.node.config().node.posting {
             Reply::with(Code::READY_POSTING, "Reader mode, posting allowed")
         } else {
             Reply::with(Code::READY_NO_POSTING, "Reader mode, posting prohibited")

@@ -36,7 +36,7 @@ const OVERVIEW_FMT_LISTED: &[&str] = &[
 
 impl Session {
     fn active_line(&self, name: &str, record: &GroupRecord) -> Vec<u8> {
-        let status = if self.node.config.node.posting {
+        let status = if self.node.config().node.posting {
             'y'
         } else {
             'n'
@@ -49,7 +49,7 @@ impl Session {
     fn matching_groups(&self, filter: Option<&Wildmat>) -> Vec<(String, GroupRecord)> {
         let mut groups = self.node.groups.all();
         let who = self.identity();
-        groups.retain(|(name, record)| !record.hidden && self.node.access.may_read(&who, name));
+        groups.retain(|(name, record)| !record.hidden && self.node.access().may_read(&who, name));
         if let Some(w) = filter {
             groups.retain(|(name, _)| w.matches(name.as_bytes()));
         }
@@ -82,7 +82,7 @@ impl Session {
                 .matching_groups(filter.as_ref())
                 .iter()
                 .map(|(name, _)| {
-                    let limits = self.node.config.file_limits(name);
+                    let limits = self.node.config().file_limits(name);
                     format!("{name} {} {}", limits.max_bytes, limits.types.join(",")).into_bytes()
                 })
                 .collect(),

@@ -159,7 +159,7 @@ pub async fn serve(
     shutdown: CancellationToken,
 ) {
     // A plain NNTP peer (INN) is known by its address (peering.md §4).
-    let by_address = node.peers.at(peer.ip()).map(str::to_string);
+    let by_address = node.peers().at(peer.ip()).map(str::to_string);
     if let Some(name) = &by_address {
         debug!(%peer, name, "connection from a peer's configured host");
     }
@@ -216,10 +216,10 @@ impl Session {
     /// Reads and answers commands on `stream` until the connection ends or
     /// switches to TLS.
     async fn converse(&mut self, stream: BoxStream, shutdown: &CancellationToken) -> Ended {
-        let max_article = self.node.config.limits.max_article_bytes;
-        let idle = Duration::from_secs(self.node.config.limits.idle_timeout_secs);
-        let max_pipeline = self.node.config.limits.max_pipeline;
-        let max_pipeline_bytes = self.node.config.limits.max_pipeline_bytes;
+        let max_article = self.node.config().limits.max_article_bytes;
+        let idle = Duration::from_secs(self.node.config().limits.idle_timeout_secs);
+        let max_pipeline = self.node.config().limits.max_pipeline;
+        let max_pipeline_bytes = self.node.config().limits.max_pipeline_bytes;
         let in_flight = self.in_flight.clone();
         let (read_half, mut writer) = tokio::io::split(stream);
         let mut frames = FramedRead::new(
@@ -289,7 +289,7 @@ impl Session {
 
     fn greeting(&self) -> Reply {
         let name = self.node.name();
-        if self.node.config.node.posting {
+        if self.node.config().node.posting {
             Reply::with(
                 Code::READY_POSTING,
                 format!("{name} tidings NNTP server ready, posting allowed"),
@@ -382,7 +382,7 @@ impl Session {
                 None => Next::Continue,
             },
             Frame::BlockTooLarge { size } => {
-                let limit = self.node.config.limits.max_article_bytes;
+                let limit = self.node.config().limits.max_article_bytes;
                 let why = format!("article of {size}+ octets exceeds the limit of {limit}");
                 let awaiting = self.awaiting.take();
                 if !matches!(awaiting, Some(Awaiting::Reconcile { .. } | Awaiting::Offer(_))) {
@@ -461,7 +461,7 @@ impl Session {
             ) {
                 codec.expect_block_up_to(
                     crate::proto::reconcile::MAX_BLOCK
-                        .max(self.node.config.limits.max_article_bytes),
+                        .max(self.node.config().limits.max_article_bytes),
                 );
                 self.awaiting = Some(Awaiting::Refuse(Session::authentication_required()));
                 return Next::Continue;
@@ -496,7 +496,7 @@ impl Session {
             Command::Takethis(_) | Command::Xihave(_) if !self.transit_allowed() => {
                 codec.expect_block_up_to(
                     crate::proto::reconcile::MAX_BLOCK
-                        .max(self.node.config.limits.max_article_bytes),
+                        .max(self.node.config().limits.max_article_bytes),
                 );
                 self.awaiting = Some(Awaiting::Refuse(Reply::new(Code::AUTH_REQUIRED)));
                 return Next::Continue;

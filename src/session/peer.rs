@@ -11,7 +11,7 @@ use crate::proto::{Code, Reply};
 
 impl Session {
     pub(super) fn transit_allowed(&self) -> bool {
-        self.node.config.listen.open_transit || self.peer.is_some()
+        self.node.config().listen.open_transit || self.peer.is_some()
     }
 
     pub(super) fn xpeer(&mut self, name: String, signature: Option<[u8; 64]>) -> Reply {
@@ -21,7 +21,7 @@ impl Session {
                 format!("already authenticated as {peer}"),
             );
         }
-        let Some(key) = self.node.peers.get(&name).and_then(|p| p.key) else {
+        let Some(key) = self.node.peers().get(&name).and_then(|p| p.key) else {
             self.challenge = None;
             return Reply::with(Code::AUTH_REJECTED, format!("unknown peer {name}"));
         };

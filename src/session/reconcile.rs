@@ -61,7 +61,7 @@ impl Session {
             ));
         }
         if let Some(peer) = &self.peer {
-            if !self.node.peers.sends(peer, &group) {
+            if !self.node.peers().sends(peer, &group) {
                 return ready(Reply::with(
                     Code::NOT_PERMITTED,
                     format!("{group} is not sent to {peer}"),
@@ -152,12 +152,7 @@ impl Session {
             return Next::Continue;
         }
         let node = self.node.clone();
-        let Some(index) = node
-            .peers
-            .all()
-            .iter()
-            .position(|p| p.name == name && p.address.is_some())
-        else {
+        let Some(peer) = node.peers().fed().find(|p| p.name == name).cloned() else {
             Reply::with(
                 Code::NOT_PERMITTED,
                 format!("no [[peer]] named {name} with an address"),
@@ -175,7 +170,7 @@ impl Session {
         }
         out.clear();
         let (report, mut watching) = watch::channel(Progress::default());
-        let run = run_sync(node, index, report);
+        let run = run_sync(node, peer, report);
         tokio::pin!(run);
         let mut tick = tokio::time::interval(PROGRESS_EVERY);
         let last = loop {
@@ -203,13 +198,10 @@ impl Session {
 
 async fn run_sync(
     node: Arc<Node>,
-    index: usize,
+    peer: Arc<crate::peers::Peer>,
     report: watch::Sender<Progress>,
 ) -> Result<Progress, String> {
-    let Some(peer) = node.peers.all().get(index) else {
-        return Err("peer gone".into());
-    };
-    sync_peer(&node, peer, &report)
+    sync_peer(&node, &peer, &report)
         .await
         .map_err(|e| e.to_string())
 }

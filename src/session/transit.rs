@@ -61,7 +61,7 @@ impl Session {
     }
 
     pub(super) fn post(&self) -> Result<(Reply, Awaiting), Reply> {
-        if !self.node.config.node.posting {
+        if !self.node.config().node.posting {
             return Err(Reply::new(Code::POST_NOT_PERMITTED));
         }
         Ok((Reply::new(Code::POST_SEND), Awaiting::Post))
@@ -113,7 +113,7 @@ impl Session {
     }
 
     pub(super) async fn post_article(&self, article: Bytes) -> Reply {
-        if !self.node.access.all_open() {
+        if !self.node.access().all_open() {
             let boards = crate::proto::article::Article::parse(article.clone())
                 .map(|a| a.newsgroups())
                 .unwrap_or_default();

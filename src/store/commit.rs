@@ -150,6 +150,12 @@ pub enum Effect {
         root: Vec<u8>,
         reason: String,
     },
+    /// Create a board the configuration lists (`[[group]]`) if it is not
+    /// here, or give it the description the configuration gives (a reload).
+    Configured {
+        name: String,
+        description: String,
+    },
     /// Remove a board here at once, with the articles filed only in it
     /// (local-rmgroup).
     RmGroup {
@@ -1408,6 +1414,24 @@ impl Writer {
                 batch.settle_all |= removal;
                 self.bring_board(batch, name, &state, removal)?;
             }
+            Effect::Configured { name, description } => match self.records.get_mut(name) {
+                None => {
+                    batch.before.entry(name.clone()).or_insert(None);
+                    let record =
+                        GroupRecord::new((batch.micros / 1_000_000) as i64, description.clone());
+                    self.records.insert(name.clone(), record);
+                    tracing::info!(group = %name, "newsgroup created by the configuration");
+                    self.file_waiting(batch, name, None)?;
+                }
+                Some(record) if record.description != *description => {
+                    batch
+                        .before
+                        .entry(name.clone())
+                        .or_insert_with(|| Some(record.clone()));
+                    record.description = description.clone();
+                }
+                Some(_) => {}
+            },
             Effect::RmGroup { name } => {
                 batch.settle_all = true;
                 self.remove_board(batch, name)?;

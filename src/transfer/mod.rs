@@ -21,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use ed25519_dalek::SigningKey;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::sync::{watch, Semaphore};
@@ -30,7 +31,7 @@ use tracing::{debug, info, warn};
 use crate::client::{self, Client, ClientError, Command};
 use crate::clock::Clock;
 use crate::config::FilesConfig;
-use crate::peers::Peers;
+use crate::peers::{Peer, Peers};
 use crate::proto::file_ref::Piece;
 use crate::proto::Code;
 use crate::store::blobs::Blobs;
@@ -90,7 +91,8 @@ pub struct Us {
 pub struct Fetcher {
     store: Store,
     blobs: Blobs,
-    peers: Arc<Peers>,
+    /// The node's peers in effect (a reload replaces them).
+    peers: Arc<ArcSwap<Peers>>,
     trust: Arc<Trust>,
     files: FilesConfig,
     clock: Clock,
@@ -102,7 +104,7 @@ pub struct Fetcher {
 
 /// A peer that has the file, with the connection it said so on.
 struct Holder {
-    index: usize,
+    peer: Arc<Peer>,
     client: Client,
     piece: Piece,
 }
@@ -111,7 +113,7 @@ impl Fetcher {
     pub fn new(
         store: Store,
         blobs: Blobs,
-        peers: Arc<Peers>,
+        peers: Arc<ArcSwap<Peers>>,
         trust: Arc<Trust>,
         files: FilesConfig,
         clock: Clock,
@@ -244,15 +246,15 @@ impl Fetcher {
         let Ok(_turn) = self.turns.acquire().await else {
             return Fetched::Failed("the fetcher is closed".into());
         };
-        let mut passed_over: HashSet<usize> = HashSet::new();
+        let mut passed_over: HashSet<String> = HashSet::new();
         let mut last_failure: Option<Fetched> = None;
         loop {
             let (holder, asked) = self.find_holder(&hash, &passed_over).await;
             let Some(mut holder) = holder else {
                 return last_failure.unwrap_or(Fetched::NotFound { asked });
             };
-            let peer = self.peers.all()[holder.index].name.clone();
-            passed_over.insert(holder.index);
+            let peer = holder.peer.name.clone();
+            passed_over.insert(peer.clone());
             if let Err(why) = self.takes(&holder.piece) {
                 warn!(file = %name, %peer, reason = %why, "a holder's file is not taken here");
                 last_failure = Some(Fetched::Refused(why));
@@ -340,24 +342,24 @@ impl Fetcher {
     async fn find_holder(
         &self,
         hash: &[u8; 32],
-        passed_over: &HashSet<usize>,
+        passed_over: &HashSet<String>,
     ) -> (Option<Holder>, usize) {
-        let candidates: Vec<usize> = self
+        let candidates: Vec<Arc<Peer>> = self
             .peers
-            .all()
-            .iter()
-            .enumerate()
-            .filter(|(i, p)| p.address.is_some() && !passed_over.contains(i))
-            .map(|(i, _)| i)
+            .load()
+            .fed()
+            .filter(|p| !passed_over.contains(&p.name))
+            .cloned()
             .collect();
         let asked = candidates.len();
         let mut asking: FuturesUnordered<_> = candidates
             .into_iter()
-            .map(|index| async move {
-                match self.ask(index, hash).await {
+            .map(|peer| async move {
+                let name = peer.name.clone();
+                match self.ask(peer, hash).await {
                     Ok(found) => found,
                     Err(e) => {
-                        debug!(peer = %self.peers.all()[index].name, error = %e, "asking a peer for a file failed");
+                        debug!(peer = %name, error = %e, "asking a peer for a file failed");
                         None
                     }
                 }
@@ -372,8 +374,7 @@ impl Fetcher {
     }
 
     /// Connects to one peer and asks for `hash`.
-    async fn ask(&self, index: usize, hash: &[u8; 32]) -> Result<Option<Holder>, ClientError> {
-        let peer = &self.peers.all()[index];
+    async fn ask(&self, peer: Arc<Peer>, hash: &[u8; 32]) -> Result<Option<Holder>, ClientError> {
         let us = client::Identity {
             name: &self.us.name,
             key: &self.us.key,
@@ -400,7 +401,7 @@ impl Fetcher {
             return Err(ClientError::Garbled(response.to_string()));
         }
         Ok(Some(Holder {
-            index,
+            peer,
             client,
             piece,
         }))
