@@ -121,8 +121,33 @@ impl TestNode {
         TestNode::launch(config, nntp, Some(nntps), Clock::system())
     }
 
+    /// Starts on `listener` with the configuration file at `path`, which a
+    /// reload (POST /reload on the admin listener) reads again.
+    pub fn start_from_file(path: &Path, listener: std::net::TcpListener) -> TestNode {
+        let config = Config::load(path).expect("config file");
+        TestNode::launch_valid(
+            config
+                .validated()
+                .expect("valid config")
+                .read_from(Some(path.to_path_buf())),
+            listener,
+            None,
+            Clock::system(),
+        )
+    }
+
     fn launch(
         config: Config,
+        nntp: std::net::TcpListener,
+        nntps: Option<std::net::TcpListener>,
+        clock: Clock,
+    ) -> TestNode {
+        let config = config.validated().expect("valid config");
+        TestNode::launch_valid(config, nntp, nntps, clock)
+    }
+
+    fn launch_valid(
+        config: tidings::config::Valid,
         nntp: std::net::TcpListener,
         nntps: Option<std::net::TcpListener>,
         clock: Clock,
@@ -146,7 +171,6 @@ impl TestNode {
                 .enable_all()
                 .build()
                 .expect("runtime");
-            let config = config.validated().expect("valid config");
             let (node, commit) = Node::open_with_clock(config, clock).expect("node opens");
             let stats = (node.committer.stats(), node.counters.clone());
             runtime.block_on(async move {
@@ -594,6 +618,26 @@ impl NodeProcess {
             .collect()
     }
 
+    /// Sends the node SIGHUP (reload its configuration file).
+    pub fn hang_up(&self) {
+        let status = Command::new("kill")
+            .args(["-HUP", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -HUP failed");
+    }
+
+    /// The admin listener's address, once the node logged it.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.log_lines(&["listening for admin"])
+            .iter()
+            .find_map(|line| {
+                line.split_whitespace()
+                    .find_map(|w| w.strip_prefix("addr="))
+                    .and_then(|a| a.parse().ok())
+            })
+    }
+
     /// SIGKILL: the node gets no chance to flush or clean up.
     pub fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
@@ -866,6 +910,12 @@ impl Net {
                 hex_key(&self.keys[j]),
             ));
         }
+    }
+
+    /// Node `i`'s bound listener, for a test that starts it another way
+    /// (once).
+    pub fn take_listener(&mut self, i: usize) -> std::net::TcpListener {
+        self.listeners[i].take().expect("each node starts once")
     }
 
     /// Starts node `i` on its port with `config` (once).
