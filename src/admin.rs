@@ -64,6 +64,13 @@ async fn metrics(State(node): State<Arc<Node>>) -> Response {
     }
 }
 
+/// Bytes free to the node on its data directory's file system.
+fn disk_free(node: &Node) -> Option<u64> {
+    rustix::fs::statvfs(&node.config().node.data_dir)
+        .ok()
+        .map(|s| s.f_bavail.saturating_mul(s.f_frsize))
+}
+
 /// What the gauges show, read now.
 fn scrape(node: &Node) -> Result<Scraped, crate::store::StoreError> {
     let commits = node.commits();
@@ -75,9 +82,7 @@ fn scrape(node: &Node) -> Result<Scraped, crate::store::StoreError> {
         pending: store.set_count(crate::store::schema::PENDING_SET)?,
         held: store.set_count(crate::store::schema::HELD_SET)?,
         db: store.health(),
-        disk_free: rustix::fs::statvfs(&node.config().node.data_dir)
-            .ok()
-            .map(|s| s.f_bavail.saturating_mul(s.f_frsize)),
+        disk_free: disk_free(node),
         ..Scraped::default()
     };
     (scraped.files, scraped.files_bytes) = store.files_total()?;
@@ -125,26 +130,58 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
     for peer in node.peers().fed() {
         let (depth, oldest) = outbox(node, &peer.name, now)?;
         let oldest = oldest.map(|micros| micros / 1_000_000);
-        let (up, last_catch_up) = node.metrics.peer_state(&peer.name);
+        let link = node.metrics.peer_state(&peer.name);
         peers.push(json!({
             "name": peer.name,
             "address": peer.address,
-            "up": up,
+            "up": link.up,
+            "since": link.since,
             "outbox_depth": depth,
             "outbox_oldest_seconds": oldest,
-            "last_catch_up": last_catch_up,
+            "last_catch_up": link.last_catch_up,
         }));
     }
+    let config = node.config();
+    let mut boards = Vec::new();
+    for (name, record) in node.groups.all() {
+        let date = |record: &[u8]| {
+            record
+                .split(|&b| b == b'\t')
+                .nth(OVERVIEW_DATE)
+                .and_then(crate::retention::seconds)
+        };
+        let ends = store.overview_ends(&name)?;
+        let retention = crate::retention::rule(&config.retention_rules, &name);
+        boards.push(json!({
+            "name": name,
+            "articles": record.count,
+            "low": record.low,
+            "high": record.high,
+            "oldest": ends.as_ref().and_then(|(first, _)| date(first)),
+            "newest": ends.as_ref().and_then(|(_, last)| date(last)),
+            "retention_days": retention.map(|r| r.days),
+        }));
+    }
+    let (files, file_bytes) = store.files_total()?;
     Ok(json!({
         "node": node.name(),
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": node.metrics.uptime_secs(now),
         "state": hex::encode(store.state_digest()?),
+        "store_bytes": store.health().live_bytes,
+        "files": files,
+        "file_bytes": file_bytes,
+        "disk_free_bytes": disk_free(node),
         "pending": store.set_count(crate::store::schema::PENDING_SET)?,
         "held": store.set_count(crate::store::schema::HELD_SET)?,
         "peers": peers,
+        "boards": boards,
     }))
 }
+
+/// The Date field of an overview record as the store keeps it (subject,
+/// from, date, message-id, ...: RFC 3977 §8.3 without the number).
+const OVERVIEW_DATE: usize = 2;
 
 /// How many waiting posts a listing shows at most.
 const LISTED: usize = 1000;

@@ -17,13 +17,20 @@
 //!   [`sweep`] (files no article references collected after a grace
 //!   period); [`transfer`] (files fetched from peers with XFILE, eagerly
 //!   or when a reader asks).
+//! - Operating: [`admin`] (the admin listener: metrics, status, waiting
+//!   posts, backups, expiry, reload); [`metrics`] (what it exports);
+//!   [`backup`] (consistent, incremental backups and restore);
+//!   [`retention`] (how long boards keep articles); [`reload`] (a new
+//!   configuration put in effect on a running node); [`levels`] (the
+//!   grants peers' trust levels call for).
 //! - The node: [`node`] opens everything and owns [`node::Node::ingest`],
 //!   the one way in for an article whatever brought it.
 //! - Deciding: [`access`] (who a connection is, the users file, who may
 //!   read and post where); [`ingest`] (accept or reject an article and build the
 //!   records to store, routing included); [`trust`] (which keys may sign
 //!   what); [`peers`] (the typed peer model: keys, hosts, send wildmats,
-//!   rights); [`groups`] (boards as readers see them); [`precommit`]
+//!   rights); [`grants`] (who holds which audience); [`groups`] (boards
+//!   as readers see them); [`precommit`]
 //!   (bounded, expiring claims on Message-IDs being received);
 //!   [`verify`] (batched signature checks).
 //! - Writing: [`store`] (RocksDB column families, reads, and the committer

@@ -1,7 +1,8 @@
 //! What the node tells Prometheus (README "Monitoring", issue 17):
 //! counters bumped where things happen, gauges read from the store at
-//! scrape time. Labels are bounded: an article's source and result, a
-//! configured peer's name; never a Message-ID, a user or a board.
+//! scrape time. Labels are bounded: an article's source, result and kind
+//! of refusal, a configured peer's name; never a Message-ID, a user or a
+//! board.
 
 use std::sync::atomic::AtomicU64;
 
@@ -24,6 +25,7 @@ pub struct Metrics {
     /// order, each looked up in the family the first time it counts (a
     /// series appears once it has happened).
     outcomes: Vec<std::sync::OnceLock<Counter>>,
+    refused: Family<Labels, Counter>,
     signature_failures: Counter,
     peer_up: Family<Labels, Gauge>,
     catch_up_success: Family<Labels, Seconds>,
@@ -42,14 +44,19 @@ pub struct Metrics {
     disk_free: Gauge,
     files: Gauge,
     files_bytes: Gauge,
+    store_bytes: Gauge,
     started: Seconds,
     scrape_errors: Counter,
+    /// Each fed peer's link state and since when (seconds since the
+    /// epoch), for the status.
+    links: std::sync::Mutex<std::collections::HashMap<String, (bool, u64)>>,
 }
 
 /// The names this node exports, as a scrape shows them (counters with
 /// `_total`): what the dashboard and the rules may name.
 pub const EXPORTED: &[&str] = &[
     "tidings_articles_total",
+    "tidings_articles_refused_total",
     "tidings_signature_failures_total",
     "tidings_peer_up",
     "tidings_catch_up_last_success_timestamp_seconds",
@@ -68,6 +75,7 @@ pub const EXPORTED: &[&str] = &[
     "tidings_disk_free_bytes",
     "tidings_files",
     "tidings_files_bytes",
+    "tidings_store_bytes",
     "tidings_start_time_seconds",
     "tidings_scrape_errors_total",
 ];
@@ -101,6 +109,7 @@ impl Metrics {
         let m = Metrics {
             articles: Family::default(),
             outcomes: Vec::new(),
+            refused: Family::default(),
             signature_failures: Counter::default(),
             peer_up: Family::default(),
             catch_up_success: Family::default(),
@@ -119,12 +128,19 @@ impl Metrics {
             disk_free: Gauge::default(),
             files: Gauge::default(),
             files_bytes: Gauge::default(),
+            store_bytes: Gauge::default(),
+            links: std::sync::Mutex::default(),
             started: Seconds::default(),
             scrape_errors: Counter::default(),
             registry: Registry::default(),
         };
         let r = &mut registry;
         r.register("articles", "Articles decided, by source (post, transit, released, approved) and result (accepted, pending, held, applied, duplicate, refused, fault)", m.articles.clone());
+        r.register(
+            "articles_refused",
+            "Articles refused, by source and reason (malformed, signature, authority, peer_rights, path, date, board, removed, fault)",
+            m.refused.clone(),
+        );
         r.register(
             "signature_failures",
             "Articles whose signature did not verify",
@@ -196,6 +212,11 @@ impl Metrics {
             m.rocksdb_background_errors.clone(),
         );
         r.register(
+            "store_bytes",
+            "Bytes of the store's tables and memtables (RocksDB live data)",
+            m.store_bytes.clone(),
+        );
+        r.register(
             "rocksdb_block_cache_bytes",
             "Bytes in RocksDB's block cache",
             m.rocksdb_block_cache.clone(),
@@ -249,18 +270,40 @@ impl Metrics {
         }
     }
 
+    /// Counts a refusal: where the article came from and the kind of
+    /// reason (a fixed set of labels).
+    pub fn refused(&self, source: &'static str, reason: &'static str) {
+        let labels = vec![
+            ("source", source.to_string()),
+            ("reason", reason.to_string()),
+        ];
+        self.refused.get_or_create(&labels).inc();
+    }
+
     pub fn signature_failed(&self) {
         self.signature_failures.inc();
     }
 
-    pub fn peer_link(&self, name: &str, up: bool) {
+    /// The feed link to `name` is up or down as of `now_secs`.
+    pub fn peer_link(&self, name: &str, up: bool, now_secs: u64) {
         self.peer_up.get_or_create(&peer(name)).set(i64::from(up));
+        let mut links = self.links.lock().unwrap_or_else(|e| e.into_inner());
+        match links.get_mut(name) {
+            Some((was, _)) if *was == up => {}
+            _ => {
+                links.insert(name.to_string(), (up, now_secs));
+            }
+        }
     }
 
     /// A reload removed the peer `name` (or re-dialled it): its series go,
     /// so a removed peer does not stay "down" for alerts.
     pub fn peer_gone(&self, name: &str) {
         let labels = peer(name);
+        self.links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(name);
         self.peer_up.remove(&labels);
         self.catch_up_success.remove(&labels);
         self.catch_up_missing.remove(&labels);
@@ -304,12 +347,22 @@ impl Metrics {
         (now_micros as f64 / 1e6 - self.started.get()).max(0.0) as u64
     }
 
-    /// Whether the feed link to `name` is up, and when (seconds since the
-    /// epoch) its last catch-up finished, as the metrics hold them.
-    pub fn peer_state(&self, name: &str) -> (bool, Option<u64>) {
-        let up = self.peer_up.get_or_create(&peer(name)).get() == 1;
+    /// Whether the feed link to `name` is up, since when, and when its
+    /// last catch-up finished (seconds since the epoch).
+    pub fn peer_state(&self, name: &str) -> PeerState {
+        let (up, since) = self
+            .links
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(name)
+            .copied()
+            .unwrap_or((false, 0));
         let last = self.catch_up_success.get_or_create(&peer(name)).get();
-        (up, (last > 0.0).then_some(last as u64))
+        PeerState {
+            up,
+            since,
+            last_catch_up: (last > 0.0).then_some(last as u64),
+        }
     }
 
     /// Sets the gauges to what was read at this scrape (or counts that
@@ -362,7 +415,17 @@ impl Metrics {
         }
         gauge(&self.files, s.files);
         gauge(&self.files_bytes, s.files_bytes);
+        gauge(&self.store_bytes, s.db.live_bytes);
     }
+}
+
+/// A fed peer's link as the status shows it.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerState {
+    pub up: bool,
+    /// When it went up or down (seconds since the epoch).
+    pub since: u64,
+    pub last_catch_up: Option<u64>,
 }
 
 /// What a scrape reads from the node's store and file system.

@@ -434,6 +434,9 @@ impl Node {
             Ingested::Fault { .. } => "fault",
         };
         self.metrics.ingested(from, result);
+        if let Ingested::Refused(rejection) = &outcome {
+            self.metrics.refused(from, rejection.kind.label());
+        }
         outcome
     }
 

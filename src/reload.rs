@@ -140,7 +140,8 @@ pub fn start_link(node: &Arc<Node>, peer: Arc<Peer>) {
     let Some((tracker, shutdown)) = node.tasks.get() else {
         return;
     };
-    node.metrics.peer_link(&peer.name, false);
+    node.metrics
+        .peer_link(&peer.name, false, node.clock.now_micros() / 1_000_000);
     tracker.spawn(crate::feed::run(
         node.clone(),
         peer.clone(),

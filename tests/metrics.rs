@@ -56,6 +56,10 @@ fn the_admin_listener_serves_metrics_and_status() {
     let admin = node.admin.expect("admin listener");
     let mut c = Client::connect(node.addr);
     c.post("test.one", "counted", "one\r\n");
+    // Refused for want of a Subject: counted by kind of reason.
+    assert_eq!(c.cmd("POST").0, 340);
+    c.send_article("From: a@b\r\nNewsgroups: test.one\r\n\r\nno subject\r\n");
+    assert_eq!(c.status().0, 441);
 
     let (status, headers, text) = get(admin, "/metrics");
     assert_eq!(status, 200);
@@ -63,6 +67,10 @@ fn the_admin_listener_serves_metrics_and_status() {
         .is_some_and(|t| t.starts_with("application/openmetrics-text")));
     assert!(
         text.contains("tidings_articles_total{source=\"post\",result=\"accepted\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("tidings_articles_refused_total{source=\"post\",reason=\"malformed\"} 1\n"),
         "{text}"
     );
     assert!(text.contains("tidings_commit_syncs_total "), "{text}");
@@ -91,6 +99,32 @@ fn the_admin_listener_serves_metrics_and_status() {
     assert_eq!(status["pending"], 0);
     assert_eq!(status["state"].as_str().map(str::len), Some(64));
     assert!(status["peers"].as_array().is_some_and(Vec::is_empty));
+    assert!(
+        status["store_bytes"].as_u64().is_some_and(|b| b > 0),
+        "{status}"
+    );
+    assert_eq!(status["files"], 0);
+    assert!(status["disk_free_bytes"].as_u64().is_some(), "{status}");
+    let boards = status["boards"].as_array().expect("boards");
+    let one = boards
+        .iter()
+        .find(|b| b["name"] == "test.one")
+        .expect("test.one listed");
+    assert_eq!(one["articles"], 1);
+    let now = chrono::Utc::now().timestamp();
+    for end in ["oldest", "newest"] {
+        assert!(
+            one[end].as_i64().is_some_and(|at| (now - at).abs() < 600),
+            "{end} is the post's Date: {one}"
+        );
+    }
+    assert_eq!(one["retention_days"], serde_json::Value::Null);
+    let two = boards
+        .iter()
+        .find(|b| b["name"] == "test.two")
+        .expect("test.two");
+    assert_eq!(two["articles"], 0);
+    assert_eq!(two["oldest"], serde_json::Value::Null);
     node.stop();
 }
 
@@ -222,9 +256,11 @@ fn a_peer_down_shows_in_status_and_metrics_until_it_returns() {
     let ids: Vec<String> = (0..3)
         .map(|i| poster.post("test.one", &format!("while b is away {i}"), "x\r\n"))
         .collect();
+    let up_since = peer_seen(admin).0["since"].as_u64().expect("up since");
     wait_until(limit, "B down, three queued", || {
         let (peer, metrics) = peer_seen(admin);
         peer["up"] == false
+            && peer["since"].as_u64().is_some_and(|down| down >= up_since)
             && peer["outbox_depth"] == 3
             && metrics.contains("tidings_peer_up{peer=\"b.ops\"} 0\n")
             && metrics.contains("tidings_outbox_depth{peer=\"b.ops\"} 3\n")

@@ -11,7 +11,12 @@ use std::path::{Path, PathBuf};
 use tidings_proto::fuzz_targets::TARGETS;
 
 fn fuzz_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz")
+    // Where cargo runs the test from, rather than where it was compiled: a
+    // target directory shared between checkouts may hold a binary built in
+    // another one.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from)
+        .join("../fuzz")
 }
 
 /// The files of one directory, sorted, skipping README files.

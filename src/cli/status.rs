@@ -86,45 +86,97 @@ pub fn run(config: &Config, json: bool) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(());
     }
-    print!("{}", render(&status));
+    print!("{}", render(&status, chrono::Utc::now().timestamp()));
     Ok(())
 }
 
-/// The status for a terminal.
-fn render(status: &serde_json::Value) -> String {
+/// The status for a terminal, times shown relative to `now` (seconds
+/// since the epoch).
+fn render(status: &serde_json::Value, now: i64) -> String {
     let text = |v: &serde_json::Value| match v {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Null => "-".to_string(),
         other => other.to_string(),
     };
+    let ago = |v: &serde_json::Value, never: &str| {
+        v.as_i64().map_or(never.to_string(), |at| {
+            format!("{} ago", duration(now.saturating_sub(at).max(0) as u64))
+        })
+    };
+    let bytes = |v: &serde_json::Value| v.as_u64().map_or("-".to_string(), size);
     let mut out = format!(
-        "node     {} (tidings {}), up {}\nstate    {}\npending  {}\nheld     {}\n",
+        "node     {} (tidings {}), up {}\nstate    {}\nstore    {}, files {} ({}), disk free {}\npending  {}\nheld     {}\n",
         text(&status["node"]),
         text(&status["version"]),
         duration(status["uptime_seconds"].as_u64().unwrap_or(0)),
         text(&status["state"]),
+        bytes(&status["store_bytes"]),
+        text(&status["files"]),
+        bytes(&status["file_bytes"]),
+        bytes(&status["disk_free_bytes"]),
         text(&status["pending"]),
         text(&status["held"]),
     );
     let peers = status["peers"].as_array().cloned().unwrap_or_default();
     if !peers.is_empty() {
-        out.push_str("\npeer                     link   outbox  oldest      last catch-up\n");
+        out.push_str(
+            "\npeer                     link                outbox  oldest      last catch-up\n",
+        );
     }
     for peer in peers {
-        out.push_str(&format!(
-            "{:<24} {:<6} {:>6}  {:<11} {}\n",
-            text(&peer["name"]),
+        let link = format!(
+            "{} for {}",
             if peer["up"] == true { "up" } else { "down" },
+            peer["since"]
+                .as_i64()
+                .map_or("-".to_string(), |at| duration(
+                    now.saturating_sub(at).max(0) as u64
+                )),
+        );
+        out.push_str(&format!(
+            "{:<24} {:<19} {:>6}  {:<11} {}\n",
+            text(&peer["name"]),
+            link,
             text(&peer["outbox_depth"]),
             peer["outbox_oldest_seconds"]
                 .as_u64()
                 .map_or("-".to_string(), duration),
-            peer["last_catch_up"]
+            ago(&peer["last_catch_up"], "never"),
+        ));
+    }
+    let boards = status["boards"].as_array().cloned().unwrap_or_default();
+    if !boards.is_empty() {
+        out.push_str("\nboard                    articles  oldest          newest          kept\n");
+    }
+    for board in boards {
+        out.push_str(&format!(
+            "{:<24} {:>8}  {:<15} {:<15} {}\n",
+            text(&board["name"]),
+            text(&board["articles"]),
+            ago(&board["oldest"], "-"),
+            ago(&board["newest"], "-"),
+            board["retention_days"]
                 .as_u64()
-                .map_or("never".to_string(), |at| format!("at {at} (unix time)")),
+                .map_or("forever".to_string(), |d| format!("{d} days")),
         ));
     }
     out
+}
+
+/// `1.5 GiB`, `12.0 KiB`, `512 B`.
+fn size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 /// `3d 4h`, `2h 5m`, `42s`.
@@ -162,27 +214,56 @@ mod tests {
 
     #[test]
     fn a_status_reads_in_a_terminal() {
+        let now = 1_800_000_000i64;
         let status = serde_json::json!({
             "node": "a.example", "version": "0.1.0", "uptime_seconds": 7500,
-            "state": "ab", "pending": 1, "held": 0,
+            "state": "ab", "store_bytes": 6_000_000u64, "files": 3,
+            "file_bytes": 512, "disk_free_bytes": 3u64 << 30,
+            "pending": 1, "held": 0,
             "peers": [
-                {"name": "b.example", "up": false, "outbox_depth": 12,
+                {"name": "b.example", "up": false, "since": now - 130, "outbox_depth": 12,
                  "outbox_oldest_seconds": 130, "last_catch_up": null},
-                {"name": "c.example", "up": true, "outbox_depth": 0,
-                 "outbox_oldest_seconds": null, "last_catch_up": 1800000000u64},
+                {"name": "c.example", "up": true, "since": now - 7200, "outbox_depth": 0,
+                 "outbox_oldest_seconds": null, "last_catch_up": now - 60},
+            ],
+            "boards": [
+                {"name": "chan.b", "articles": 40, "oldest": now - 86_400 * 3,
+                 "newest": now - 5, "retention_days": 30},
+                {"name": "local.test", "articles": 0, "oldest": null, "newest": null,
+                 "retention_days": null},
             ],
         });
-        let text = render(&status);
+        let text = render(&status, now);
         assert!(
             text.starts_with("node     a.example (tidings 0.1.0), up 2h 5m\n"),
             "{text}"
         );
         assert!(
-            text.contains("b.example                down       12  2m 10s      never\n"),
+            text.contains("store    5.7 MiB, files 3 (512 B), disk free 3.0 GiB\n"),
             "{text}"
         );
         assert!(
-            text.contains("c.example                up          0  -           at 1800000000"),
+            text.contains(
+                "b.example                down for 2m 10s         12  2m 10s      never\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "c.example                up for 2h 0m             0  -           1m 0s ago\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "chan.b                         40  3d 0h ago       5s ago          30 days\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "local.test                      0  -               -               forever\n"
+            ),
             "{text}"
         );
     }

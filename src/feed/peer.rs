@@ -69,7 +69,8 @@ pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationTok
             () = shutdown.cancelled() => return,
             result = feed(&node, &peer, &shutdown) => result,
         };
-        node.metrics.peer_link(&peer.name, false);
+        node.metrics
+            .peer_link(&peer.name, false, node.clock.now_micros() / 1_000_000);
         match result {
             Ok(()) => return,
             Err(e) => {
@@ -122,7 +123,8 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
         peer.link.resync.notify_one();
     }
     info!(peer = %peer.name, address = %peer.address.as_deref().unwrap_or_default(), streaming, tls = peer.tls, "feeding peer");
-    node.metrics.peer_link(&peer.name, true);
+    node.metrics
+        .peer_link(&peer.name, true, node.clock.now_micros() / 1_000_000);
     let retention = node
         .config()
         .feed

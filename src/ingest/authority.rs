@@ -23,7 +23,7 @@ pub(super) fn short(key: &VerifyingKey) -> String {
 /// alike: the key `target`'s Message-ID names, a node key for a free
 /// Message-ID (only node keys sign those), or a moderator of every board
 /// the edit names. Whether the edit then replaces `target` is judged from
-/// both once both are here (state.md §3b, [`edit_holds`]).
+/// both once both are here (state.md §3b, `settle::edit_holds`).
 pub fn may_edit(
     signer: &VerifyingKey,
     target: &[u8],

@@ -87,9 +87,69 @@ pub enum Remember {
 /// Why an article was refused. The reason goes to the client as-is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
+    /// What kind of refusal, for the metrics.
+    pub kind: Refused,
     pub reason: String,
     pub message_id: Option<Vec<u8>>,
     pub remember: Remember,
+}
+
+/// The kinds of refusal: a small fixed set, whatever a reason's text, so
+/// that `tidings_articles_refused_total{reason}` stays bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Not an article as the rules for its source want it: syntax, headers,
+    /// a Message-ID other than the one offered, a client's post naming
+    /// boards not here or files past the limits.
+    Malformed,
+    /// Its signature is missing or does not verify.
+    Signature,
+    /// Its signer may not do this: a free Message-ID signed by a key not a
+    /// node's, a revoked key, an edit or control message beyond its
+    /// authority, an unsigned control message or edit from a client.
+    Authority,
+    /// The peer that offered it may not announce that kind of article.
+    PeerRights,
+    /// Its Path shows a loop or too many hops.
+    Path,
+    /// Its Date: from the future, or older than its boards keep articles.
+    Date,
+    /// No board here takes it: none carried, or not reserved for its
+    /// audience, or no grant to keep it.
+    Board,
+    /// Removed here before: cancelled, or its thread refused.
+    Removed,
+    /// This node could not make its stored form.
+    Fault,
+}
+
+impl Refused {
+    pub const ALL: [Refused; 9] = [
+        Refused::Malformed,
+        Refused::Signature,
+        Refused::Authority,
+        Refused::PeerRights,
+        Refused::Path,
+        Refused::Date,
+        Refused::Board,
+        Refused::Removed,
+        Refused::Fault,
+    ];
+
+    /// Its `reason` label.
+    pub fn label(self) -> &'static str {
+        match self {
+            Refused::Malformed => "malformed",
+            Refused::Signature => "signature",
+            Refused::Authority => "authority",
+            Refused::PeerRights => "peer_rights",
+            Refused::Path => "path",
+            Refused::Date => "date",
+            Refused::Board => "board",
+            Refused::Removed => "removed",
+            Refused::Fault => "fault",
+        }
+    }
 }
 
 /// Store lookups ingest needs (the targets of cancels, moves and
@@ -243,7 +303,13 @@ pub struct Parsed {
     source: Source,
 }
 
-fn refusal(source: &Source, reason: String, id: Option<Vec<u8>>, remember: Remember) -> Rejection {
+fn refusal(
+    source: &Source,
+    kind: Refused,
+    reason: String,
+    id: Option<Vec<u8>>,
+    remember: Remember,
+) -> Rejection {
     // A poster fixes the article and retries; nothing to remember.
     let remember = if *source == Source::Post {
         Remember::No
@@ -251,6 +317,7 @@ fn refusal(source: &Source, reason: String, id: Option<Vec<u8>>, remember: Remem
         remember
     };
     Rejection {
+        kind,
         reason,
         message_id: id,
         remember,
@@ -288,8 +355,9 @@ impl Ingest<'_> {
             Source::Transit { offered_id, .. } => Some(offered_id.as_slice()),
             Source::Post | Source::Released | Source::Approved => None,
         };
-        let refuse = |reason: String, remember: Remember| refusal(source, reason, None, remember);
-        let article = Article::parse(raw).map_err(|e| refuse(e.to_string(), Remember::No))?;
+        let refuse =
+            |reason: String| refusal(source, Refused::Malformed, reason, None, Remember::No);
+        let article = Article::parse(raw).map_err(|e| refuse(e.to_string()))?;
         let id = article.message_id();
         if let (Some(offered), Some(id)) = (offered, &id) {
             if offered != id.as_slice() {
@@ -298,29 +366,31 @@ impl Ingest<'_> {
                     String::from_utf8_lossy(id),
                     String::from_utf8_lossy(offered)
                 );
-                return Err(refuse(reason, Remember::No));
+                return Err(refuse(reason));
             }
         }
         if *source == Source::Post {
             injection::check(&article, self.now, |g| {
                 std::str::from_utf8(g).is_ok_and(|g| self.groups.contains(g))
             })
-            .map_err(|e| refuse(e, Remember::No))?;
+            .map_err(refuse)?;
             injection::file_limits(&article, |board| self.config.file_limits(board))
-                .map_err(|e| refuse(e, Remember::No))?;
+                .map_err(refuse)?;
         }
         let article = match source {
             Source::Post if article.header(signing::HEADER).is_none() => {
                 article
                     .check(article::POST_REQUIRED)
-                    .map_err(|e| refuse(e.to_string(), Remember::No))?;
+                    .map_err(|e| refuse(e.to_string()))?;
+                let forbid =
+                    |reason| refusal(source, Refused::Authority, reason, None, Remember::No);
                 if let Some(id) = &id {
                     if !signing::may_sign(id, &self.node_key.verifying_key()) {
                         let reason = format!(
                             "Message-ID {} names another key, so only that key may sign it: sign the article with it, or choose a Message-ID that names no key",
                             String::from_utf8_lossy(id)
                         );
-                        return Err(refuse(reason, Remember::No));
+                        return Err(forbid(reason));
                     }
                 }
                 // The node key carries authority (passports, boards, its own
@@ -331,7 +401,7 @@ impl Ingest<'_> {
                     .find(|h| article.header(h).is_some())
                 {
                     let reason = format!("{name} articles must be signed by their author; the server signs only plain posts");
-                    return Err(refuse(reason, Remember::No));
+                    return Err(forbid(reason));
                 }
                 self.sign_for_client(&article)?
             }
@@ -367,8 +437,8 @@ impl Ingest<'_> {
             ..
         } = parsed;
         let source = &source;
-        let refuse = |reason: String, id: Option<Vec<u8>>, remember: Remember| {
-            refusal(source, reason, id, remember)
+        let refuse = |kind: Refused, reason: String, id: Option<Vec<u8>>, remember: Remember| {
+            refusal(source, kind, reason, id, remember)
         };
         let signer = match verified {
             Ok(signer) => signer,
@@ -379,7 +449,14 @@ impl Ingest<'_> {
             {
                 return self.decide_unsigned(article, source);
             }
-            Err(e) => return Err(refuse(e.to_string(), id.clone(), Remember::Record)),
+            Err(e) => {
+                return Err(refuse(
+                    Refused::Signature,
+                    e.to_string(),
+                    id.clone(),
+                    Remember::Record,
+                ))
+            }
         };
         let id = article.message_id().unwrap_or_default();
         let standing = self.trust.standing(&signer);
@@ -392,35 +469,49 @@ impl Ingest<'_> {
                 String::from_utf8_lossy(&id),
                 authority::short(&signer)
             );
-            return Err(refuse(reason, Some(id), Remember::Record));
+            return Err(refuse(
+                Refused::Authority,
+                reason,
+                Some(id),
+                Remember::Record,
+            ));
         }
         if let Source::Transit { .. } = source {
             // On the sender's word the article is from the future; it may
             // be taken when it is offered again (nntp.md §5.4).
-            future_dated(&article, self.now)
-                .map_err(|reason| refuse(reason, Some(id.clone()), Remember::Record))?;
+            future_dated(&article, self.now).map_err(|reason| {
+                refuse(Refused::Date, reason, Some(id.clone()), Remember::Record)
+            })?;
         }
         // From here on the article is exactly what its Message-ID names, so
         // refusing it may block the ID.
-        let block = |reason: String| refuse(reason, Some(id.clone()), Remember::Block);
+        let block = |kind: Refused| {
+            let id = &id;
+            move |reason: String| refusal(source, kind, reason, Some(id.clone()), Remember::Block)
+        };
         let required: &[&str] = match source {
             Source::Post => &["Date", "From", "Message-ID", "Newsgroups", "Subject"],
             Source::Transit { .. } | Source::Released | Source::Approved => {
                 article::TRANSIT_REQUIRED
             }
         };
-        article.check(required).map_err(|e| block(e.to_string()))?;
+        article
+            .check(required)
+            .map_err(|e| block(Refused::Malformed)(e.to_string()))?;
         if let Some(reason) = article
             .thread_root()
             .and_then(|root| self.lookup.refused_thread(&root))
         {
-            return Err(block(reason));
+            return Err(block(Refused::Removed)(reason));
         }
         if let Some(by) = self.lookup.cancels(&id).into_iter().find(|by| {
             VerifyingKey::from_bytes(by)
                 .is_ok_and(|by| authority::cancel_holds(&by, &article, Some(&signer), self.trust))
         }) {
-            return Err(block(format!("cancelled by {}", &hex::encode(by)[..8])));
+            return Err(block(Refused::Removed)(format!(
+                "cancelled by {}",
+                &hex::encode(by)[..8]
+            )));
         }
 
         // A revocation counts from its Date: what the key signed before
@@ -430,7 +521,7 @@ impl Ingest<'_> {
                 Standing::Passport
             }
             Standing::Revoked { .. } => {
-                return Err(block(format!(
+                return Err(block(Refused::Authority)(format!(
                     "the signing key {} was revoked before this article's Date",
                     signing::key_hex(&signer)
                 )));
@@ -441,7 +532,7 @@ impl Ingest<'_> {
             .header_unfolded("Control")
             .map(|value| control::parse(&value))
             .transpose()
-            .map_err(&block)?;
+            .map_err(block(Refused::Malformed))?;
         if let Source::Transit {
             peer: Some(peer), ..
         } = source
@@ -462,76 +553,79 @@ impl Ingest<'_> {
             if !self.peers.accepts(peer, right) {
                 // Another peer may bring it; do not block the ID.
                 let reason = format!("peer {peer} may not announce {} here", right.name());
-                return Err(refuse(reason, None, Remember::No));
+                return Err(refuse(Refused::PeerRights, reason, None, Remember::No));
             }
         }
         if !source.waited() {
-            self.check_path(&article).map_err(&block)?;
+            self.check_path(&article).map_err(block(Refused::Path))?;
         }
 
         if control.is_some() && article.header(audience::HEADER).is_some() {
-            return Err(block(format!(
+            return Err(block(Refused::Malformed)(format!(
                 "control messages are public: {} is for posts",
                 audience::HEADER
             )));
         }
-        let (groups, effects, disposition) = match (&control, &standing) {
-            (Some(c), _) if c.is_local() => {
-                let mut effects = self
-                    .control_effects(c, &signer, &standing, &article, source)
-                    .map_err(&block)?;
-                if let Control::LocalApprove(target) = c {
-                    effects.push(self.approval(target).map_err(&block)?);
+        let (groups, effects, disposition) =
+            match (&control, &standing) {
+                (Some(c), _) if c.is_local() => {
+                    let mut effects = self
+                        .control_effects(c, &signer, &standing, &article, source)
+                        .map_err(block(Refused::Authority))?;
+                    if let Control::LocalApprove(target) = c {
+                        effects.push(self.approval(target).map_err(block(Refused::Authority))?);
+                    }
+                    (Vec::new(), effects, Disposition::Local)
                 }
-                (Vec::new(), effects, Disposition::Local)
-            }
-            (Some(_), Standing::Unknown) => (
-                vec![CONTROL_GROUP.to_string()],
-                Vec::new(),
-                Disposition::Pending {
-                    key: signer.to_bytes(),
-                },
-            ),
-            (Some(c), _) => {
-                let effects = self
-                    .control_effects(c, &signer, &standing, &article, source)
-                    .map_err(block)?;
-                (vec![CONTROL_GROUP.to_string()], effects, Disposition::File)
-            }
-            (None, Standing::Unknown) => {
-                let groups = self
-                    .filed_groups(&article, source)
-                    .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
-                (
-                    groups,
+                (Some(_), Standing::Unknown) => (
+                    vec![CONTROL_GROUP.to_string()],
                     Vec::new(),
                     Disposition::Pending {
                         key: signer.to_bytes(),
                     },
-                )
-            }
-            (None, _) => {
-                let groups = self
-                    .filed_groups(&article, source)
-                    .map_err(|(reason, remember)| refuse(reason, Some(id.clone()), remember))?;
-                // An edit is kept as an article of its own; which version
-                // of the post readers see is settled from what is stored
-                // (settle.rs, state.md §3b), whatever came first.
-                if article.header("Supersedes").is_some() {
-                    let old = article.supersedes().ok_or_else(|| {
-                        block("Supersedes must name exactly one message-id".into())
-                    })?;
-                    authority::may_edit(&signer, &old, &article, &standing, self.trust)
-                        .map_err(&block)?;
+                ),
+                (Some(c), _) => {
+                    let effects = self
+                        .control_effects(c, &signer, &standing, &article, source)
+                        .map_err(block(Refused::Authority))?;
+                    (vec![CONTROL_GROUP.to_string()], effects, Disposition::File)
                 }
-                let effects = Vec::new();
-                if self.holds(source, &groups, Some(&signer)) {
-                    (groups, Vec::new(), Disposition::Held)
-                } else {
-                    (groups, effects, Disposition::File)
+                (None, Standing::Unknown) => {
+                    let groups = self.filed_groups(&article, source).map_err(
+                        |(kind, reason, remember)| refuse(kind, reason, Some(id.clone()), remember),
+                    )?;
+                    (
+                        groups,
+                        Vec::new(),
+                        Disposition::Pending {
+                            key: signer.to_bytes(),
+                        },
+                    )
                 }
-            }
-        };
+                (None, _) => {
+                    let groups = self.filed_groups(&article, source).map_err(
+                        |(kind, reason, remember)| refuse(kind, reason, Some(id.clone()), remember),
+                    )?;
+                    // An edit is kept as an article of its own; which version
+                    // of the post readers see is settled from what is stored
+                    // (settle.rs, state.md §3b), whatever came first.
+                    if article.header("Supersedes").is_some() {
+                        let old = article.supersedes().ok_or_else(|| {
+                            block(Refused::Malformed)(
+                                "Supersedes must name exactly one message-id".into(),
+                            )
+                        })?;
+                        authority::may_edit(&signer, &old, &article, &standing, self.trust)
+                            .map_err(block(Refused::Authority))?;
+                    }
+                    let effects = Vec::new();
+                    if self.holds(source, &groups, Some(&signer)) {
+                        (groups, Vec::new(), Disposition::Held)
+                    } else {
+                        (groups, effects, Disposition::File)
+                    }
+                }
+            };
 
         let from = source.waited_in(Some(&signer));
         self.prepared(&article, source, id, groups, effects, disposition, from)
@@ -579,24 +673,30 @@ impl Ingest<'_> {
         let id = article.message_id().unwrap_or_default();
         // Unsigned, the bytes prove nothing: refusals are kept for the
         // record only, so a genuine copy can still come.
-        let record = |reason: String| refusal(source, reason, Some(id.clone()), Remember::Record);
+        let record = |kind: Refused, reason: String| {
+            refusal(source, kind, reason, Some(id.clone()), Remember::Record)
+        };
         article
             .check(article::TRANSIT_REQUIRED)
-            .map_err(|e| record(e.to_string()))?;
+            .map_err(|e| record(Refused::Malformed, e.to_string()))?;
         if let Some(name) = ["Control", "Supersedes"]
             .into_iter()
             .find(|h| article.header(h).is_some())
         {
-            return Err(record(format!(
+            return Err(record(
+                Refused::Authority,
+                format!(
                 "{name} articles must be signed, even from a peer whose unsigned articles are taken"
-            )));
+            ),
+            ));
         }
         if !source.waited() {
-            self.check_path(&article).map_err(&record)?;
+            self.check_path(&article)
+                .map_err(|reason| record(Refused::Path, reason))?;
         }
         let groups = self
             .carried_groups(&article, source)
-            .map_err(|(reason, _)| record(reason))?;
+            .map_err(|(kind, reason, _)| record(kind, reason))?;
         let disposition = if self.holds(source, &groups, None) {
             Disposition::Held
         } else {
@@ -637,7 +737,7 @@ impl Ingest<'_> {
         &self,
         article: &Article,
         source: &Source,
-    ) -> Result<Vec<String>, (String, Remember)> {
+    ) -> Result<Vec<String>, (Refused, String, Remember)> {
         let groups = self.carried_groups(article, source)?;
         // Past its time here (README "Retention"): refused and remembered,
         // as the copy expired here was, so no peer brings it back.
@@ -645,6 +745,7 @@ impl Ingest<'_> {
             .is_some_and(|at| at <= self.now.timestamp())
         {
             return Err((
+                Refused::Date,
                 "it is older than its boards keep articles here (retention)".into(),
                 Remember::Block,
             ));
@@ -652,7 +753,8 @@ impl Ingest<'_> {
         let Some(value) = article.header_unfolded(audience::HEADER) else {
             return Ok(groups);
         };
-        let audience = Audience::parse_header(&value).map_err(|e| (e, Remember::Block))?;
+        let audience =
+            Audience::parse_header(&value).map_err(|e| (Refused::Malformed, e, Remember::Block))?;
         let to_come = self.boards_to_come(article, &groups);
         if let Some(open) = groups
             .iter()
@@ -662,14 +764,14 @@ impl Ingest<'_> {
             let reason = format!(
                 "it is protected for audience {audience}, and board {open} is not reserved for that audience here"
             );
-            return Err((reason, Remember::Record));
+            return Err((Refused::Board, reason, Remember::Record));
         }
         let own = self.node_key.verifying_key().to_bytes();
         if !self.access.grants().holds(&own, &audience, Scope::Cache) {
             let reason = format!(
                 "it is protected for audience {audience}, and this node holds no grant to keep it"
             );
-            return Err((reason, Remember::Record));
+            return Err((Refused::Board, reason, Remember::Record));
         }
         Ok(groups)
     }
@@ -709,8 +811,15 @@ impl Ingest<'_> {
             (article.raw().clone(), None)
         } else {
             let bytes = rewrite::rewrite(article, self.node, *source == Source::Post);
-            let stored = Article::parse(bytes.clone())
-                .map_err(|e| refusal(source, e.to_string(), Some(id.clone()), Remember::Block))?;
+            let stored = Article::parse(bytes.clone()).map_err(|e| {
+                refusal(
+                    source,
+                    Refused::Fault,
+                    e.to_string(),
+                    Some(id.clone()),
+                    Remember::Block,
+                )
+            })?;
             (bytes, Some(stored))
         };
         let stored = stored.as_ref().unwrap_or(article);
@@ -750,6 +859,7 @@ impl Ingest<'_> {
     fn sign_for_client(&self, article: &Article) -> Result<Article, Rejection> {
         let key = self.node_key.verifying_key();
         let fault = |e: String| Rejection {
+            kind: Refused::Fault,
             reason: e,
             message_id: None,
             remember: Remember::No,
@@ -790,7 +900,7 @@ impl Ingest<'_> {
         &self,
         article: &Article,
         source: &Source,
-    ) -> Result<Vec<String>, (String, Remember)> {
+    ) -> Result<Vec<String>, (Refused, String, Remember)> {
         let date = authority::date_secs(article);
         let mut carried = Vec::new();
         let mut removed = None;
@@ -818,7 +928,7 @@ impl Ingest<'_> {
                     "newsgroup {} is not carried here",
                     String::from_utf8_lossy(unknown)
                 );
-                return Err((reason, Remember::No));
+                return Err((Refused::Board, reason, Remember::No));
             }
         }
         if !carried.is_empty() {
@@ -840,14 +950,17 @@ impl Ingest<'_> {
             // Wherever a move of its thread files it, the rmgroup takes
             // it (state.md §4).
             (Some(board), _) => (
+                Refused::Removed,
                 format!("it was posted before its board {board} was removed"),
                 Remember::Block,
             ),
             (None, true) => (
+                Refused::Board,
                 "none of its newsgroups is carried here yet".into(),
                 Remember::Record,
             ),
             (None, false) => (
+                Refused::Board,
                 "none of its newsgroups is carried here".into(),
                 Remember::Block,
             ),

@@ -187,6 +187,7 @@ fn unsigned_and_tampered_articles_are_refused_without_blocking_their_ids() {
     );
     let r = f.transit(&tampered).unwrap_err();
     assert!(r.reason.contains("signature"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Signature);
     assert_eq!(
         r.remember,
         Remember::Record,
@@ -195,6 +196,7 @@ fn unsigned_and_tampered_articles_are_refused_without_blocking_their_ids() {
     let unsigned = Bytes::from_static(b"Path: x\r\nFrom: a@b\r\nNewsgroups: misc.test\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <u@x>\r\n\r\nb\r\n");
     let r = f.transit(&unsigned).unwrap_err();
     assert!(r.reason.contains("not signed"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Signature);
     assert_eq!(r.remember, Remember::Record);
 }
 
@@ -206,6 +208,7 @@ fn unwanted_articles_block_their_ids_unless_their_board_may_come() {
         .transit(&signed(PEER, "t3", "chan.nsfw.x", ""))
         .unwrap_err();
     assert!(r.reason.contains("carried"));
+    assert_eq!(r.kind, Refused::Board);
     assert_eq!(r.remember, Remember::Block);
     // One it would store once a newgroup creates it: the article may be
     // fetched again then (state.md §4).
@@ -213,6 +216,7 @@ fn unwanted_articles_block_their_ids_unless_their_board_may_come() {
         .transit(&signed(PEER, "t3b", "alt.nowhere", ""))
         .unwrap_err();
     assert!(r.reason.contains("carried here yet"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Board);
     assert_eq!(r.remember, Remember::Record);
     let looped = Bytes::from(
         String::from_utf8(signed(PEER, "t4", "misc.test", "").to_vec())
@@ -221,6 +225,7 @@ fn unwanted_articles_block_their_ids_unless_their_board_may_come() {
     );
     let r = f.transit(&looped).unwrap_err();
     assert!(r.reason.contains("loop"));
+    assert_eq!(r.kind, Refused::Path);
 }
 
 #[test]
@@ -273,6 +278,7 @@ fn unknown_keys_wait_and_revoked_keys_are_refused_from_the_revocations_date() {
         .transit(&signed(STRANGER, "t8", "misc.test", ""))
         .unwrap_err();
     assert!(r.reason.contains("revoked"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Authority);
 }
 
 #[test]
@@ -333,6 +339,7 @@ fn passports_only_from_trusted_issuers() {
         ))
         .unwrap_err();
     assert!(r.reason.contains("passports"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Authority);
 }
 
 #[test]
@@ -369,6 +376,7 @@ fn cancels_by_author_or_moderator_only() {
     ));
     let r = f.transit(&cancel(NODE, "c5")).unwrap_err();
     assert!(r.reason.contains("neither the author"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Authority);
 }
 
 #[test]
@@ -486,6 +494,7 @@ fn long_paths_are_refused() {
     );
     let r = f.transit(&long).unwrap_err();
     assert!(r.reason.contains("more than the limit"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Path);
 }
 
 #[test]
@@ -541,10 +550,12 @@ fn a_plain_peer_s_unsigned_articles_are_taken_only_where_configured() {
     for peer in [Some("peer"), None] {
         let r = from(peer, &plain("", 2)).expect_err("refused");
         assert!(r.reason.contains("not signed"), "{}", r.reason);
+        assert_eq!(r.kind, Refused::Signature);
     }
     // Nothing unsigned changes state, and loops are caught as usual.
     let r = from(Some("inn.example"), &plain("Control: cancel <x@y>\r\n", 3)).expect_err("control");
     assert!(r.reason.contains("must be signed"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Authority);
     assert_eq!(r.remember, Remember::Record);
     let looped = Bytes::from(
         String::from_utf8(plain("", 4).to_vec())
@@ -553,6 +564,7 @@ fn a_plain_peer_s_unsigned_articles_are_taken_only_where_configured() {
     );
     let r = from(Some("inn.example"), &looped).expect_err("loop");
     assert!(r.reason.contains("loop"), "{}", r.reason);
+    assert_eq!(r.kind, Refused::Path);
 }
 
 /// nntp.md §5.4: what the injection rules refuse at POST is carried in

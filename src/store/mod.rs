@@ -85,6 +85,9 @@ pub struct DbHealth {
     pub pending_compaction_bytes: u64,
     pub background_errors: u64,
     pub block_cache_bytes: u64,
+    /// Table files and memtables: what the store holds on disk and in
+    /// memory.
+    pub live_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -531,6 +534,20 @@ impl Store {
         )?)
     }
 
+    /// The overview records of the lowest and the highest numbered
+    /// article of `group`, None when it has none.
+    pub fn overview_ends(&self, group: &str) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut ends = Vec::with_capacity(2);
+        for direction in [Direction::Forward, Direction::Reverse] {
+            self.scan_group(group, 1, u64::MAX, direction, |_, value| {
+                ends.push(value.to_vec());
+                false
+            })?;
+        }
+        let last = ends.pop();
+        Ok(ends.pop().zip(last))
+    }
+
     /// Overview records of `group` with numbers in `lo..=hi`, in order.
     pub fn overview_range(&self, group: &str, lo: u64, hi: u64) -> Result<Vec<(u64, Vec<u8>)>> {
         let mut out = Vec::new();
@@ -718,6 +735,8 @@ impl Store {
             health.block_cache_bytes = health
                 .block_cache_bytes
                 .max(int("rocksdb.block-cache-usage"));
+            health.live_bytes +=
+                int("rocksdb.total-sst-files-size") + int("rocksdb.cur-size-all-mem-tables");
         }
         health
     }
