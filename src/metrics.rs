@@ -26,6 +26,11 @@ pub struct Metrics {
     /// series appears once it has happened).
     outcomes: Vec<std::sync::OnceLock<Counter>>,
     refused: Family<Labels, Counter>,
+    article_bytes: Family<Labels, Counter>,
+    /// `article_bytes` for each of [`SOURCES`], looked up once.
+    received: Vec<std::sync::OnceLock<Counter>>,
+    fed_articles: Family<Labels, Counter>,
+    fed_bytes: Family<Labels, Counter>,
     signature_failures: Counter,
     peer_up: Family<Labels, Gauge>,
     catch_up_success: Family<Labels, Seconds>,
@@ -57,6 +62,9 @@ pub struct Metrics {
 pub const EXPORTED: &[&str] = &[
     "tidings_articles_total",
     "tidings_articles_refused_total",
+    "tidings_article_bytes_total",
+    "tidings_fed_articles_total",
+    "tidings_fed_bytes_total",
     "tidings_signature_failures_total",
     "tidings_peer_up",
     "tidings_catch_up_last_success_timestamp_seconds",
@@ -110,6 +118,10 @@ impl Metrics {
             articles: Family::default(),
             outcomes: Vec::new(),
             refused: Family::default(),
+            article_bytes: Family::default(),
+            received: Vec::new(),
+            fed_articles: Family::default(),
+            fed_bytes: Family::default(),
             signature_failures: Counter::default(),
             peer_up: Family::default(),
             catch_up_success: Family::default(),
@@ -140,6 +152,21 @@ impl Metrics {
             "articles_refused",
             "Articles refused, by source and reason (malformed, signature, authority, peer_rights, path, date, board, removed, fault)",
             m.refused.clone(),
+        );
+        r.register(
+            "article_bytes",
+            "Bytes of the articles that came in, by source, whatever became of them",
+            m.article_bytes.clone(),
+        );
+        r.register(
+            "fed_articles",
+            "Articles the feed sent the peer (IHAVE or TAKETHIS)",
+            m.fed_articles.clone(),
+        );
+        r.register(
+            "fed_bytes",
+            "Bytes of the articles the feed sent the peer",
+            m.fed_bytes.clone(),
         );
         r.register(
             "signature_failures",
@@ -248,6 +275,7 @@ impl Metrics {
         Metrics {
             registry,
             outcomes,
+            received: SOURCES.iter().map(|_| std::sync::OnceLock::new()).collect(),
             ..m
         }
     }
@@ -267,6 +295,29 @@ impl Metrics {
                     self.articles.get_or_create(&labels).clone()
                 })
                 .inc();
+        }
+    }
+
+    /// Counts the bytes of an article that came in from `source` (one of
+    /// [`SOURCES`]); looked up once per source, as this runs per article.
+    pub fn received(&self, source: &'static str, bytes: usize) {
+        if let Some(at) = SOURCES.iter().position(|s| *s == source) {
+            self.received[at]
+                .get_or_init(|| {
+                    let labels = vec![("source", source.to_string())];
+                    self.article_bytes.get_or_create(&labels).clone()
+                })
+                .inc_by(bytes as u64);
+        }
+    }
+
+    /// The feed sent `peer` these articles and bytes (one batch).
+    pub fn fed(&self, name: &str, articles: u64, bytes: u64) {
+        if articles > 0 {
+            self.fed_articles
+                .get_or_create(&peer(name))
+                .inc_by(articles);
+            self.fed_bytes.get_or_create(&peer(name)).inc_by(bytes);
         }
     }
 
@@ -307,6 +358,8 @@ impl Metrics {
         self.peer_up.remove(&labels);
         self.catch_up_success.remove(&labels);
         self.catch_up_missing.remove(&labels);
+        self.fed_articles.remove(&labels);
+        self.fed_bytes.remove(&labels);
         self.outbox_depth.remove(&labels);
         self.outbox_oldest.remove(&labels);
         for direction in ["in", "out"] {
@@ -357,7 +410,11 @@ impl Metrics {
             .get(name)
             .copied()
             .unwrap_or((false, 0));
-        let last = self.catch_up_success.get_or_create(&peer(name)).get();
+        // Read without creating the series (a removed peer stays removed).
+        let last = self
+            .catch_up_success
+            .get(&peer(name))
+            .map_or(0.0, |g| g.get());
         PeerState {
             up,
             since,
@@ -458,5 +515,28 @@ fn set_counter(counter: &Counter, total: u64) {
     let now = counter.get();
     if total > now {
         counter.inc_by(total - now);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_counts_since_its_last_change() {
+        let metrics = Metrics::new();
+        metrics.peer_link("b.example", false, 90);
+        metrics.peer_link("b.example", true, 100);
+        metrics.peer_link("b.example", true, 150);
+        let state = metrics.peer_state("b.example");
+        assert!(state.up);
+        assert_eq!(state.since, 100, "staying up does not move it");
+        metrics.peer_link("b.example", false, 200);
+        let state = metrics.peer_state("b.example");
+        assert!(!state.up);
+        assert_eq!(state.since, 200);
+        metrics.peer_gone("b.example");
+        assert_eq!(metrics.peer_state("b.example").since, 0);
+        assert!(!metrics.render(Ok(Scraped::default())).contains("b.example"));
     }
 }

@@ -421,6 +421,7 @@ impl Node {
             Source::Released => "released",
             Source::Approved => "approved",
         };
+        self.metrics.received(from, raw.len());
         let outcome = self.decide_and_store(raw, source, turn).await;
         let result = match &outcome {
             Ingested::Stored { stored, .. } => match stored {

@@ -73,6 +73,10 @@ fn the_admin_listener_serves_metrics_and_status() {
         text.contains("tidings_articles_refused_total{source=\"post\",reason=\"malformed\"} 1\n"),
         "{text}"
     );
+    assert!(
+        text.contains("tidings_article_bytes_total{source=\"post\"} "),
+        "{text}"
+    );
     assert!(text.contains("tidings_commit_syncs_total "), "{text}");
     assert!(text.ends_with("# EOF\n"));
     for name in EXPORTED {
@@ -246,17 +250,32 @@ fn a_peer_down_shows_in_status_and_metrics_until_it_returns() {
     let admin = a.admin.expect("admin listener");
     let limit = Duration::from_secs(30);
     let up = "tidings_peer_up{peer=\"b.ops\"} 1\n";
-    wait_until(limit, "the link to B up", || {
-        peer_seen(admin).1.contains(up)
+    wait_until(limit, "the link to B up and caught up", || {
+        let metrics = peer_seen(admin).1;
+        metrics.contains(up)
+            && metrics.contains("tidings_catch_up_last_success_timestamp_seconds{peer=\"b.ops\"}")
     });
+    // One post, sent by the feed (the catch-up is done): counted per peer.
+    let mut poster = Client::connect(a.addr);
+    let first = poster.post("test.one", "fed", "x\r\n");
+    let mut at_b = Client::connect(b.addr);
+    wait_until(limit, "the post at B", || {
+        at_b.cmd(&format!("STAT {first}")).0 == 223
+    });
+    // Counted once A has read B's answer, which may be after B serves it.
+    wait_until(limit, "the feed's counters", || {
+        let metrics = peer_seen(admin).1;
+        metrics.contains("tidings_fed_articles_total{peer=\"b.ops\"} 1\n")
+            && metrics.contains("tidings_fed_bytes_total{peer=\"b.ops\"} ")
+    });
+    let up_since = peer_seen(admin).0["since"].as_u64().expect("up since");
 
     // B goes away: A shows the link down and its outbox growing.
+    drop(at_b);
     b.stop();
-    let mut poster = Client::connect(a.addr);
     let ids: Vec<String> = (0..3)
         .map(|i| poster.post("test.one", &format!("while b is away {i}"), "x\r\n"))
         .collect();
-    let up_since = peer_seen(admin).0["since"].as_u64().expect("up since");
     wait_until(limit, "B down, three queued", || {
         let (peer, metrics) = peer_seen(admin);
         peer["up"] == false

@@ -184,9 +184,9 @@ async fn feed(node: &Node, peer: &FeedPeer, shutdown: &CancellationToken) -> Res
             continue;
         }
         let outcome = if streaming {
-            stream(node, &mut link, &batch).await?
+            stream(node, &peer.name, &mut link, &batch).await?
         } else {
-            ihave(node, &mut link, &batch).await?
+            ihave(node, &peer.name, &mut link, &batch).await?
         };
         for (entry, result) in batch.iter().zip(outcome) {
             match result {
@@ -209,6 +209,7 @@ enum Offer {
 /// CHECK every entry in one write, then TAKETHIS the wanted ones.
 async fn stream(
     node: &Node,
+    peer: &str,
     link: &mut Client,
     batch: &[OutboxEntry],
 ) -> Result<Vec<Offer>, FeedError> {
@@ -233,10 +234,17 @@ async fn stream(
             _ => return Err(ClientError::unexpected("CHECK", response).into()),
         });
     }
+    let (mut articles, mut bytes) = (0, 0);
     takethis(link, &wanted, MAX_BATCH_BYTES, |id| {
-        Ok::<_, FeedError>(node.store.article(id)?)
+        let article = node.store.article(id)?;
+        if let Some(text) = &article {
+            articles += 1;
+            bytes += text.len() as u64;
+        }
+        Ok::<_, FeedError>(article)
     })
     .await?;
+    node.metrics.fed(peer, articles, bytes);
     Ok(outcome)
 }
 
@@ -297,6 +305,7 @@ pub(crate) async fn takethis<E: From<ClientError>>(
 /// For peers without STREAMING: one IHAVE at a time.
 async fn ihave(
     node: &Node,
+    peer: &str,
     link: &mut Client,
     batch: &[OutboxEntry],
 ) -> Result<Vec<Offer>, FeedError> {
@@ -312,6 +321,7 @@ async fn ihave(
         outcome.push(match response.code {
             Code::IHAVE_SEND => {
                 link.data(&article).await?;
+                node.metrics.fed(peer, 1, article.len() as u64);
                 let response = link.response().await?;
                 match response.code {
                     Code::TRANSFER_OK | Code::TRANSFER_REJECTED => Offer::Done,
