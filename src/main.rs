@@ -316,7 +316,7 @@ fn serve(config: tidings::config::Valid) -> anyhow::Result<()> {
         let admin = bind_if(node.config().listen.admin, "admin").await?;
         let shutdown = CancellationToken::new();
         tokio::spawn(stop_on_signal(shutdown.clone()));
-        tokio::spawn(reload_on_hangup(node.clone()));
+        let hangups = tokio::spawn(reload_on_hangup(node.clone(), shutdown.clone()));
         let listeners = tidings::server::Listeners {
             nntp,
             nntps,
@@ -324,6 +324,8 @@ fn serve(config: tidings::config::Valid) -> anyhow::Result<()> {
             admin,
         };
         tidings::server::serve(listeners, node, shutdown).await;
+        // Its hold on the node must go before the committer can finish.
+        let _ = hangups.await;
         anyhow::Ok(())
     })?;
     // Every session has ended, so the committer's queue is closing; wait
@@ -348,8 +350,8 @@ async fn bind_if(
 }
 
 /// SIGHUP reloads the configuration file (what a reload takes, and how a
-/// bad one is refused: reload.rs); the outcome is logged.
-async fn reload_on_hangup(node: std::sync::Arc<Node>) {
+/// bad one is refused: reload.rs); the outcome is logged. Ends at shutdown.
+async fn reload_on_hangup(node: std::sync::Arc<Node>, shutdown: CancellationToken) {
     let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(hangups) => hangups,
         Err(e) => {
@@ -357,7 +359,11 @@ async fn reload_on_hangup(node: std::sync::Arc<Node>) {
             return;
         }
     };
-    while hangups.recv().await.is_some() {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            hangup = hangups.recv() => if hangup.is_none() { return },
+        }
         tracing::info!("SIGHUP: reloading the configuration");
         // Logged by the reload itself, whichever way it went.
         let _ = tidings::reload::from_source(&node).await;

@@ -105,6 +105,10 @@ fn sighup_feeds_a_new_peer_and_refuses_a_broken_file() {
     // The reader's connection lived through all of it.
     assert_eq!(reader.cmd("GROUP test.one").0, 211);
     assert_eq!(a.log_count(&["configuration reloaded"]), 1);
+    // And SIGTERM still stops the node cleanly (nothing holds it open).
+    drop(reader);
+    let status = a.terminate();
+    assert!(status.success(), "{status}");
 }
 
 #[test]

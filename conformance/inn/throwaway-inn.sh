@@ -11,6 +11,10 @@
 #   throwaway-inn.sh flush DIR
 #   throwaway-inn.sh stop DIR
 #
+# Storage is tradspool (a file per article) unless INN_STORAGE=cnfs: then
+# one cyclic buffer of INN_CNFS_MB megabytes (default 4096), the method busy
+# INN sites use (benches/versus-inn.sh measures against it).
+#
 # INN programs find their configuration through the INNCONF environment
 # variable; every path in DIR/inn.conf points under DIR. innd runs as the
 # `news` user (the script must run as root or as news).
@@ -206,15 +210,49 @@ patharchive:            $dir/spool/archive
 EOF
 }
 
-write_etc() {
+# storage.conf (and for CNFS, cycbuff.conf and its buffer file).
+write_storage() {
   local dir=$1
   local etc=$dir/etc
-  cat >"$etc/storage.conf" <<'EOF'
+  case ${INN_STORAGE:-tradspool} in
+  tradspool)
+    cat >"$etc/storage.conf" <<'EOF'
 method tradspool {
     newsgroups: *
     class: 0
 }
 EOF
+    ;;
+  cnfs)
+    local mb=${INN_CNFS_MB:-4096} buffer=$dir/spool/cycbuffs/one
+    [[ $mb =~ ^[0-9]+$ ]] && [ "$mb" -ge 16 ] || die "INN_CNFS_MB must be a number of megabytes, at least 16"
+    mkdir -p "$dir/spool/cycbuffs"
+    # Allocated, not sparse: CNFS writes into it in place.
+    fallocate -l "${mb}M" "$buffer" 2>/dev/null ||
+      dd if=/dev/zero of="$buffer" bs=1M count="$mb" status=none ||
+      die "cannot make the CNFS buffer $buffer"
+    cat >"$etc/cycbuff.conf" <<EOF
+cycbuffupdate:  25
+refreshinterval: 30
+cycbuff:ONE:$buffer:$((mb * 1024))
+metacycbuff:BENCH:ONE
+EOF
+    cat >"$etc/storage.conf" <<'EOF'
+method cnfs {
+    newsgroups: *
+    class: 0
+    options: BENCH
+}
+EOF
+    ;;
+  *) die "INN_STORAGE must be tradspool or cnfs, not ${INN_STORAGE}" ;;
+  esac
+}
+
+write_etc() {
+  local dir=$1
+  local etc=$dir/etc
+  write_storage "$dir"
   # Every host on loopback may feed (transit until MODE READER, which hands
   # the connection to nnrpd).
   cat >"$etc/incoming.conf" <<'EOF'

@@ -638,6 +638,27 @@ impl NodeProcess {
             })
     }
 
+    /// SIGTERM, then the exit status once the node has stopped (within
+    /// `TIMEOUT`).
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = std::time::Instant::now() + TIMEOUT;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the node did not stop within {TIMEOUT:?} of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
     /// SIGKILL: the node gets no chance to flush or clean up.
     pub fn kill_9(mut self) {
         self.child.kill().expect("SIGKILL");
