@@ -91,8 +91,12 @@ port_free() {
 measure() {
   local port=$1 pid=$2 key=$3 before after out rate
   before=$(cpu_of "$pid")
-  out=$("$tidings" loadgen --target "127.0.0.1:$port" --connections "$connections" \
-    --articles "$articles" --size "$size" --window "$window" --group "$group" --key "$key")
+  if ! out=$("$tidings" loadgen --target "127.0.0.1:$port" --connections "$connections" \
+    --articles "$articles" --size "$size" --window "$window" --group "$group" --key "$key"); then
+    echo "versus-inn: the load generator failed against 127.0.0.1:$port (pid $pid); logs:" >&2
+    tail -n 20 "$mnt"/inn/log/* "$work/tidings.log" 2>/dev/null >&2 || true
+    exit 1
+  fi
   after=$(cpu_of "$pid")
   echo "    loadgen: $out" >&2
   case $out in
