@@ -41,8 +41,14 @@ mnt=$work/mnt
 mkdir -p "$mnt"
 ticks=$(getconf CLK_TCK)
 
+# Each round's INN gets a directory of its own, so stopping one never
+# touches the next (the script finds an INN's processes by its directory).
+
 cleanup() {
-  "$inn" stop "$mnt/inn" >/dev/null 2>&1 || true
+  local dir
+  for dir in "$mnt"/inn-*; do
+    [ -d "$dir" ] && "$inn" stop "$dir" >/dev/null 2>&1 || true
+  done
   [ -n "${node_pid:-}" ] && kill -9 "$node_pid" 2>/dev/null || true
   release_fs || true
   rm -f "$work/fs.img"
@@ -94,7 +100,7 @@ measure() {
   if ! out=$("$tidings" loadgen --target "127.0.0.1:$port" --connections "$connections" \
     --articles "$articles" --size "$size" --window "$window" --group "$group" --key "$key"); then
     echo "versus-inn: the load generator failed against 127.0.0.1:$port (pid $pid); logs:" >&2
-    tail -n 20 "$mnt"/inn/log/* "$work/tidings.log" 2>/dev/null >&2 || true
+    tail -n 20 "${inn_dir:-$mnt/no-inn}"/log/* "$work/tidings.log" 2>/dev/null >&2 || true
     exit 1
   fi
   after=$(cpu_of "$pid")
@@ -111,11 +117,12 @@ run_inn() {
   fresh_fs
   local port pid key=$work/load.key
   port=$(port_free)
+  inn_dir=$mnt/inn-$round
   INN_STORAGE=cnfs INN_CNFS_MB=$cnfs_mb INN_EXTRA_GROUPS=$group \
-    "$inn" start "$mnt/inn" "$port" >/dev/null
-  pid=$(cat "$mnt/inn/run/innd.pid")
+    "$inn" start "$inn_dir" "$port" >/dev/null
+  pid=$(cat "$inn_dir/run/innd.pid")
   measure "$port" "$pid" "$key"
-  "$inn" stop "$mnt/inn" >/dev/null
+  "$inn" stop "$inn_dir" >/dev/null
 }
 
 run_tidings() {

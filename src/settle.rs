@@ -391,14 +391,14 @@ fn versions(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
 /// names, or, with `old` here, by its signer or a moderator of every board
 /// it names (the rule of cancels, state.md §4a).
 fn edit_holds(node: &Node, edit: &Article, old: &[u8], parent: Option<&Article>) -> bool {
-    let Some(signer) = signing::claimed(edit).ok().map(|c| c.field.key) else {
+    let Some(signer) = signing::claimed_key(edit).ok() else {
         return false;
     };
     if signing::names_key(old) && signing::message_id_key(old) == Some(signer) {
         return true;
     }
     parent.is_some_and(|parent| {
-        let parent_signer = signing::claimed(parent).ok().map(|c| c.field.key);
+        let parent_signer = signing::claimed_key(parent).ok();
         authority::cancel_holds(&signer, parent, parent_signer.as_ref(), &node.trust)
     })
 }
@@ -444,7 +444,7 @@ fn cancelled(node: &Node, target: &[u8]) -> Result<Vec<Effect>, StoreError> {
     else {
         return Ok(Vec::new());
     };
-    let signer = signing::claimed(&article).ok().map(|c| c.field.key);
+    let signer = signing::claimed_key(&article).ok();
     for (_, by) in cancels {
         let Ok(by) = VerifyingKey::from_bytes(&by) else {
             continue;
@@ -482,10 +482,7 @@ fn valid(node: &Node, named: &[u8], record: &MoveRecord) -> Result<bool, StoreEr
     let author = if signing::names_key(named) {
         signing::message_id_key(named)
     } else {
-        target
-            .as_ref()
-            .and_then(|a| signing::claimed(a).ok())
-            .map(|c| c.field.key)
+        target.as_ref().and_then(|a| signing::claimed_key(a).ok())
     };
     if author == Some(signer) {
         return Ok(true);

@@ -368,8 +368,8 @@ cmd_start() {
 
   local i
   for ((i = 0; i < 100; i++)); do
-    if greets "$port"; then
-      innd_pid "$dir" >/dev/null || die "innd answers but wrote no pid file"
+    # innd may answer a moment before its pid file is written.
+    if greets "$port" && innd_pid "$dir" >/dev/null; then
       echo "$dir/run/innd.pid"
       return 0
     fi

@@ -350,14 +350,19 @@ pub fn path_contains(path: &[u8], node: &[u8]) -> bool {
 
 /// Removes folding CRLFs and trailing whitespace.
 pub fn unfold(value: &[u8]) -> Vec<u8> {
-    let mut out: Vec<u8> = value
+    let end = value
         .iter()
-        .copied()
-        .filter(|&b| b != b'\r' && b != b'\n')
-        .collect();
-    while out.last().is_some_and(|b| b.is_ascii_whitespace()) {
-        out.pop();
+        .rposition(|b| !b.is_ascii_whitespace())
+        .map_or(0, |last| last + 1);
+    let value = &value[..end];
+    // Most values are one line: one copy, no byte-by-byte filter.
+    let mut out = Vec::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = memchr::memchr2(b'\r', b'\n', rest) {
+        out.extend_from_slice(&rest[..at]);
+        rest = &rest[at + 1..];
     }
+    out.extend_from_slice(rest);
     out
 }
 
@@ -375,6 +380,25 @@ pub fn parse_date(value: &[u8]) -> Option<chrono::DateTime<chrono::FixedOffset>>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The same as removing every CR and LF, then the trailing
+        /// whitespace (the plain definition, byte by byte).
+        #[test]
+        fn unfold_removes_line_breaks_and_trailing_whitespace(
+            value in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b' ', b'\t', b'\r', b'\n', b'z', 0xff]),
+                0..40,
+            )
+        ) {
+            let mut plain: Vec<u8> =
+                value.iter().copied().filter(|&b| b != b'\r' && b != b'\n').collect();
+            while plain.last().is_some_and(|b| b.is_ascii_whitespace()) {
+                plain.pop();
+            }
+            proptest::prop_assert_eq!(unfold(&value), plain);
+        }
+    }
 
     const OK: &[u8] = b"Path: a!b\r\nFrom: x@example.org\r\nNewsgroups: misc.test, alt.test\r\nSubject: hello\r\n\tworld\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <1@example.org>\r\n\r\nbody line\r\n.second\r\n";
 

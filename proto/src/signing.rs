@@ -163,17 +163,25 @@ fn relaxed(value: &[u8], out: &mut BytesMut) {
 
 /// The bytes the signature covers.
 pub fn canonical(article: &Article) -> Bytes {
+    // Field names are printable ASCII (the parser takes nothing else), so
+    // lowering their bytes is lowering the text; sorted without copying.
+    fn lowered(name: &[u8]) -> impl Iterator<Item = u8> + '_ {
+        name.iter().map(u8::to_ascii_lowercase)
+    }
     let raw = article.raw();
-    let mut fields: Vec<(String, std::ops::Range<usize>)> = article
+    let mut fields: Vec<(&[u8], std::ops::Range<usize>)> = article
         .field_spans()
-        .map(|(name, span)| (String::from_utf8_lossy(name).to_ascii_lowercase(), span))
-        .filter(|(name, _)| !UNSIGNED.contains(&name.as_str()))
+        .filter(|(name, _)| {
+            !UNSIGNED
+                .iter()
+                .any(|u| name.eq_ignore_ascii_case(u.as_bytes()))
+        })
         .collect();
-    fields.sort_by(|a, b| a.0.cmp(&b.0));
+    fields.sort_by(|a, b| lowered(a.0).cmp(lowered(b.0)));
     let mut out = BytesMut::with_capacity(raw.len() + DOMAIN.len());
     out.put_slice(DOMAIN);
     for (name, span) in &fields {
-        out.put_slice(name.as_bytes());
+        out.extend(lowered(name));
         out.put_u8(b':');
         let line = &raw[span.clone()];
         let value = &line[name.len() + 1..];
@@ -181,18 +189,22 @@ pub fn canonical(article: &Article) -> Bytes {
         out.put_slice(b"\r\n");
     }
     out.put_slice(b"\r\n");
+    // Each body line ends in CRLF; empty lines at the end are left out.
+    let mut kept = out.len();
     let body = article.body();
-    let mut lines: Vec<&[u8]> = body
-        .split(|&b| b == b'\n')
-        .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-        .collect();
-    while lines.last().is_some_and(|l| l.is_empty()) {
-        lines.pop();
-    }
-    for line in lines {
+    let mut start = 0;
+    let ends = memchr::memchr_iter(b'\n', &body).chain(std::iter::once(body.len()));
+    for end in ends {
+        let line = &body[start..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        start = end + 1;
         out.put_slice(line);
         out.put_slice(b"\r\n");
+        if !line.is_empty() {
+            kept = out.len();
+        }
     }
+    out.truncate(kept);
     out.freeze()
 }
 
@@ -298,6 +310,20 @@ pub struct Claimed {
 /// Parses the signature header and checks the Message-ID binding; the
 /// ed25519 check itself is [`Claimed::verify`], so callers can batch it.
 pub fn claimed(article: &Article) -> Result<Claimed, SigError> {
+    Ok(Claimed {
+        field: claimed_field(article)?,
+        message: canonical(article),
+    })
+}
+
+/// The key an article's signature header names, checked for form and
+/// binding as [`claimed`] checks it, without building the signed form:
+/// for an article verified when it was stored, whose signer is wanted.
+pub fn claimed_key(article: &Article) -> Result<VerifyingKey, SigError> {
+    claimed_field(article).map(|field| field.key)
+}
+
+fn claimed_field(article: &Article) -> Result<SignatureField, SigError> {
     let field = match article.count(HEADER) {
         0 => return Err(SigError::Missing),
         1 => SignatureField::parse(&article.header_unfolded(HEADER).unwrap_or_default())?,
@@ -307,10 +333,7 @@ pub fn claimed(article: &Article) -> Result<Claimed, SigError> {
     if !may_sign(&id, &field.key) {
         return Err(SigError::UnboundMessageId);
     }
-    Ok(Claimed {
-        field,
-        message: canonical(article),
-    })
+    Ok(field)
 }
 
 impl Claimed {

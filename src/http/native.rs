@@ -221,9 +221,9 @@ fn describe(node: &Node, id: &str) -> Result<Found, StoreError> {
         serde_json::Value::Null
     };
     // The stored copy was verified when it was taken; this names the key.
-    let signer = crate::proto::signing::claimed(&article)
+    let signer = crate::proto::signing::claimed_key(&article)
         .ok()
-        .map(|claim| hex::encode(claim.field.key.as_bytes()));
+        .map(|key| hex::encode(key.as_bytes()));
     let edits: Vec<String> = store
         .edits_of(id.as_bytes())?
         .iter()

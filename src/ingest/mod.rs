@@ -242,7 +242,7 @@ impl Lookup for Store {
         };
         let article = Article::parse(Bytes::from(bytes)).ok()?;
         // Verified when it was stored; the claim names the key.
-        signing::claimed(&article).ok().map(|c| c.field.key)
+        signing::claimed_key(&article).ok()
     }
 
     fn board(&self, name: &str) -> BoardState {
@@ -834,9 +834,7 @@ impl Ingest<'_> {
         Ok(Prepared {
             thread: stored.thread_root().unwrap_or_else(|| id.clone()),
             supersedes: stored.supersedes(),
-            signer: signing::claimed(stored)
-                .ok()
-                .map(|c| c.field.key.to_bytes()),
+            signer: signing::claimed_key(stored).ok().map(|k| k.to_bytes()),
             // Control messages are filed in `control` alone.
             waits: match disposition {
                 Disposition::File if stored.header("Control").is_none() => {

@@ -254,8 +254,8 @@ impl Store {
             };
             let root = article.thread_root().unwrap_or_else(|| id.to_vec());
             batch.put_cf(self.cf(schema::THREADS), schema::pair_key(&root, &id), b"");
-            if let Ok(claim) = crate::proto::signing::claimed(&article) {
-                let key = [claim.field.key.as_bytes().as_slice(), &id].concat();
+            if let Ok(signer) = crate::proto::signing::claimed_key(&article) {
+                let key = [signer.as_bytes().as_slice(), &id].concat();
                 batch.put_cf(self.cf(schema::AUTHORS), key, b"");
             }
             indexed += 1;

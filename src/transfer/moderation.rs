@@ -97,7 +97,7 @@ fn holds(
     {
         return Ok(true);
     }
-    let post_signer = signing::claimed(&post).ok().map(|c| c.field.key);
+    let post_signer = signing::claimed_key(&post).ok();
     Ok(authority::cancel_holds(
         &signer,
         &post,
