@@ -355,6 +355,63 @@ pub fn verify(article: &Article) -> Result<VerifyingKey, SigError> {
 mod tests {
     use super::*;
 
+    /// The signed form as signing.md §2 words it, written plainly: the
+    /// optimised [`canonical`] must give the same bytes.
+    fn canonical_as_specified(article: &Article) -> Vec<u8> {
+        let raw = article.raw();
+        let mut fields: Vec<(String, std::ops::Range<usize>)> = article
+            .field_spans()
+            .map(|(name, span)| (String::from_utf8_lossy(name).to_ascii_lowercase(), span))
+            .filter(|(name, _)| !UNSIGNED.contains(&name.as_str()))
+            .collect();
+        fields.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut out = BytesMut::from(DOMAIN);
+        for (name, span) in &fields {
+            out.put_slice(name.as_bytes());
+            out.put_u8(b':');
+            relaxed(&raw[span.clone()][name.len() + 1..], &mut out);
+            out.put_slice(b"\r\n");
+        }
+        out.put_slice(b"\r\n");
+        let body = article.body();
+        let mut lines: Vec<&[u8]> = body
+            .split(|&b| b == b'\n')
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
+            .collect();
+        while lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        for line in lines {
+            out.put_slice(line);
+            out.put_slice(b"\r\n");
+        }
+        out.to_vec()
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_canonical_form_is_as_specified(
+            order in proptest::sample::subsequence(
+                vec!["From", "subject", "NEWSGROUPS", "Path", "X-Extra", "date", "Xref"], 1..7),
+            upper in proptest::collection::vec(proptest::bool::ANY, 7),
+            body in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b' ', b'\r', b'\n', b'.', b'z']), 0..60),
+        ) {
+            let mut raw = Vec::new();
+            for (name, up) in order.iter().zip(&upper) {
+                let name = if *up { name.to_ascii_uppercase() } else { name.to_string() };
+                raw.extend_from_slice(format!("{name}:  v  {name}\r\n").as_bytes());
+            }
+            raw.extend_from_slice(b"Message-ID: <p@example.org>\r\n\r\n");
+            raw.extend_from_slice(&body);
+            let article = Article::parse(Bytes::from(raw)).expect("parses");
+            proptest::prop_assert_eq!(
+                canonical(&article).to_vec(),
+                canonical_as_specified(&article)
+            );
+        }
+    }
+
     fn key(seed: u8) -> SigningKey {
         SigningKey::from_bytes(&[seed; 32])
     }
