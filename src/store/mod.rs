@@ -95,6 +95,9 @@ pub struct Store {
     db: Arc<DB>,
 }
 
+/// All memtables together, in MiB (see [`Store::open`]).
+const MEMTABLES_MIB: usize = 96;
+
 impl Store {
     /// Opens (or creates) the store under `dir`. `cache_mib` bounds the
     /// block cache shared by all column families.
@@ -124,9 +127,13 @@ impl Store {
         db_opts.create_if_missing(true);
         db_opts.create_missing_column_families(true);
         db_opts.set_block_based_table_factory(&table);
-        // Bounded memtables: four per column family at 32 MiB at most.
+        // Bounded memtables: four per column family at 32 MiB at most, and
+        // all of them together at most MEMTABLES_MIB (RocksDB flushes the
+        // largest when the sum passes it), so memory does not grow with
+        // the number of column families written.
         db_opts.set_write_buffer_size(32 << 20);
         db_opts.set_max_write_buffer_number(4);
+        db_opts.set_db_write_buffer_size(MEMTABLES_MIB << 20);
         db_opts.increase_parallelism(2);
 
         let families = schema::ALL.iter().map(|name| {
