@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::metrics::{Outbox, Scraped};
 use crate::node::Node;
+use crate::store::schema::overview_date;
 
 /// The media type of the OpenMetrics text format.
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -144,12 +145,6 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
     let config = node.config();
     let mut boards = Vec::new();
     for (name, record) in node.groups.all() {
-        let date = |record: &[u8]| {
-            record
-                .split(|&b| b == b'\t')
-                .nth(OVERVIEW_DATE)
-                .and_then(crate::retention::seconds)
-        };
         let ends = store.overview_ends(&name)?;
         let retention = crate::retention::rule(&config.retention_rules, &name);
         boards.push(json!({
@@ -157,8 +152,8 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
             "articles": record.count,
             "low": record.low,
             "high": record.high,
-            "oldest": ends.as_ref().and_then(|(first, _)| date(first)),
-            "newest": ends.as_ref().and_then(|(_, last)| date(last)),
+            "oldest": ends.as_ref().and_then(|(first, _)| overview_date(first)),
+            "newest": ends.as_ref().and_then(|(_, last)| overview_date(last)),
             "retention_days": retention.map(|r| r.days),
         }));
     }
@@ -178,10 +173,6 @@ pub fn report(node: &Node) -> Result<serde_json::Value, crate::store::StoreError
         "boards": boards,
     }))
 }
-
-/// The Date field of an overview record as the store keeps it (subject,
-/// from, date, message-id, ...: RFC 3977 §8.3 without the number).
-const OVERVIEW_DATE: usize = 2;
 
 /// How many waiting posts a listing shows at most.
 const LISTED: usize = 1000;

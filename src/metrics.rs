@@ -286,15 +286,13 @@ impl Metrics {
     pub fn ingested(&self, source: &'static str, result: &'static str) {
         let at = |names: &[&str], name: &str| names.iter().position(|n| *n == name);
         if let (Some(s), Some(r)) = (at(&SOURCES, source), at(&RESULTS, result)) {
-            self.outcomes[s * RESULTS.len() + r]
-                .get_or_init(|| {
-                    let labels = vec![
-                        ("source", source.to_string()),
-                        ("result", result.to_string()),
-                    ];
-                    self.articles.get_or_create(&labels).clone()
-                })
-                .inc();
+            let labels = [("source", source), ("result", result)];
+            cached(
+                &self.outcomes[s * RESULTS.len() + r],
+                &self.articles,
+                &labels,
+            )
+            .inc();
         }
     }
 
@@ -302,12 +300,8 @@ impl Metrics {
     /// [`SOURCES`]); looked up once per source, as this runs per article.
     pub fn received(&self, source: &'static str, bytes: usize) {
         if let Some(at) = SOURCES.iter().position(|s| *s == source) {
-            self.received[at]
-                .get_or_init(|| {
-                    let labels = vec![("source", source.to_string())];
-                    self.article_bytes.get_or_create(&labels).clone()
-                })
-                .inc_by(bytes as u64);
+            let labels = [("source", source)];
+            cached(&self.received[at], &self.article_bytes, &labels).inc_by(bytes as u64);
         }
     }
 
@@ -508,6 +502,20 @@ pub struct Outbox {
     pub depth: u64,
     /// Age of the oldest, in seconds (0 when empty).
     pub oldest_secs: f64,
+}
+
+/// The counter of `family` with `labels`, looked up (and its label set
+/// allocated) only the first time, then kept in `slot`: for counters bumped
+/// per article.
+fn cached<'a>(
+    slot: &'a std::sync::OnceLock<Counter>,
+    family: &Family<Labels, Counter>,
+    labels: &[(&'static str, &str)],
+) -> &'a Counter {
+    slot.get_or_init(|| {
+        let labels: Labels = labels.iter().map(|(k, v)| (*k, v.to_string())).collect();
+        family.get_or_create(&labels).clone()
+    })
 }
 
 /// Brings a counter up to a total kept elsewhere.

@@ -389,7 +389,9 @@ impl Node {
 
     /// Runs `judge` with the ingest rules as they stand now.
     fn with_ingest_rules<R>(&self, judge: impl FnOnce(&Ingest<'_>) -> R) -> R {
-        let (config, peers, access) = (self.config(), self.peers(), self.access());
+        // Guards, not clones: nothing here awaits, and this runs twice per
+        // article.
+        let (config, peers, access) = (self.config.load(), self.peers.load(), self.access.load());
         judge(&Ingest {
             node: self.name(),
             groups: &self.groups,

@@ -135,19 +135,26 @@ pub async fn reload(node: &Arc<Node>, next: Config) -> Result<Reloaded, ReloadEr
 }
 
 /// Starts the feed and catch-up tasks of a fed peer's link, under the
-/// server's task tracker (nothing before the node serves).
+/// server's task tracker (nothing before the node serves). They end at
+/// shutdown or when a reload stops the link, whichever comes first.
 pub fn start_link(node: &Arc<Node>, peer: Arc<Peer>) {
     let Some((tracker, shutdown)) = node.tasks.get() else {
         return;
     };
     node.metrics
         .peer_link(&peer.name, false, node.clock.now_micros() / 1_000_000);
-    tracker.spawn(crate::feed::run(
-        node.clone(),
-        peer.clone(),
-        shutdown.clone(),
-    ));
-    tracker.spawn(crate::catchup::run(node.clone(), peer, shutdown.clone()));
+    let ended = shutdown.child_token();
+    tracker.spawn({
+        let (stopped, ended) = (peer.link.stopped.clone(), ended.clone());
+        async move {
+            tokio::select! {
+                () = stopped.cancelled() => ended.cancel(),
+                () = ended.cancelled() => {}
+            }
+        }
+    });
+    tracker.spawn(crate::feed::run(node.clone(), peer.clone(), ended.clone()));
+    tracker.spawn(crate::catchup::run(node.clone(), peer, ended));
 }
 
 /// `next` with the settings only a restart changes put back to their

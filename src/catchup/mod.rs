@@ -159,16 +159,11 @@ pub async fn sync_peer(
 
 /// Catches up with `peer` whenever its feeder connects and every `[feed]
 /// catch_up_every_secs` after, retrying with backoff until a run completes,
-/// until `shutdown` or until a reload stops its link. Each run is made with
-/// the peer as it stands then (what it reads may have changed).
+/// until `shutdown` (which [`crate::reload::start_link`] also cancels when a
+/// reload stops the peer's link). Each run is made with the peer as it
+/// stands then (what it reads may have changed).
 pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationToken) {
     let link = peer.link.clone();
-    let ended = || async {
-        tokio::select! {
-            () = shutdown.cancelled() => {}
-            () = link.stopped.cancelled() => {}
-        }
-    };
     let config = node.config();
     let every = (config.feed.catch_up && config.feed.catch_up_every_secs > 0)
         .then(|| Duration::from_secs(config.feed.catch_up_every_secs));
@@ -180,7 +175,7 @@ pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationTok
             }
         };
         tokio::select! {
-            () = ended() => return,
+            () = shutdown.cancelled() => return,
             () = link.resync.notified() => {}
             () = periodic => {}
         }
@@ -191,7 +186,7 @@ pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationTok
             };
             let (progress, _) = watch::channel(Progress::default());
             let result = tokio::select! {
-                () = ended() => return,
+                () = shutdown.cancelled() => return,
                 result = sync_peer(&node, &peer, &progress) => result,
             };
             match result {
@@ -199,7 +194,7 @@ pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationTok
                 Err(_) => {
                     let wait = backoff + jitter(backoff);
                     tokio::select! {
-                        () = ended() => return,
+                        () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(wait) => {}
                     }
                     backoff = (backoff * 2).min(MAX_BACKOFF);

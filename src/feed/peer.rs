@@ -42,23 +42,12 @@ pub enum FeedError {
     Task(#[from] tokio::task::JoinError),
 }
 
-/// Feeds `peer` until `shutdown`, or until a reload stops its link. Each
-/// connection is made with the peer as it stands then (a reload may have
-/// changed what it reads, not how it is dialled).
+/// Feeds `peer` until `shutdown` (which [`crate::reload::start_link`] also
+/// cancels when a reload stops the peer's link). Each connection is made
+/// with the peer as it stands then (a reload may have changed what it
+/// reads, not how it is dialled).
 pub async fn run(node: Arc<Node>, peer: Arc<FeedPeer>, shutdown: CancellationToken) {
     let link = peer.link.clone();
-    let shutdown = shutdown.child_token();
-    // Ends the watcher below when this task ends first.
-    let _done = shutdown.clone().drop_guard();
-    tokio::spawn({
-        let (stopped, shutdown) = (link.stopped.clone(), shutdown.clone());
-        async move {
-            tokio::select! {
-                () = stopped.cancelled() => shutdown.cancel(),
-                () = shutdown.cancelled() => {}
-            }
-        }
-    });
     let mut backoff = Duration::from_millis(100);
     loop {
         let started = Instant::now();

@@ -124,18 +124,6 @@ pub enum Refused {
 }
 
 impl Refused {
-    pub const ALL: [Refused; 9] = [
-        Refused::Malformed,
-        Refused::Signature,
-        Refused::Authority,
-        Refused::PeerRights,
-        Refused::Path,
-        Refused::Date,
-        Refused::Board,
-        Refused::Removed,
-        Refused::Fault,
-    ];
-
     /// Its `reason` label.
     pub fn label(self) -> &'static str {
         match self {

@@ -305,11 +305,7 @@ fn overview_root(record: &[u8]) -> Option<&[u8]> {
 /// The Date field of an overview record in seconds since the epoch (0
 /// when it does not parse or is before it), as state.md §1 counts Dates.
 fn overview_date(record: &[u8]) -> u64 {
-    record
-        .split(|&b| b == b'\t')
-        .nth(2)
-        .and_then(crate::proto::article::parse_date)
-        .map_or(0, |d| u64::try_from(d.timestamp()).unwrap_or(0))
+    schema::overview_date(record).map_or(0, |secs| u64::try_from(secs).unwrap_or(0))
 }
 
 /// Article octets one write takes at most (besides `batch_limit`

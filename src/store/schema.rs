@@ -1002,6 +1002,17 @@ impl GroupRecord {
     }
 }
 
+/// The Date field of an overview record as the store keeps it (subject,
+/// from, date, message-id, ...: RFC 3977 §8.3 without the number), in
+/// seconds since the epoch; None when it does not parse.
+pub fn overview_date(record: &[u8]) -> Option<i64> {
+    record
+        .split(|&b| b == b'\t')
+        .nth(2)
+        .and_then(crate::proto::article::parse_date)
+        .map(|date| date.timestamp())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
