@@ -1,8 +1,10 @@
 //! `cargo bench --bench verify`: what checking signatures costs a node.
 //!
 //! 1. ed25519 `verify_strict` of a 1 KiB message on one core: the floor.
-//! 2. `ed25519_dalek::verify_batch`, 64 signatures (64 keys) per batch:
-//!    what batching the cryptographic check could buy.
+//! 2. `ed25519_dalek::verify_batch` in batches of 16 to 256 signatures
+//!    (as many keys): what batching the cryptographic check buys, and at
+//!    which size (the multiscalar multiplication changes method at 190
+//!    points, so batches of 95 and more take Pippenger's).
 //! 3. `signing::verify` of a signed ~1 KiB article: canonical form and
 //!    Message-ID binding included, the article parsed once beforehand.
 //! 4. The same on two threads, to show it scales across cores.
@@ -15,8 +17,6 @@ use bytes::Bytes;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use tidings::proto::article::Article;
 use tidings::proto::signing;
-
-const BATCH: usize = 64;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -61,21 +61,21 @@ fn strict(n: usize) {
     );
 }
 
-fn batched(n: usize) {
-    let keys: Vec<SigningKey> = (0..BATCH).map(key).collect();
-    let messages: Vec<Vec<u8>> = (0..BATCH).map(message).collect();
+fn batched(n: usize, size: usize) {
+    let keys: Vec<SigningKey> = (0..size).map(key).collect();
+    let messages: Vec<Vec<u8>> = (0..size).map(message).collect();
     let signatures: Vec<Signature> = keys.iter().zip(&messages).map(|(k, m)| k.sign(m)).collect();
     let publics: Vec<VerifyingKey> = keys.iter().map(SigningKey::verifying_key).collect();
     let slices: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
-    let batches = n.div_ceil(BATCH);
+    let batches = n.div_ceil(size);
     let started = Instant::now();
     for _ in 0..batches {
         std::hint::black_box(ed25519_dalek::verify_batch(&slices, &signatures, &publics))
             .expect("valid");
     }
     report(
-        &format!("ed25519 verify_batch, batches of {BATCH}, 1 KiB messages, one core (signatures)"),
-        batches * BATCH,
+        &format!("ed25519 verify_batch, batches of {size}, 1 KiB messages, one core (signatures)"),
+        batches * size,
         started.elapsed(),
     );
 }
@@ -142,7 +142,9 @@ fn main() {
     }
     let n = env_or("BENCH_VERIFIES", 20_000);
     strict(n);
-    batched(n);
+    for size in [2, 4, 8, 16, 32, 64, 94, 96, 128, 256] {
+        batched(n, size);
+    }
     articles(n);
     articles_threaded(n, 2);
 }

@@ -80,7 +80,8 @@ pub fn key_hex(key: &VerifyingKey) -> String {
 
 /// Parses a public key written as 64 hex digits.
 pub fn parse_key(text: &str) -> Option<VerifyingKey> {
-    let bytes: [u8; 32] = hex::decode(text.trim()).ok()?.try_into().ok()?;
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
     decompress(bytes)
 }
 
@@ -120,10 +121,10 @@ impl SignatureField {
             .next()
             .and_then(parse_key)
             .ok_or(SigError::Malformed("key must be 64 hex digits"))?;
-        let signature: [u8; 64] = words
+        let mut signature = [0u8; 64];
+        words
             .next()
-            .and_then(|s| hex::decode(s).ok())
-            .and_then(|b| b.try_into().ok())
+            .and_then(|s| hex::decode_to_slice(s, &mut signature).ok())
             .ok_or(SigError::Malformed("signature must be 128 hex digits"))?;
         if words.next().is_some() {
             return Err(SigError::Malformed("trailing data"));
@@ -244,7 +245,14 @@ pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
 /// a bound ID only by the key it names, a free one by anyone (the signer's
 /// standing decides, above this layer).
 pub fn may_sign(message_id: &[u8], key: &VerifyingKey) -> bool {
-    !names_key(message_id) || message_id_key(message_id) == Some(*key)
+    // message_id_key(id) == Some(key), without decompressing the named key:
+    // equal encodings are the same key.
+    key_part(message_id).is_none_or(|part| {
+        let mut named = [0u8; 32];
+        !part.iter().any(u8::is_ascii_uppercase)
+            && hex::decode_to_slice(part, &mut named).is_ok()
+            && named == key.to_bytes()
+    })
 }
 
 /// A fresh Message-ID bound to `key`.

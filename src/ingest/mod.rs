@@ -281,6 +281,17 @@ impl Lookup for Store {
     }
 }
 
+/// What deciding an article settled, for [`Ingest::prepared`]: where it is
+/// filed, what it does, and the key whose signature was verified (none for
+/// an unsigned article taken from a peer that sends them).
+struct Decided {
+    groups: Vec<String>,
+    effects: Vec<Effect>,
+    disposition: Disposition,
+    from: Waited,
+    signer: Option<VerifyingKey>,
+}
+
 /// An article between parsing and deciding, with its claimed signature.
 pub struct Parsed {
     article: Article,
@@ -616,7 +627,14 @@ impl Ingest<'_> {
             };
 
         let from = source.waited_in(Some(&signer));
-        self.prepared(&article, source, id, groups, effects, disposition, from)
+        let signed = Decided {
+            groups,
+            effects,
+            disposition,
+            from,
+            signer: Some(signer),
+        };
+        self.prepared(&article, source, id, signed)
     }
 
     /// Whether premoderation holds a post filed in `groups`: boards
@@ -691,7 +709,14 @@ impl Ingest<'_> {
             Disposition::File
         };
         let from = source.waited_in(None);
-        self.prepared(&article, source, id, groups, Vec::new(), disposition, from)
+        let unsigned = Decided {
+            groups,
+            effects: Vec::new(),
+            disposition,
+            from,
+            signer: None,
+        };
+        self.prepared(&article, source, id, unsigned)
     }
 
     /// The boards `article` names, besides `groups`, that this node would
@@ -784,17 +809,20 @@ impl Ingest<'_> {
 
     /// The stored form of an accepted article and what filing it needs,
     /// the peers it goes to included.
-    #[allow(clippy::too_many_arguments)]
     fn prepared(
         &self,
         article: &Article,
         source: &Source,
         id: Vec<u8>,
-        groups: Vec<String>,
-        effects: Vec<Effect>,
-        disposition: Disposition,
-        from: Waited,
+        decided: Decided,
     ) -> Result<Prepared, Rejection> {
+        let Decided {
+            groups,
+            effects,
+            disposition,
+            from,
+            signer,
+        } = decided;
         let (bytes, stored) = if source.waited() {
             (article.raw().clone(), None)
         } else {
@@ -822,7 +850,7 @@ impl Ingest<'_> {
         Ok(Prepared {
             thread: stored.thread_root().unwrap_or_else(|| id.clone()),
             supersedes: stored.supersedes(),
-            signer: signing::claimed_key(stored).ok().map(|k| k.to_bytes()),
+            signer: signer.map(|k| k.to_bytes()),
             // Control messages are filed in `control` alone.
             waits: match disposition {
                 Disposition::File if stored.header("Control").is_none() => {

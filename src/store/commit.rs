@@ -313,6 +313,10 @@ fn overview_date(record: &[u8]) -> u64 {
 /// must not make it hundreds of megabytes.
 const BATCH_BYTES: usize = 16 << 20;
 
+/// About what an article's keys besides its own bytes add to a write
+/// batch: history, arrival, overview, thread, signer, set member, change.
+const INDEX_BYTES: usize = 1024;
+
 /// The change log is trimmed once this many changes are past what it keeps.
 const CHANGE_TRIM_STEP: u64 = 4096;
 
@@ -563,6 +567,10 @@ struct Batch {
     /// The Message-IDs whose history the batch wrote, in the order it
     /// first wrote them: the change log's order.
     history_order: Vec<Vec<u8>>,
+    /// History as the store had it before the batch, where the batch
+    /// already read it (every article's own entry), so the change log
+    /// need not read it again.
+    history_before: HashMap<Vec<u8>, Option<HistoryEntry>>,
     /// The thread of each article this batch stored, as ingest worked it
     /// out (its text is not in the store until the batch is written).
     threads: HashMap<Vec<u8>, Vec<u8>>,
@@ -624,7 +632,7 @@ impl Writer {
                 }
             }
             if !jobs.is_empty() {
-                self.commit(&mut jobs);
+                self.commit(&mut jobs, bytes);
             }
             // Everything queued before it is written; nothing after it is.
             if let Some((dir, done)) = checkpoint {
@@ -649,11 +657,17 @@ impl Writer {
         self.last_micros
     }
 
-    fn commit(&mut self, jobs: &mut Vec<Job>) {
+    /// Writes `jobs` in one batch; `bytes` is the size of the articles in
+    /// them.
+    fn commit(&mut self, jobs: &mut Vec<Job>, bytes: usize) {
         let mut batch = Batch {
-            writes: WriteBatch::default(),
+            // Sized at once: a batch of a few hundred articles grown by
+            // doubling was copied about as many times as it doubled, and
+            // faulted in fresh pages for each copy.
+            writes: WriteBatch::with_capacity_bytes(bytes + jobs.len() * INDEX_BYTES),
             history: HashMap::new(),
             history_order: Vec::new(),
+            history_before: HashMap::new(),
             threads: HashMap::new(),
             board_threads: board_threads::Changes::default(),
             opening_edits: Vec::new(),
@@ -857,7 +871,10 @@ impl Writer {
             let Some(after) = batch.history.get(id) else {
                 continue;
             };
-            let before = self.store.history(id)?;
+            let before = match batch.history_before.remove(id) {
+                Some(before) => before,
+                None => self.store.history(id)?,
+            };
             let subject = String::from_utf8_lossy(id);
             if let Some((kind, detail)) = article_change(before.as_ref(), after) {
                 changes.push(Change::new(kind, subject, detail));
@@ -994,7 +1011,11 @@ impl Writer {
         article: &Prepared,
     ) -> Result<Stored, StoreError> {
         let id = &article.message_id;
-        match (self.history(batch, id)?, &article.from) {
+        let entry = self.history(batch, id)?;
+        if !batch.history.contains_key(id) {
+            batch.history_before.insert(id.clone(), entry.clone());
+        }
+        match (entry, &article.from) {
             (Some(HistoryEntry::Pending { .. }), Waited::Pending { .. }) => {}
             (Some(HistoryEntry::Held { .. }), Waited::Held) => {}
             // It left the waiting room meanwhile (released, approved or
