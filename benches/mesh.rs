@@ -106,12 +106,13 @@ fn post(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream, i: usize) -> 
     writer.write_all(b"POST\r\n").expect("POST");
     reader.read_line(&mut line).expect("340");
     assert!(line.starts_with("340"), "{line}");
-    let sent = Instant::now();
-    write!(
-        writer,
+    // One write: `write!` on a socket writes each piece apart, and Nagle's
+    // algorithm would hold the later ones for the server's delayed ACK.
+    let article = format!(
         "From: bench <bench@example.org>\r\nNewsgroups: {BOARD}\r\nSubject: post {i}\r\n\r\nbody {i}\r\n.\r\n"
-    )
-    .expect("article");
+    );
+    let sent = Instant::now();
+    writer.write_all(article.as_bytes()).expect("article");
     line.clear();
     reader.read_line(&mut line).expect("240");
     assert!(line.starts_with("240"), "{line}");
@@ -200,6 +201,7 @@ fn main() {
         std::thread::spawn(move || listen(i, http, events));
     }
     let stream = TcpStream::connect(nodes[0].nntp).expect("connect");
+    stream.set_nodelay(true).expect("nodelay");
     let mut writer = stream.try_clone().expect("clone");
     let mut reader = BufReader::new(stream);
     let mut greeting = String::new();
