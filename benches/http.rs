@@ -6,7 +6,11 @@
 //! catalog, then that thread, for BENCH_SECONDS (default 10) each, then
 //! both again while BENCH_WRITES (default 50) replies a second arrive.
 //! Prints requests per second, latency percentiles, and the node's peak
-//! RSS (VmHWM of the process, read from /proc) during each run.
+//! RSS (VmHWM of the process, read from /proc) during each run. Then, when
+//! nginx is installed (`apt-get install nginx-light`), the same catalog and
+//! thread bytes served as static files by nginx (two workers, sendfile,
+//! keep-alive) to the same clients: what serving those bytes costs here
+//! without building them.
 //!
 //! The client is this file's own: HTTP/1.1 over tokio TcpStreams, one
 //! request at a time per connection, the body read by its Content-Length.
@@ -195,7 +199,7 @@ async fn load(
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s{meanwhile}: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; node peak RSS {} MiB",
+        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s{meanwhile}: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; server peak RSS {} MiB",
         latencies.len(),
         latencies.len() as f64 / elapsed,
         at(0.50),
@@ -302,6 +306,96 @@ async fn nntp_to_event(http: SocketAddr, nntp: SocketAddr, posts: usize) {
     );
 }
 
+/// nginx serving `files` (path, bytes) from `dir`, stopped when dropped.
+struct StaticServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl StaticServer {
+    fn start(dir: &Path, files: &[(String, Vec<u8>)]) -> Option<StaticServer> {
+        use std::os::unix::fs::PermissionsExt;
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())?;
+        let root = dir.join("static");
+        for (path, body) in files {
+            let file = root.join(path.trim_start_matches('/'));
+            std::fs::create_dir_all(file.parent().expect("parent")).expect("static dir");
+            std::fs::write(&file, body).expect("static file");
+        }
+        // nginx's workers run as nobody when started by root.
+        for entry in [dir.to_path_buf()].into_iter().chain(walk(&root)) {
+            let mode = if entry.is_dir() { 0o755 } else { 0o644 };
+            let _ = std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode));
+        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "daemon off;\nworker_processes 2;\npid {dir}/nginx.pid;\nerror_log {dir}/nginx.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nodelay on;\n  keepalive_requests 100000000;\n  keepalive_timeout 120s;\n  default_type application/json;\n  client_body_temp_path {dir};\n  proxy_temp_path {dir};\n  fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n  server {{ listen {addr}; root {root}; }}\n}}\n",
+                dir = dir.display(),
+                root = root.display()
+            ),
+        )
+        .expect("nginx.conf");
+        let child = std::process::Command::new(nginx)
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = StaticServer { child, addr };
+        let started = Instant::now();
+        while std::net::TcpStream::connect(addr).is_err() {
+            if started.elapsed() > Duration::from_secs(10) {
+                println!(
+                    "nginx did not start: see {}",
+                    dir.join("nginx.log").display()
+                );
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(server)
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        // SIGTERM would do too; SIGKILL of the master leaves the workers,
+        // so ask it to quit and wait.
+        let _ = std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Every directory and file under `root`, itself included.
+fn walk(root: &Path) -> Vec<std::path::PathBuf> {
+    let mut all = vec![root.to_path_buf()];
+    let mut i = 0;
+    while i < all.len() {
+        if all[i].is_dir() {
+            if let Ok(entries) = std::fs::read_dir(&all[i]) {
+                all.extend(entries.flatten().map(|e| e.path()));
+            }
+        }
+        i += 1;
+    }
+    all
+}
+
 fn main() {
     let threads = env_or("BENCH_THREADS", 1_000);
     let replies = env_or("BENCH_REPLIES", 500);
@@ -356,6 +450,22 @@ fn main() {
         load(addr, &catalog, clients, seconds, pid, (0, no)).await;
         load(addr, &thread, clients, seconds, pid, (0, no)).await;
         load(addr, "/boards.json", clients, seconds, pid, (0, no)).await;
+        // The same bytes from a static file server, to the same clients.
+        let mut fetch = Conn::open(addr).await;
+        let mut files = Vec::new();
+        for path in [&catalog, &thread] {
+            let (_, body) = fetch.call("GET", path, None).await;
+            files.push((path.clone(), body));
+        }
+        match StaticServer::start(dir.path(), &files) {
+            Some(nginx) => {
+                println!("the same bytes as static files from nginx (2 workers, sendfile):");
+                for (path, _) in &files {
+                    load(nginx.addr, path, clients, seconds, nginx.pid(), (0, no)).await;
+                }
+            }
+            None => println!("nginx not found: no static file server to compare with"),
+        }
         // Renderings kept until the store changes: with a reply every
         // 20 ms, most requests wait for a fresh one.
         let rate = env_or("BENCH_WRITES", 50) as u64;
