@@ -22,12 +22,23 @@ pub struct Load {
     /// Articles per write when streaming.
     pub window: usize,
     /// Signs every article (the target must trust the key); articles are
-    /// built and signed before the clock starts.
+    /// built and signed before the clock starts, unless there are more
+    /// than [`PREBUILT_BYTES`] of them.
     pub key: Option<ed25519_dalek::SigningKey>,
     /// Authenticate with XPEER as this configured peer, whose node key is
     /// `key` (protocol-spec/peering.md §2).
     pub peer: Option<String>,
 }
+
+/// The most article bytes built before the clock starts. A bigger load
+/// (a store of millions of articles) is built while it is sent, each
+/// connection's articles by a thread of its own a few writes ahead, so the
+/// generator's memory stays flat; its signing then shares the machine with
+/// the server, which the report says.
+pub const PREBUILT_BYTES: usize = 1 << 30;
+
+/// Writes a connection's builder may be ahead of its sender.
+const BUILT_AHEAD: usize = 16;
 
 #[derive(Debug, Default, Clone)]
 pub struct Outcome {
@@ -36,6 +47,8 @@ pub struct Outcome {
     pub other: usize,
     pub bytes: usize,
     pub elapsed: Duration,
+    /// Whether the articles were built while they were sent.
+    pub built_meanwhile: bool,
 }
 
 impl Outcome {
@@ -55,7 +68,11 @@ impl std::fmt::Display for Outcome {
             self.elapsed.as_secs_f64(),
             self.rate(),
             self.bytes as f64 / (1 << 20) as f64 / self.elapsed.as_secs_f64().max(1e-9)
-        )
+        )?;
+        if self.built_meanwhile {
+            write!(f, " (articles built and signed while sending)")?;
+        }
+        Ok(())
     }
 }
 
@@ -99,7 +116,8 @@ fn article(id: &str, group: &str, size: usize) -> Vec<u8> {
 }
 
 /// Runs the load; every connection streams `articles / connections`. The
-/// articles are built (and signed) first; the clock covers the transfer.
+/// articles are built (and signed) first, unless they are too many to
+/// hold; the clock covers the transfer.
 pub fn run(load: &Load) -> Result<Outcome, ClientError> {
     let run_tag = format!(
         "{}.{}",
@@ -110,6 +128,7 @@ pub fn run(load: &Load) -> Result<Outcome, ClientError> {
     );
     let connections = load.connections.max(1);
     let per_connection = load.articles.div_ceil(connections);
+    let meanwhile = load.articles.saturating_mul(load.size + 400) > PREBUILT_BYTES;
     let start = std::sync::Arc::new(std::sync::Barrier::new(connections + 1));
     let mut workers = Vec::new();
     for c in 0..connections {
@@ -117,9 +136,16 @@ pub fn run(load: &Load) -> Result<Outcome, ClientError> {
         let tag = format!("{run_tag}.{c}");
         let start = start.clone();
         workers.push(std::thread::spawn(move || {
-            let wires = wires(&load, &tag, per_connection);
+            let wires: Wires = if meanwhile {
+                built_ahead(&load, &tag, per_connection)
+            } else {
+                let built: Result<Vec<Vec<u8>>, ClientError> = windows(&load, per_connection)
+                    .map(|w| wire(&load, &tag, w))
+                    .collect();
+                Box::new(built.map(|b| b.into_iter().map(Ok))?)
+            };
             start.wait();
-            stream(&load, wires?, per_connection)
+            stream(&load, wires, per_connection)
         }));
     }
     start.wait();
@@ -135,30 +161,52 @@ pub fn run(load: &Load) -> Result<Outcome, ClientError> {
         total.bytes += part.bytes;
     }
     total.elapsed = started.elapsed();
+    total.built_meanwhile = meanwhile;
     Ok(total)
 }
 
-/// The TAKETHIS stream of one connection, in writes of `window` articles.
-fn wires(load: &Load, tag: &str, count: usize) -> Result<Vec<Vec<u8>>, ClientError> {
+/// A connection's writes, in order.
+type Wires = Box<dyn Iterator<Item = Result<Vec<u8>, ClientError>> + Send>;
+
+/// The article ranges of a connection's writes.
+fn windows(load: &Load, count: usize) -> impl Iterator<Item = std::ops::Range<usize>> {
     let window = load.window.max(1);
     (0..count)
         .step_by(window)
-        .map(|start| {
-            let mut wire = Vec::with_capacity(window * (load.size + 400));
-            for i in start..(start + window).min(count) {
-                let (id, article) = build(load, tag, i);
-                Command::Takethis {
-                    id: id.as_bytes(),
-                    article: &article,
-                }
-                .encode(&mut wire)?;
-            }
-            Ok(wire)
-        })
-        .collect()
+        .map(move |start| start..(start + window).min(count))
 }
 
-fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> Result<Outcome, ClientError> {
+/// A connection's writes built by a thread of its own, at most
+/// [`BUILT_AHEAD`] ahead of the sender.
+fn built_ahead(load: &Load, tag: &str, count: usize) -> Wires {
+    let (tx, rx) = std::sync::mpsc::sync_channel(BUILT_AHEAD);
+    let (load, tag) = (load.clone(), tag.to_string());
+    std::thread::spawn(move || {
+        for range in windows(&load, count) {
+            // The sender gone (an error) ends the building.
+            if tx.send(wire(&load, &tag, range)).is_err() {
+                return;
+            }
+        }
+    });
+    Box::new(rx.into_iter())
+}
+
+/// One write of a connection's TAKETHIS stream: the articles of `range`.
+fn wire(load: &Load, tag: &str, range: std::ops::Range<usize>) -> Result<Vec<u8>, ClientError> {
+    let mut wire = Vec::with_capacity(range.len() * (load.size + 400));
+    for i in range {
+        let (id, article) = build(load, tag, i);
+        Command::Takethis {
+            id: id.as_bytes(),
+            article: &article,
+        }
+        .encode(&mut wire)?;
+    }
+    Ok(wire)
+}
+
+fn stream(load: &Load, wires: Wires, count: usize) -> Result<Outcome, ClientError> {
     let mut server = blocking::Client::connect(load.target, Duration::from_secs(60))?;
     let greeting = server.response()?;
     if let (Some(peer), Some(key)) = (&load.peer, &load.key) {
@@ -168,10 +216,11 @@ fn stream(load: &Load, wires: Vec<Vec<u8>>, count: usize) -> Result<Outcome, Cli
     }
     server.expect(&Command::ModeStream, &[Code::STREAMING_OK])?;
     let mut writer = server.writer()?;
-    let sender = std::thread::spawn(move || -> std::io::Result<usize> {
+    let sender = std::thread::spawn(move || -> Result<usize, ClientError> {
         let mut bytes = 0;
-        for wire in &wires {
-            writer.write_all(wire)?;
+        for wire in wires {
+            let wire = wire?;
+            writer.write_all(&wire)?;
             bytes += wire.len();
         }
         Ok(bytes)
