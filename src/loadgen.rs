@@ -239,3 +239,36 @@ fn stream(load: &Load, wires: Wires, count: usize) -> Result<Outcome, ClientErro
         .map_err(|_| std::io::Error::other("sender panicked"))??;
     Ok(outcome)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_built_while_sending_are_the_prebuilt_ones() {
+        let load = Load {
+            target: SocketAddr::from(([127, 0, 0, 1], 1)),
+            connections: 1,
+            articles: 10,
+            size: 300,
+            group: "load.test".into(),
+            window: 3,
+            key: Some(ed25519_dalek::SigningKey::from_bytes(&[7; 32])),
+            peer: None,
+        };
+        let prebuilt: Vec<Vec<u8>> = windows(&load, 10)
+            .map(|range| wire(&load, "t", range).expect("wire"))
+            .collect();
+        let ahead: Vec<Vec<u8>> = built_ahead(&load, "t", 10)
+            .map(|w| w.expect("wire"))
+            .collect();
+        // 3 + 3 + 3 + 1 articles, each a signed TAKETHIS.
+        assert_eq!(prebuilt.len(), 4);
+        let commands = |w: &[u8]| memchr::memmem::find_iter(w, b"TAKETHIS <").count();
+        assert_eq!(prebuilt.iter().map(|w| commands(w)).sum::<usize>(), 10);
+        assert!(prebuilt
+            .iter()
+            .all(|w| memchr::memmem::find(w, b"Tidings-Signature: ed25519 ").is_some()));
+        assert_eq!(ahead, prebuilt);
+    }
+}

@@ -9,6 +9,7 @@ use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
 use tidings::config::Config;
+use tidings::node::Node;
 
 // glibc malloc showed up as a fifth of the ingest profile, mostly lock
 // contention between the session, verifier and commit threads; mimalloc's
@@ -19,7 +20,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// RocksDB's C++ allocates through glibc malloc, which gives each thread
 /// that allocates an arena of its own (up to eight per core) and returns
 /// little of them: a node serving a catch-up grew to 303 MiB resident
-/// against 232 MiB with two arenas (benches/catchup.sh, 200k articles), at
+/// against 232-249 MiB with two arenas (benches/catchup.sh, 200k articles), at
 /// the same speed. Set before any thread starts; an operator's
 /// MALLOC_ARENA_MAX is left as it is.
 fn limit_malloc_arenas() {
@@ -32,7 +33,6 @@ fn limit_malloc_arenas() {
         }
     }
 }
-use tidings::node::Node;
 
 #[derive(Parser)]
 #[command(

@@ -46,6 +46,8 @@ pub struct Metrics {
     rocksdb_pending_compaction: Gauge,
     rocksdb_background_errors: Gauge,
     rocksdb_block_cache: Gauge,
+    rocksdb_memtables: Gauge,
+    rocksdb_table_readers: Gauge,
     disk_free: Gauge,
     files: Gauge,
     files_bytes: Gauge,
@@ -80,6 +82,8 @@ pub const EXPORTED: &[&str] = &[
     "tidings_rocksdb_pending_compaction_bytes",
     "tidings_rocksdb_background_errors",
     "tidings_rocksdb_block_cache_bytes",
+    "tidings_rocksdb_memtable_bytes",
+    "tidings_rocksdb_table_readers_bytes",
     "tidings_disk_free_bytes",
     "tidings_files",
     "tidings_files_bytes",
@@ -137,6 +141,8 @@ impl Metrics {
             rocksdb_pending_compaction: Gauge::default(),
             rocksdb_background_errors: Gauge::default(),
             rocksdb_block_cache: Gauge::default(),
+            rocksdb_memtables: Gauge::default(),
+            rocksdb_table_readers: Gauge::default(),
             disk_free: Gauge::default(),
             files: Gauge::default(),
             files_bytes: Gauge::default(),
@@ -247,6 +253,16 @@ impl Metrics {
             "rocksdb_block_cache_bytes",
             "Bytes in RocksDB's block cache",
             m.rocksdb_block_cache.clone(),
+        );
+        r.register(
+            "rocksdb_memtable_bytes",
+            "Bytes of RocksDB's memtables, those being flushed included",
+            m.rocksdb_memtables.clone(),
+        );
+        r.register(
+            "rocksdb_table_readers_bytes",
+            "Bytes RocksDB's open table files hold outside the block cache",
+            m.rocksdb_table_readers.clone(),
         );
         r.register(
             "disk_free_bytes",
@@ -461,6 +477,8 @@ impl Metrics {
         );
         gauge(&self.rocksdb_background_errors, s.db.background_errors);
         gauge(&self.rocksdb_block_cache, s.db.block_cache_bytes);
+        gauge(&self.rocksdb_memtables, s.db.memtable_bytes);
+        gauge(&self.rocksdb_table_readers, s.db.table_readers_bytes);
         if let Some(free) = s.disk_free {
             gauge(&self.disk_free, free);
         }

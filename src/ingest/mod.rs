@@ -627,14 +627,14 @@ impl Ingest<'_> {
             };
 
         let from = source.waited_in(Some(&signer));
-        let signed = Decided {
+        let decided = Decided {
             groups,
             effects,
             disposition,
             from,
             signer: Some(signer),
         };
-        self.prepared(&article, source, id, signed)
+        self.prepared(&article, source, id, decided)
     }
 
     /// Whether premoderation holds a post filed in `groups`: boards

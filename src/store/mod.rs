@@ -88,6 +88,10 @@ pub struct DbHealth {
     /// Table files and memtables: what the store holds on disk and in
     /// memory.
     pub live_bytes: u64,
+    /// Memory of the memtables, those being flushed included.
+    pub memtable_bytes: u64,
+    /// Memory of open table files' readers outside the block cache.
+    pub table_readers_bytes: u64,
 }
 
 #[derive(Clone)]
@@ -103,25 +107,23 @@ impl Store {
     /// block cache shared by all column families.
     pub fn open(dir: &Path, cache_mib: usize) -> Result<Store> {
         let cache = Cache::new_lru_cache(cache_mib.max(1) << 20);
+        // Every family: partitioned index and filter, their top level
+        // pinned, the partitions in the cache. With whole-file index and
+        // filter blocks in a cache smaller than the store's metadata, a
+        // lookup read a whole file's filter again (megabytes, checksummed)
+        // whenever another family's had pushed it out: at 800k articles the
+        // commit thread spent four fifths of its time reading filters and
+        // ingest fell to 3k articles/s; with articles' random reads, LZ4
+        // took two thirds of a node serving a catch-up. A partition is 4 KiB.
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&cache);
         table.set_bloom_filter(10.0, false);
         table.set_cache_index_and_filter_blocks(true);
-        // Articles: partitioned index and filter, their top level pinned.
-        // With whole-file index blocks, compressed like the data, in a cache
-        // churned by random article reads, every lookup decompressed a large
-        // index block again (LZ4 took two thirds of a node serving a
-        // catch-up). The small-valued families keep whole-file filters,
-        // which make ingest's history misses cheaper.
-        let mut articles_table = BlockBasedOptions::default();
-        articles_table.set_block_cache(&cache);
-        articles_table.set_bloom_filter(10.0, false);
-        articles_table.set_cache_index_and_filter_blocks(true);
-        articles_table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
-        articles_table.set_partition_filters(true);
-        articles_table.set_metadata_block_size(4096);
-        articles_table.set_pin_top_level_index_and_filter(true);
-        articles_table.set_cache_index_and_filter_blocks_with_high_priority(true);
+        table.set_index_type(BlockBasedIndexType::TwoLevelIndexSearch);
+        table.set_partition_filters(true);
+        table.set_metadata_block_size(4096);
+        table.set_pin_top_level_index_and_filter(true);
+        table.set_cache_index_and_filter_blocks_with_high_priority(true);
 
         let mut db_opts = Options::default();
         db_opts.create_if_missing(true);
@@ -140,11 +142,9 @@ impl Store {
             let mut opts = Options::default();
             opts.set_write_buffer_size(32 << 20);
             opts.set_max_write_buffer_number(4);
+            opts.set_block_based_table_factory(&table);
             if *name == schema::ARTICLES {
-                opts.set_block_based_table_factory(&articles_table);
                 opts.set_compression_type(DBCompressionType::Lz4);
-            } else {
-                opts.set_block_based_table_factory(&table);
             }
             if *name == schema::DIGESTS {
                 opts.set_merge_operator_associative("digest-sum", members::merge_digests);
@@ -744,6 +744,8 @@ impl Store {
                 .max(int("rocksdb.block-cache-usage"));
             health.live_bytes +=
                 int("rocksdb.total-sst-files-size") + int("rocksdb.cur-size-all-mem-tables");
+            health.memtable_bytes += int("rocksdb.size-all-mem-tables");
+            health.table_readers_bytes += int("rocksdb.estimate-table-readers-mem");
         }
         health
     }
