@@ -5,9 +5,12 @@
 # memory is sampled all along; then a new node B, peered with A and empty,
 # runs `tidings sync --peer A` and takes the whole history, B's memory
 # sampled likewise. Prints A's rate, peak RSS and on-disk bytes per article
-# (RocksDB directory, after the load), then the catch-up's MB/s of articles
-# (bytes in over the sync's seconds, as `tidings sync` reports them) and
-# B's peak RSS.
+# (the data directory right after the load: write-ahead log included, so
+# small runs look big; articles are LZ4-compressed and the generator's
+# bodies repeat one line, so big runs look small), then the catch-up's
+# MB/s of articles (bytes in over the sync's seconds, as `tidings sync`
+# reports them) and B's peak RSS. A load of more than 1 GiB is signed while
+# it is sent, on the same cores (see `tidings loadgen`).
 #
 #   benches/catchup.sh                      (no root needed)
 #
@@ -116,13 +119,22 @@ EOF
 echo "catchup: $articles signed ${size}-octet articles into A, then a new node B syncs from A;" \
   "$(nproc) cores, $(uname -r), work in $work"
 
-RUST_LOG=warn "$tidings" serve --config "$work/a.toml" 2>"$work/a.log" &
-a_pid=$!
-pids+=("$a_pid")
-wait_port "$a_port"
-sample_rss "$a_pid" "$work/a.rss" &
-pids+=("$!")
-disown "$!"
+# Starts node NAME (a or b) listening on PORT, its memory sampled into
+# $work/NAME.rss; sets node_pid.
+start_node() {
+  local name=$1 port=$2
+  RUST_LOG=warn "$tidings" serve --config "$work/$name.toml" 2>"$work/$name.log" &
+  node_pid=$!
+  pids+=("$node_pid")
+  disown "$node_pid"
+  wait_port "$port"
+  sample_rss "$node_pid" "$work/$name.rss" &
+  pids+=("$!")
+  disown "$!"
+}
+
+start_node a "$a_port"
+a_pid=$node_pid
 # Signed with A's own key, which A trusts as its node key and B as its
 # peer's.
 out=$("$tidings" loadgen --target "127.0.0.1:$a_port" --connections "$connections" \
@@ -136,13 +148,8 @@ a_disk=$(du -sb "$work/a" | cut -f1)
 awk -v d="$a_disk" -v n="$articles" -v hwm="$(hwm_of "$a_pid")" -v max="$(max_of "$work/a.rss")" \
   'BEGIN { printf "A store: %d articles, %.0f MB on disk, %.0f bytes per article; RSS peak %d MiB (sampled max %d MiB)\n", n, d / 1e6, d / n, hwm, max }'
 
-RUST_LOG=warn "$tidings" serve --config "$work/b.toml" 2>"$work/b.log" &
-b_pid=$!
-pids+=("$b_pid")
-wait_port "$b_port"
-sample_rss "$b_pid" "$work/b.rss" &
-pids+=("$!")
-disown "$!"
+start_node b "$b_port"
+b_pid=$node_pid
 : >"$work/a.rss"
 sync_out=$("$tidings" sync --peer a.bench.invalid --config "$work/b.toml" 2>"$work/sync.progress")
 echo "B $sync_out"
