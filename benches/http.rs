@@ -319,15 +319,19 @@ impl StaticServer {
             .into_iter()
             .find(|p| Path::new(p).exists())?;
         let root = dir.join("static");
+        // nginx's workers run as nobody when started by root: every
+        // directory down to a file may be entered, the file read.
+        let mode = |path: &Path, mode| {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode));
+        };
         for (path, body) in files {
             let file = root.join(path.trim_start_matches('/'));
             std::fs::create_dir_all(file.parent().expect("parent")).expect("static dir");
             std::fs::write(&file, body).expect("static file");
-        }
-        // nginx's workers run as nobody when started by root.
-        for entry in [dir.to_path_buf()].into_iter().chain(walk(&root)) {
-            let mode = if entry.is_dir() { 0o755 } else { 0o644 };
-            let _ = std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(mode));
+            mode(&file, 0o644);
+            for parent in file.ancestors().skip(1).take_while(|p| p.starts_with(dir)) {
+                mode(parent, 0o755);
+            }
         }
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let conf = dir.join("nginx.conf");
@@ -379,21 +383,6 @@ impl Drop for StaticServer {
             .status();
         let _ = self.child.wait();
     }
-}
-
-/// Every directory and file under `root`, itself included.
-fn walk(root: &Path) -> Vec<std::path::PathBuf> {
-    let mut all = vec![root.to_path_buf()];
-    let mut i = 0;
-    while i < all.len() {
-        if all[i].is_dir() {
-            if let Ok(entries) = std::fs::read_dir(&all[i]) {
-                all.extend(entries.flatten().map(|e| e.path()));
-            }
-        }
-        i += 1;
-    }
-    all
 }
 
 fn main() {

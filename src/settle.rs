@@ -394,7 +394,7 @@ fn edit_holds(node: &Node, edit: &Article, old: &[u8], parent: Option<&Article>)
     let Some(signer) = signing::claimed_key(edit).ok() else {
         return false;
     };
-    if signing::names_key(old) && signing::message_id_key(old) == Some(signer) {
+    if signing::message_id_key(old) == Some(signer) {
         return true;
     }
     parent.is_some_and(|parent| {

@@ -234,11 +234,19 @@ pub fn names_key(message_id: &[u8]) -> bool {
 /// The key a Message-ID names: the last dot-separated component of its left
 /// part, 64 lowercase hex digits (protocol-spec/signing.md §3).
 pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
+    decompress(named_key_bytes(message_id)?)
+}
+
+/// The bytes of the key a Message-ID names, None when it names none or
+/// names it in uppercase hex (which no key can sign under).
+fn named_key_bytes(message_id: &[u8]) -> Option<[u8; 32]> {
     let part = key_part(message_id)?;
     if part.iter().any(u8::is_ascii_uppercase) {
         return None;
     }
-    parse_key(std::str::from_utf8(part).ok()?)
+    let mut bytes = [0u8; 32];
+    hex::decode_to_slice(part, &mut bytes).ok()?;
+    Some(bytes)
 }
 
 /// Whether `key` may sign under `message_id` as far as the ID itself says:
@@ -247,12 +255,7 @@ pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
 pub fn may_sign(message_id: &[u8], key: &VerifyingKey) -> bool {
     // message_id_key(id) == Some(key), without decompressing the named key:
     // equal encodings are the same key.
-    key_part(message_id).is_none_or(|part| {
-        let mut named = [0u8; 32];
-        !part.iter().any(u8::is_ascii_uppercase)
-            && hex::decode_to_slice(part, &mut named).is_ok()
-            && named == key.to_bytes()
-    })
+    !names_key(message_id) || named_key_bytes(message_id) == Some(key.to_bytes())
 }
 
 /// A fresh Message-ID bound to `key`.
