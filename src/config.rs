@@ -707,8 +707,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
-    /// RocksDB block cache size; bounds read-side memory whatever the
-    /// store's size.
+    /// RocksDB's memory in MiB whatever the store's size: the block
+    /// cache, which the memtables are charged to (up to two thirds of it).
     #[serde(default = "default_cache_mib")]
     pub block_cache_mib: usize,
     /// Most articles written (and synced) by one group commit.
@@ -808,7 +808,7 @@ fn default_claim_expiry_secs() -> u64 {
     60
 }
 fn default_cache_mib() -> usize {
-    64
+    96
 }
 fn default_commit_batch() -> usize {
     1024

@@ -251,7 +251,7 @@ impl Metrics {
         );
         r.register(
             "rocksdb_block_cache_bytes",
-            "Bytes in RocksDB's block cache",
+            "Bytes in RocksDB's block cache, the memtables charged to it included",
             m.rocksdb_block_cache.clone(),
         );
         r.register(
