@@ -5,9 +5,12 @@
 //!    (as many keys): what batching the cryptographic check buys, and at
 //!    which size (the multiscalar multiplication changes method at 190
 //!    points, so batches of 95 and more take Pippenger's).
-//! 3. `signing::verify` of a signed ~1 KiB article: canonical form and
+//! 3. The node's batch check (`tidings::verify::batch_holds`), which adds
+//!    up each key's terms first, on batches by as many keys as signatures
+//!    and by one key.
+//! 4. `signing::verify` of a signed ~1 KiB article: canonical form and
 //!    Message-ID binding included, the article parsed once beforehand.
-//! 4. The same on two threads, to show it scales across cores.
+//! 5. The same on two threads, to show it scales across cores.
 //!
 //! Environment: BENCH_VERIFIES (default 20000 per figure and thread).
 
@@ -80,6 +83,37 @@ fn batched(n: usize, size: usize) {
     );
 }
 
+/// `tidings::verify::batch_holds`, the node's batch check, on batches of
+/// `size` signatures by `keys` keys: one key is the common case of a node
+/// relaying its own web clients' posts, each signed with the node key.
+fn grouped(n: usize, size: usize, keys: usize) {
+    let signers: Vec<SigningKey> = (0..keys).map(key).collect();
+    let claims: Vec<signing::Claimed> = (0..size)
+        .map(|i| {
+            let signer = &signers[i % keys];
+            let message = message(i);
+            signing::Claimed {
+                field: signing::SignatureField {
+                    key: signer.verifying_key(),
+                    signature: signer.sign(&message),
+                },
+                message: Bytes::from(message),
+            }
+        })
+        .collect();
+    let refs: Vec<&signing::Claimed> = claims.iter().collect();
+    let batches = n.div_ceil(size);
+    let started = Instant::now();
+    for _ in 0..batches {
+        assert!(std::hint::black_box(tidings::verify::batch_holds(&refs)));
+    }
+    report(
+        &format!("node batch check, batches of {size} by {keys} keys, 1 KiB messages, one core (signatures)"),
+        batches * size,
+        started.elapsed(),
+    );
+}
+
 /// A signed article of about 1 KiB, as a reader would POST it.
 fn signed_article() -> Article {
     let key = key(7);
@@ -144,6 +178,10 @@ fn main() {
     strict(n);
     for size in [2, 4, 8, 16, 32, 64, 94, 96, 128, 256] {
         batched(n, size);
+    }
+    for size in [8, 16, 64, 128] {
+        grouped(n, size, size);
+        grouped(n, size, 1);
     }
     articles(n);
     articles_threaded(n, 2);

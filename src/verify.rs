@@ -1,13 +1,18 @@
 //! Signature verification shared by all connections: worker threads, one
 //! per core, each verifying whatever is queued in one `verify_batch` call
-//! (up to 256 signatures), which is two to three times as fast per
+//! (up to 256 signatures, each key's terms added up, [`batch_holds`]),
+//! which is two to three times as fast per
 //! signature as verifying one at a time. Under light load a batch is a
 //! single signature, so nothing waits for a batch to fill.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
+use curve25519_dalek::scalar::Scalar;
+use curve25519_dalek::traits::{IsIdentity, VartimeMultiscalarMul};
 use ed25519_dalek::VerifyingKey;
+use sha2::{Digest, Sha512};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::proto::signing::{Claimed, SigError};
@@ -89,19 +94,75 @@ fn work(mut rx: mpsc::UnboundedReceiver<Job>) {
     }
 }
 
-/// Verifies a batch: one `verify_batch` call when every signature is good,
-/// one by one to find the bad ones when it is not.
+/// Verifies a batch: one batch equation when every signature is good, one
+/// by one to find the bad ones when it is not.
 pub fn verify_all(claims: &[&Claimed]) -> Vec<Outcome> {
-    let sound: Vec<bool> = claims.iter().map(|c| !c.field.key.is_weak()).collect();
-    if claims.len() > 1 && sound.iter().all(|s| *s) {
-        let messages: Vec<&[u8]> = claims.iter().map(|c| c.message.as_ref()).collect();
-        let signatures: Vec<_> = claims.iter().map(|c| c.field.signature).collect();
-        let keys: Vec<_> = claims.iter().map(|c| c.field.key).collect();
-        if ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok() {
-            return keys.into_iter().map(Ok).collect();
-        }
+    if claims.len() > 1 && claims.iter().all(|c| !c.field.key.is_weak()) && batch_holds(claims) {
+        return claims.iter().map(|c| Ok(c.field.key)).collect();
     }
     claims.iter().map(|c| verify_one(c)).collect()
+}
+
+/// The batch equation of `ed25519_dalek::verify_batch`, with each key's
+/// terms added up before the multiscalar multiplication: for random
+/// 128-bit weights z_i, every signature (R_i, s_i) by key A_i over
+/// message M_i holds (but with negligible probability) if
+///
+///   [-sum z_i s_i] B + sum z_i R_i + sum_A [sum_{i by A} z_i h_i] A = 0,
+///   h_i = SHA-512(R_i || A_i || M_i) mod l,
+///
+/// which is ed25519-dalek's own equation (same weights' size, same checks
+/// of s and R) regrouped by linearity. Articles come from few keys (a node
+/// signs every post of its web clients with its own key), so the
+/// multiplication has n + keys + 1 points instead of 2n + 1: with one key,
+/// nearly half the work (`cargo bench --bench verify`).
+pub fn batch_holds(claims: &[&Claimed]) -> bool {
+    let mut weights = vec![0u8; 16 * claims.len()];
+    if getrandom::getrandom(&mut weights).is_err() {
+        return false;
+    }
+    let mut base = Scalar::ZERO;
+    let mut scalars = Vec::with_capacity(claims.len() * 2 + 1);
+    let mut points = Vec::with_capacity(claims.len() * 2 + 1);
+    // Few keys, or a batch of at most BATCH: a scan beats hashing.
+    let mut keys: Vec<(&[u8; 32], Scalar, EdwardsPoint)> = Vec::new();
+    for (claim, weight) in claims.iter().zip(weights.chunks_exact(16)) {
+        let mut z = [0u8; 16];
+        z.copy_from_slice(weight);
+        let z = Scalar::from(u128::from_le_bytes(z));
+        let signature = &claim.field.signature;
+        let Some(s) = Option::<Scalar>::from(Scalar::from_canonical_bytes(*signature.s_bytes()))
+        else {
+            return false;
+        };
+        let Some(r) = CompressedEdwardsY(*signature.r_bytes()).decompress() else {
+            return false;
+        };
+        let key = &claim.field.key;
+        let h = Scalar::from_hash(
+            Sha512::new()
+                .chain_update(signature.r_bytes())
+                .chain_update(key.as_bytes())
+                .chain_update(&claim.message),
+        );
+        base += z * s;
+        scalars.push(z);
+        points.push(r);
+        match keys
+            .iter_mut()
+            .find(|(bytes, _, _)| *bytes == key.as_bytes())
+        {
+            Some((_, sum, _)) => *sum += z * h,
+            None => keys.push((key.as_bytes(), z * h, key.to_edwards())),
+        }
+    }
+    scalars.push(-base);
+    points.push(curve25519_dalek::constants::ED25519_BASEPOINT_POINT);
+    for (_, sum, point) in keys {
+        scalars.push(sum);
+        points.push(point);
+    }
+    EdwardsPoint::vartime_multiscalar_mul(scalars, points).is_identity()
 }
 
 #[cfg(test)]
@@ -137,6 +198,91 @@ mod tests {
         assert_eq!(outcomes[1], Err(SigError::BadSignature));
         let good: Vec<&Claimed> = vec![&claims[0], &claims[2]];
         assert!(verify_all(&good).iter().all(Result::is_ok));
+    }
+
+    /// The signature with s + l in place of s: the same point equation,
+    /// a non-canonical encoding both batch checks must refuse.
+    fn with_s_plus_l(claim: &Claimed) -> Claimed {
+        const L: [u8; 32] = [
+            0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9,
+            0xde, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+        ];
+        let mut bytes = claim.field.signature.to_bytes();
+        let mut carry = 0u16;
+        for (b, l) in bytes[32..].iter_mut().zip(L) {
+            let sum = u16::from(*b) + u16::from(l) + carry;
+            *b = sum as u8;
+            carry = sum >> 8;
+        }
+        Claimed {
+            field: SignatureField {
+                key: claim.field.key,
+                signature: ed25519_dalek::Signature::from_bytes(&bytes),
+            },
+            message: claim.message.clone(),
+        }
+    }
+
+    /// Batches of one key, a few keys and as many keys as signatures, each
+    /// whole and with one signature spoilt in each way: the grouped
+    /// equation says what ed25519-dalek's says, and refuses every spoilt
+    /// batch.
+    #[test]
+    fn the_grouped_batch_agrees_with_dalek() {
+        const MESSAGES: [&[u8]; 8] = [b"0", b"1", b"2", b"3", b"4", b"5", b"6", b"7"];
+        for keys in [1usize, 3, 64] {
+            for size in [2usize, 7, 64] {
+                let good: Vec<Claimed> = (0..size)
+                    .map(|i| claim((i % keys) as u8, MESSAGES[i % 8], true))
+                    .collect();
+                let spoilt_at = size / 2;
+                let other = (spoilt_at + 1) % size;
+                let spoils: [(&str, Box<dyn Fn(&mut Vec<Claimed>)>); 5] = [
+                    ("none", Box::new(|_| {})),
+                    (
+                        "message",
+                        Box::new(|b| b[spoilt_at].message = Bytes::from_static(b"x")),
+                    ),
+                    (
+                        "s + l",
+                        Box::new(|b| b[spoilt_at] = with_s_plus_l(&b[spoilt_at])),
+                    ),
+                    (
+                        "another key",
+                        Box::new(|b| b[spoilt_at].field.key = claim(200, b"", true).field.key),
+                    ),
+                    (
+                        "signatures swapped",
+                        Box::new(|b| {
+                            let s = b[spoilt_at].field.signature;
+                            b[spoilt_at].field.signature = b[other].field.signature;
+                            b[other].field.signature = s;
+                        }),
+                    ),
+                ];
+                for (what, spoil) in &spoils {
+                    let mut batch = good.clone();
+                    spoil(&mut batch);
+                    let refs: Vec<&Claimed> = batch.iter().collect();
+                    let messages: Vec<&[u8]> = batch.iter().map(|c| c.message.as_ref()).collect();
+                    let signatures: Vec<_> = batch.iter().map(|c| c.field.signature).collect();
+                    let keys_of: Vec<_> = batch.iter().map(|c| c.field.key).collect();
+                    let dalek =
+                        ed25519_dalek::verify_batch(&messages, &signatures, &keys_of).is_ok();
+                    let ours = batch_holds(&refs);
+                    let case = format!("{keys} keys, {size} signatures, spoilt: {what}");
+                    assert_eq!(ours, dalek, "{case}");
+                    // Swapping identical signatures (same key and message)
+                    // spoils nothing.
+                    let unchanged = batch.iter().zip(&good).all(|(a, b)| {
+                        a.field.signature == b.field.signature
+                            && a.field.key == b.field.key
+                            && a.message == b.message
+                    });
+                    assert_eq!(ours, unchanged, "{case}");
+                }
+            }
+        }
     }
 
     #[tokio::test]
