@@ -1,9 +1,9 @@
 //! Signature verification shared by all connections: worker threads, one
-//! per core, each verifying whatever is queued in one `verify_batch` call
-//! (up to 256 signatures, each key's terms added up, [`batch_holds`]),
-//! which is two to three times as fast per
-//! signature as verifying one at a time. Under light load a batch is a
-//! single signature, so nothing waits for a batch to fill.
+//! per core, each checking whatever is queued with one batch equation (up
+//! to 256 signatures, each key's terms added up: [`batch_holds`]), which is
+//! two to four times as fast per signature as verifying one at a time.
+//! Under light load a batch is a single signature, so nothing waits for a
+//! batch to fill.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
