@@ -223,6 +223,8 @@ mod tests {
         }
     }
 
+    type Spoil<'a> = Box<dyn Fn(&mut Vec<Claimed>) + 'a>;
+
     /// Batches of one key, a few keys and as many keys as signatures, each
     /// whole and with one signature spoilt in each way: the grouped
     /// equation says what ed25519-dalek's says, and refuses every spoilt
@@ -237,7 +239,7 @@ mod tests {
                     .collect();
                 let spoilt_at = size / 2;
                 let other = (spoilt_at + 1) % size;
-                let spoils: [(&str, Box<dyn Fn(&mut Vec<Claimed>)>); 5] = [
+                let spoils: [(&str, Spoil); 5] = [
                     ("none", Box::new(|_| {})),
                     (
                         "message",
