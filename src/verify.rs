@@ -104,9 +104,9 @@ pub fn verify_all(claims: &[&Claimed]) -> Vec<Outcome> {
 }
 
 /// The batch equation of `ed25519_dalek::verify_batch`, with each key's
-/// terms added up before the multiscalar multiplication: for random
-/// 128-bit weights z_i, every signature (R_i, s_i) by key A_i over
-/// message M_i holds (but with negligible probability) if
+/// terms added up before the multiscalar multiplication. With random
+/// 128-bit weights z_i, signatures (R_i, s_i) by keys A_i over messages M_i
+/// are all good if and only if (but for a chance of about 2^-128)
 ///
 ///   [-sum z_i s_i] B + sum z_i R_i + sum_A [sum_{i by A} z_i h_i] A = 0,
 ///   h_i = SHA-512(R_i || A_i || M_i) mod l,
