@@ -9,6 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use chrono::DateTime;
 use tokio::sync::watch;
+use tokio::task::JoinHandle;
 use tracing::{debug, info, warn};
 
 use super::{Progress, SyncError, CAPABILITY, LOG_EVERY};
@@ -29,6 +30,15 @@ use crate::store::members::GroupSet;
 const PER_ROUND: usize = 256;
 /// Articles asked for (ARTICLE) or offered (XIHAVE) in one pipelined batch.
 const BATCH: usize = 256;
+/// Articles found missing that are asked for at once: several batches, so
+/// the link is kept busy while the next XRECONCILE round waits.
+const FETCH_AT: usize = 4 * BATCH;
+/// Fetched articles being filed at once, across batches and groups. Filing
+/// waited for at the end of each batch of 256 made the commit thread write
+/// 147 articles a sync on average; left running, about 370, and a 300k
+/// catch-up took 20-22 s instead of 25-27 s. 4096 was no faster and took
+/// 10-15 MiB more.
+const FILING: usize = 1024;
 /// Rounds of asking for earlier versions of edits in one run: the links of
 /// an edit chain followed (settle.rs follows at most 64 as well).
 const MAX_EDIT_ROUNDS: usize = 64;
@@ -64,6 +74,9 @@ struct Run<'a> {
     may_send: bool,
     /// This run's share of the pre-commit table.
     claimant: Claimant,
+    /// Fetched articles being filed, oldest first; all are waited for
+    /// before the run ends, whatever else failed.
+    filing: VecDeque<JoinHandle<Result<bool, SyncError>>>,
 }
 
 pub(super) async fn run(
@@ -115,20 +128,19 @@ pub(super) async fn run(
         logged: started,
         may_send: true,
         claimant: node.precommit.claimant(),
+        filing: VecDeque::new(),
     };
     run.tell();
-    for group in &groups {
-        if reconciles {
-            let push = node.peers().sends(&peer.name, group);
-            run.group(group, pull, push).await?;
-        } else {
-            run.newnews(group).await?;
-        }
-        run.progress.groups_done += 1;
-        run.tell();
-    }
+    let outcome = run.groups(&groups, reconciles, pull).await;
+    // What was read is filed, even when the link failed meanwhile.
+    let filed = run.filed_all().await;
+    outcome?;
+    filed?;
     if reconciles && pull {
-        run.versions().await?;
+        let outcome = run.versions().await;
+        let filed = run.filed_all().await;
+        outcome?;
+        filed?;
     }
     let _ = run.link.quit().await;
     run.tell();
@@ -136,6 +148,25 @@ pub(super) async fn run(
 }
 
 impl Run<'_> {
+    async fn groups(
+        &mut self,
+        groups: &[String],
+        reconciles: bool,
+        pull: bool,
+    ) -> Result<(), SyncError> {
+        for group in groups {
+            if reconciles {
+                let push = self.node.peers().sends(&self.peer.name, group);
+                self.group(group, pull, push).await?;
+            } else {
+                self.newnews(group).await?;
+            }
+            self.progress.groups_done += 1;
+            self.tell();
+        }
+        Ok(())
+    }
+
     /// Publishes the progress, and logs it now and then.
     fn tell(&mut self) {
         self.progress.bytes_in = self.link.received();
@@ -173,7 +204,7 @@ impl Run<'_> {
             if push && self.may_send {
                 have.extend(step.have);
             }
-            if need.len() >= BATCH {
+            if need.len() >= FETCH_AT {
                 self.fetch(std::mem::take(&mut need)).await?;
             }
             if have.len() >= BATCH {
@@ -204,6 +235,8 @@ impl Run<'_> {
                 break;
             }
             self.fetch(missing).await?;
+            // The next round asks the store what is still missing.
+            self.filed_all().await?;
         }
         Ok(())
     }
@@ -267,8 +300,8 @@ impl Run<'_> {
     }
 
     /// Fetches the articles we lack, a pipelined batch at a time, and files
-    /// them as if the peer had sent them. Filing runs alongside the reading,
-    /// and what was read is filed even when the link fails mid-batch.
+    /// them as if the peer had sent them. Filing runs alongside the reading
+    /// and is left running when this returns ([`Run::filed_all`] waits).
     async fn fetch(&mut self, ids: Vec<Vec<u8>>) -> Result<(), SyncError> {
         let mut wanted = Vec::new();
         for id in ids {
@@ -288,6 +321,12 @@ impl Run<'_> {
             }
         }
         self.progress.missing += wanted.len() as u64;
+        // Asked for in Message-ID order: reconciliation lists them by hash,
+        // and the commit thread inserts keys in order into its memtables
+        // for less than keys at random (a 300k catch-up: 20-22 s against
+        // 22-23.5 s, the memtable inserts' share of samples 4.9 % against
+        // 7.7 %).
+        wanted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         let max_article = self.node.config().limits.max_article_bytes;
         let mut batches = Vec::new();
         while !wanted.is_empty() {
@@ -295,53 +334,42 @@ impl Run<'_> {
         }
         // The next batch is asked for before this one is read, and filing
         // runs behind the reading, so neither side waits for the other.
-        let mut filing = VecDeque::new();
-        let mut failed = None;
         let mut batches = batches.into_iter().peekable();
         if let Some(first) = batches.peek() {
             self.ask(first).await?;
         }
         while let Some(batch) = batches.next() {
             if let Some(next) = batches.peek() {
-                if let Err(e) = self.ask(next).await {
-                    failed = Some(e.into());
-                    break;
-                }
+                self.ask(next).await?;
             }
             for (id, claim) in batch {
-                match self.article(&id, max_article).await {
-                    Ok(Some(text)) => {
-                        let (node, peer) = (self.node.clone(), self.peer.name.clone());
-                        filing.push_back(tokio::spawn(file(node, peer, id, text, claim)));
-                    }
-                    Ok(None) => {}
-                    Err(e) => {
-                        failed = Some(e);
-                        break;
-                    }
+                if let Some(text) = self.article(&id, max_article).await? {
+                    let (node, peer) = (self.node.clone(), self.peer.name.clone());
+                    self.filing
+                        .push_back(tokio::spawn(file(node, peer, id, text, claim)));
                 }
             }
-            if failed.is_some() {
-                break;
-            }
-            while filing.len() > 2 * BATCH {
-                if let Some(task) = filing.pop_front() {
+            while self.filing.len() > FILING {
+                if let Some(task) = self.filing.pop_front() {
                     self.filed(task.await)?;
                 }
             }
             self.tell();
         }
-        // What was read is filed, even when the link failed meanwhile.
-        for task in filing {
+        Ok(())
+    }
+
+    /// Waits for every fetched article to be filed; the first failure is
+    /// returned once all are.
+    async fn filed_all(&mut self) -> Result<(), SyncError> {
+        let mut failed = None;
+        while let Some(task) = self.filing.pop_front() {
             if let Err(e) = self.filed(task.await) {
                 failed.get_or_insert(e);
             }
         }
         self.tell();
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
+        failed.map_or(Ok(()), Err)
     }
 
     /// Sends one batch's ARTICLE commands in one write.
