@@ -11,6 +11,9 @@
 //! 4. `signing::verify` of a signed ~1 KiB article: canonical form and
 //!    Message-ID binding included, the article parsed once beforehand.
 //! 5. The same on two threads, to show it scales across cores.
+//! 6. `signing::claimed` alone (signature field parsed, canonical form
+//!    built): what a node's session spends on each article before the
+//!    verifier sees it.
 //!
 //! Environment: BENCH_VERIFIES (default 20000 per figure and thread).
 
@@ -153,6 +156,22 @@ fn articles(n: usize) {
     );
 }
 
+fn claims(n: usize) {
+    let article = signed_article();
+    let started = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(signing::claimed(&article)).expect("claimed");
+    }
+    report(
+        &format!(
+            "signing::claimed of a signed {}-octet article, one core",
+            article.raw().len()
+        ),
+        n,
+        started.elapsed(),
+    );
+}
+
 fn articles_threaded(n: usize, threads: usize) {
     let article = signed_article();
     let started = Instant::now();
@@ -185,4 +204,5 @@ fn main() {
     }
     articles(n);
     articles_threaded(n, 2);
+    claims(n * 10);
 }

@@ -146,20 +146,55 @@ impl SignatureField {
 
 /// Collapses whitespace runs (folding included) to one SP and trims.
 fn relaxed(value: &[u8], out: &mut BytesMut) {
+    fn blank(b: &u8) -> bool {
+        matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+    }
+    let start = value.iter().position(|b| !blank(b)).unwrap_or(value.len());
+    let end = value
+        .iter()
+        .rposition(|b| !blank(b))
+        .map_or(start, |i| i + 1);
+    let value = &value[start..end];
+    // Most values are already relaxed: one run of single spaces between
+    // words, nothing to fold; copied whole instead of byte by byte.
+    if memchr::memchr3(b'\t', b'\r', b'\n', value).is_none()
+        && memchr::memmem::find(value, b"  ").is_none()
+    {
+        out.put_slice(value);
+        return;
+    }
     let mut pending_space = false;
-    let mut started = false;
     for &b in value {
-        if b == b' ' || b == b'\t' || b == b'\r' || b == b'\n' {
-            pending_space = started;
+        if blank(&b) {
+            pending_space = true;
         } else {
             if pending_space {
                 out.put_u8(b' ');
                 pending_space = false;
             }
             out.put_u8(b);
-            started = true;
         }
     }
+}
+
+/// Where the canonical body ends within `body` when `body` is already in
+/// canonical form up to its empty last lines (every line ended by CRLF,
+/// as articles on the wire are): the end of its last line that is not
+/// empty. None when some line ends otherwise.
+fn crlf_lines_end(body: &[u8]) -> Option<usize> {
+    if !body.is_empty() && !body.ends_with(b"\r\n") {
+        return None;
+    }
+    if memchr::memchr_iter(b'\n', body).any(|i| i == 0 || body[i - 1] != b'\r') {
+        return None;
+    }
+    // The line that `end` closes is empty when it is the first, or when
+    // a line ended just before it.
+    let mut end = body.len();
+    while end >= 2 && (end == 2 || body[end - 3] == b'\n') {
+        end -= 2;
+    }
+    Some(end)
 }
 
 /// The bytes the signature covers.
@@ -182,7 +217,9 @@ pub fn canonical(article: &Article) -> Bytes {
     let mut out = BytesMut::with_capacity(raw.len() + DOMAIN.len());
     out.put_slice(DOMAIN);
     for (name, span) in &fields {
-        out.extend(lowered(name));
+        let at = out.len();
+        out.put_slice(name);
+        out[at..].make_ascii_lowercase();
         out.put_u8(b':');
         let line = &raw[span.clone()];
         let value = &line[name.len() + 1..];
@@ -191,8 +228,12 @@ pub fn canonical(article: &Article) -> Bytes {
     }
     out.put_slice(b"\r\n");
     // Each body line ends in CRLF; empty lines at the end are left out.
-    let mut kept = out.len();
     let body = article.body();
+    if let Some(end) = crlf_lines_end(&body) {
+        out.put_slice(&body[..end]);
+        return out.freeze();
+    }
+    let mut kept = out.len();
     let mut start = 0;
     let ends = memchr::memchr_iter(b'\n', &body).chain(std::iter::once(body.len()));
     for end in ends {
@@ -380,7 +421,7 @@ mod tests {
         for (name, span) in &fields {
             out.put_slice(name.as_bytes());
             out.put_u8(b':');
-            relaxed(&raw[span.clone()][name.len() + 1..], &mut out);
+            out.put_slice(&relaxed_as_specified(&raw[span.clone()][name.len() + 1..]));
             out.put_slice(b"\r\n");
         }
         out.put_slice(b"\r\n");
@@ -399,7 +440,52 @@ mod tests {
         out.to_vec()
     }
 
+    /// A field value relaxed as signing.md §2 words it: whitespace runs
+    /// (folding included) become one SP, and none is left at either end.
+    fn relaxed_as_specified(value: &[u8]) -> Vec<u8> {
+        value
+            .split(|b| matches!(b, b' ' | b'\t' | b'\r' | b'\n'))
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join(&b' ')
+    }
+
     proptest::proptest! {
+        #[test]
+        fn field_values_are_relaxed_as_specified(
+            value in proptest::collection::vec(
+                proptest::sample::select(vec![b' ', b'\t', b'\r', b'\n', b'a', b'b']), 0..30),
+        ) {
+            let mut out = BytesMut::new();
+            relaxed(&value, &mut out);
+            proptest::prop_assert_eq!(out.to_vec(), relaxed_as_specified(&value));
+        }
+
+        /// Bodies as they come on the wire, every line ended by CRLF (the
+        /// form copied whole), or the last one not ended.
+        #[test]
+        fn the_canonical_form_of_crlf_lines_is_as_specified(
+            lines in proptest::collection::vec(
+                proptest::collection::vec(
+                    proptest::sample::select(vec![b'a', b' ', b'\r', b'.']), 0..6),
+                0..8),
+            unterminated in proptest::bool::ANY,
+        ) {
+            let mut raw = b"Subject: s\r\nMessage-ID: <p@example.org>\r\n\r\n".to_vec();
+            for line in &lines {
+                raw.extend_from_slice(line);
+                raw.extend_from_slice(b"\r\n");
+            }
+            if unterminated && !lines.is_empty() {
+                raw.truncate(raw.len() - 2);
+            }
+            let article = Article::parse(Bytes::from(raw)).expect("parses");
+            proptest::prop_assert_eq!(
+                canonical(&article).to_vec(),
+                canonical_as_specified(&article)
+            );
+        }
+
         #[test]
         fn the_canonical_form_is_as_specified(
             order in proptest::sample::subsequence(
