@@ -793,7 +793,16 @@ impl Writer {
             let (board, number) = key;
             let now = batch.overview.get(key).and_then(Option::as_ref);
             let dropped = changes.was_dropped(board);
-            let before = if dropped {
+            // A number above the board's high mark before this batch was
+            // given out by it: the store has no record there (numbers are
+            // not reused), so the read, a miss costing every level's
+            // filter, is skipped.
+            let fresh = batch
+                .before
+                .get(board)
+                .and_then(Option::as_ref)
+                .is_some_and(|record| *number > record.high);
+            let before = if dropped || fresh {
                 None
             } else {
                 self.store.overview(board, *number)?
