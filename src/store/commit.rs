@@ -571,6 +571,9 @@ struct Batch {
     /// already read it (every article's own entry), so the change log
     /// need not read it again.
     history_before: HashMap<Vec<u8>, Option<HistoryEntry>>,
+    /// The store's history of every article the batch files, read at
+    /// once before the batch starts (only this thread writes history).
+    prefetched: HashMap<Vec<u8>, Option<HistoryEntry>>,
     /// The thread of each article this batch stored, as ingest worked it
     /// out (its text is not in the store until the batch is written).
     threads: HashMap<Vec<u8>, Vec<u8>>,
@@ -668,6 +671,7 @@ impl Writer {
             history: HashMap::new(),
             history_order: Vec::new(),
             history_before: HashMap::new(),
+            prefetched: self.prefetch(jobs),
             threads: HashMap::new(),
             board_threads: board_threads::Changes::default(),
             opening_edits: Vec::new(),
@@ -943,7 +947,30 @@ impl Writer {
         if let Some(entry) = batch.history.get(id) {
             return Ok(Some(entry.clone()));
         }
+        if let Some(entry) = batch.prefetched.get(id) {
+            return Ok(entry.clone());
+        }
         self.store.history(id)
+    }
+
+    /// The history of the articles among `jobs`, read in one go: one read
+    /// at a time was a tenth of this thread's time in a catch-up. When the
+    /// read fails nothing is prefetched, and each article's own read
+    /// reports the error.
+    fn prefetch(&self, jobs: &[Job]) -> HashMap<Vec<u8>, Option<HistoryEntry>> {
+        let mut ids: Vec<&[u8]> = jobs
+            .iter()
+            .filter_map(|job| match job {
+                Job::Store(article, _) => Some(article.message_id.as_slice()),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        match self.store.histories(&ids) {
+            Ok(entries) => ids.into_iter().map(<[u8]>::to_vec).zip(entries).collect(),
+            Err(_) => HashMap::new(),
+        }
     }
 
     fn set_history(&self, batch: &mut Batch, id: &[u8], entry: HistoryEntry) {

@@ -502,6 +502,30 @@ impl Store {
         Ok(self.db.get_cf(self.cf(schema::ARTICLES), message_id)?)
     }
 
+    /// The history of each of `ids` (sorted), read in one MultiGet, which
+    /// shares the index and filter lookups of keys in the same blocks and
+    /// the setup of each lookup.
+    pub fn histories(&self, ids: &[&[u8]]) -> Result<Vec<Option<HistoryEntry>>> {
+        let found = self
+            .db
+            .batched_multi_get_cf(self.cf(schema::HISTORY), ids, true);
+        found
+            .into_iter()
+            .zip(ids)
+            .map(|(value, id)| match value? {
+                None => Ok(None),
+                Some(bytes) => {
+                    HistoryEntry::decode(&bytes)
+                        .map(Some)
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: "history",
+                            key: String::from_utf8_lossy(id).into_owned(),
+                        })
+                }
+            })
+            .collect()
+    }
+
     pub fn history(&self, message_id: &[u8]) -> Result<Option<HistoryEntry>> {
         match self
             .db
