@@ -512,35 +512,15 @@ impl Store {
         found
             .into_iter()
             .zip(ids)
-            .map(|(value, id)| match value? {
-                None => Ok(None),
-                Some(bytes) => {
-                    HistoryEntry::decode(&bytes)
-                        .map(Some)
-                        .ok_or_else(|| StoreError::Corrupt {
-                            what: "history",
-                            key: String::from_utf8_lossy(id).into_owned(),
-                        })
-                }
-            })
+            .map(|(value, id)| history_entry(id, value?.as_deref()))
             .collect()
     }
 
     pub fn history(&self, message_id: &[u8]) -> Result<Option<HistoryEntry>> {
-        match self
+        let value = self
             .db
-            .get_pinned_cf(self.cf(schema::HISTORY), message_id)?
-        {
-            None => Ok(None),
-            Some(bytes) => {
-                HistoryEntry::decode(&bytes)
-                    .map(Some)
-                    .ok_or_else(|| StoreError::Corrupt {
-                        what: "history",
-                        key: String::from_utf8_lossy(message_id).into_owned(),
-                    })
-            }
-        }
+            .get_pinned_cf(self.cf(schema::HISTORY), message_id)?;
+        history_entry(message_id, value.as_deref())
     }
 
     pub fn groups(&self) -> Result<Vec<(String, GroupRecord)>> {
@@ -1306,4 +1286,16 @@ pub(crate) fn cf<'a>(db: &'a DB, name: &'static str) -> &'a ColumnFamily {
     // this module, not a runtime condition.
     db.cf_handle(name)
         .unwrap_or_else(|| panic!("column family {name} was declared at open"))
+}
+
+/// A history value as read, decoded.
+fn history_entry(id: &[u8], value: Option<&[u8]>) -> Result<Option<HistoryEntry>> {
+    value
+        .map(|bytes| {
+            HistoryEntry::decode(bytes).ok_or_else(|| StoreError::Corrupt {
+                what: "history",
+                key: String::from_utf8_lossy(id).into_owned(),
+            })
+        })
+        .transpose()
 }
