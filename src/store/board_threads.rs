@@ -167,6 +167,29 @@ impl Changes {
         self.dropped.contains(board)
     }
 
+    /// Reads the stored heads of `threads` (board, root) that this batch
+    /// has not read yet, in one MultiGet: one read each, most of them
+    /// misses (new threads), was a tenth of the commit thread's time in a
+    /// catch-up.
+    pub fn prefetch(&mut self, store: &Store, threads: &[(&str, &[u8])]) -> Result<(), StoreError> {
+        let mut wanted: BTreeMap<Vec<u8>, (String, Vec<u8>)> = BTreeMap::new();
+        for &(board, root) in threads {
+            let key = (board.to_string(), root.to_vec());
+            if !self.heads.contains_key(&key) && !self.dropped.contains(board) {
+                wanted.insert(head_key(board, root), key);
+            }
+        }
+        let keys: Vec<&Vec<u8>> = wanted.keys().collect();
+        let found = store
+            .db()
+            .batched_multi_get_cf(store.cf(BOARD_THREADS), keys, true);
+        for (value, key) in found.into_iter().zip(wanted.into_values()) {
+            let stored = value?.and_then(|v| Head::decode(&v));
+            self.heads.insert(key, (stored, stored.unwrap_or_default()));
+        }
+        Ok(())
+    }
+
     fn head(&mut self, store: &Store, board: &str, root: &[u8]) -> Result<&mut Head, StoreError> {
         let key = (board.to_string(), root.to_vec());
         let stored = if self.heads.contains_key(&key) || self.dropped.contains(board) {

@@ -793,6 +793,9 @@ impl Writer {
         let mut changes = std::mem::take(&mut batch.board_threads);
         let mut touched: Vec<&(String, u64)> = batch.overview.keys().collect();
         touched.sort();
+        // What each touched number takes out of its board's index and puts
+        // in, worked out before any of it is applied.
+        let mut steps = Vec::with_capacity(touched.len());
         for key in touched {
             let (board, number) = key;
             let now = batch.overview.get(key).and_then(Option::as_ref);
@@ -814,20 +817,32 @@ impl Writer {
             if before.as_ref() == now {
                 continue;
             }
-            if let Some(record) = &before {
-                if let Some(filing) = self.filing(batch, board, *number, record)? {
-                    changes.remove(&self.store, &filing)?;
-                }
-            }
-            if let Some(record) = now {
+            let gone = match &before {
+                Some(record) => self.filing(batch, board, *number, record)?,
+                None => None,
+            };
+            let came = match now {
                 // A board removed in this batch and not back: nothing to
                 // index under it.
-                if dropped && !self.records.contains_key(board) {
-                    continue;
-                }
-                if let Some(filing) = self.filing(batch, board, *number, record)? {
-                    changes.add(&self.store, &filing)?;
-                }
+                Some(_) if dropped && !self.records.contains_key(board) => None,
+                Some(record) => self.filing(batch, board, *number, record)?,
+                None => None,
+            };
+            steps.push((gone, came));
+        }
+        // The heads of the threads touched, read in one go first.
+        let threads: Vec<(&str, &[u8])> = steps
+            .iter()
+            .flat_map(|(gone, came)| gone.iter().chain(came))
+            .map(|filing| (filing.board.as_str(), filing.root.as_slice()))
+            .collect();
+        changes.prefetch(&self.store, &threads)?;
+        for (gone, came) in steps {
+            if let Some(filing) = gone {
+                changes.remove(&self.store, &filing)?;
+            }
+            if let Some(filing) = came {
+                changes.add(&self.store, &filing)?;
             }
         }
         // An edit that came after posts of its thread were filed rooted
