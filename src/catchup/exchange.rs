@@ -132,15 +132,10 @@ pub(super) async fn run(
     };
     run.tell();
     let outcome = run.groups(&groups, reconciles, pull).await;
-    // What was read is filed, even when the link failed meanwhile.
-    let filed = run.filed_all().await;
-    outcome?;
-    filed?;
+    run.filed_after(outcome).await?;
     if reconciles && pull {
         let outcome = run.versions().await;
-        let filed = run.filed_all().await;
-        outcome?;
-        filed?;
+        run.filed_after(outcome).await?;
     }
     let _ = run.link.quit().await;
     run.tell();
@@ -357,6 +352,13 @@ impl Run<'_> {
             self.tell();
         }
         Ok(())
+    }
+
+    /// Waits for what was read to be filed, even when the link failed
+    /// meanwhile; then `outcome`, or the first failure to file.
+    async fn filed_after(&mut self, outcome: Result<(), SyncError>) -> Result<(), SyncError> {
+        let filed = self.filed_all().await;
+        outcome.and(filed)
     }
 
     /// Waits for every fetched article to be filed; the first failure is

@@ -568,12 +568,10 @@ struct Batch {
     /// first wrote them: the change log's order.
     history_order: Vec<Vec<u8>>,
     /// History as the store had it before the batch, where the batch
-    /// already read it (every article's own entry), so the change log
-    /// need not read it again.
+    /// read it: every article's own entry, all read at once before the
+    /// batch starts (only this thread writes history). Read before the
+    /// store, and by the change log instead of it.
     history_before: HashMap<Vec<u8>, Option<HistoryEntry>>,
-    /// The store's history of every article the batch files, read at
-    /// once before the batch starts (only this thread writes history).
-    prefetched: HashMap<Vec<u8>, Option<HistoryEntry>>,
     /// The thread of each article this batch stored, as ingest worked it
     /// out (its text is not in the store until the batch is written).
     threads: HashMap<Vec<u8>, Vec<u8>>,
@@ -670,8 +668,7 @@ impl Writer {
             writes: WriteBatch::with_capacity_bytes(bytes + jobs.len() * INDEX_BYTES),
             history: HashMap::new(),
             history_order: Vec::new(),
-            history_before: HashMap::new(),
-            prefetched: self.prefetch(jobs),
+            history_before: self.prefetch(jobs),
             threads: HashMap::new(),
             board_threads: board_threads::Changes::default(),
             opening_edits: Vec::new(),
@@ -962,7 +959,7 @@ impl Writer {
         if let Some(entry) = batch.history.get(id) {
             return Ok(Some(entry.clone()));
         }
-        if let Some(entry) = batch.prefetched.get(id) {
+        if let Some(entry) = batch.history_before.get(id) {
             return Ok(entry.clone());
         }
         self.store.history(id)
@@ -1063,7 +1060,8 @@ impl Writer {
     ) -> Result<Stored, StoreError> {
         let id = &article.message_id;
         let entry = self.history(batch, id)?;
-        if !batch.history.contains_key(id) {
+        // Already there unless the prefetch failed.
+        if !batch.history.contains_key(id) && !batch.history_before.contains_key(id) {
             batch.history_before.insert(id.clone(), entry.clone());
         }
         match (entry, &article.from) {
