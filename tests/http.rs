@@ -299,6 +299,117 @@ fn threads_and_a_thread_in_the_4chan_shape_in_bump_order() {
     }
 }
 
+#[test]
+fn pages_go_gzip_coded_to_clients_that_accept_it() {
+    let dir = temp_dir();
+    let node = TestNode::start(config(dir.path()));
+    let http = node.http.expect("HTTP");
+    let long = unique_id("long");
+    let short = unique_id("short");
+    let text = "a line of an opening post long enough to be worth coding\r\n".repeat(40);
+    Client::connect(node.addr).stream_accepted([
+        (long.clone(), article(&long, "test.one", &text)),
+        (short.clone(), article(&short, "test.one", "short\r\n")),
+    ]);
+    let gunzip = |body: &[u8]| {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(body)
+            .read_to_end(&mut out)
+            .expect("a gzip body");
+        out
+    };
+
+    let catalog = "/test.one/catalog.json";
+    let (status, headers, plain) = get(http, catalog, "");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert_eq!(header(&headers, "vary"), Some("accept-encoding"));
+    let plain_tag = header(&headers, "etag").expect("ETag").to_string();
+    assert!(plain.len() >= 1024, "{} bytes", plain.len());
+
+    let accept = "Accept-Encoding: gzip, deflate, br, zstd\r\n";
+    let (status, headers, coded) = get(http, catalog, accept);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(header(&headers, "vary"), Some("accept-encoding"));
+    assert_eq!(header(&headers, "content-type"), Some("application/json"));
+    let coded_tag = header(&headers, "etag").expect("ETag").to_string();
+    assert_ne!(coded_tag, plain_tag, "one tag for two representations");
+    assert!(
+        coded.len() * 3 < plain.len(),
+        "{} of {}",
+        coded.len(),
+        plain.len()
+    );
+    assert_eq!(gunzip(&coded), plain);
+
+    // Each representation is revalidated by its own tag.
+    let (status, headers, body) = get(
+        http,
+        catalog,
+        &format!("{accept}If-None-Match: {coded_tag}\r\n"),
+    );
+    assert_eq!((status, body.len()), (304, 0));
+    assert_eq!(header(&headers, "etag"), Some(coded_tag.as_str()));
+    assert_eq!(header(&headers, "vary"), Some("accept-encoding"));
+    assert_eq!(header(&headers, "content-encoding"), None);
+    let (status, _, body) = get(
+        http,
+        catalog,
+        &format!("{accept}If-None-Match: {plain_tag}\r\n"),
+    );
+    assert_eq!(status, 200, "the JSON's tag revalidated the gzip coding");
+    assert_eq!(gunzip(&body), plain);
+    let (status, _, _) = get(http, catalog, &format!("If-None-Match: {plain_tag}\r\n"));
+    assert_eq!(status, 304);
+
+    // A zero weight refuses gzip.
+    let (status, headers, body) = get(http, catalog, "Accept-Encoding: gzip;q=0, br\r\n");
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert_eq!(body, plain);
+
+    // A short page is sent as it is, still varying with the field.
+    let (_, headers, _) = get(http, "/test.one/threads.json", accept);
+    assert_eq!(header(&headers, "content-encoding"), None);
+    let no = |id: &str| {
+        json(&plain)[0]["threads"]
+            .as_array()
+            .expect("threads")
+            .iter()
+            .find(|t| t["message_id"] == id)
+            .and_then(|t| t["no"].as_u64())
+            .expect("the thread")
+    };
+    assert_eq!(header(&headers, "vary"), Some("accept-encoding"));
+    let (status, headers, page) = get(
+        http,
+        &format!("/test.one/thread/{}.json", no(&short)),
+        accept,
+    );
+    assert_eq!(status, 200);
+    assert!(page.len() < 1024, "{} bytes", page.len());
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert_eq!(header(&headers, "vary"), Some("accept-encoding"));
+    json(&page);
+    let (_, headers, page) = get(
+        http,
+        &format!("/test.one/thread/{}.json", no(&long)),
+        accept,
+    );
+    assert_eq!(header(&headers, "content-encoding"), Some("gzip"));
+    assert_eq!(
+        json(&gunzip(&page))["posts"][0]["message_id"],
+        long.as_str()
+    );
+
+    // Answers that are not kept renderings are never coded.
+    let (status, headers, _) = get(http, "/boards.json", accept);
+    assert_eq!(status, 200);
+    assert_eq!(header(&headers, "content-encoding"), None);
+    assert_eq!(header(&headers, "vary"), None);
+}
+
 /// Two nodes that feed each other, each trusting the other's node key.
 fn peered_pair() -> (Vec<tempfile::TempDir>, TestNode, TestNode) {
     use tidings::config::PeerConfig;

@@ -7,6 +7,7 @@
 mod auth;
 mod cache;
 mod chan;
+mod coding;
 mod compose;
 mod events;
 mod files;
@@ -22,6 +23,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use bytes::Bytes;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 
@@ -302,7 +304,7 @@ impl From<crate::store::StoreError> for ApiError {
 /// request's If-None-Match names that tag (RFC 9110 §13.1.2).
 pub(crate) fn json_tagged(request: &HeaderMap, value: &serde_json::Value) -> Response {
     match rendered(value) {
-        Ok(rendered) => answer(request, &rendered),
+        Ok(rendered) => answer(request, &rendered.body, &rendered.etag, Sent::Only),
         Err(e) => e.into_response(),
     }
 }
@@ -313,15 +315,24 @@ fn rendered(value: &serde_json::Value) -> Result<cache::Rendered, ApiError> {
     let body = serde_json::to_vec(value)
         .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let digest = Sha256::digest(&body);
-    Ok(cache::Rendered {
-        etag: format!("\"{}\"", hex::encode(&digest[..16])),
-        body: body.into(),
-    })
+    Ok(cache::Rendered::new(
+        body.into(),
+        format!("\"{}\"", hex::encode(&digest[..16])),
+    ))
 }
 
-/// A rendered answer, or 304 when If-None-Match names its tag.
-fn answer(request: &HeaderMap, rendered: &cache::Rendered) -> Response {
-    let tag = &rendered.etag;
+/// How an answer's bytes go out: as they are, as they are of a page that
+/// is also sent coded (so caches must key on Accept-Encoding), or coded.
+#[derive(Clone, Copy, PartialEq)]
+enum Sent {
+    Only,
+    Identity,
+    Gzip,
+}
+
+/// An answer (`body` tagged `tag`), or 304 when If-None-Match names its
+/// tag.
+fn answer(request: &HeaderMap, body: &Bytes, tag: &str, sent: Sent) -> Response {
     let matches = request
         .get_all(header::IF_NONE_MATCH)
         .iter()
@@ -332,21 +343,31 @@ fn answer(request: &HeaderMap, rendered: &cache::Rendered) -> Response {
             t == "*" || t.trim_start_matches("W/") == tag
         });
     let etag = HeaderValue::from_str(tag).unwrap_or(HeaderValue::from_static("\"\""));
-    if matches {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response();
+    let mut response = if matches {
+        (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+    } else {
+        (
+            StatusCode::OK,
+            [
+                (header::ETAG, etag),
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                ),
+            ],
+            body.clone(),
+        )
+            .into_response()
+    };
+    let headers = response.headers_mut();
+    if sent != Sent::Only {
+        // On the 304 too: it stands for the 200 it replaces (RFC 9110 §15.4.5).
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
     }
-    (
-        StatusCode::OK,
-        [
-            (header::ETAG, etag),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-        ],
-        rendered.body.clone(),
-    )
-        .into_response()
+    if sent == Sent::Gzip && !matches {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 /// The answer `render` gives (store reads, off the async workers),
@@ -374,8 +395,18 @@ pub(crate) async fn cached(
             rendered(&value).map(Arc::new)
         })
         .await;
-    match done {
-        Ok(rendered) => answer(request, rendered),
-        Err(e) => e.clone().into_response(),
+    let rendered = match done {
+        Ok(rendered) => rendered,
+        Err(e) => return e.clone().into_response(),
+    };
+    let accepted = request
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .map(HeaderValue::as_bytes);
+    if coding::accepts_gzip(accepted) {
+        if let Some(coded) = rendered.gzipped().await {
+            return answer(request, &coded.body, &coded.etag, Sent::Gzip);
+        }
     }
+    answer(request, &rendered.body, &rendered.etag, Sent::Identity)
 }

@@ -1,8 +1,8 @@
 //! The HTTP/JSON API (protocol-spec/http.md), for servers given with
 //! `--http host:port`: the 4chan-shaped board list, ETags with
-//! If-None-Match, JSON errors, posts from fields, refusals with reasons,
-//! and the change log as pages and as an event stream. Every case skips
-//! without `--http`.
+//! If-None-Match, gzip-coded pages, JSON errors, posts from fields,
+//! refusals with reasons, and the change log as pages and as an event
+//! stream. Every case skips without `--http`.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -44,6 +44,14 @@ pub const CASES: &[Case] = &[
         needs_group: true,
         rfc: "tidings http.md §4.4, §3.3",
         run: post_from_fields,
+    },
+    Case {
+        name: "a-long-page-goes-gzip-coded-to-a-client-that-accepts-it",
+        side: Side::Reader,
+        need: Need::Nothing,
+        needs_group: true,
+        rfc: "tidings http.md §2, RFC 9110 §8.4, §12.5.3",
+        run: gzip_page,
     },
     Case {
         name: "an-unsigned-control-article-is-422-with-a-reason",
@@ -332,6 +340,74 @@ fn post_from_fields(ctx: &mut Ctx) -> CaseResult {
         return fail(format!(
             "GET {path}: {} {json}, want the post with com {text:?}",
             thread.status
+        ));
+    }
+    Ok(())
+}
+
+/// A thread page of 1024 octets or more: gzip-coded when the request
+/// accepts gzip, decoding to the JSON sent without the field, with
+/// `Vary: accept-encoding` and a tag of its own that revalidates it.
+fn gzip_page(ctx: &mut Ctx) -> CaseResult {
+    let board = group(ctx)?;
+    let text = "a line of an opening post long enough to be worth coding\n".repeat(40);
+    let posted = post_thread(ctx, &board, &text)?;
+    let path = format!("/{board}/thread/{}.json", posted["no"]);
+    let plain = get(ctx, &path, "")?;
+    plain.json(&format!("GET {path}"))?;
+    if plain.status != 200 || plain.body.len() < 1024 {
+        return fail(format!(
+            "GET {path}: {} with {} octets, want 200 with at least 1024",
+            plain.status,
+            plain.body.len()
+        ));
+    }
+    let accept = "Accept-Encoding: gzip, deflate, br\r\n";
+    let what = format!("GET {path} with {}", accept.trim_end());
+    let coded = get(ctx, &path, accept)?;
+    if coded.status != 200 || coded.header("content-encoding") != Some("gzip") {
+        return fail(format!(
+            "{what}: {} with Content-Encoding {:?}, want 200 gzip",
+            coded.status,
+            coded.header("content-encoding")
+        ));
+    }
+    for response in [&plain, &coded] {
+        let vary = response.header("vary").unwrap_or_default();
+        if !vary
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("accept-encoding"))
+        {
+            return fail(format!(
+                "GET {path}: Vary {vary:?} does not name Accept-Encoding"
+            ));
+        }
+    }
+    let mut decoded = Vec::new();
+    if let Err(e) = flate2::read::GzDecoder::new(&coded.body[..]).read_to_end(&mut decoded) {
+        return fail(format!("{what}: the body is not gzip: {e}"));
+    }
+    if decoded != plain.body {
+        return fail(format!(
+            "{what}: the body decodes to {} octets that differ from the {} sent uncoded",
+            decoded.len(),
+            plain.body.len()
+        ));
+    }
+    let (Some(plain_tag), Some(tag)) = (plain.header("etag"), coded.header("etag")) else {
+        return fail(format!("GET {path}: a 200 without an ETag"));
+    };
+    if plain_tag == tag {
+        return fail(format!(
+            "{what}: ETag {tag}, the same as the uncoded JSON's (RFC 9110 §8.8.3)"
+        ));
+    }
+    let again = get(ctx, &path, &format!("{accept}If-None-Match: {tag}\r\n"))?;
+    if again.status != 304 || !again.body.is_empty() {
+        return fail(format!(
+            "{what} and If-None-Match: {tag}: {} and {} body octets, want 304 and none",
+            again.status,
+            again.body.len()
         ));
     }
     Ok(())
