@@ -3,14 +3,15 @@
 //! loopback, a board of BENCH_THREADS (default 1,000) threads posted
 //! through the API, one of them with BENCH_REPLIES (default 500) replies;
 //! then BENCH_CLIENTS (default 64) keep-alive connections GET the board's
-//! catalog, then that thread, for BENCH_SECONDS (default 10) each, then
+//! catalog, then that thread, for BENCH_SECONDS (default 10) each, as
+//! JSON and gzip-coded (`Accept-Encoding: gzip`, as browsers ask), then
 //! both again while BENCH_WRITES (default 50) replies a second arrive.
 //! Prints requests per second, latency percentiles, and the node's peak
 //! RSS (VmHWM of the process, read from /proc) during each run. Then, when
 //! nginx is installed (`apt-get install nginx-light`), the same catalog and
 //! thread bytes served as static files by nginx (two workers, sendfile,
-//! keep-alive) to the same clients: what serving those bytes costs here
-//! without building them.
+//! keep-alive, gzip_static with the same bytes coded) to the same
+//! clients: what serving those bytes costs here without building them.
 //!
 //! The client is this file's own: HTTP/1.1 over tokio TcpStreams, one
 //! request at a time per connection, the body read by its Content-Length.
@@ -62,14 +63,31 @@ impl Conn {
 
     /// Sends a request and reads the whole answer: status and body.
     async fn call(&mut self, method: &str, path: &str, json: Option<&str>) -> (u16, Vec<u8>) {
+        let (status, body, _) = self.exchange(method, path, json, "").await;
+        (status, body)
+    }
+
+    /// A GET with `extra` header lines: status, body and whether it came
+    /// gzip-coded.
+    async fn get(&mut self, path: &str, extra: &str) -> (u16, Vec<u8>, bool) {
+        self.exchange("GET", path, None, extra).await
+    }
+
+    async fn exchange(
+        &mut self,
+        method: &str,
+        path: &str,
+        json: Option<&str>,
+        extra: &str,
+    ) -> (u16, Vec<u8>, bool) {
         let body = json.unwrap_or_default();
         let head = match json {
             Some(_) => format!(
-                "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                "{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
                 self.host,
                 body.len()
             ),
-            None => format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n\r\n", self.host),
+            None => format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n{extra}\r\n", self.host),
         };
         let stream = self.reader.get_mut();
         stream.write_all(head.as_bytes()).await.expect("send");
@@ -82,6 +100,7 @@ impl Conn {
             .and_then(|s| s.parse().ok())
             .expect("status");
         let mut length = 0usize;
+        let mut gzip = false;
         loop {
             line.clear();
             self.reader.read_line(&mut line).await.expect("header");
@@ -92,11 +111,14 @@ impl Conn {
                 if name.eq_ignore_ascii_case("content-length") {
                     length = value.trim().parse().expect("length");
                 }
+                if name.eq_ignore_ascii_case("content-encoding") {
+                    gzip = value.trim() == "gzip";
+                }
             }
         }
         let mut body = vec![0; length];
         self.reader.read_exact(&mut body).await.expect("body");
-        (status, body)
+        (status, body, gzip)
     }
 }
 
@@ -134,12 +156,18 @@ fn peak_rss_kib(pid: u32) -> u64 {
     memory_kib(pid, "VmHWM")
 }
 
-/// `clients` connections GET `path` for `seconds`; prints the figures.
+/// Whether the clients ask for gzip, as browsers do.
+const JSON: bool = false;
+const GZIP: bool = true;
+
+/// `clients` connections GET `path` for `seconds` (asking for gzip when
+/// `gzip`, and then every answer must be coded); prints the figures.
 /// With `writes` > 0, a writer meanwhile posts that many replies a second
 /// to thread `no`, so every rendering kept is soon stale.
 async fn load(
     addr: SocketAddr,
     path: &str,
+    gzip: bool,
     clients: usize,
     seconds: u64,
     pid: u32,
@@ -171,11 +199,17 @@ async fn load(
             let mut conn = Conn::open(addr).await;
             let mut latencies = Vec::new();
             let mut size = 0;
+            let extra = if gzip {
+                "Accept-Encoding: gzip, deflate, br\r\n"
+            } else {
+                ""
+            };
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                let (status, body) = conn.call("GET", &path, None).await;
+                let (status, body, coded) = conn.get(&path, extra).await;
                 latencies.push(sent.elapsed());
                 assert_eq!(status, 200);
+                assert_eq!(coded, gzip, "{path}: Content-Encoding");
                 size = body.len();
             }
             (latencies, size)
@@ -199,7 +233,8 @@ async fn load(
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() - 1) as f64 * q) as usize];
     println!(
-        "GET {path} ({bytes} bytes) x {clients} keep-alive clients, {seconds} s{meanwhile}: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; server peak RSS {} MiB",
+        "GET {path} ({bytes} bytes{}) x {clients} keep-alive clients, {seconds} s{meanwhile}: {} requests, {:.0} req/s, p50 {:?}, p99 {:?}, max {:?}; server peak RSS {} MiB",
+        if gzip { " gzip" } else { "" },
         latencies.len(),
         latencies.len() as f64 / elapsed,
         at(0.50),
@@ -338,7 +373,7 @@ impl StaticServer {
         std::fs::write(
             &conf,
             format!(
-                "daemon off;\nworker_processes 2;\npid {dir}/nginx.pid;\nerror_log {dir}/nginx.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nodelay on;\n  keepalive_requests 100000000;\n  keepalive_timeout 120s;\n  default_type application/json;\n  client_body_temp_path {dir};\n  proxy_temp_path {dir};\n  fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n  server {{ listen {addr}; root {root}; }}\n}}\n",
+                "daemon off;\nworker_processes 2;\npid {dir}/nginx.pid;\nerror_log {dir}/nginx.log;\nevents {{ worker_connections 1024; }}\nhttp {{\n  access_log off;\n  sendfile on;\n  tcp_nodelay on;\n  keepalive_requests 100000000;\n  keepalive_timeout 120s;\n  default_type application/json;\n  client_body_temp_path {dir};\n  proxy_temp_path {dir};\n  fastcgi_temp_path {dir};\n  uwsgi_temp_path {dir};\n  scgi_temp_path {dir};\n  gzip_static on;\n  server {{ listen {addr}; root {root}; }}\n}}\n",
                 dir = dir.display(),
                 root = root.display()
             ),
@@ -436,30 +471,44 @@ fn main() {
         assert_eq!(thread["posts"].as_array().map(Vec::len), Some(replies + 1));
         let catalog = format!("/{BOARD}/catalog.json");
         let thread = format!("/{BOARD}/thread/{no}.json");
-        load(addr, &catalog, clients, seconds, pid, (0, no)).await;
-        load(addr, &thread, clients, seconds, pid, (0, no)).await;
-        load(addr, "/boards.json", clients, seconds, pid, (0, no)).await;
-        // The same bytes from a static file server, to the same clients.
+        for path in [&catalog, &thread] {
+            for gzip in [JSON, GZIP] {
+                load(addr, path, gzip, clients, seconds, pid, (0, no)).await;
+            }
+        }
+        load(addr, "/boards.json", JSON, clients, seconds, pid, (0, no)).await;
+        // The same bytes from a static file server, to the same clients:
+        // the JSON, and beside it the node's own gzip coding of it.
         let mut fetch = Conn::open(addr).await;
         let mut files = Vec::new();
         for path in [&catalog, &thread] {
-            let (_, body) = fetch.call("GET", path, None).await;
+            let (_, body, _) = fetch.get(path, "").await;
             files.push((path.clone(), body));
+            let (_, coded, gzip) = fetch.get(path, "Accept-Encoding: gzip\r\n").await;
+            assert!(gzip, "{path} was not coded");
+            files.push((format!("{path}.gz"), coded));
         }
         match StaticServer::start(dir.path(), &files) {
             Some(nginx) => {
-                println!("the same bytes as static files from nginx (2 workers, sendfile):");
-                for (path, _) in &files {
-                    load(nginx.addr, path, clients, seconds, nginx.pid(), (0, no)).await;
+                println!(
+                    "the same bytes as static files from nginx (2 workers, sendfile, gzip_static):"
+                );
+                for path in [&catalog, &thread] {
+                    for gzip in [JSON, GZIP] {
+                        load(nginx.addr, path, gzip, clients, seconds, nginx.pid(), (0, no)).await;
+                    }
                 }
             }
             None => println!("nginx not found: no static file server to compare with"),
         }
         // Renderings kept until the store changes: with a reply every
-        // 20 ms, most requests wait for a fresh one.
+        // 20 ms, most requests wait for a fresh one (and its coding).
         let rate = env_or("BENCH_WRITES", 50) as u64;
-        load(addr, &catalog, clients, seconds, pid, (rate, no)).await;
-        load(addr, &thread, clients, seconds, pid, (rate, no)).await;
+        for path in [&catalog, &thread] {
+            for gzip in [JSON, GZIP] {
+                load(addr, path, gzip, clients, seconds, pid, (rate, no)).await;
+            }
+        }
         nntp_to_event(addr, nntp, env_or("BENCH_EVENTS", 200)).await;
     });
     drop(node);
