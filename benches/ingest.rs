@@ -23,7 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 // The same allocator as the `tidings` binary, so the figure is the node's.
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn env_or(name: &str, default: usize) -> usize {
     std::env::var(name)
