@@ -373,7 +373,8 @@ fn answer(request: &HeaderMap, body: &Bytes, tag: &str, sent: Sent) -> Response 
 /// The answer `render` gives (store reads, off the async workers),
 /// rendered once per change of the store: while the change log stands
 /// still, the same page is answered from `cache`, and requests that come
-/// while it is rendered wait for that rendering. Errors are not kept.
+/// while it is rendered wait for that rendering. Errors are not kept. A
+/// request that accepts gzip gets the page's gzip coding (http.md §2).
 pub(crate) async fn cached(
     node: &Node,
     cache: &cache::Cache,

@@ -242,10 +242,16 @@ fn etag_304(ctx: &mut Ctx) -> CaseResult {
     let Some(tag) = first.header("etag").map(str::to_string) else {
         return fail("GET /boards.json: 200 without an ETag");
     };
-    let again = get(ctx, "/boards.json", &format!("If-None-Match: {tag}\r\n"))?;
+    revalidated(ctx, "/boards.json", "", &tag, "GET /boards.json")
+}
+
+/// A GET of `path` (with `extra` header lines) naming `tag` in
+/// If-None-Match is 304 without a body.
+fn revalidated(ctx: &Ctx, path: &str, extra: &str, tag: &str, what: &str) -> CaseResult {
+    let again = get(ctx, path, &format!("{extra}If-None-Match: {tag}\r\n"))?;
     if again.status != 304 || !again.body.is_empty() {
         return fail(format!(
-            "GET /boards.json with If-None-Match: {tag}: {} and {} body bytes, want 304 and none",
+            "{what} with If-None-Match: {tag}: {} and {} body octets, want 304 and none",
             again.status,
             again.body.len()
         ));
@@ -402,15 +408,7 @@ fn gzip_page(ctx: &mut Ctx) -> CaseResult {
             "{what}: ETag {tag}, the same as the uncoded JSON's (RFC 9110 §8.8.3)"
         ));
     }
-    let again = get(ctx, &path, &format!("{accept}If-None-Match: {tag}\r\n"))?;
-    if again.status != 304 || !again.body.is_empty() {
-        return fail(format!(
-            "{what} and If-None-Match: {tag}: {} and {} body octets, want 304 and none",
-            again.status,
-            again.body.len()
-        ));
-    }
-    Ok(())
+    revalidated(ctx, &path, accept, tag, &what)
 }
 
 fn unsigned_control_refused(ctx: &mut Ctx) -> CaseResult {
