@@ -47,10 +47,10 @@ impl Rendered {
         if self.body.len() < coding::GZIP_MIN {
             return None;
         }
-        let body = self.body.clone();
-        let etag = coding::gzip_tag(&self.etag);
         self.gzip
-            .get_or_init(|| async move {
+            .get_or_init(|| async {
+                let body = self.body.clone();
+                let etag = coding::gzip_tag(&self.etag);
                 let coded = tokio::task::spawn_blocking(move || coding::gzip(&body));
                 match coded.await {
                     Ok(Ok(coded)) => Some(Coded {
