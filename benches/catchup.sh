@@ -9,8 +9,9 @@
 # small runs look big; articles are LZ4-compressed and the generator's
 # bodies repeat one line, so big runs look small), then the catch-up's
 # MB/s of articles (bytes in over the sync's seconds, as `tidings sync`
-# reports them) and B's peak RSS. A load of more than 1 GiB is signed while
-# it is sent, on the same cores (see `tidings loadgen`).
+# reports them) and B's peak RSS, and the CPU each node spent on its part,
+# by thread. A load of more than 1 GiB is signed while it is sent, on the
+# same cores (see `tidings loadgen`).
 #
 #   benches/catchup.sh                      (no root needed)
 #
@@ -52,6 +53,18 @@ port_free() {
 # Peak resident memory of a process, in MiB.
 hwm_of() { awk '/^VmHWM:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 
+# CPU seconds a process has used (user and system), and the same by thread
+# name (the commit thread, the verifiers, RocksDB's flush and compaction
+# threads, the async workers), for where the time went.
+ticks=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$ticks" '{ printf "%.1f", ($14 + $15) / t }' "/proc/$1/stat"; }
+threads_of() {
+  for task in /proc/"$1"/task/*; do
+    echo "$(tr ' ' '_' <"$task/comm") $(awk '{ print $14 + $15 }' "$task/stat")"
+  done | awk -v t="$ticks" '{ s[$1] += $2 } END { for (n in s) if (s[n] >= t) { printf " %s %.0f", n, s[n] / t; k++ }
+    if (!k) printf " none over 1 s" }'
+}
+
 wait_port() {
   local port=$1
   for _ in $(seq 200); do
@@ -72,6 +85,11 @@ sample_rss() {
   done
 }
 max_of() { sort -n "$1" | tail -n 1; }
+
+# Bytes under a node's directory. RocksDB may delete a file (an old WAL)
+# while du walks the directory, which du reports and exits 1 for; the
+# total it prints is still the store's size.
+disk_of() { { du -sb "$1" 2>/dev/null || true; } | cut -f1; }
 
 a_port=$(port_free)
 b_port=$(port_free)
@@ -144,9 +162,12 @@ case $out in
 *" 0 refused, 0 other"*) ;;
 *) echo "catchup: not every article was taken" >&2; exit 1 ;;
 esac
-a_disk=$(du -sb "$work/a" | cut -f1)
+a_disk=$(disk_of "$work/a")
 awk -v d="$a_disk" -v n="$articles" -v hwm="$(hwm_of "$a_pid")" -v max="$(max_of "$work/a.rss")" \
   'BEGIN { printf "A store: %d articles, %.0f MB on disk, %.0f bytes per article; RSS peak %d MiB (sampled max %d MiB)\n", n, d / 1e6, d / n, hwm, max }'
+a_cpu=$(cpu_of "$a_pid")
+awk -v c="$a_cpu" -v n="$articles" -v th="$(threads_of "$a_pid")" \
+  'BEGIN { printf "A CPU: %.1f s, %.1f us per article; by thread (s):%s\n", c, c * 1e6 / n, th }'
 
 start_node b "$b_port"
 b_pid=$node_pid
@@ -161,7 +182,10 @@ if [ "$fetched" != "$articles" ]; then
 fi
 bytes_in=$(sed -E 's/.* ([0-9]+) bytes in.*/\1/' <<<"$sync_out")
 seconds=$(sed -E 's/.* ([0-9.]+) s$/\1/' <<<"$sync_out")
-b_disk=$(du -sb "$work/b" | cut -f1)
+b_disk=$(disk_of "$work/b")
 awk -v b="$bytes_in" -v s="$seconds" -v n="$articles" -v hwm="$(hwm_of "$b_pid")" \
   -v max="$(max_of "$work/b.rss")" -v amax="$(max_of "$work/a.rss")" -v d="$b_disk" \
   'BEGIN { printf "catch-up: %.1f MB/s of articles (%.0f articles/s); B RSS peak %d MiB (sampled max %d MiB), A RSS while serving max %d MiB; B %.0f bytes per article on disk\n", b / s / 1e6, n / s, hwm, max, amax, d / n }'
+awk -v c="$(cpu_of "$b_pid")" -v a="$(cpu_of "$a_pid")" -v a0="$a_cpu" -v n="$articles" \
+  -v th="$(threads_of "$b_pid")" \
+  'BEGIN { printf "catch-up CPU: B %.1f s, %.1f us per article; A serving %.1f s, %.1f us per article; B by thread (s):%s\n", c, c * 1e6 / n, a - a0, (a - a0) * 1e6 / n, th }'
