@@ -134,11 +134,12 @@ const LEVEL0_STOP: i32 = 64;
 /// file of RocksDB's default 64 MiB held 7-9M entries, and RocksDB keeps a
 /// file's whole index and filter in memory while it writes the file
 /// (two index builders) and reads them whole again when it opens the new
-/// file: at 10M articles a node's peak of resident memory was such a
-/// compaction of the authors' family, a heap profile showing 57 MB in
-/// the table builder (45 MB of it index) and 23 MB in opening files, all
-/// outside the block cache's budget. With 16 MiB files the same load
-/// peaked at 225 MiB instead of 268-283 (issue 18's note).
+/// file. At 10M articles a node's peak of resident memory fell in such a
+/// compaction, a heap profile showing 57 MB in the table builder (45 MB
+/// of it index) and 23 MB reading new files' index and filter, all
+/// outside the block cache's budget; the authors' and authored families'
+/// files had indexes of 15-20 MB. With 16 MiB files the same load peaked
+/// at 225 MiB instead of 268-283 (issue 18's note).
 const SMALL_ENTRY_FILE_BYTES: u64 = 16 << 20;
 
 impl Store {
