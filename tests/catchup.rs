@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -235,14 +235,6 @@ struct Pair {
 
 fn pair(count: usize) -> (Pair, Vec<String>) {
     let dir = temp_dir();
-    let ports: Vec<u16> = {
-        let held: Vec<_> = (0..2)
-            .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind"))
-            .collect();
-        held.iter()
-            .map(|l| l.local_addr().expect("addr").port())
-            .collect()
-    };
     let names = ["old.sync", "new.sync"];
     let keys: Vec<SigningKey> = names
         .iter()
@@ -252,13 +244,16 @@ fn pair(count: usize) -> (Pair, Vec<String>) {
             tidings::keys::write_new_secret_key(&data.join("node.key")).expect("key")
         })
         .collect();
-    let mut configs = Vec::new();
-    for (i, name) in names.iter().enumerate() {
+    // The old node's port is the one it reports; the new node's is named
+    // in its config (`tidings sync` reaches it there), so it is chosen
+    // just before the node starts: chosen before the old node's load, it
+    // was once taken by another test's listener meanwhile.
+    let config = |i: usize, nntp: SocketAddr, peer: Option<SocketAddr>| {
+        let name = names[i];
         let other = 1 - i;
         let mut text = format!(
-            "[node]\nname = \"{name}\"\ndata_dir = {:?}\n[listen]\nnntp = \"127.0.0.1:{}\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nopen_transit = true\n[feed]\ncatch_up = false\n[[group]]\nname = \"sync.test\"\n",
+            "[node]\nname = \"{name}\"\ndata_dir = {:?}\n[listen]\nnntp = \"{nntp}\"\nhttp = \"127.0.0.1:0\"\nadmin = \"127.0.0.1:0\"\nopen_transit = true\n[feed]\ncatch_up = false\n[[group]]\nname = \"sync.test\"\n",
             dir.path().join(name),
-            ports[i]
         );
         text.push_str(&format!(
             "[[peer]]\nname = \"tests.peer\"\nkey = \"{}\"\n",
@@ -269,21 +264,26 @@ fn pair(count: usize) -> (Pair, Vec<String>) {
             names[other],
             hex_key(&keys[other])
         ));
-        if i == 1 {
-            text.push_str(&format!("address = \"127.0.0.1:{}\"\n", ports[0]));
+        if let Some(peer) = peer {
+            text.push_str(&format!("address = \"{peer}\"\n"));
         }
         let path = dir.path().join(format!("{name}.toml"));
         std::fs::write(&path, text).expect("config");
-        configs.push(path);
-    }
-    let old = NodeProcess::start(&configs[0]);
+        path
+    };
+    let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
+    let old = NodeProcess::start(&config(0, any_port, None));
     let ids = load(old.addr, "sync.test", count);
-    let new = NodeProcess::start(&configs[1]);
+    let free = TcpListener::bind(any_port)
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let new_config = config(1, free, Some(old.addr));
+    let new = NodeProcess::start(&new_config);
     (
         Pair {
             dir,
             old,
-            new_config: configs[1].clone(),
+            new_config,
             new: Some(new),
         },
         ids,
