@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -274,9 +274,7 @@ fn pair(count: usize) -> (Pair, Vec<String>) {
     let any_port: SocketAddr = "127.0.0.1:0".parse().expect("address");
     let old = NodeProcess::start(&config(0, any_port, None));
     let ids = load(old.addr, "sync.test", count);
-    let free = TcpListener::bind(any_port)
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
+    let free = SocketAddr::from(([127, 0, 0, 1], free_port()));
     let new_config = config(1, free, Some(old.addr));
     let new = NodeProcess::start(&new_config);
     (

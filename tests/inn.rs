@@ -86,14 +86,6 @@ impl Drop for Inn {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
-
 fn path_on(c: &mut Client, id: &str) -> String {
     assert_eq!(c.cmd(&format!("HEAD {id}")).0, 221, "{id}");
     c.block()

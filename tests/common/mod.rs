@@ -529,6 +529,17 @@ pub fn temp_dir() -> tempfile::TempDir {
     tempfile::tempdir().expect("tempdir")
 }
 
+/// A loopback port free at the time of asking, for a config that must
+/// name its port before the process starts; taken by the next bind
+/// anywhere on the machine, so ask just before starting.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
 /// A `tidings serve` child process, killed when dropped so a failing test
 /// leaves nothing running.
 pub struct NodeProcess {
