@@ -710,9 +710,14 @@ impl Writer {
             .and_then(|()| self.log_changes(&mut batch))
             .and_then(|()| {
                 let started = std::time::Instant::now();
-                self.store
+                let wrote = self
+                    .store
                     .db()
-                    .write_opt(std::mem::take(&mut batch.writes), &opts)?;
+                    .write_opt(std::mem::take(&mut batch.writes), &opts);
+                if !batch.boards.is_empty() {
+                    self.store.boards_written();
+                }
+                wrote?;
                 if batch.acknowledged {
                     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
                     self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
@@ -1467,7 +1472,7 @@ impl Writer {
                     control.encode(),
                 );
                 batch.boards.push((name.clone(), control.clone()));
-                let mut controls = self.store.board_controls(name)?;
+                let mut controls = self.store.board_controls(name)?.to_vec();
                 controls.extend(
                     batch
                         .boards
@@ -2297,6 +2302,49 @@ mod tests {
         assert_eq!(published.outboxes, vec!["peer.b".to_string()]);
         assert_eq!(published.groups.len(), 1);
         assert_eq!(published.groups[0].1.as_ref().map(|r| r.count), Some(1));
+    }
+
+    #[tokio::test]
+    async fn board_controls_read_before_a_control_is_committed_are_read_again_after() {
+        let f = Fixture::new(&[]);
+        assert!(f.store.board_controls("chan.new").expect("read").is_empty());
+        let control = |id: &str, date, change| {
+            let mut newgroup = article(id, &[], &[]);
+            newgroup.effects = vec![Effect::Board {
+                name: "chan.new".into(),
+                control: schema::BoardControl {
+                    control: id.as_bytes().to_vec(),
+                    date,
+                    change,
+                },
+            }];
+            newgroup
+        };
+        let new = schema::BoardChange::New {
+            description: "new".into(),
+            hidden: false,
+        };
+        f.committer()
+            .store(control("<ng@x>", 10, new))
+            .await
+            .expect("stored");
+        let controls = f.store.board_controls("chan.new").expect("read");
+        assert_eq!(controls.len(), 1, "the newgroup is seen once committed");
+        assert!(f
+            .store
+            .board_controls("chan.other")
+            .expect("read")
+            .is_empty());
+        f.committer()
+            .store(control("<rm@x>", 20, schema::BoardChange::Remove))
+            .await
+            .expect("stored");
+        let controls = f.store.board_controls("chan.new").expect("read");
+        assert_eq!(
+            schema::BoardState::of(&controls).removed,
+            Some(20),
+            "the rmgroup is seen too: {controls:?}"
+        );
     }
 
     #[tokio::test]
