@@ -114,8 +114,11 @@ struct BoardsRead {
     /// Bumped after every write of a board control: an entry read before
     /// it may be stale.
     written: AtomicU64,
-    read: Mutex<HashMap<String, (u64, Arc<[schema::BoardControl]>)>>,
+    read: Mutex<HashMap<String, ReadControls>>,
 }
+
+/// A board's controls and the count of writes they were read under.
+type ReadControls = (u64, Arc<[schema::BoardControl]>);
 
 /// Boards whose controls [`BoardsRead`] keeps at most: articles may name
 /// any board, so the map is emptied when it reaches this.
@@ -422,7 +425,7 @@ impl Store {
         // Read before the controls: a write after this makes the entry
         // stored below stale for the next reader.
         let written = self.boards.written.load(Ordering::Acquire);
-        let read = |map: &HashMap<_, (u64, Arc<[schema::BoardControl]>)>| {
+        let read = |map: &HashMap<_, ReadControls>| {
             map.get(board)
                 .filter(|(at, _)| *at == written)
                 .map(|(_, controls)| Arc::clone(controls))
