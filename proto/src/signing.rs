@@ -82,7 +82,7 @@ pub fn key_hex(key: &VerifyingKey) -> String {
 pub fn parse_key(text: &str) -> Option<VerifyingKey> {
     let mut bytes = [0u8; 32];
     hex::decode_to_slice(text.trim(), &mut bytes).ok()?;
-    decompress(bytes)
+    key_from_bytes(bytes)
 }
 
 /// Keys seen lately, per thread: decompressing a key (a field square
@@ -90,7 +90,10 @@ pub fn parse_key(text: &str) -> Option<VerifyingKey> {
 /// articles come from few keys.
 const KEY_CACHE: usize = 4096;
 
-fn decompress(bytes: [u8; 32]) -> Option<VerifyingKey> {
+/// A key from its 32 bytes, None when they are no point of the curve:
+/// what `VerifyingKey::from_bytes` gives, from a per-thread cache of the
+/// keys seen lately.
+pub fn key_from_bytes(bytes: [u8; 32]) -> Option<VerifyingKey> {
     use std::cell::RefCell;
     use std::collections::HashMap;
     thread_local! {
@@ -275,7 +278,7 @@ pub fn names_key(message_id: &[u8]) -> bool {
 /// The key a Message-ID names: the last dot-separated component of its left
 /// part, 64 lowercase hex digits (protocol-spec/signing.md §3).
 pub fn message_id_key(message_id: &[u8]) -> Option<VerifyingKey> {
-    decompress(named_key_bytes(message_id)?)
+    key_from_bytes(named_key_bytes(message_id)?)
 }
 
 /// The bytes of the key a Message-ID names, None when it names none or
