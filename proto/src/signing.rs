@@ -624,6 +624,34 @@ mod tests {
     }
 
     #[test]
+    fn keys_from_bytes_are_what_ed25519_dalek_makes_of_them_cached_or_not() {
+        let k = key(8).verifying_key();
+        for _ in 0..2 {
+            assert_eq!(
+                key_from_bytes(k.to_bytes()),
+                Some(k),
+                "first read, then cached"
+            );
+        }
+        // About half of all y coordinates are no point of the curve.
+        let not_a_point = (0..=255u8)
+            .map(|b| {
+                let mut bytes = [0u8; 32];
+                bytes[0] = b;
+                bytes
+            })
+            .find(|bytes| VerifyingKey::from_bytes(bytes).is_err())
+            .expect("some low y is off the curve");
+        for _ in 0..2 {
+            assert_eq!(
+                key_from_bytes(not_a_point),
+                None,
+                "off the curve, every time"
+            );
+        }
+    }
+
+    #[test]
     fn free_message_ids_can_be_signed_by_any_key() {
         let k = key(8);
         let text = "From: a@b\r\nNewsgroups: x.y\r\nSubject: s\r\nDate: Sun, 22 Nov 2026 04:20:54 +0000\r\nMessage-ID: <mine@client.example>\r\n\r\nbody\r\n";
