@@ -503,13 +503,7 @@ impl Node {
                         // that passport started: nothing would look at it
                         // again until the next start.
                         if let (Stored::Pending, Some(key)) = (&stored, waits_for) {
-                            // Cached: decompressing the key again for every
-                            // pending article was 6 % of a node's CPU in a
-                            // load of pending posts (issue 18).
-                            let known =
-                                crate::proto::signing::key_from_bytes(key).is_some_and(|k| {
-                                    !matches!(self.trust.standing(&k), Standing::Unknown)
-                                });
+                            let known = !matches!(self.trust.standing_of(&key), Standing::Unknown);
                             if known {
                                 let _ = self.release_again.send(key);
                             }

@@ -159,8 +159,15 @@ impl Trust {
 
     /// The rights of a node key, following rotations back to a configured key.
     pub fn node_rights(&self, key: &VerifyingKey) -> Option<NodeRights> {
+        self.node_rights_of(key.as_bytes())
+    }
+
+    /// [`Trust::node_rights`] by the key's bytes: every lookup is by
+    /// bytes, so a caller holding only those need not decompress them into
+    /// a point (a field square root, about a third of a verification).
+    pub fn node_rights_of(&self, key: &[u8; 32]) -> Option<NodeRights> {
         let configured = self.configured.load();
-        let mut current = key.to_bytes();
+        let mut current = *key;
         for _ in 0..MAX_ROTATIONS {
             if let Some(rights) = configured.nodes.get(&current) {
                 return Some(rights.clone());
@@ -174,10 +181,15 @@ impl Trust {
     }
 
     pub fn standing(&self, key: &VerifyingKey) -> Standing {
-        if let Some(rights) = self.node_rights(key) {
+        self.standing_of(key.as_bytes())
+    }
+
+    /// [`Trust::standing`] by the key's bytes, as [`Trust::node_rights_of`].
+    pub fn standing_of(&self, key: &[u8; 32]) -> Standing {
+        if let Some(rights) = self.node_rights_of(key) {
             return Standing::Node(rights);
         }
-        match self.learnt(&key.to_bytes()) {
+        match self.learnt(key) {
             Some(KeyRecord::Introduced { by, intro, .. }) => match self.introduced(&by, &intro) {
                 Some(rights) => Standing::Node(rights),
                 None => Standing::Unknown,
@@ -190,7 +202,7 @@ impl Trust {
                 .load()
                 .moderators
                 .iter()
-                .any(|(k, _)| k == key) =>
+                .any(|(k, _)| k.as_bytes() == key) =>
             {
                 Standing::Passport
             }
@@ -208,7 +220,7 @@ impl Trust {
         if intro.expires.is_some_and(|at| at <= now) {
             return None;
         }
-        let voucher = self.node_rights(&VerifyingKey::from_bytes(voucher).ok()?)?;
+        let voucher = self.node_rights_of(voucher)?;
         if !voucher.introduce {
             return None;
         }

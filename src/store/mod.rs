@@ -117,6 +117,13 @@ struct BoardsRead {
     read: Mutex<HashMap<String, ReadControls>>,
 }
 
+impl BoardsRead {
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<String, ReadControls>> {
+        // A panic elsewhere while holding it left a whole map of reads.
+        self.read.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 /// A board's controls and the count of writes they were read under.
 type ReadControls = (u64, Arc<[schema::BoardControl]>);
 
@@ -425,13 +432,13 @@ impl Store {
         // Read before the controls: a write after this makes the entry
         // stored below stale for the next reader.
         let written = self.boards.written.load(Ordering::Acquire);
-        let read = |map: &HashMap<_, ReadControls>| {
-            map.get(board)
-                .filter(|(at, _)| *at == written)
-                .map(|(_, controls)| Arc::clone(controls))
-        };
-        if let Some(controls) = read(&self.boards.read.lock().unwrap_or_else(|e| e.into_inner())) {
-            return Ok(controls);
+        if let Some((_, controls)) = self
+            .boards
+            .map()
+            .get(board)
+            .filter(|(at, _)| *at == written)
+        {
+            return Ok(Arc::clone(controls));
         }
         let controls = self
             .seconds(schema::BOARDS, board.as_bytes())?
@@ -443,7 +450,7 @@ impl Store {
                 })
             })
             .collect::<Result<Arc<[_]>>>()?;
-        let mut map = self.boards.read.lock().unwrap_or_else(|e| e.into_inner());
+        let mut map = self.boards.map();
         if map.len() >= BOARDS_READ {
             map.clear();
         }
