@@ -696,14 +696,17 @@ impl Writer {
             // doubling was copied about as many times as it doubled, and
             // faulted in fresh pages for each copy.
             writes: WriteBatch::with_capacity_bytes(reserve),
-            history: HashMap::new(),
-            history_order: Vec::new(),
+            // Sized for an entry per job: grown by doubling, rehashing
+            // Message-IDs of 100-130 octets was 2.7 % of this thread's
+            // samples (0.5 % sized).
+            history: HashMap::with_capacity(jobs.len()),
+            history_order: Vec::with_capacity(jobs.len()),
             history_before: self.prefetch(jobs),
-            threads: HashMap::new(),
+            threads: HashMap::with_capacity(jobs.len()),
             board_threads: board_threads::Changes::default(),
             opening_edits: Vec::new(),
             before: HashMap::new(),
-            overview: HashMap::new(),
+            overview: HashMap::with_capacity(jobs.len()),
             learnt: Vec::new(),
             granted: Vec::new(),
             files_controlled: Vec::new(),
