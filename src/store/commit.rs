@@ -1591,6 +1591,7 @@ impl Writer {
                 batch.files_controlled.push((*file, control.clone()));
             }
             Effect::RefuseThread { root, reason } => {
+                self.store.refusing_thread(root);
                 batch
                     .writes
                     .put_cf(self.store.cf(schema::REFUSED), root, reason.as_bytes());
@@ -1605,6 +1606,7 @@ impl Writer {
                 control,
                 signer,
             } => {
+                self.store.keeping_cancel(target);
                 batch.writes.put_cf(
                     self.store.cf(schema::CANCELS),
                     schema::pair_key(target, control),
@@ -2378,6 +2380,46 @@ mod tests {
             Some(20),
             "the rmgroup is seen too: {controls:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn kept_cancels_and_refused_threads_are_read_once_committed_and_after_reopening() {
+        let mut f = Fixture::new(&["g"]);
+        let (target, root) = (b"<t@x>".to_vec(), b"<root@x>".to_vec());
+        assert!(f.store.cancels_of(&target).expect("read").is_empty());
+        assert_eq!(f.store.refused_thread(&root).expect("read"), None);
+        let mut control = article("<c@x>", &["g"], &[]);
+        control.effects = vec![
+            Effect::RecordCancel {
+                target: target.clone(),
+                control: b"<c@x>".to_vec(),
+                signer: [7; 32],
+            },
+            Effect::RefuseThread {
+                root: root.clone(),
+                reason: "spam".into(),
+            },
+        ];
+        f.committer().store(control).await.expect("stored");
+        let seen = |store: &Store| {
+            (
+                store.cancels_of(&target).expect("read"),
+                store.refused_thread(&root).expect("read"),
+                store.cancels_of(b"<other@x>").expect("read"),
+                store.refused_thread(b"<other@x>").expect("read"),
+            )
+        };
+        let expected = (
+            vec![(b"<c@x>".to_vec(), [7; 32])],
+            Some("spam".to_string()),
+            Vec::new(),
+            None,
+        );
+        assert_eq!(seen(&f.store), expected, "as committed");
+        let dir = std::mem::replace(&mut f._dir, tempfile::tempdir().expect("tempdir"));
+        drop(f);
+        let reopened = Store::open(dir.path(), 8).expect("reopens");
+        assert_eq!(seen(&reopened), expected, "as read from the files at open");
     }
 
     #[tokio::test]

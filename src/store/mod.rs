@@ -5,6 +5,7 @@
 pub mod blobs;
 pub mod board_threads;
 pub mod commit;
+mod marked;
 pub mod members;
 pub mod schema;
 mod state;
@@ -101,6 +102,7 @@ pub struct DbHealth {
 pub struct Store {
     db: Arc<DB>,
     boards: Arc<BoardsRead>,
+    marked: Arc<marked::Marked>,
 }
 
 /// Each board's kept controls as last read. Deciding an article looks up
@@ -255,9 +257,10 @@ impl Store {
             ColumnFamilyDescriptor::new(*name, opts)
         });
         let db = DB::open_cf_descriptors(&db_opts, dir, families)?;
-        let store = Store {
+        let mut store = Store {
             db: Arc::new(db),
             boards: Arc::default(),
+            marked: Arc::default(),
         };
         match store.db.get(schema::SCHEMA_KEY)? {
             None => store.db.put(schema::SCHEMA_KEY, schema::SCHEMA_VERSION)?,
@@ -300,6 +303,15 @@ impl Store {
                 })
             }
         }
+        let refused = store
+            .db
+            .iterator_cf(store.cf(schema::REFUSED), IteratorMode::Start)
+            .map(|item| item.map(|(root, _)| root.into_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        store.marked = Arc::new(marked::Marked::new(
+            store.targets(schema::CANCELS)?,
+            refused,
+        ));
         Ok(store)
     }
 
@@ -458,6 +470,19 @@ impl Store {
         Ok(controls)
     }
 
+    /// Tells the store a cancel of `target` is about to be kept, before
+    /// the write that keeps it, so [`Store::cancels_of`] never misses one;
+    /// should the write fail, the mark only costs a read that finds none.
+    pub(crate) fn keeping_cancel(&self, target: &[u8]) {
+        self.marked.cancelling(target);
+    }
+
+    /// Tells the store the thread `root` opens is about to be refused, as
+    /// [`Store::keeping_cancel`] does for cancels.
+    pub(crate) fn refusing_thread(&self, root: &[u8]) {
+        self.marked.refusing(root);
+    }
+
     /// Tells the store a write of board controls has completed (or
     /// failed), so [`Store::board_controls`] reads them again.
     pub(crate) fn boards_written(&self) {
@@ -472,6 +497,9 @@ impl Store {
 
     /// Why the thread that `root` opens was refused here, if it was.
     pub fn refused_thread(&self, root: &[u8]) -> Result<Option<String>> {
+        if !self.marked.may_be_refused(root) {
+            return Ok(None);
+        }
         Ok(self
             .db
             .get_cf(self.cf(schema::REFUSED), root)?
@@ -480,6 +508,9 @@ impl Store {
 
     /// The kept cancels of `target`: each control's Message-ID and signer.
     pub fn cancels_of(&self, target: &[u8]) -> Result<Vec<(Vec<u8>, [u8; 32])>> {
+        if !self.marked.may_be_cancelled(target) {
+            return Ok(Vec::new());
+        }
         self.seconds(schema::CANCELS, target)?
             .into_iter()
             .map(|(control, signer)| {
