@@ -314,11 +314,12 @@ fn overview_date(record: &[u8]) -> u64 {
 const BATCH_BYTES: usize = 16 << 20;
 
 /// How many times a filed article's Message-ID is written besides its
-/// own key, in its index entries: history, arrival, overview, thread (the
-/// pair of IDs), signer (twice), set member, change, the board's thread
-/// index (three). A bound Message-ID names its key in hex, so it is
-/// 100-130 octets, and these copies are most of what an article adds to
-/// a batch besides its bytes.
+/// own key, in its index entries: twelve in history, arrival, overview,
+/// thread (the pair of IDs), signer (twice), set member, change and the
+/// board's thread index (three), and two to spare for those some articles
+/// add (a version, a file reference, an outbox entry per peer). A bound
+/// Message-ID names its key in hex, so it is 100-130 octets, and these
+/// copies are most of what an article adds to a batch besides its bytes.
 const ID_COPIES: usize = 14;
 
 /// What an article's index entries add to a write batch besides its bytes,
@@ -376,7 +377,7 @@ fn article_change(
 impl Job {
     /// About what the job adds to a write batch, so the batch is sized
     /// once: when it outgrew its reservation the whole batch (some 3 MB)
-    /// was copied, 1.6 % of the commit thread's time.
+    /// was copied, 1.6-2 % of the commit thread's samples.
     fn batch_bytes(&self) -> usize {
         match self {
             Job::Store(article, _) => {
