@@ -7,56 +7,41 @@
 //! commit thread, and hold one row per moderation action, not per article.
 
 use std::collections::HashSet;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{RwLock, RwLockReadGuard};
 
 #[derive(Default)]
 pub(super) struct Marked {
     /// Targets of kept cancels (the first part of every CANCELS key).
-    cancelled: RwLock<HashSet<Vec<u8>>>,
+    pub(super) cancelled: Marks,
     /// Roots of refused threads (every REFUSED key).
-    refused: RwLock<HashSet<Vec<u8>>>,
+    pub(super) refused: Marks,
 }
 
-impl Marked {
-    pub(super) fn new(
-        cancelled: impl IntoIterator<Item = Vec<u8>>,
-        refused: impl IntoIterator<Item = Vec<u8>>,
-    ) -> Marked {
-        Marked {
-            cancelled: RwLock::new(cancelled.into_iter().collect()),
-            refused: RwLock::new(refused.into_iter().collect()),
+/// Message-IDs marked before the write that stores a row under them, so
+/// an unmarked one has none.
+#[derive(Default)]
+pub(super) struct Marks(RwLock<HashSet<Vec<u8>>>);
+
+impl Marks {
+    pub(super) fn new(ids: impl IntoIterator<Item = Vec<u8>>) -> Marks {
+        Marks(RwLock::new(ids.into_iter().collect()))
+    }
+
+    /// False when no row is stored under `id`.
+    pub(super) fn may_hold(&self, id: &[u8]) -> bool {
+        self.read().contains(id)
+    }
+
+    pub(super) fn mark(&self, id: &[u8]) {
+        if !self.may_hold(id) {
+            // A panic elsewhere while holding the lock left a whole set:
+            // every update is a single insert.
+            let mut ids = self.0.write().unwrap_or_else(|e| e.into_inner());
+            ids.insert(id.to_vec());
         }
     }
 
-    /// Whether a cancel of `target` may be kept: false means none is.
-    pub(super) fn may_be_cancelled(&self, target: &[u8]) -> bool {
-        read(&self.cancelled).contains(target)
+    fn read(&self) -> RwLockReadGuard<'_, HashSet<Vec<u8>>> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
     }
-
-    /// Whether the thread `root` opens may be refused: false means not.
-    pub(super) fn may_be_refused(&self, root: &[u8]) -> bool {
-        read(&self.refused).contains(root)
-    }
-
-    pub(super) fn cancelling(&self, target: &[u8]) {
-        if !self.may_be_cancelled(target) {
-            write(&self.cancelled).insert(target.to_vec());
-        }
-    }
-
-    pub(super) fn refusing(&self, root: &[u8]) {
-        if !self.may_be_refused(root) {
-            write(&self.refused).insert(root.to_vec());
-        }
-    }
-}
-
-// A panic elsewhere while holding a lock leaves a whole set: every update
-// is a single insert.
-fn read(set: &RwLock<HashSet<Vec<u8>>>) -> RwLockReadGuard<'_, HashSet<Vec<u8>>> {
-    set.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write(set: &RwLock<HashSet<Vec<u8>>>) -> RwLockWriteGuard<'_, HashSet<Vec<u8>>> {
-    set.write().unwrap_or_else(|e| e.into_inner())
 }

@@ -308,10 +308,10 @@ impl Store {
             .iterator_cf(store.cf(schema::REFUSED), IteratorMode::Start)
             .map(|item| item.map(|(root, _)| root.into_vec()))
             .collect::<std::result::Result<Vec<_>, _>>()?;
-        store.marked = Arc::new(marked::Marked::new(
-            store.targets(schema::CANCELS)?,
-            refused,
-        ));
+        store.marked = Arc::new(marked::Marked {
+            cancelled: marked::Marks::new(store.targets(schema::CANCELS)?),
+            refused: marked::Marks::new(refused),
+        });
         Ok(store)
     }
 
@@ -474,13 +474,13 @@ impl Store {
     /// the write that keeps it, so [`Store::cancels_of`] never misses one;
     /// should the write fail, the mark only costs a read that finds none.
     pub(crate) fn keeping_cancel(&self, target: &[u8]) {
-        self.marked.cancelling(target);
+        self.marked.cancelled.mark(target);
     }
 
     /// Tells the store the thread `root` opens is about to be refused, as
     /// [`Store::keeping_cancel`] does for cancels.
     pub(crate) fn refusing_thread(&self, root: &[u8]) {
-        self.marked.refusing(root);
+        self.marked.refused.mark(root);
     }
 
     /// Tells the store a write of board controls has completed (or
@@ -497,7 +497,7 @@ impl Store {
 
     /// Why the thread that `root` opens was refused here, if it was.
     pub fn refused_thread(&self, root: &[u8]) -> Result<Option<String>> {
-        if !self.marked.may_be_refused(root) {
+        if !self.marked.refused.may_hold(root) {
             return Ok(None);
         }
         Ok(self
@@ -508,7 +508,7 @@ impl Store {
 
     /// The kept cancels of `target`: each control's Message-ID and signer.
     pub fn cancels_of(&self, target: &[u8]) -> Result<Vec<(Vec<u8>, [u8; 32])>> {
-        if !self.marked.may_be_cancelled(target) {
+        if !self.marked.cancelled.may_hold(target) {
             return Ok(Vec::new());
         }
         self.seconds(schema::CANCELS, target)?
